@@ -1,0 +1,49 @@
+# Contact-centre KPI stream processor — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv system demo test unit integration lint format check clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtual environment and install the project
+
+system: ## Install the Debian packages the tests use (promtool, chromium, ...) when missing
+	bash scripts/install-system-deps.sh
+
+demo: $(STAMP) ## Embedded broker + worker + simulated traffic; prints where the metrics are
+	$(BIN)/python -m stream demo
+
+test: $(STAMP) system lint ## Everything: lint, type checks, unit, agent and integration tests
+	$(BIN)/python -m pytest tests
+
+unit: $(STAMP) ## Fast tests only (pure core, no broker)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP) ## Tests against the real embedded broker
+	$(BIN)/python -m pytest tests/integration tests/agents
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check stream tests
+	$(BIN)/ruff format --check stream tests
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix stream tests
+	$(BIN)/ruff format stream tests
+
+check: lint unit ## Lint and fast tests (before every commit)
+
+clean: ## Remove the environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var test-output

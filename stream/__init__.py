@@ -1,0 +1,1 @@
+"""Real-time contact-centre KPIs: Kafka events in, Prometheus metrics out."""

@@ -1,0 +1,472 @@
+"""The command line: ``python -m stream <command>`` (console script ``contact-centre-stream``).
+
+A thin layer: it parses arguments, reads ``Settings`` from the ``STREAM_*`` environment, calls
+into the modules that do the work and turns expected failures into one line and an exit status
+(2 for configuration and usage errors, 1 for runtime failures). Heavy modules (Faust, the
+worker) are imported only by the command that needs them, so ``--help`` always works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import signal
+import sys
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from stream.config import Settings
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("stream.cli")
+
+_T = TypeVar("_T")
+
+_SETTINGS_EPILOG = """\
+settings come from STREAM_* environment variables, e.g. STREAM_BROKER_URL
+(default kafka://127.0.0.1:9092), STREAM_WEB_PORT (default 6066), STREAM_PARTITIONS,
+STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS.
+"""
+
+
+class _CliError(Exception):
+    """An expected failure: print the message on one line and exit with ``status``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be within 0..1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be within 1..65535, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m stream",
+        description=(
+            "Real-time contact-centre KPIs: Faust agents consume ticket and call events from "
+            "Kafka and export Prometheus metrics."
+        ),
+        epilog=_SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog=_SETTINGS_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    demo = command(
+        "demo",
+        "embedded broker + one worker + simulated traffic, with a live summary",
+        "Start an embedded Kafka-compatible broker (unless STREAM_BROKER_URL is set), create "
+        "the topics, start one worker and publish realistic traffic in real time. Prints the "
+        "broker and /metrics URLs and a summary line every few seconds. Ctrl-C stops "
+        "everything. Logs go to var/demo/.",
+    )
+    demo.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=10.0,
+        metavar="X",
+        help="traffic multiplier; 1 is about 0.6 events/s (default: 10)",
+    )
+    demo.add_argument(
+        "--dirty",
+        type=_ratio,
+        default=0.02,
+        metavar="R",
+        help="share of messages followed by bad input or a duplicate (default: 0.02)",
+    )
+    demo.add_argument("--seed", type=int, default=None, help="simulation seed (default: random)")
+    demo.add_argument(
+        "--summary-every",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds between summary lines (default: 10)",
+    )
+    demo.set_defaults(handler=_cmd_demo)
+
+    broker = command(
+        "broker",
+        "run the embedded Kafka-compatible broker (Tansu) in the foreground",
+        "Run the embedded Tansu broker on 127.0.0.1 until Ctrl-C. Its storage is memory only: "
+        "nothing survives a restart. Creates the contract topics with STREAM_PARTITIONS "
+        "partitions unless --no-topics.",
+    )
+    broker.add_argument(
+        "--port", type=_port, default=9092, help="TCP port on 127.0.0.1 (default: 9092)"
+    )
+    broker.add_argument(
+        "--log-file", default=None, metavar="FILE", help="append the broker's output to FILE"
+    )
+    broker.add_argument(
+        "--no-topics", action="store_true", help="do not create the contract topics"
+    )
+    broker.set_defaults(handler=_cmd_broker)
+
+    worker = command(
+        "worker",
+        "run a Faust worker (start more to scale out)",
+        "Run one Faust worker: it consumes the contract topics from STREAM_BROKER_URL and "
+        "serves /metrics on STREAM_WEB_HOST:STREAM_WEB_PORT. Blocks until stopped (Ctrl-C or "
+        "SIGTERM).",
+    )
+    worker.set_defaults(handler=_cmd_worker)
+
+    simulate = command(
+        "simulate",
+        "publish realistic simulated traffic to the topics",
+        "Publish traffic from a queueing model of four queues (billing, tech-support, sales, "
+        "returns) to STREAM_BROKER_URL. By default in real time (event times are now) until "
+        "Ctrl-C; --fast publishes the last --duration seconds of traffic at full speed. "
+        "--record writes events to an NDJSON file instead (no broker needed).",
+    )
+    simulate.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=1.0,
+        metavar="X",
+        help="multiplies arrivals and staffing (default: 1, about 0.6 events/s)",
+    )
+    simulate.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="seconds of traffic (default: until Ctrl-C; with --fast: 3600)",
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=None, help="simulation seed (default: random)"
+    )
+    simulate.add_argument(
+        "--dirty",
+        type=_ratio,
+        default=0.0,
+        metavar="R",
+        help="share of messages followed by bad input or an exact duplicate (default: 0)",
+    )
+    simulate.add_argument(
+        "--fast",
+        action="store_true",
+        help="publish as fast as possible, event times spread over the last --duration seconds",
+    )
+    simulate.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write --events events to FILE as NDJSON instead of publishing",
+    )
+    simulate.add_argument(
+        "--events",
+        type=_count,
+        default=10_000,
+        metavar="N",
+        help="number of events for --record (default: 10000)",
+    )
+    simulate.set_defaults(handler=_cmd_simulate)
+
+    replay = command(
+        "replay",
+        "publish recorded events (NDJSON) with a progress bar",
+        "Publish every line of an NDJSON file (one contract event per line) to its topic: the "
+        "topic follows the event type, the key is the contact id, the bytes are unchanged. "
+        "Lines with no recognisable type or id are skipped and counted.",
+    )
+    replay.add_argument("file", metavar="FILE", help="NDJSON file, e.g. from simulate --record")
+    replay.add_argument(
+        "--speed",
+        type=_non_negative_float,
+        default=1.0,
+        metavar="X",
+        help="0: as fast as possible; else the recorded pace times X (default: 1)",
+    )
+    replay.set_defaults(handler=_cmd_replay)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    from stream.config import Settings
+
+    return Settings.from_env()
+
+
+def _config_error_message(exc: BaseException) -> str | None:
+    """One line for a ``ConfigError`` (all its problems), None for any other exception."""
+    try:
+        from stream.config import ConfigError
+    except ImportError:
+        return None
+    if not isinstance(exc, ConfigError):
+        return None
+    return "; ".join(exc.errors)
+
+
+def _kafka_error_message(exc: BaseException) -> str | None:
+    try:
+        from aiokafka.errors import KafkaConnectionError, KafkaError
+    except ImportError:
+        return None
+    if isinstance(exc, KafkaConnectionError):
+        return (
+            f"cannot reach the Kafka broker ({exc}); is it running? "
+            "(`python -m stream broker` starts one; STREAM_BROKER_URL says where it is)"
+        )
+    if isinstance(exc, KafkaError):
+        return f"Kafka error: {exc}"
+    return None
+
+
+async def _until_signal(coro: Coroutine[Any, Any, _T]) -> tuple[_T | None, bool]:
+    """Run ``coro``; SIGINT or SIGTERM cancels it. Returns (result, interrupted)."""
+    task: asyncio.Task[_T] = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await task, False
+    except asyncio.CancelledError:
+        if task.cancelled():
+            return None, True
+        raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from stream import demo
+
+    return demo.main(
+        rate=args.rate,
+        dirty_ratio=args.dirty,
+        seed=args.seed,
+        summary_every=args.summary_every,
+    )
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    from stream.broker import BrokerStartError, EmbeddedBroker, create_topics
+
+    settings = None if args.no_topics else _settings()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    broker = EmbeddedBroker(args.port, log_path=args.log_file)
+    try:
+        broker.start()
+    except BrokerStartError as exc:
+        raise _CliError(f"the broker did not start: {exc}") from exc
+    try:
+        if settings is not None:
+            topics = [*settings.input_topics, settings.topic_dead_letter]
+            asyncio.run(create_topics(broker.bootstrap, topics, settings.partitions))
+            print(f"topics: {', '.join(topics)} ({settings.partitions} partitions each)")
+        print(f"broker listening on {broker.url}  (bootstrap servers: {broker.bootstrap})")
+        print(
+            f"use it with: STREAM_BROKER_URL={broker.url} STREAM_PRODUCER_MAX_BATCH_BYTES=1"
+            "  (one record per batch: Tansu reports end offsets per batch)"
+        )
+        print("Ctrl-C stops it; its storage is in memory only.", flush=True)
+        while not stop.wait(0.5):
+            if not broker.is_running():
+                tail = broker.output_tail()
+                raise _CliError(
+                    f"the broker exited with status {broker.returncode()}"
+                    + (f"; its output ends with:\n{tail}" if tail else "")
+                )
+    finally:
+        broker.stop()
+    print("broker stopped")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from stream.app import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from stream import simulate
+
+    if args.record is not None:
+        from datetime import UTC, datetime
+
+        seed = args.seed if args.seed is not None else 1
+        written = simulate.write_ndjson(
+            args.record,
+            args.events,
+            seed,
+            datetime.now(UTC).replace(microsecond=0),
+            rate_multiplier=args.rate,
+        )
+        print(f"wrote {written} events to {args.record} (seed {seed})")
+        return 0
+
+    settings = _settings()
+    stats = simulate.PublishStats()
+    mode = "at full speed" if args.fast else "in real time (Ctrl-C stops)"
+    print(f"publishing simulated traffic to {settings.broker_url} {mode}", flush=True)
+    _, interrupted = asyncio.run(
+        _until_signal(
+            simulate.publish(
+                settings,
+                rate_multiplier=args.rate,
+                duration=args.duration,
+                realtime=not args.fast,
+                dirty_ratio=args.dirty,
+                seed=args.seed,
+                stats=stats,
+            )
+        )
+    )
+    print(
+        f"{'stopped: ' if interrupted else ''}published {stats.events} events"
+        f" + {stats.dirty} bad messages + {stats.duplicates} duplicates"
+    )
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from stream import simulate
+
+    settings = _settings()
+    try:
+        total = simulate.count_lines(args.file)
+    except OSError as exc:
+        raise _CliError(f"cannot read {args.file}: {exc.strerror or exc}", status=2) from exc
+    with tqdm(total=total, unit="ev", desc="replay", dynamic_ncols=True) as bar:
+        result, interrupted = asyncio.run(
+            _until_signal(
+                simulate.replay(settings, args.file, speed=args.speed, on_progress=bar.update)
+            )
+        )
+    if result is None:
+        print(f"replay stopped after {bar.n} of {total} lines")
+        return 0 if interrupted else 1
+    print(
+        f"replayed {result.sent} events from {args.file}"
+        + (f", skipped {result.skipped} unroutable lines" if result.skipped else "")
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "worker":  # the worker configures logging from its settings
+        _configure_logging(args.verbose)
+    try:
+        status: int = args.handler(args)
+    except _CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        message = _config_error_message(exc)
+        if message is not None:
+            print(f"configuration error: {message}", file=sys.stderr)
+            return 2
+        message = _kafka_error_message(exc)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return 1
+        raise
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""Stage 2, pure: per-queue KPI state for one partition of the queue-keyed stream.
+
+Every queue lives on exactly one partition, so one worker owns all of its numbers. For each
+forwarded event the aggregator de-duplicates by ``event_id``, runs the contact's lifecycle
+(``stream.state``), books the resulting facts into the queue's all-time totals and its event-time
+windows, and keeps the live index (calls waiting, backlog, awaiting first response) that the
+gauges read.
+
+Exactness under at-least-once delivery, record by record:
+* a queue record stores, per source topic-partition, the last offset it has applied;
+* a contact record stores the (event-id hash, source coordinates) of every event it applied, so a
+  replay (same coordinates) is skipped and a duplicate (same id, other coordinates) is counted;
+* writes of one batch go out queue records first, then contacts, in one changelog partition, so
+  a stored contact effect implies its stored queue effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from stream.dedup import coordinates, event_hash, find_seen
+from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
+from stream.kpis.histogram import (
+    ANSWER_WAIT_BOUNDS,
+    FIRST_RESPONSE_BOUNDS,
+    HANDLE_TIME_BOUNDS,
+    RESOLUTION_BOUNDS,
+    observe,
+)
+from stream.kpis.surveys import is_csat_positive, nps_class
+from stream.kpis.totals import QueueTotals, WindowTotals
+from stream.router import Forward
+from stream.state import (
+    CallRecord,
+    ContactRecord,
+    Fact,
+    LiveView,
+    TargetsLike,
+    TicketRecord,
+    apply_call,
+    apply_ticket,
+    finished,
+    live_view,
+    survey_fact,
+)
+from stream.windows import WINDOW_KINDS, is_closed, stream_time, window_end, window_start
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class QueueRecord:
+    """The stored state of one queue: totals, open windows, guards and pipeline counters."""
+
+    queue: str
+    applied: dict[str, int] = field(default_factory=dict)
+    totals: QueueTotals = field(default_factory=QueueTotals)
+    windows: dict[str, WindowTotals] = field(default_factory=dict)
+    closed_through: dict[str, float] = field(default_factory=dict)
+    max_event_time: float | None = None
+    events: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    late: int = 0
+
+
+@dataclass(slots=True)
+class QueueLive:
+    """Derived from contact records (never stored): what the live gauges read."""
+
+    waiting: dict[str, float] = field(default_factory=dict)  # call id → queued at
+    backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
+    awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # id → (created, channel)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedWindow:
+    """A window that became final: published once, keyed by (queue, window, start)."""
+
+    queue: str
+    kind: str
+    start: float
+    end: float
+    totals: WindowTotals
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An event the lifecycle refused, for the dead-letter topic."""
+
+    reason: str
+    detail: str
+    item: Forward
+
+
+@dataclass(slots=True)
+class PartitionState:
+    """Everything the aggregator keeps for one partition number."""
+
+    partition: int
+    queues: dict[str, QueueRecord] = field(default_factory=dict)
+    live: dict[str, QueueLive] = field(default_factory=dict)
+    contacts: dict[str, ContactRecord] = field(default_factory=dict)
+    last_event_wall: float | None = None
+
+    def queue_key(self, queue: str) -> str:
+        return f"{self.partition}|q|{queue}"
+
+    def contact_key(self, ckey: str) -> str:
+        return f"{self.partition}|{ckey}"
+
+
+@dataclass(slots=True)
+class BatchOutput:
+    """Writes and messages one batch produced, in the order they must be sent."""
+
+    queues: set[str] = field(default_factory=set)
+    contacts: set[str] = field(default_factory=set)
+    deleted_contacts: set[str] = field(default_factory=set)
+    rejected: list[Rejected] = field(default_factory=list)
+    closed: list[ClosedWindow] = field(default_factory=list)
+
+
+class TargetSource(Protocol):
+    """What the aggregator needs from the targets file (``stream.config.TargetBook`` fits)."""
+
+    def for_queue(self, queue: str, channel: str | None = None) -> TargetsLike: ...
+
+    def zone(self, queue: str) -> ZoneInfo: ...
+
+
+class Aggregator:
+    """Applies forwarded events to partition state; all clocks are arguments."""
+
+    def __init__(self, targets: TargetSource, *, grace_seconds: float, idle_seconds: float) -> None:
+        self.targets = targets
+        self.grace_seconds = grace_seconds
+        self.idle_seconds = idle_seconds
+        self._zones: dict[str, ZoneInfo] = {}
+        # Per queue, the (start, end, key) of the window of each kind last booked into.
+        self._spans: dict[str, list[tuple[float, float, str]]] = {}
+
+    def zone(self, queue: str) -> ZoneInfo:
+        z = self._zones.get(queue)
+        if z is None:
+            z = self._zones[queue] = self.targets.zone(queue)
+        return z
+
+    # --- applying events --------------------------------------------------------------------
+
+    def apply(self, ps: PartitionState, items: Iterable[Forward], wall_now: float) -> BatchOutput:
+        """Apply a batch of forwarded events in order; then close windows the watermark passed."""
+        out = BatchOutput()
+        for item in items:
+            try:
+                self._apply_one(ps, item, out)
+            except Exception as exc:  # a bug must not stop the worker: the input is kept
+                log.exception("aggregating failed", extra={"source": item.source})
+                detail = f"{type(exc).__name__}: {exc}"[:500]
+                out.rejected.append(Rejected("processing_error", detail, item))
+            ps.last_event_wall = wall_now
+        self.close_windows(ps, wall_now, out)
+        return out
+
+    def _queue(self, ps: PartitionState, queue: str) -> QueueRecord:
+        rec = ps.queues.get(queue)
+        if rec is None:
+            rec = ps.queues[queue] = QueueRecord(queue)
+            ps.live[queue] = QueueLive()
+        return rec
+
+    def _apply_one(self, ps: PartitionState, item: Forward, out: BatchOutput) -> None:
+        try:
+            ev = decode_trusted(item.value)  # validated by the router already
+        except msgspec.DecodeError:  # only a foreign writer to the internal topic could do this
+            return
+        q = self._queue(ps, item.queue)
+        queue_done = item.offset <= q.applied.get(item.source, -1)
+        h = event_hash(ev.event_id)
+        coord = coordinates(item.source, item.offset)
+        is_call = isinstance(ev, CallEvent)
+        ckey = ("c:" if is_call or (isinstance(ev, SurveyResponded) and ev.ticket_id is None)
+                else "t:") + ev.contact_id  # fmt: skip
+        rec = ps.contacts.get(ckey)
+        if rec is not None:
+            seen_at = find_seen(rec.seen, h)
+            if seen_at == coord:
+                return  # replay: this contact and (written first) its queue have it already
+            if seen_at is not None:
+                if not queue_done:
+                    q.duplicates += 1
+                    q.applied[item.source] = item.offset
+                    out.queues.add(item.queue)
+                return
+        t = ev.occurred_at.timestamp()
+        type_ = str(type(ev).__struct_config__.tag)
+        if isinstance(ev, SurveyResponded):
+            # A survey changes no lifecycle; with its contact forgotten it cannot be de-duplicated.
+            if not queue_done:
+                self._book(q, [survey_fact(ev)], t, item.queue)
+                self._count(q, item, type_, out)
+            if rec is not None:
+                rec.seen += h + coord
+                out.contacts.add(ckey)
+            return
+        targets = self.targets.for_queue(item.queue, item.channel)
+        before = live_view(rec)  # transitions update records in place
+        result: tuple[ContactRecord, list[Fact]] | Rejection
+        if is_call:
+            result = apply_call(_as_call(rec), ev, t, item.queue, item.channel, targets)
+        else:
+            result = apply_ticket(_as_ticket(rec), ev, t, item.queue, item.channel, targets)
+        if isinstance(result, Rejection):
+            # Re-sent on a replay: it may have been lost with the crash (at-least-once).
+            out.rejected.append(Rejected(result.reason, result.detail, item))
+            if not queue_done:
+                q.rejected[result.reason] = q.rejected.get(result.reason, 0) + 1
+                q.applied[item.source] = item.offset
+                out.queues.add(item.queue)
+            return
+        new_rec, facts = result
+        new_rec.seen += h + coord
+        ps.contacts[ckey] = new_rec
+        out.contacts.add(ckey)
+        out.deleted_contacts.discard(ckey)
+        self._update_live(ps.live[item.queue], ev.contact_id, before, live_view(new_rec))
+        if not queue_done:
+            self._book(q, facts, t, item.queue)
+            self._count(q, item, type_, out)
+
+    @staticmethod
+    def _count(q: QueueRecord, item: Forward, type_: str, out: BatchOutput) -> None:
+        q.events[type_] = q.events.get(type_, 0) + 1
+        q.applied[item.source] = item.offset
+        out.queues.add(item.queue)
+
+    def _book(self, q: QueueRecord, facts: list[Fact], t: float, queue: str) -> None:
+        """Book facts into all-time totals and every window still open for time ``t``."""
+        if q.max_event_time is None or t > q.max_event_time:
+            q.max_event_time = t
+        if not facts:
+            return
+        windows: list[WindowTotals] = []
+        mark = q.max_event_time - self.grace_seconds
+        late = False
+        spans = self._spans.get(queue)
+        if spans is None:
+            spans = self._spans[queue] = [(0.0, 0.0, "")] * len(WINDOW_KINDS)
+        closed_through = q.closed_through
+        for i, kind in enumerate(WINDOW_KINDS):
+            start, end, wkey = spans[i]
+            if not start <= t < end:  # most events fall in the windows of the previous one
+                zone = self.zone(queue)
+                start = window_start(kind, t, zone)
+                end = window_end(kind, start, zone)
+                wkey = f"{kind}@{int(start)}"
+                spans[i] = (start, end, wkey)
+            if end <= mark or end <= closed_through.get(kind, -1.0):
+                late = True
+                continue
+            w = q.windows.get(wkey)
+            if w is None:
+                w = q.windows[wkey] = WindowTotals()
+            windows.append(w)
+        if late:
+            q.late += 1
+        totals = q.totals
+        for kind_, channel, value, flag in facts:
+            _book_fact(totals, windows, kind_, channel, value, flag)
+
+    @staticmethod
+    def _update_live(
+        live: QueueLive,
+        contact_id: str,
+        before: LiveView,
+        after: LiveView,
+    ) -> None:
+        if before == after:
+            return
+        w0, b0, a0 = before
+        w1, b1, a1 = after
+        if w0 is not None:
+            live.waiting.pop(contact_id, None)
+        if w1 is not None:
+            live.waiting[contact_id] = w1
+        if b0 is not None:
+            live.backlog[b0] = live.backlog.get(b0, 0) - 1
+        if b1 is not None:
+            live.backlog[b1] = live.backlog.get(b1, 0) + 1
+        if a0 is not None:
+            live.awaiting.pop(contact_id, None)
+        if a1 is not None:
+            live.awaiting[contact_id] = a1
+
+    # --- windows ----------------------------------------------------------------------------
+
+    def close_windows(self, ps: PartitionState, wall_now: float, out: BatchOutput) -> None:
+        """Close every window whose end the watermark has passed; they are published once."""
+        for name, q in ps.queues.items():
+            now = stream_time(q.max_event_time, ps.last_event_wall, wall_now, self.idle_seconds)
+            if now is None:
+                continue
+            mark = now - self.grace_seconds
+            zone = self.zone(name)
+            for wkey in list(q.windows):
+                kind, _, start_s = wkey.partition("@")
+                start = float(start_s)
+                end = window_end(kind, start, zone)
+                if is_closed(end, mark):
+                    out.closed.append(ClosedWindow(name, kind, start, end, q.windows.pop(wkey)))
+                    q.closed_through[kind] = max(q.closed_through.get(kind, end), end)
+                    out.queues.add(name)
+
+    def current_window(
+        self, q: QueueRecord, kind: str, now: float
+    ) -> tuple[float, WindowTotals | None]:
+        """The window of ``kind`` containing ``now`` and its totals (None: no events in it)."""
+        start = window_start(kind, now, self.zone(q.queue))
+        return start, q.windows.get(f"{kind}@{int(start)}")
+
+    # --- lifecycle of records ---------------------------------------------------------------
+
+    def expire(self, ps: PartitionState, retention_seconds: float, out: BatchOutput) -> None:
+        """Forget finished contacts older than the retention (ends their de-duplication too)."""
+        newest = max((q.max_event_time or 0.0 for q in ps.queues.values()), default=0.0)
+        horizon = newest - retention_seconds
+        for ckey in [k for k, r in ps.contacts.items() if finished(r) and r.updated_at < horizon]:
+            del ps.contacts[ckey]
+            out.deleted_contacts.add(ckey)
+            out.contacts.discard(ckey)
+
+    def rebuild_live(self, ps: PartitionState) -> None:
+        """Recompute the live index from contact records (after recovery or a rebalance)."""
+        ps.live = {name: QueueLive() for name in ps.queues}
+        for ckey, rec in ps.contacts.items():
+            live = ps.live.get(rec.queue)
+            if live is None:
+                live = ps.live[rec.queue] = QueueLive()
+            self._update_live(live, ckey[2:], (None, None, None), live_view(rec))
+
+
+def _as_call(rec: ContactRecord | None) -> CallRecord | None:
+    return rec if isinstance(rec, CallRecord) else None
+
+
+def _as_ticket(rec: ContactRecord | None) -> TicketRecord | None:
+    return rec if isinstance(rec, TicketRecord) else None
+
+
+def _book_fact(
+    totals: QueueTotals,
+    windows: list[WindowTotals],
+    kind: str,
+    channel: str,
+    value: float,
+    flag: bool,
+) -> None:
+    """One fact into the all-time totals and the open windows."""
+    if kind == "offered":
+        totals.bump("offered", channel)
+        for w in windows:
+            w.offered += 1
+    elif kind == "answered":
+        totals.bump("answered", channel)
+        observe(totals.histogram("answer_wait", channel), ANSWER_WAIT_BOUNDS, value)
+        if flag:
+            totals.bump("answered_within_target", channel)
+        for w in windows:
+            w.answered += 1
+            w.answered_within += flag
+            w.wait_seconds += value
+    elif kind == "abandoned":
+        totals.bump("abandoned", channel)
+        if flag:
+            totals.bump("short_abandoned", channel)
+        for w in windows:
+            w.abandoned += 1
+            w.short_abandoned += flag
+    elif kind == "handled":
+        totals.bump("handled", channel)
+        observe(totals.histogram("handle_time", channel), HANDLE_TIME_BOUNDS, value)
+        for w in windows:
+            w.handled += 1
+            w.handle_seconds += value
+    elif kind == "created":
+        totals.bump("tickets_created", channel)
+        for w in windows:
+            w.tickets_created += 1
+    elif kind == "first_response":
+        totals.bump("first_responses", channel)
+        observe(totals.histogram("first_response", channel), FIRST_RESPONSE_BOUNDS, value)
+        if flag:
+            totals.bump("first_responses_within_target", channel)
+        for w in windows:
+            w.first_responses += 1
+            w.first_responses_within += flag
+            w.first_response_seconds += value
+    elif kind == "first_resolution":
+        observe(totals.histogram("resolution", channel), RESOLUTION_BOUNDS, value)
+        if flag:
+            totals.bump("solved_within_target", channel)
+        for w in windows:
+            w.solved_within += flag
+    elif kind == "solved":
+        totals.bump("solved", channel)
+        for w in windows:
+            w.solved += 1
+    elif kind == "reopened":
+        totals.bump("reopened", channel)
+        for w in windows:
+            w.reopened += 1
+    elif kind == "escalated":
+        totals.bump("escalated", channel)
+        for w in windows:
+            w.escalated += 1
+    elif kind == "survey":
+        score = int(value)
+        totals.surveys[channel] = totals.surveys.get(channel, 0) + 1
+        for w in windows:
+            if channel == "csat":
+                w.csat_responses += 1
+                w.csat_positive += is_csat_positive(score)
+                w.csat_score_sum += score
+            else:
+                w.nps_responses += 1
+                cls = nps_class(score)
+                w.nps_promoters += cls == 1
+                w.nps_detractors += cls == -1
+
+
+def iter_records(ps: PartitionState) -> Iterator[tuple[str, QueueRecord]]:
+    """Queue records of a partition, for the collector."""
+    yield from ps.queues.items()

@@ -1,0 +1,234 @@
+"""Faust wiring only: the app, its topics, the two tables, the two agents, timers and /metrics.
+
+Stage 1 (``route``) consumes the contract's input topics, stage 2 (``aggregate``) the internal
+queue-keyed topic; both hand whole batches to ``stream.pipeline`` and then perform what it asks,
+in order: table writes (queue records before contact records), then messages. Events are acked
+only after their batch's effects are queued, and Faust flushes the producer before it commits
+offsets, so delivery is at-least-once and every effect is idempotent (see stream.aggregator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import faust
+from faust.types import TP
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from stream import records
+from stream.config import Settings, TargetBook, load_targets
+from stream.consumer import BatchConsumer
+from stream.logs import logging_config
+from stream.metrics import KpiCollector
+from stream.pipeline import Effects, Pipeline
+from stream.router import Message
+
+log = logging.getLogger("stream.app")
+
+
+class KeyedTable(faust.Table):  # type: ignore[type-arg]
+    """A table whose keys start with their partition number (see ``stream.records``).
+
+    Writing to the partition named in the key — not the current event's — lets one batch span
+    partitions and lets timers write outside stream iteration.
+    """
+
+    def partition_for_key(self, key: Any) -> int:
+        return records.partition_of(key)
+
+
+class Wiring:
+    """The Faust app of one worker and the pipeline it feeds."""
+
+    def __init__(self, settings: Settings, targets: TargetBook) -> None:
+        self.settings = settings
+        self.clock = settings.clock()
+        self.pipeline = Pipeline.create(
+            topic_kinds={
+                settings.topic_tickets: "tickets",
+                settings.topic_calls: "calls",
+                settings.topic_agents: "agents",
+                settings.topic_customers: "customers",
+            },
+            targets=targets,
+            clock=self.clock,
+            grace_seconds=settings.grace_seconds,
+            idle_seconds=settings.idle_seconds,
+            retention_seconds=settings.retention_seconds,
+            max_event_bytes=settings.max_event_bytes,
+            future_skew_seconds=settings.future_skew_seconds,
+        )
+        self.app = faust.App(
+            settings.app_id,
+            broker=settings.broker_url,
+            store=settings.store,
+            datadir=settings.data_dir,
+            topic_partitions=settings.partitions,
+            topic_replication_factor=1,
+            web_host=settings.web_host,
+            web_bind=settings.web_host,
+            web_port=settings.web_port,
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 5),
+            consumer_auto_offset_reset="earliest",
+            producer_max_batch_size=settings.producer_max_batch_bytes,
+            table_standby_replicas=0,
+            autodiscover=False,
+        )
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        parts = settings.partitions
+        self.inputs = self.app.topic(*settings.input_topics, partitions=parts, **raw)
+        self.by_queue_name = f"{settings.app_id}-kpi-by-queue"
+        self.by_queue = self.app.topic(self.by_queue_name, partitions=parts, internal=True, **raw)
+        self.topics = {
+            "forward": self.by_queue,
+            "dead_letter": self.app.topic(settings.topic_dead_letter, partitions=parts, **raw),
+            "window": self.app.topic(settings.topic_windows, partitions=parts, **raw),
+        }
+        if settings.batch_consumer:
+            self.app.transport.Consumer = type(  # type: ignore[misc]
+                "PipelineConsumer",
+                (BatchConsumer,),
+                {
+                    "batch_topics": frozenset({*settings.input_topics, self.by_queue_name}),
+                    "batch_handler": staticmethod(self.on_batch),
+                },
+            )
+        self.routes = self._table("routes")
+        self.aggregates = self._table("aggregates")
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(KpiCollector(self.pipeline, self.clock))
+        self._wire()
+
+    def _table(self, name: str) -> Any:
+        table = KeyedTable(
+            self.app,
+            name=name,
+            beacon=self.app.tables.beacon,
+            partitions=self.settings.partitions,
+            key_type=bytes,  # both mean the "raw" codec: values are msgspec-encoded records
+            value_type=bytes,
+        )
+        return self.app.tables.add(table)
+
+    def _wire(self) -> None:
+        app, s = self.app, self.settings
+
+        @app.agent(self.inputs, name="route")
+        async def route(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_max, s.batch_within_seconds):
+                batch = [
+                    Message(m.topic, m.partition, m.offset, m.key, m.value)
+                    for m in (e.message for e in events)
+                ]
+                await self.perform(self.pipeline.route(batch))
+
+        @app.agent(self.by_queue, name="aggregate")
+        async def aggregate(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_max, s.batch_within_seconds):
+                by_partition: dict[int, list[bytes]] = {}
+                for e in events:
+                    by_partition.setdefault(e.message.partition, []).append(e.message.value)
+                for partition, payloads in by_partition.items():
+                    await self.perform(self.pipeline.aggregate(partition, payloads))
+
+        @app.timer(1.0)  # type: ignore[untyped-decorator]
+        async def close_windows() -> None:
+            if not app.rebalancing:
+                self._check_ownership()
+                await self.perform(self.pipeline.tick())
+
+        @app.timer(60.0)  # type: ignore[untyped-decorator]
+        async def expire() -> None:
+            if not app.rebalancing:
+                await self.perform(self.pipeline.expire())
+
+        @app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            body = generate_latest(self.registry)
+            return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        @app.page("/ready")
+        async def ready(web: Any, request: Any) -> Any:
+            ok = not app.rebalancing and self._owned() == set(self.pipeline.agg_parts)
+            return web.json({"ready": ok, "partitions": sorted(self.pipeline.agg_parts)},
+                            status=200 if ok else 503)  # fmt: skip
+
+        self.aggregates.on_recover(self._on_recovered)
+
+    async def on_batch(self, records: Mapping[TP, Sequence[Any]]) -> None:
+        """A whole fetch of the pipeline's topics (``stream.consumer``): route, then aggregate."""
+        inputs: list[Any] = []  # aiokafka ConsumerRecords: stream.router.InputMessage
+        by_queue: dict[int, list[bytes]] = {}
+        for tp, recs in records.items():
+            if tp.topic == self.by_queue_name:
+                by_queue.setdefault(tp.partition, []).extend(r.value for r in recs)
+            else:
+                inputs += recs
+        if inputs:
+            self.enqueue(self.pipeline.route(inputs))
+        for partition, payloads in by_queue.items():
+            self.enqueue(self.pipeline.aggregate(partition, payloads))
+        await self.app.producer.buffer.wait_until_ebb()
+
+    async def perform(self, effects: Effects) -> None:
+        """Queue a batch's effects, then wait for room in the producer buffer."""
+        self.enqueue(effects)
+        await self.app.producer.buffer.wait_until_ebb()
+
+    def enqueue(self, effects: Effects) -> None:
+        """Queue the messages and the table records (in order), without awaiting.
+
+        Nothing here awaits, so a cancellation (shutdown) cannot leave a batch half done:
+        ``take_events`` acks a batch even when its processing was cancelled.
+        """
+        for out in effects.messages:
+            self.topics[out.role].send_soon(
+                key=out.key, value=out.value, headers=list(out.headers) or None
+            )
+        for table, writes in ((self.routes, effects.route_writes),
+                              (self.aggregates, effects.aggregate_writes)):  # fmt: skip
+            for key, value in writes:
+                if value is None:
+                    if key in table:
+                        del table[key]
+                else:
+                    table[key] = value
+
+    def _owned(self) -> set[int]:
+        names = {*self.settings.input_topics, self.by_queue_name}
+        actives: Iterable[TP] = self.app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic in names}
+
+    async def _on_recovered(self) -> None:
+        self._reload()
+
+    def _check_ownership(self) -> None:
+        if self._owned() != set(self.pipeline.agg_parts):
+            self._reload()
+
+    def _reload(self) -> None:
+        owned = self._owned()
+        self.pipeline.load(owned, self.routes.data.items(), self.aggregates.data.items())
+        log.info("partitions loaded", extra={"partitions": sorted(owned)})
+
+
+def run_worker(settings: Settings) -> None:
+    """Run one worker until stopped (SIGINT/SIGTERM)."""
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
+    wiring = Wiring(settings, load_targets(settings.targets_file))
+    worker = faust.Worker(
+        wiring.app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_level, settings.log_format),
+        quiet=True,
+    )
+    worker.execute_from_commandline()

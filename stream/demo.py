@@ -1,0 +1,393 @@
+"""``python -m stream demo``: broker, worker and simulated traffic in one command.
+
+Owns the demo's processes and what it prints. It starts the embedded broker on a free port
+(unless ``STREAM_BROKER_URL`` is set, then that broker is used and none is started), creates the
+contract topics, starts one worker as a child process (``python -m stream worker``), publishes
+simulated traffic in real time with a little bad input, prints where everything is and, every
+few seconds, one summary line scraped from the worker's ``/metrics``.
+
+SIGINT or SIGTERM stops the simulator, then the worker (SIGTERM, SIGKILL after a timeout), then
+the broker, and exits 0. Children run in their own sessions (a terminal's Ctrl-C reaches only
+the demo, which stops them in order) and, on Linux, are SIGTERMed by the kernel if the demo
+itself dies. A crashed worker or broker ends the demo with status 1 and the tail of its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Final
+
+from stream.broker import (
+    BrokerStartError,
+    EmbeddedBroker,
+    TopicCreationError,
+    create_topics,
+    die_with_parent,
+    find_free_port,
+)
+from stream.simulate import PublishStats, publish
+
+if TYPE_CHECKING:
+    from stream.config import Settings
+
+__all__ = ["main", "parse_metric_totals", "summary_line"]
+
+log = logging.getLogger(__name__)
+
+RUN_DIR: Final = Path("var/demo")
+WORKER_STOP_SECONDS: Final = 20.0
+_PREFIX: Final = "contact_centre_"
+
+
+def main(
+    *,
+    rate: float = 10.0,
+    dirty_ratio: float = 0.02,
+    seed: int | None = None,
+    summary_every: float = 10.0,
+) -> int:
+    """Run the demo until SIGINT/SIGTERM; returns the exit status (0, or 1 on a crash).
+
+    Raises ``ConfigError`` (before anything is started) for invalid ``STREAM_*`` settings.
+    """
+    from stream.config import Settings
+
+    settings = Settings.from_env()
+    demo = _Demo(settings, os.environ, rate, dirty_ratio, seed, summary_every)
+    return asyncio.run(demo.run())
+
+
+# --------------------------------------------------------------------------------------------
+# Reading /metrics
+# --------------------------------------------------------------------------------------------
+
+
+def parse_metric_totals(text: str) -> dict[str, float]:
+    """Sum every sample of the Prometheus text format by metric name (labels dropped).
+
+    ``NaN`` samples are skipped; histogram series keep their ``_bucket``/``_sum``/``_count``
+    names.
+    """
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if "{" in line:
+            name, _, rest = line.partition("{")
+            rest = rest.rpartition("}")[2]
+        else:
+            name, _, rest = line.partition(" ")
+        fields = rest.split()
+        if not fields:
+            continue
+        try:
+            value = float(fields[0])
+        except ValueError:
+            continue
+        if math.isnan(value):
+            continue
+        totals[name.strip()] = totals.get(name.strip(), 0.0) + value
+    return totals
+
+
+def summary_line(totals: Mapping[str, float], stats: PublishStats, now: datetime) -> str:
+    """One line for humans: what was published and what the worker reports."""
+
+    def metric(name: str) -> str:
+        value = totals.get(_PREFIX + name)
+        return "-" if value is None else f"{value:.0f}"
+
+    return (
+        f"{now:%H:%M:%S}  published {stats.events} (+{stats.dirty} bad, "
+        f"+{stats.duplicates} dup) | accepted {metric('events_total')} "
+        f"rejected {metric('events_rejected_total')} dup {metric('events_duplicate_total')} | "
+        f"calls offered {metric('calls_offered_total')} "
+        f"answered {metric('calls_answered_total')} "
+        f"abandoned {metric('calls_abandoned_total')} waiting {metric('calls_waiting')} | "
+        f"tickets created {metric('tickets_created_total')} open {metric('tickets_open')}"
+    )
+
+
+def _http_get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status: int = response.status
+            return status, response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+# --------------------------------------------------------------------------------------------
+# The demo's processes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    def tail(self, lines: int = 25) -> str:
+        self.log_file.flush()
+        try:
+            text = self.log_path.read_bytes()[-16_384:].decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class _Demo:
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str],
+        rate: float,
+        dirty_ratio: float,
+        seed: int | None,
+        summary_every: float,
+    ) -> None:
+        self._settings = settings
+        self._environ = dict(environ)
+        self._rate = rate
+        self._dirty_ratio = dirty_ratio
+        self._seed = seed
+        self._summary_every = summary_every
+        self._stop = asyncio.Event()
+        self._signals = 0
+        self._starting = True
+        self._main_task: asyncio.Task[int] | None = None
+        self._broker: EmbeddedBroker | None = None
+        self._worker: _Worker | None = None
+        self._simulator: asyncio.Task[PublishStats] | None = None
+        self._stats = PublishStats()
+
+    # -- signals ---------------------------------------------------------------------------
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            print(f"\n{signal.Signals(signum).name}: stopping…", flush=True)
+        else:
+            print("stopping now", flush=True)
+        self._stop.set()
+        if self._starting and self._main_task is not None:
+            self._main_task.cancel()
+
+    # -- run ---------------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._main_task = asyncio.current_task()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        status = 0
+        try:
+            await self._start()
+            self._starting = False
+            status = await self._watch()
+        except asyncio.CancelledError:
+            if self._main_task is not None:
+                self._main_task.uncancel()
+            status = 0 if self._signals else 1
+        except BrokerStartError as exc:
+            print(f"error: the embedded broker did not start: {exc}", file=sys.stderr)
+            status = 1
+        except TopicCreationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 1
+        finally:
+            self._starting = False
+            await self._shutdown()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        return status
+
+    async def _start(self) -> None:
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        settings = self._settings
+        if self._environ.get("STREAM_BROKER_URL", "").strip():
+            print(f"broker:   {settings.broker_url} (from STREAM_BROKER_URL; not started here)")
+        else:
+            broker_log = RUN_DIR / "broker.log"
+            broker_log.unlink(missing_ok=True)
+            self._broker = EmbeddedBroker(log_path=broker_log).start()
+            # One record per producer batch: see Settings.producer_max_batch_bytes (Tansu quirk).
+            settings = settings.replace(broker_url=self._broker.url, producer_max_batch_bytes=1)
+            print(f"broker:   {self._broker.url} (embedded Tansu, memory only; log {broker_log})")
+        if not self._environ.get("STREAM_WEB_PORT", "").strip() and not _port_free(
+            settings.web_port
+        ):
+            settings = settings.replace(web_port=find_free_port())
+        self._settings = settings
+
+        topics = [*settings.input_topics, settings.topic_dead_letter]
+        await create_topics(settings.bootstrap_servers, topics, settings.partitions)
+        print(f"topics:   {', '.join(topics)} ({settings.partitions} partitions)")
+
+        self._worker = self._start_worker(settings)
+        print(f"worker:   pid {self._worker.process.pid} (log {self._worker.log_path})")
+        print(f"metrics:  {self._base_url()}/metrics")
+        print(
+            f"traffic:  simulated, real time, rate x{self._rate:g}, "
+            f"{self._dirty_ratio:.0%} bad input/duplicates"
+        )
+        print("Ctrl-C stops everything.", flush=True)
+        self._simulator = asyncio.create_task(
+            publish(
+                settings,
+                rate_multiplier=self._rate,
+                realtime=True,
+                dirty_ratio=self._dirty_ratio,
+                seed=self._seed,
+                stats=self._stats,
+            ),
+            name="simulator",
+        )
+
+    def _start_worker(self, settings: Settings) -> _Worker:
+        env = dict(self._environ)
+        env["STREAM_BROKER_URL"] = settings.broker_url
+        env["STREAM_PRODUCER_MAX_BATCH_BYTES"] = str(settings.producer_max_batch_bytes)
+        env["STREAM_WEB_PORT"] = str(settings.web_port)
+        env["PYTHONUNBUFFERED"] = "1"
+        log_path = RUN_DIR / "worker.log"
+        log_file = log_path.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        return _Worker(process, log_path, log_file)
+
+    def _base_url(self) -> str:
+        host = self._settings.web_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self._settings.web_port}"
+
+    async def _watch(self) -> int:
+        """Print summaries until a signal (0) or until a child fails (1)."""
+        metrics_up = False
+        started = time.monotonic()
+        next_summary = started + min(self._summary_every, 5.0)
+        while not self._stop.is_set():
+            failure = self._failure()
+            if failure is not None:
+                print(failure, file=sys.stderr, flush=True)
+                return 1
+            if time.monotonic() >= next_summary:
+                next_summary += self._summary_every
+                text = await self._scrape("/metrics")
+                if text is None:
+                    waited = time.monotonic() - started
+                    print(f"worker starting… (/metrics not up yet after {waited:.0f} s)")
+                else:
+                    if not metrics_up:
+                        metrics_up = True
+                        await self._announce_web()
+                    print(summary_line(parse_metric_totals(text), self._stats, datetime.now()))
+                sys.stdout.flush()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=0.5)
+        return 0
+
+    def _failure(self) -> str | None:
+        worker = self._worker
+        if worker is not None and worker.process.poll() is not None:
+            return (
+                f"error: the worker exited with status {worker.process.returncode}; "
+                f"the end of {worker.log_path}:\n{worker.tail()}"
+            )
+        broker = self._broker
+        if broker is not None and not broker.is_running():
+            return (
+                f"error: the broker exited with status {broker.returncode()}; "
+                f"its output ends with:\n{broker.output_tail()}"
+            )
+        simulator = self._simulator
+        if simulator is not None and simulator.done() and not simulator.cancelled():
+            error = simulator.exception()
+            return f"error: the simulator stopped: {error!r}" if error else None
+        return None
+
+    async def _scrape(self, path: str) -> str | None:
+        try:
+            status, body = await asyncio.to_thread(_http_get, self._base_url() + path)
+        except (OSError, urllib.error.URLError):
+            return None
+        return body if status == 200 else None
+
+    async def _announce_web(self) -> None:
+        """Print the wallboard URL once the worker serves one at ``/``."""
+        if await self._scrape("/") is not None:
+            print(f"wallboard: {self._base_url()}/")
+
+    # -- shutdown ---------------------------------------------------------------------------
+    async def _shutdown(self) -> None:
+        simulator, self._simulator = self._simulator, None
+        if simulator is not None:
+            simulator.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(simulator, timeout=10.0)
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await self._stop_worker(worker)
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            broker.stop()
+        print(
+            f"stopped. published {self._stats.events} events "
+            f"(+{self._stats.dirty} bad, +{self._stats.duplicates} duplicates)",
+            flush=True,
+        )
+
+    async def _stop_worker(self, worker: _Worker) -> None:
+        process = worker.process
+        try:
+            if process.poll() is None:
+                signals_before = max(self._signals, 1)
+                process.terminate()
+                deadline = time.monotonic() + WORKER_STOP_SECONDS
+                while process.poll() is None:
+                    if self._signals > signals_before:
+                        log.warning("asked again: killing worker %d", process.pid)
+                        process.kill()
+                        break
+                    if time.monotonic() >= deadline:
+                        log.warning("worker %d did not stop in time, killing it", process.pid)
+                        process.kill()
+                        break
+                    await asyncio.sleep(0.1)
+            process.wait()
+        finally:
+            worker.log_file.close()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

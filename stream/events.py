@@ -1,0 +1,454 @@
+"""The public event contract: one typed struct per event type, and the decoder.
+
+This module owns the event types of the public contract (``design/contract.md``: calls, tickets,
+surveys, agents, customers) as frozen msgspec structs forming one tagged union on ``type``, and
+``decode(bytes) -> Event | Rejection``: the single entry point from Kafka bytes to typed events.
+``decode`` never raises; every rejected input gets one of the bounded ``REASONS`` (the ``reason``
+label of ``contact_centre_events_rejected_total``) and a short detail naming the JSON path.
+
+Only static checks live here. Checks that need a clock (too far in the future), a topic or
+earlier events (unknown contact, invalid transition) happen downstream.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Final, Literal, TypeAlias
+
+import msgspec
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MIN_OCCURRED_AT",
+    "REASONS",
+    "SCORE_RANGES",
+    "AgentEvent",
+    "AgentState",
+    "AgentStateChanged",
+    "Author",
+    "CallAbandoned",
+    "CallAnswered",
+    "CallEnded",
+    "CallEvent",
+    "CallHoldEnded",
+    "CallHoldStarted",
+    "CallQueued",
+    "CallWrapupCompleted",
+    "Channel",
+    "CustomerChurned",
+    "CustomerEvent",
+    "Event",
+    "OrderPlaced",
+    "Priority",
+    "Rejection",
+    "SurveyKind",
+    "SurveyResponded",
+    "TicketAssigned",
+    "TicketCreated",
+    "TicketEscalated",
+    "TicketEvent",
+    "TicketMessageAdded",
+    "TicketStatus",
+    "TicketStatusChanged",
+    "TopicKind",
+    "decode",
+    "encode",
+    "epoch_seconds",
+]
+
+# --- field types -------------------------------------------------------------------------------
+
+EventId: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+ContactId: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+QueueName: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# tz=True makes msgspec reject RFC 3339 strings without an offset (naive timestamps).
+OccurredAt: TypeAlias = Annotated[datetime, msgspec.Meta(tz=True)]
+
+Channel: TypeAlias = Literal["phone", "chat", "email", "social", "web", "sms"]
+Priority: TypeAlias = Literal["low", "normal", "high", "urgent"]
+Author: TypeAlias = Literal["agent", "customer", "bot"]
+TicketStatus: TypeAlias = Literal["open", "pending", "on_hold", "solved", "closed"]
+SurveyKind: TypeAlias = Literal["csat", "nps"]
+AgentState: TypeAlias = Literal["available", "busy", "after_call_work", "away", "offline"]
+TopicKind: TypeAlias = Literal["calls", "tickets", "agents", "customers"]
+
+# Earliest accepted event time. Static on purpose: the "too far in the future" bound needs a
+# clock and is checked by the processor.
+MIN_OCCURRED_AT: Final = datetime(2000, 1, 1, tzinfo=UTC)
+SCORE_RANGES: Final[dict[str, tuple[int, int]]] = {"csat": (1, 5), "nps": (0, 10)}
+
+
+# --- the envelope and the event families --------------------------------------------------------
+# Subclasses inherit the envelope's struct options. gc=False is safe: fields are strings, numbers,
+# datetimes and tuples of strings, which cannot form reference cycles. omit_defaults keeps encoded
+# events minimal (no nulls). kw_only is repeated because msgspec applies it per class.
+
+
+class _Envelope(
+    msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True, tag_field="type"
+):
+    """Fields every event carries; ``type`` is the tag and is not a field."""
+
+    event_id: EventId
+    occurred_at: OccurredAt
+    queue: QueueName | None = None
+    channel: Channel | None = None
+
+
+class CallEvent(_Envelope, frozen=True, kw_only=True):
+    """Base of the events on the ``calls`` topic, keyed by ``call_id``."""
+
+    topic_kind: ClassVar[TopicKind] = "calls"
+    call_id: ContactId
+
+    @property
+    def contact_id(self) -> str:
+        return self.call_id
+
+
+class TicketEvent(_Envelope, frozen=True, kw_only=True):
+    """Base of the ticket lifecycle events on the ``tickets`` topic, keyed by ``ticket_id``."""
+
+    topic_kind: ClassVar[TopicKind] = "tickets"
+    ticket_id: ContactId
+
+    @property
+    def contact_id(self) -> str:
+        return self.ticket_id
+
+
+class AgentEvent(_Envelope, frozen=True, kw_only=True):
+    """Base of the events on the ``agents`` topic, keyed by ``agent_id``."""
+
+    topic_kind: ClassVar[TopicKind] = "agents"
+    agent_id: ContactId
+
+    @property
+    def contact_id(self) -> str:
+        return self.agent_id
+
+
+class CustomerEvent(_Envelope, frozen=True, kw_only=True):
+    """Base of the events on the ``customers`` topic, keyed by ``customer_id``."""
+
+    topic_kind: ClassVar[TopicKind] = "customers"
+    customer_id: ContactId
+
+    @property
+    def contact_id(self) -> str:
+        return self.customer_id
+
+
+# --- calls ----------------------------------------------------------------------------------------
+
+
+class CallQueued(CallEvent, frozen=True, kw_only=True, tag="call.queued"):
+    """The contact enters the queue: it is offered."""
+
+    queue: QueueName
+    channel: Channel = "phone"
+
+
+class CallAnswered(CallEvent, frozen=True, kw_only=True, tag="call.answered"):
+    """An agent is connected; wait = answered - queued."""
+
+    agent_id: ContactId
+
+
+class CallAbandoned(CallEvent, frozen=True, kw_only=True, tag="call.abandoned"):
+    """The customer left while queued."""
+
+
+class CallHoldStarted(CallEvent, frozen=True, kw_only=True, tag="call.hold_started"):
+    """The customer is put on hold (hold counts in handle time)."""
+
+
+class CallHoldEnded(CallEvent, frozen=True, kw_only=True, tag="call.hold_ended"):
+    """The customer is taken off hold."""
+
+
+class CallEnded(CallEvent, frozen=True, kw_only=True, tag="call.ended"):
+    """The conversation is over; after-call work starts."""
+
+
+class CallWrapupCompleted(CallEvent, frozen=True, kw_only=True, tag="call.wrapup_completed"):
+    """After-call work is over; handle time = talk + hold + ACW."""
+
+
+# --- tickets --------------------------------------------------------------------------------------
+
+
+class TicketCreated(TicketEvent, frozen=True, kw_only=True, tag="ticket.created"):
+    """A new request; the ticket starts in status ``open``."""
+
+    queue: QueueName
+    channel: Channel
+    priority: Priority | None = None
+    customer_id: ContactId | None = None
+    category: str | None = None
+
+
+class TicketMessageAdded(TicketEvent, frozen=True, kw_only=True, tag="ticket.message_added"):
+    """A reply or note; the first public agent message is the first response."""
+
+    author: Author
+    public: bool = True
+    agent_id: ContactId | None = None
+
+
+class TicketAssigned(TicketEvent, frozen=True, kw_only=True, tag="ticket.assigned"):
+    """The ticket is assigned to an agent."""
+
+    agent_id: ContactId
+
+
+class TicketStatusChanged(TicketEvent, frozen=True, kw_only=True, tag="ticket.status_changed"):
+    """A status change; ``solved`` ends resolution time, leaving solved/closed is a reopen."""
+
+    status: TicketStatus
+
+
+class TicketEscalated(TicketEvent, frozen=True, kw_only=True, tag="ticket.escalated"):
+    """The ticket is escalated, optionally to a ``level`` (publishers send numbers or names)."""
+
+    level: int | str | None = None
+
+
+class SurveyResponded(_Envelope, frozen=True, kw_only=True, tag="survey.responded"):
+    """A CSAT (1..5) or NPS (0..10) rating tied to exactly one ticket or call.
+
+    Surveys travel on the ``tickets`` topic. The score range and the exactly-one-id rule depend
+    on several fields, so ``decode`` checks them after msgspec has validated the types.
+    """
+
+    topic_kind: ClassVar[TopicKind] = "tickets"
+    kind: SurveyKind
+    score: int
+    ticket_id: ContactId | None = None
+    call_id: ContactId | None = None
+
+    @property
+    def contact_id(self) -> str:
+        if self.ticket_id is not None:
+            return self.ticket_id
+        return self.call_id if self.call_id is not None else ""
+
+
+# --- agents and customers -------------------------------------------------------------------------
+
+
+class AgentStateChanged(AgentEvent, frozen=True, kw_only=True, tag="agent.state_changed"):
+    """An agent's state changes; ``queues`` (when present) are the queues the agent serves."""
+
+    state: AgentState
+    queues: tuple[QueueName, ...] | None = None
+
+
+class CustomerChurned(CustomerEvent, frozen=True, kw_only=True, tag="customer.churned"):
+    """The customer cancelled (churn)."""
+
+    reason: str | None = None
+
+
+class OrderPlaced(CustomerEvent, frozen=True, kw_only=True, tag="order.placed"):
+    """A purchase: conversion after contact."""
+
+    value: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
+Event: TypeAlias = (
+    CallQueued
+    | CallAnswered
+    | CallAbandoned
+    | CallHoldStarted
+    | CallHoldEnded
+    | CallEnded
+    | CallWrapupCompleted
+    | TicketCreated
+    | TicketMessageAdded
+    | TicketAssigned
+    | TicketStatusChanged
+    | TicketEscalated
+    | SurveyResponded
+    | AgentStateChanged
+    | CustomerChurned
+    | OrderPlaced
+)
+
+
+def epoch_seconds(dt: datetime) -> float:
+    """Seconds since the Unix epoch of a timezone-aware datetime.
+
+    Naive datetimes are refused: ``datetime.timestamp`` would read them in the local time zone.
+    """
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()}: an offset is required")
+    return dt.timestamp()
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+REASONS: Final = (
+    "too_large",
+    "invalid_utf8",
+    "invalid_json",
+    "not_an_object",
+    "missing_field",
+    "wrong_field_type",
+    "unknown_type",
+    "invalid_timestamp",
+    "invalid_enum",
+    "out_of_range",
+    "invalid_field",
+)
+
+DEFAULT_MAX_BYTES: Final = 65536
+_DETAIL_HEAD_CHARS: Final = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an input was refused: ``reason`` is one of ``REASONS``, ``detail`` is for humans."""
+
+    reason: str
+    detail: str
+
+
+_DECODER: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
+_ENCODER: Final = msgspec.json.Encoder()
+# Generic JSON, used only to classify failures. The float hook lifts msgspec's range check:
+# 1e400 is valid JSON, and its range is a field rule (out_of_range), not a syntax error.
+_GENERIC_DECODER: Final = msgspec.json.Decoder(float_hook=float)
+
+
+def encode(event: Event) -> bytes:
+    """Contract JSON for an event (``type`` first), as publishers and the simulator send it."""
+    return _ENCODER.encode(event)
+
+
+def decode_trusted(raw: bytes) -> Event:
+    """Decode an event this process already accepted with ``decode`` (forwarded internally):
+    the fast path only, without the checks that ``decode`` has already passed."""
+    return _DECODER.decode(raw)
+
+
+def decode(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Rejection:
+    """Decode one Kafka message value into an event, or say why it is rejected. Never raises."""
+    if len(raw) > max_bytes:
+        return Rejection("too_large", f"payload is {len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        event = _DECODER.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        return _classify_failure(raw, exc)
+    # msgspec skips unknown fields without checking their UTF-8, so check non-ASCII input here.
+    if not raw.isascii():
+        rejection = _utf8_rejection(raw)
+        if rejection is not None:
+            return rejection
+    # Only events near or before the 2000 bound, and surveys, need the cross-field rules. Offsets
+    # are under 24 hours, so a local year after 2000 is after the bound; this skips comparing
+    # datetimes with different offsets, which costs ~0.5 us.
+    if event.occurred_at.year <= 2000 or type(event) is SurveyResponded:
+        return _semantic_rejection(event) or event
+    return event
+
+
+def _semantic_rejection(event: Event) -> Rejection | None:
+    """Rules msgspec cannot express as per-field constraints."""
+    if event.occurred_at < MIN_OCCURRED_AT:
+        return Rejection(
+            "invalid_timestamp",
+            f"occurred_at {event.occurred_at.isoformat()} is before 2000-01-01T00:00:00Z"
+            " - at `$.occurred_at`",
+        )
+    if type(event) is SurveyResponded:
+        if (event.ticket_id is None) == (event.call_id is None):
+            return Rejection(
+                "invalid_field", "survey needs exactly one of `ticket_id` and `call_id` - at `$`"
+            )
+        low, high = SCORE_RANGES[event.kind]
+        if not low <= event.score <= high:
+            return Rejection(
+                "out_of_range",
+                f"{event.kind} score must be {low}..{high}, got {event.score} - at `$.score`",
+            )
+    return None
+
+
+def _utf8_rejection(raw: bytes) -> Rejection | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection("invalid_utf8", f"invalid UTF-8 at byte {exc.start}: {exc.reason}")
+    return None
+
+
+def _classify_failure(raw: bytes, exc: Exception) -> Rejection:
+    """Turn a decode failure into a reason. Runs only for rejected input, so may be slow.
+
+    msgspec stops at the first problem in document order, so a type error early in a truncated
+    document would hide the syntax error. Re-parsing as generic JSON gives a stable precedence:
+    encoding, then syntax, then shape, then fields.
+    """
+    rejection = _utf8_rejection(raw)
+    if rejection is not None:
+        return rejection
+    try:
+        generic = _GENERIC_DECODER.decode(raw)
+    except RecursionError:
+        return Rejection("invalid_json", "JSON nesting is too deep")
+    except (msgspec.DecodeError, UnicodeDecodeError) as parse_exc:
+        return Rejection("invalid_json", str(parse_exc))
+    if not isinstance(generic, dict):
+        return Rejection(
+            "not_an_object", f"expected a JSON object, got {_json_kind(generic)} - at `$`"
+        )
+    if isinstance(exc, RecursionError):
+        return Rejection("invalid_json", "JSON nesting is too deep")
+    return Rejection(_field_reason(str(exc)), _detail(str(exc)))
+
+
+def _field_reason(message: str) -> str:
+    """Map a msgspec ValidationError message to a reason."""
+    head, _, path = message.rpartition(" - at `")
+    head, path = (head, path.rstrip("`")) if head else (message, "$")
+    if head.startswith("Object missing required field"):
+        return "missing_field"
+    if head.startswith("Invalid value") and path == "$.type":
+        return "unknown_type"
+    if path == "$.occurred_at" and head.startswith(
+        ("Invalid RFC3339", "Expected `datetime` with a timezone")
+    ):
+        return "invalid_timestamp"
+    if head.startswith("Invalid enum value"):
+        return "invalid_enum"
+    if head.startswith("Expected `") and " of length " in head:
+        return "invalid_field"  # a string or list outside its length bounds (ids, queue names)
+    if head.startswith("Number out of range") or (
+        head.startswith("Expected `") and any(op in head for op in (" >= ", " > ", " <= ", " < "))
+    ):
+        return "out_of_range"
+    if head.startswith("Expected `"):
+        return "wrong_field_type"
+    return "invalid_field"
+
+
+def _detail(message: str) -> str:
+    """Keep details short (they become Kafka headers) but always keep the JSON path."""
+    head, sep, path = message.rpartition(" - at `")
+    if not sep:
+        head, path = message, "$`"
+    if len(head) > _DETAIL_HEAD_CHARS:
+        head = head[: _DETAIL_HEAD_CHARS - 3] + "..."
+    return f"{head} - at `{path}"
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"

@@ -1,0 +1,252 @@
+"""The Prometheus collector: every ``contact_centre_*`` family, built at scrape time from state.
+
+Nothing is counted in prometheus_client objects: each scrape reads the partitions this worker
+owns right now, so series of a partition that moved to another worker leave with it, and
+counters continue from stored state after a restart instead of resetting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Final
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from stream.aggregator import QueueLive, QueueRecord
+from stream.kpis import calls, surveys, tickets
+from stream.kpis.histogram import (
+    ANSWER_WAIT_BOUNDS,
+    FIRST_RESPONSE_BOUNDS,
+    HANDLE_TIME_BOUNDS,
+    RESOLUTION_BOUNDS,
+    cumulative,
+)
+from stream.kpis.totals import WindowTotals
+from stream.pipeline import Pipeline
+from stream.state import BACKLOG_STATUSES
+from stream.windows import WINDOW_KINDS
+
+P: Final = "contact_centre_"
+
+# (metric name without _total, counter in QueueTotals, help)
+_COUNTERS: Final = (
+    ("calls_offered", "offered", "Calls that entered the queue (call.queued events)."),
+    ("calls_answered", "answered", "Calls answered by an agent."),
+    ("calls_abandoned", "abandoned", "Calls abandoned by the customer while queued."),
+    ("calls_short_abandoned", "short_abandoned",
+     "Abandoned calls that waited less than the short-abandon threshold."),
+    ("calls_answered_within_target", "answered_within_target",
+     "Calls answered with a wait at most the queue's answer target."),
+    ("tickets_created", "tickets_created", "Tickets created."),
+    ("first_responses_within_target", "first_responses_within_target",
+     "Tickets whose first public agent response came within the first-response target."),
+    ("tickets_solved", "solved", "Ticket transitions to status solved."),
+    ("tickets_resolved_within_target", "solved_within_target",
+     "Tickets first solved within the resolution target."),
+    ("tickets_reopened", "reopened", "Tickets changed from solved/closed to another status."),
+    ("tickets_escalated", "escalated", "Tickets escalated (first escalation of each ticket)."),
+)  # fmt: skip
+_HISTOGRAMS: Final = (
+    ("answer_wait_seconds", "answer_wait", ANSWER_WAIT_BOUNDS,
+     "Wait of answered calls, queued to answered (sum/count = ASA)."),
+    ("handle_time_seconds", "handle_time", HANDLE_TIME_BOUNDS,
+     "Talk + hold + after-call work per completed call."),
+    ("first_response_seconds", "first_response", FIRST_RESPONSE_BOUNDS,
+     "Ticket creation to first public agent message."),
+    ("resolution_seconds", "resolution", RESOLUTION_BOUNDS,
+     "Ticket creation to first solved."),
+)  # fmt: skip
+
+
+def _window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
+    return {
+        "service_level_ratio": calls.service_level(
+            w.answered_within, w.answered, w.abandoned, w.short_abandoned
+        ),
+        "abandon_rate_ratio": calls.abandon_rate(w.abandoned, w.offered),
+        "average_speed_of_answer_seconds": calls.average_speed_of_answer(
+            w.wait_seconds, w.answered
+        ),
+        "average_handle_time_seconds": calls.average_handle_time(w.handle_seconds, w.handled),
+        "first_response_within_target_ratio": tickets.first_response_within_target(
+            w.first_responses_within, w.first_responses, breached
+        ),
+        "csat_ratio": surveys.csat(w.csat_positive, w.csat_responses),
+        "nps_score": surveys.nps(w.nps_promoters, w.nps_detractors, w.nps_responses),
+    }
+
+
+_WINDOW_HELP: Final = {
+    "service_level_ratio": "Answered within target ÷ (answered + abandoned − short abandoned).",
+    "abandon_rate_ratio": "Abandoned ÷ offered calls.",
+    "average_speed_of_answer_seconds": "Mean wait of answered calls.",
+    "average_handle_time_seconds": "Mean talk + hold + ACW of calls completed in the window.",
+    "first_response_within_target_ratio": (
+        "First responses within target ÷ (first responses + tickets past target without one)."
+    ),
+    "csat_ratio": "CSAT ratings 4-5 ÷ all ratings.",
+    "nps_score": "Net promoter score: % promoters − % detractors (−100..+100).",
+}
+
+
+class KpiCollector(Collector):
+    """Builds every metric family from the pipeline's state at scrape time."""
+
+    def __init__(self, pipeline: Pipeline, clock: Callable[[], float]) -> None:
+        self.pipeline = pipeline
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        counters = {
+            name: CounterMetricFamily(P + name, help_, labels=["queue", "channel"])
+            for name, _, help_ in _COUNTERS
+        }
+        hists = {
+            name: HistogramMetricFamily(P + name, help_, labels=["queue", "channel"])
+            for name, _, _, help_ in _HISTOGRAMS
+        }
+        surveys_total = CounterMetricFamily(
+            P + "survey_responses", "Survey responses by kind.", labels=["queue", "kind"]
+        )
+        waiting = GaugeMetricFamily(
+            P + "calls_waiting", "Calls queued, not yet answered or abandoned.", labels=["queue"]
+        )
+        oldest_call = GaugeMetricFamily(
+            P + "oldest_call_waiting_seconds",
+            "Age of the oldest waiting call at scrape time (0 when none).",
+            labels=["queue"],
+        )
+        backlog = GaugeMetricFamily(
+            P + "tickets_open", "Unsolved tickets by status.", labels=["queue", "status"]
+        )
+        awaiting = GaugeMetricFamily(
+            P + "tickets_awaiting_first_response",
+            "Unsolved tickets without a first public agent response.",
+            labels=["queue"],
+        )
+        oldest_ticket = GaugeMetricFamily(
+            P + "oldest_ticket_awaiting_first_response_seconds",
+            "Age of the oldest ticket awaiting a first response (0 when none).",
+            labels=["queue"],
+        )
+        last_event = GaugeMetricFamily(
+            P + "last_event_timestamp_seconds",
+            "Newest occurred_at seen for the queue (alert on time() minus this for stale data).",
+            labels=["queue"],
+        )
+        window_families = {
+            name: GaugeMetricFamily(P + name, help_, labels=["queue", "window"])
+            for name, help_ in _WINDOW_HELP.items()
+        }
+        events: dict[str, int] = {}
+        rejected: dict[str, int] = {}
+        duplicates = 0
+        late = 0
+
+        for ps in self.pipeline.agg_parts.values():
+            for name, q in ps.queues.items():
+                for metric, counter, _ in _COUNTERS:
+                    for channel, n in q.totals.counters.get(counter, {}).items():
+                        counters[metric].add_metric([name, channel], n)
+                for metric, hist_name, bounds, _ in _HISTOGRAMS:
+                    for channel, hist in q.totals.histograms.get(hist_name, {}).items():
+                        buckets = [(_le(b), float(c)) for b, c in cumulative(hist, bounds)]
+                        hists[metric].add_metric([name, channel], buckets, hist.total)
+                for kind, n in q.totals.surveys.items():
+                    surveys_total.add_metric([name, kind], n)
+                live = ps.live.get(name)
+                if live is not None:
+                    waiting.add_metric([name], len(live.waiting))
+                    oldest = min(live.waiting.values(), default=None)
+                    oldest_call.add_metric(
+                        [name], 0.0 if oldest is None else max(0.0, now - oldest)
+                    )
+                    for status in BACKLOG_STATUSES:
+                        backlog.add_metric([name, status], live.backlog.get(status, 0))
+                    awaiting.add_metric([name], len(live.awaiting))
+                    first = min((c for c, _ in live.awaiting.values()), default=None)
+                    oldest_ticket.add_metric(
+                        [name], 0.0 if first is None else max(0.0, now - first)
+                    )
+                if q.max_event_time is not None:
+                    last_event.add_metric([name], q.max_event_time)
+                self._windows(window_families, name, q, ps.live.get(name), now)
+                for type_, n in q.events.items():
+                    events[type_] = events.get(type_, 0) + n
+                for reason, n in q.rejected.items():
+                    rejected[reason] = rejected.get(reason, 0) + n
+                duplicates += q.duplicates
+                late += q.late
+        for part in self.pipeline.router_parts.values():
+            for stats in part.stats.values():
+                for type_, n in stats.accepted.items():
+                    events[type_] = events.get(type_, 0) + n
+                for reason, n in stats.rejected.items():
+                    rejected[reason] = rejected.get(reason, 0) + n
+                duplicates += stats.duplicates
+
+        yield from counters.values()
+        yield from hists.values()
+        yield surveys_total
+        yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, last_event)
+        yield from window_families.values()
+        ev = CounterMetricFamily(P + "events", "Accepted events by type.", labels=["type"])
+        for type_, n in sorted(events.items()):
+            ev.add_metric([type_], n)
+        rj = CounterMetricFamily(
+            P + "events_rejected", "Events sent to the dead-letter topic.", labels=["reason"]
+        )
+        for reason, n in sorted(rejected.items()):
+            rj.add_metric([reason], n)
+        yield ev
+        yield rj
+        yield CounterMetricFamily(
+            P + "events_duplicate",
+            "Events dropped as duplicates (same event_id).",
+            value=duplicates,
+        )
+        yield GaugeMetricFamily(
+            P + "worker_partitions",
+            "Partitions this worker owns now (the sum over workers is the partition count).",
+            value=len(self.pipeline.agg_parts),
+        )
+        yield CounterMetricFamily(
+            P + "events_late", "Events older than the grace period of their window.", value=late
+        )
+
+    def _windows(
+        self,
+        families: dict[str, GaugeMetricFamily],
+        name: str,
+        q: QueueRecord,
+        live: QueueLive | None,
+        now: float,
+    ) -> None:
+        agg = self.pipeline.aggregator
+        targets = agg.targets
+        for kind in WINDOW_KINDS:
+            start, totals = agg.current_window(q, kind, now)
+            breached = 0
+            if live is not None and live.awaiting:
+                # Tickets past their first-response deadline without a response, where the
+                # deadline fell in this window (a breach is booked when it happens).
+                for created, channel in live.awaiting.values():
+                    deadline = created + targets.for_queue(name, channel).first_response_seconds
+                    if start <= deadline <= now:
+                        breached += 1
+            if totals is None and not breached:
+                continue
+            for metric, value in _window_gauges(totals or WindowTotals(), breached).items():
+                if value is not None:
+                    families[metric].add_metric([name, kind], value)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))

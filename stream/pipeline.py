@@ -1,0 +1,343 @@
+"""The worker's working set and the translation between batches and stored records.
+
+Framework-free: ``app.py`` hands it batches of Kafka messages and sends what it returns (table
+writes in order, forwards, dead letters, closed windows). It holds the in-memory state of the
+partitions this worker owns, rebuilds it from the table after recovery, and drops it on revoke,
+so the collector only ever sees partitions that are assigned here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from stream import records
+from stream.aggregator import (
+    Aggregator,
+    BatchOutput,
+    ClosedWindow,
+    PartitionState,
+    QueueRecord,
+    TargetSource,
+)
+from stream.router import (
+    Forward,
+    InputMessage,
+    Message,
+    Route,
+    Router,
+    RouterPartition,
+    RouterStats,
+    SeenIds,
+)
+from stream.segments import RecordWrite, SegmentLog, TableWrite, is_segment
+from stream.state import CallRecord, TicketRecord
+
+Write = TableWrite  # table key, stored bytes (None deletes)
+
+
+class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
+    """The internal message from router to aggregator: accepted events of one queue."""
+
+    queue: str
+    items: list[tuple[str, str, int, bytes | None, bytes]]  # channel, source, offset, key, value
+
+
+FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
+_BATCH_ENCODER = msgspec.msgpack.Encoder()
+_BATCH_DECODER = msgspec.msgpack.Decoder(ForwardBatch)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to publish: topic role (``forward``, ``dead_letter``, ``window``), key, value."""
+
+    role: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(slots=True)
+class Effects:
+    """What a batch asks the wiring to do, in this order: table writes, then messages."""
+
+    route_writes: list[Write] = field(default_factory=list)
+    aggregate_writes: list[Write] = field(default_factory=list)
+    messages: list[Outgoing] = field(default_factory=list)
+
+
+class Pipeline:
+    """Router + aggregator state of the partitions assigned to this worker."""
+
+    def __init__(
+        self,
+        *,
+        router: Router,
+        aggregator: Aggregator,
+        clock: Callable[[], float],
+        retention_seconds: float,
+    ) -> None:
+        self.router = router
+        self.aggregator = aggregator
+        self.clock = clock
+        self.retention_seconds = retention_seconds
+        self.router_parts: dict[int, RouterPartition] = {}
+        self.agg_parts: dict[int, PartitionState] = {}
+        self.route_logs: dict[int, SegmentLog] = {}
+        self.agg_logs: dict[int, SegmentLog] = {}
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        topic_kinds: dict[str, str],
+        targets: TargetSource,
+        clock: Callable[[], float],
+        grace_seconds: float,
+        idle_seconds: float,
+        retention_seconds: float,
+        max_event_bytes: int,
+        future_skew_seconds: float,
+    ) -> Pipeline:
+        router = Router(
+            topic_kinds, max_event_bytes=max_event_bytes, future_skew_seconds=future_skew_seconds
+        )
+        aggregator = Aggregator(targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds)
+        return cls(
+            router=router, aggregator=aggregator, clock=clock, retention_seconds=retention_seconds
+        )
+
+    # --- stage 1 ----------------------------------------------------------------------------
+
+    def route(self, messages: Sequence[InputMessage]) -> Effects:
+        """Route a batch of input messages (any partitions, any input topics)."""
+        effects = Effects()
+        by_partition: dict[int, list[InputMessage]] = {}
+        for msg in messages:
+            by_partition.setdefault(msg.partition, []).append(msg)
+        now = self.clock()
+        by_queue: dict[str, list[tuple[str, str, int, bytes | None, bytes]]] = {}
+        for partition, batch in by_partition.items():
+            part = self.router_parts.get(partition)
+            if part is None:
+                part = self.router_parts[partition] = RouterPartition(partition)
+            out = self.router.route(part, batch, now)
+            writes: list[RecordWrite] = [
+                (f"r|{name}", None if route is None else records.encode(route))
+                for name, route in out.route_writes.items()
+            ]
+            writes += [(f"d|{k}", records.encode(seen)) for k, seen in out.seen_writes.items()]
+            if out.stats_changed:  # after the routes: a stored offset implies stored routes
+                writes += [(f"s|{src}", records.encode(st)) for src, st in part.stats.items()]
+            effects.route_writes += self._store(self.route_logs, partition, writes)
+            for fwd in out.forwards:
+                by_queue.setdefault(fwd.queue, []).append(
+                    (fwd.channel, fwd.source, fwd.offset, fwd.key, fwd.value)
+                )
+            for dead in out.dead_letters:
+                effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
+        for queue, items in by_queue.items():
+            key = queue.encode()
+            for chunk in _chunks(items):
+                payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk))
+                effects.messages.append(Outgoing("forward", key, payload))
+        return effects
+
+    # --- stage 2 ----------------------------------------------------------------------------
+
+    def aggregate(self, partition: int, payloads: Iterable[bytes]) -> Effects:
+        """Apply forwarded batches that arrived on one partition of the queue-keyed topic."""
+        ps = self._agg_part(partition)
+        items: list[Forward] = []
+        for payload in payloads:
+            batch = _BATCH_DECODER.decode(payload)
+            for channel, source, offset, key, value in batch.items:
+                items.append(Forward(batch.queue, channel, source, offset, key, value))
+        out = self.aggregator.apply(ps, items, self.clock())
+        return self._effects(ps, out)
+
+    def tick(self) -> Effects:
+        """Close windows the wall clock has made final in idle partitions."""
+        effects = Effects()
+        now = self.clock()
+        for ps in self.agg_parts.values():
+            out = BatchOutput()
+            self.aggregator.close_windows(ps, now, out)
+            self._merge(effects, self._effects(ps, out))
+        return effects
+
+    def expire(self) -> Effects:
+        """Forget finished contacts and routes older than the retention."""
+        effects = Effects()
+        for ps in self.agg_parts.values():
+            out = BatchOutput()
+            self.aggregator.expire(ps, self.retention_seconds, out)
+            self._merge(effects, self._effects(ps, out))
+        newest = max(
+            (q.max_event_time or 0.0 for ps in self.agg_parts.values() for q in ps.queues.values()),
+            default=self.clock(),
+        )
+        for partition, part in self.router_parts.items():
+            gone = self.router.expire(part, newest - self.retention_seconds)
+            if gone:
+                writes: list[RecordWrite] = [(f"r|{name}", None) for name in gone]
+                effects.route_writes += self._store(self.route_logs, partition, writes)
+        return effects
+
+    def _agg_part(self, partition: int) -> PartitionState:
+        ps = self.agg_parts.get(partition)
+        if ps is None:
+            ps = self.agg_parts[partition] = PartitionState(partition)
+        return ps
+
+    def _effects(self, ps: PartitionState, out: BatchOutput) -> Effects:
+        effects = Effects()
+        writes: list[RecordWrite] = [
+            (f"q|{name}", records.encode(ps.queues[name])) for name in sorted(out.queues)
+        ]  # queue records first: see stream.aggregator
+        writes += [(ckey, records.encode(ps.contacts[ckey])) for ckey in out.contacts]
+        writes += [(ckey, None) for ckey in out.deleted_contacts]
+        effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
+        for rej in out.rejected:
+            msg = Message(
+                rej.item.source.rpartition("/")[0],
+                int(rej.item.source.rpartition("/")[2]),
+                rej.item.offset,
+                rej.item.key,
+                rej.item.value,
+            )
+            effects.messages.append(_dead_letter(rej.reason, rej.detail, msg))
+        for closed in out.closed:
+            effects.messages.append(_closed_window(closed))
+        return effects
+
+    def _store(
+        self, logs: dict[int, SegmentLog], partition: int, writes: list[RecordWrite]
+    ) -> list[TableWrite]:
+        """One batch's record writes as delta segments; a snapshot when the deltas grew large."""
+        if not writes:
+            return []
+        log = logs.get(partition)
+        if log is None:
+            log = logs[partition] = SegmentLog(partition)
+        out = log.append(writes)
+        if log.wants_snapshot():
+            live = self._route_records if logs is self.route_logs else self._aggregate_records
+            out += log.snapshot(live(partition))
+        return out
+
+    def _route_records(self, partition: int) -> list[tuple[str, bytes]]:
+        part = self.router_parts.get(partition) or RouterPartition(partition)
+        return [
+            *((f"r|{k}", records.encode(v)) for k, v in part.routes.items()),
+            *((f"d|{k}", records.encode(v)) for k, v in part.seen.items()),
+            *((f"s|{k}", records.encode(v)) for k, v in part.stats.items()),
+        ]
+
+    def _aggregate_records(self, partition: int) -> list[tuple[str, bytes]]:
+        ps = self.agg_parts.get(partition) or PartitionState(partition)
+        return [
+            *((f"q|{k}", records.encode(v)) for k, v in ps.queues.items()),
+            *((k, records.encode(v)) for k, v in ps.contacts.items()),
+        ]
+
+    @staticmethod
+    def _merge(into: Effects, more: Effects) -> None:
+        into.route_writes += more.route_writes
+        into.aggregate_writes += more.aggregate_writes
+        into.messages += more.messages
+
+    # --- ownership --------------------------------------------------------------------------
+
+    def load(
+        self,
+        partitions: set[int],
+        route_items: Iterable[tuple[bytes | str, bytes]],
+        aggregate_items: Iterable[tuple[bytes | str, bytes]],
+    ) -> None:
+        """Rebuild the state of ``partitions`` from the two tables' stored segments; forget all
+        other partitions."""
+        self.router_parts = {p: RouterPartition(p) for p in partitions}
+        self.agg_parts = {p: PartitionState(p) for p in partitions}
+        self.route_logs, self.agg_logs = {}, {}
+        for logs, items in ((self.route_logs, route_items), (self.agg_logs, aggregate_items)):
+            by_partition: dict[int, list[tuple[str, bytes]]] = {p: [] for p in partitions}
+            for raw_key, value in items:
+                partition, name = records.split_key(raw_key)
+                if partition in by_partition and value is not None and is_segment(name):
+                    by_partition[partition].append((name, value))
+            for partition, stored in by_partition.items():
+                log, writes = SegmentLog.recover(partition, stored)
+                logs[partition] = log
+                final: dict[str, bytes | None] = dict(writes)  # the last write of a name wins
+                for name, stored_value in final.items():
+                    if stored_value is not None:
+                        self._restore(partition, name, stored_value)
+        now = self.clock()
+        for ps in self.agg_parts.values():
+            ps.last_event_wall = now
+            self.aggregator.rebuild_live(ps)
+
+    def _restore(self, partition: int, name: str, value: bytes) -> None:
+        rec = records.decode(name, value)
+        if isinstance(rec, QueueRecord):
+            self.agg_parts[partition].queues[rec.queue] = rec
+        elif isinstance(rec, CallRecord | TicketRecord):
+            self.agg_parts[partition].contacts[name] = rec
+        elif isinstance(rec, Route):
+            self.router_parts[partition].routes[name[2:]] = rec
+        elif isinstance(rec, RouterStats):
+            self.router_parts[partition].stats[name[2:]] = rec
+        elif isinstance(rec, SeenIds):
+            self.router_parts[partition].seen[name[2:]] = rec
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Drop the state of partitions moved to another worker (their series leave with them)."""
+        for p in partitions:
+            self.router_parts.pop(p, None)
+            self.agg_parts.pop(p, None)
+            self.route_logs.pop(p, None)
+            self.agg_logs.pop(p, None)
+
+
+def _chunks(
+    items: list[tuple[str, str, int, bytes | None, bytes]],
+) -> list[list[tuple[str, str, int, bytes | None, bytes]]]:
+    """Split forwarded events into runs of at most ``FORWARD_CHUNK_BYTES`` of event bytes."""
+    out: list[list[tuple[str, str, int, bytes | None, bytes]]] = [[]]
+    size = 0
+    for item in items:
+        n = len(item[4]) + 64
+        if out[-1] and size + n > FORWARD_CHUNK_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += n
+    return out
+
+
+def _dead_letter(reason: str, detail: str, msg: InputMessage) -> Outgoing:
+    headers = (
+        ("reason", reason.encode()),
+        ("detail", detail.encode()[:1000]),
+        ("source_topic", msg.topic.encode()),
+        ("source_partition", str(msg.partition).encode()),
+        ("source_offset", str(msg.offset).encode()),
+    )
+    return Outgoing("dead_letter", msg.key, msg.value or b"", headers)
+
+
+def _closed_window(closed: ClosedWindow) -> Outgoing:
+    key = f"{closed.queue}|{closed.kind}|{int(closed.start)}".encode()
+    body = {
+        "queue": closed.queue,
+        "window": closed.kind,
+        "start": closed.start,
+        "end": closed.end,
+        "totals": msgspec.to_builtins(closed.totals),
+    }
+    return Outgoing("window", key, json.dumps(body, sort_keys=True).encode())

@@ -1,0 +1,311 @@
+"""Stage 1, pure: decode input messages, resolve each contact's queue, decide what is rejected.
+
+Input topics are keyed by contact id, and only a contact's first event must name its queue; the
+router remembers ``contact → (queue, channel)`` per source partition and forwards each accepted
+event, tagged with its queue and source coordinates, to the aggregator (stage 2), which owns whole
+queues. Rejections carry a reason for the dead-letter topic.
+
+Exactly-once effects under at-least-once delivery: ``RouterStats`` of a source topic-partition
+records the last offset already counted; replayed messages at or below it are routed and
+forwarded again (downstream records skip what they have) but not counted twice. Routes are
+idempotent (set once) and written before the stats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from stream.dedup import ENTRY, coordinates, event_hash, find_seen
+from stream.events import (
+    AgentEvent,
+    CallAbandoned,
+    CallEvent,
+    CallQueued,
+    CallWrapupCompleted,
+    CustomerEvent,
+    Event,
+    Rejection,
+    SurveyResponded,
+    TicketCreated,
+    TicketEvent,
+    TicketStatusChanged,
+    decode,
+)
+
+log = logging.getLogger(__name__)
+
+UNROUTED_TYPES: Final = frozenset({"agent.state_changed", "customer.churned", "order.placed"})
+
+
+@dataclass(slots=True)
+class Route:
+    """Where a contact's events go: its queue and channel; when it finished (for expiry)."""
+
+    queue: str
+    channel: str
+    finished_at: float | None = None
+
+
+@dataclass(slots=True)
+class RouterStats:
+    """Per source topic-partition: last offset applied, rejections and unrouted events."""
+
+    offset: int = -1
+    rejected: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+
+
+@dataclass(slots=True)
+class SeenIds:
+    """The last events of an agent or customer (not forwarded, so de-duplicated here)."""
+
+    seen: bytes = b""
+
+
+SEEN_KEEP: Final = 64  # entries per agent/customer; publisher retries arrive within these
+DUPLICATE: Final = "<duplicate>"
+
+
+class InputMessage(Protocol):
+    """What the router reads of a Kafka message (aiokafka's ConsumerRecord fits as it is)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One input Kafka message as the router sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """An accepted event on its way to the queue that owns it."""
+
+    queue: str
+    channel: str
+    source: str  # "topic/partition"
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected message with its reason, for the dead-letter topic."""
+
+    reason: str
+    detail: str
+    message: InputMessage
+
+
+@dataclass(slots=True)
+class RouterOutput:
+    """What one batch of one source partition produced."""
+
+    forwards: list[Forward] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    route_writes: dict[str, Route | None] = field(default_factory=dict)
+    seen_writes: dict[str, SeenIds] = field(default_factory=dict)
+    stats_changed: bool = False
+
+
+def route_key(kind: str, contact_id: str) -> str:
+    """Route table key of a contact: calls and tickets have separate id spaces."""
+    return f"{kind}:{contact_id}"
+
+
+@dataclass(slots=True)
+class RouterPartition:
+    """The router's state for one partition number (shared by all input topics)."""
+
+    partition: int
+    routes: dict[str, Route] = field(default_factory=dict)
+    stats: dict[str, RouterStats] = field(default_factory=dict)
+    seen: dict[str, SeenIds] = field(default_factory=dict)
+
+
+class Router:
+    """Routes batches of input messages; ``topic_kinds`` maps topic names to contract kinds."""
+
+    def __init__(
+        self, topic_kinds: dict[str, str], *, max_event_bytes: int, future_skew_seconds: float
+    ) -> None:
+        self.topic_kinds = topic_kinds
+        self.max_event_bytes = max_event_bytes
+        self.future_skew_seconds = future_skew_seconds
+
+    def route(
+        self, part: RouterPartition, messages: Sequence[InputMessage], wall_now: float
+    ) -> RouterOutput:
+        """Route messages of one partition (any input topic), in offset order per topic."""
+        out = RouterOutput()
+        for msg in messages:
+            source = f"{msg.topic}/{msg.partition}"
+            stats = part.stats.get(source)
+            if stats is None:
+                stats = part.stats[source] = RouterStats()
+            # A replay (offset already counted) is routed and forwarded again — its forward may
+            # have been lost in a crash; the aggregator skips what it already has — but its
+            # counts are not added twice. Dead letters are re-sent: at-least-once, identified by
+            # their source coordinates.
+            replay = msg.offset <= stats.offset
+            if not replay:
+                stats.offset = msg.offset
+                out.stats_changed = True
+            try:
+                verdict = self._route_one(part, msg, source, wall_now, out)
+            except Exception as exc:  # a bug must not stop the worker: the input is kept
+                log.exception("routing failed", extra={"source": source, "offset": msg.offset})
+                verdict = Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500])
+            if isinstance(verdict, Rejection):
+                out.dead_letters.append(DeadLetter(verdict.reason, verdict.detail, msg))
+                if not replay:
+                    stats.rejected[verdict.reason] = stats.rejected.get(verdict.reason, 0) + 1
+            elif verdict == DUPLICATE:
+                stats.duplicates += not replay
+            elif verdict is not None and not replay:
+                stats.accepted[verdict] = stats.accepted.get(verdict, 0) + 1
+        return out
+
+    def _route_one(
+        self,
+        part: RouterPartition,
+        msg: InputMessage,
+        source: str,
+        wall_now: float,
+        out: RouterOutput,
+    ) -> Rejection | str | None:
+        """Forward one message; returns a Rejection, an unrouted type to count, or None."""
+        if msg.value is None:
+            return Rejection("invalid_json", "empty message (tombstone)")
+        ev = decode(msg.value, max_bytes=self.max_event_bytes)
+        if isinstance(ev, Rejection):
+            return ev
+        kind = self.topic_kinds.get(msg.topic)
+        if kind != ev.topic_kind:
+            return Rejection("wrong_topic", f"{_type_of(ev)} does not belong on topic {msg.topic}")
+        t = ev.occurred_at.timestamp()
+        if t > wall_now + self.future_skew_seconds:
+            return Rejection(
+                "timestamp_out_of_range",
+                f"occurred_at is {t - wall_now:.0f} s ahead of the clock",
+            )
+        if isinstance(ev, (AgentEvent, CustomerEvent)):
+            return self._remember(part, ev, source, msg.offset, out)
+        target = self._resolve(part, ev, t, out)
+        if isinstance(target, Rejection):
+            return target
+        queue, channel = target
+        out.forwards.append(Forward(queue, channel, source, msg.offset, msg.key, msg.value))
+        return None
+
+    @staticmethod
+    def _remember(
+        part: RouterPartition,
+        ev: AgentEvent | CustomerEvent,
+        source: str,
+        offset: int,
+        out: RouterOutput,
+    ) -> str:
+        """Count an agent/customer event once: its type, or ``DUPLICATE``."""
+        key = route_key("a" if isinstance(ev, AgentEvent) else "u", ev.contact_id)
+        rec = part.seen.get(key)
+        if rec is None:
+            rec = part.seen[key] = SeenIds()
+        h, coord = event_hash(ev.event_id), coordinates(source, offset)
+        found = find_seen(rec.seen, h)
+        if found is not None:
+            return _type_of(ev) if found == coord else DUPLICATE
+        rec.seen = (rec.seen + h + coord)[-SEEN_KEEP * ENTRY :]
+        out.seen_writes[key] = rec
+        return _type_of(ev)
+
+    def _resolve(
+        self, part: RouterPartition, ev: Event, t: float, out: RouterOutput
+    ) -> tuple[str, str] | Rejection:
+        if isinstance(ev, SurveyResponded):
+            key = route_key("c" if ev.ticket_id is None else "t", ev.contact_id)
+            route = part.routes.get(key)
+            if route is not None:
+                return route.queue, route.channel
+            if ev.queue is not None:
+                return ev.queue, ev.channel or "unknown"
+            return Rejection("unknown_contact", f"survey for unknown contact {ev.contact_id!r}")
+        is_call = isinstance(ev, CallEvent)
+        key = route_key("c" if is_call else "t", ev.contact_id)
+        route = part.routes.get(key)
+        if isinstance(ev, (CallQueued, TicketCreated)):
+            if route is None:
+                assert ev.queue is not None  # required by the contract, enforced by decode
+                channel = ev.channel or "phone"
+                route = part.routes[key] = Route(ev.queue, channel)
+                out.route_writes[key] = route
+            # A second creation is forwarded too: the aggregator rejects it with the contact's
+            # own history as the reason.
+            return route.queue, route.channel
+        if route is None:
+            return Rejection("unknown_contact", f"{_type_of(ev)} for a contact never created")
+        if _finishes(ev):
+            if route.finished_at is None:
+                route.finished_at = t
+                out.route_writes[key] = route
+        elif route.finished_at is not None and isinstance(ev, TicketStatusChanged):
+            # Leaving `closed` reopens the ticket: it is no longer finished, so keep its route.
+            route.finished_at = None
+            out.route_writes[key] = route
+        return route.queue, route.channel
+
+    def expire(self, part: RouterPartition, before: float) -> list[str]:
+        """Forget routes of contacts finished before ``before``; returns the removed keys."""
+        gone = [
+            k
+            for k, r in part.routes.items()
+            if r.finished_at is not None and r.finished_at < before
+        ]
+        for k in gone:
+            del part.routes[k]
+        return gone
+
+
+def _finishes(ev: Event) -> bool:
+    if isinstance(ev, (CallWrapupCompleted, CallAbandoned)):
+        return True
+    return isinstance(ev, TicketStatusChanged) and ev.status == "closed"
+
+
+def _type_of(ev: Event | AgentEvent | CustomerEvent) -> str:
+    """The contract ``type`` string of an event (its msgspec tag)."""
+    return str(type(ev).__struct_config__.tag)
+
+
+__all__ = [
+    "DeadLetter",
+    "Forward",
+    "Message",
+    "Route",
+    "Router",
+    "RouterOutput",
+    "RouterPartition",
+    "RouterStats",
+    "TicketEvent",
+    "route_key",
+]

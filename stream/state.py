@@ -1,0 +1,264 @@
+"""Per-contact lifecycle: calls and tickets as pure transitions that yield KPI facts.
+
+A call moves ``queued → talking ⇄ hold → wrap-up → done`` or ``queued → abandoned``; a ticket is
+created ``open`` and then changes status, gets messages, escalations and surveys. Each accepted
+event returns the updated record and the *facts* it produces (what the queue's KPIs book); an
+impossible event returns a ``Rejection``. Records also tell what they contribute to the live
+gauges (waiting since, backlog status, awaiting first response since).
+
+Time is always an argument (``t``, the event's ``occurred_at`` in epoch seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from stream.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallHoldEnded,
+    CallHoldStarted,
+    CallQueued,
+    CallWrapupCompleted,
+    Rejection,
+    SurveyResponded,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
+    TicketMessageAdded,
+    TicketStatusChanged,
+)
+from stream.kpis.calls import answered_within_target, is_short_abandon
+
+# Call phases (ints keep records small).
+QUEUED: Final = 0
+TALKING: Final = 1
+HOLD: Final = 2
+WRAPUP: Final = 3
+DONE: Final = 4
+ABANDONED: Final = 5
+PHASE_NAMES: Final = ("queued", "talking", "hold", "wrapup", "done", "abandoned")
+
+BACKLOG_STATUSES: Final = ("open", "pending", "on_hold")
+_TERMINAL_TICKET: Final = frozenset({"solved", "closed"})
+
+# A fact: (kind, channel-or-survey-kind, seconds-or-score, flag).
+Fact = tuple[str, str, float, bool]
+
+
+class TargetsLike(Protocol):
+    """The targets a transition needs (``stream.config.Targets`` satisfies it)."""
+
+    @property
+    def answer_target_seconds(self) -> float: ...
+    @property
+    def short_abandon_seconds(self) -> float: ...
+    @property
+    def first_response_seconds(self) -> float: ...
+    @property
+    def resolution_seconds(self) -> float: ...
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What the processor remembers of one call."""
+
+    queue: str
+    channel: str
+    queued_at: float
+    phase: int = QUEUED
+    answered_at: float | None = None
+    ended_at: float | None = None
+    hold_started_at: float | None = None
+    hold_seconds: float = 0.0
+    updated_at: float = 0.0
+    seen: bytes = b""  # 16 bytes per applied event: event-id hash, source coordinates
+
+
+@dataclass(slots=True)
+class TicketRecord:
+    """What the processor remembers of one ticket."""
+
+    queue: str
+    channel: str
+    created_at: float
+    status: str = "open"
+    first_response_at: float | None = None
+    first_solved_at: float | None = None
+    public_agent_messages: int = 0
+    escalated: bool = False
+    reopened: int = 0
+    category: str | None = None
+    updated_at: float = 0.0
+    seen: bytes = b""
+
+
+ContactRecord = CallRecord | TicketRecord
+
+
+def _reject(detail: str) -> Rejection:
+    return Rejection("invalid_transition", detail)
+
+
+def apply_call(
+    rec: CallRecord | None, ev: object, t: float, queue: str, channel: str, targets: TargetsLike
+) -> tuple[CallRecord, list[Fact]] | Rejection:
+    """Apply one call event to its record; returns the new record and its facts, or why not."""
+    if isinstance(ev, CallQueued):
+        if rec is not None:
+            return _reject(f"call already queued at {rec.queued_at}")
+        return CallRecord(queue, channel, t, updated_at=t), [("offered", channel, 0.0, False)]
+    if rec is None:
+        return Rejection("unknown_contact", "no call.queued seen for this call")
+    phase = rec.phase
+    ch = rec.channel
+    if isinstance(ev, (CallAnswered, CallAbandoned)):
+        if phase != QUEUED:
+            return _reject(f"{type(ev).__name__} in phase {PHASE_NAMES[phase]}")
+        wait = max(0.0, t - rec.queued_at)
+        rec.updated_at = t
+        if isinstance(ev, CallAnswered):
+            rec.phase, rec.answered_at = TALKING, t
+            within = answered_within_target(wait, targets.answer_target_seconds)
+            return rec, [("answered", ch, wait, within)]
+        rec.phase = ABANDONED
+        return rec, [("abandoned", ch, wait, is_short_abandon(wait, targets.short_abandon_seconds))]
+    if isinstance(ev, CallHoldStarted):
+        if phase != TALKING:
+            return _reject(f"hold started in phase {PHASE_NAMES[phase]}")
+        rec.phase, rec.hold_started_at, rec.updated_at = HOLD, t, t
+        return rec, []
+    if isinstance(ev, CallHoldEnded):
+        if phase != HOLD or rec.hold_started_at is None:
+            return _reject(f"hold ended in phase {PHASE_NAMES[phase]}")
+        rec.hold_seconds += max(0.0, t - rec.hold_started_at)
+        rec.phase, rec.hold_started_at, rec.updated_at = TALKING, None, t
+        return rec, []
+    if isinstance(ev, CallEnded):
+        if phase not in (TALKING, HOLD):
+            return _reject(f"call ended in phase {PHASE_NAMES[phase]}")
+        if phase == HOLD and rec.hold_started_at is not None:
+            rec.hold_seconds += max(0.0, t - rec.hold_started_at)
+            rec.hold_started_at = None
+        rec.phase, rec.ended_at, rec.updated_at = WRAPUP, t, t
+        return rec, []
+    if isinstance(ev, CallWrapupCompleted):
+        if phase != WRAPUP or rec.answered_at is None:
+            return _reject(f"wrap-up completed in phase {PHASE_NAMES[phase]}")
+        rec.phase, rec.updated_at = DONE, t
+        # talk + hold + ACW = (ended − answered) + (wrapped − ended)
+        return rec, [("handled", ch, max(0.0, t - rec.answered_at), False)]
+    return Rejection("wrong_topic", f"{type(ev).__name__} is not a call event")
+
+
+def apply_ticket(
+    rec: TicketRecord | None, ev: object, t: float, queue: str, channel: str, targets: TargetsLike
+) -> tuple[TicketRecord, list[Fact]] | Rejection:
+    """Apply one ticket event to its record; returns the new record and its facts, or why not."""
+    if isinstance(ev, TicketCreated):
+        if rec is not None:
+            return _reject(f"ticket already created at {rec.created_at}")
+        new = TicketRecord(queue, channel, t, category=ev.category, updated_at=t)
+        return new, [("created", channel, 0.0, ev.category == "complaint")]
+    if rec is None:
+        return Rejection("unknown_contact", "no ticket.created seen for this ticket")
+    ch = rec.channel
+    rec.updated_at = max(rec.updated_at, t)
+    if isinstance(ev, TicketMessageAdded):
+        if ev.author != "agent" or not ev.public:
+            return rec, []
+        rec.public_agent_messages += 1
+        if rec.first_response_at is not None:
+            return rec, []
+        rec.first_response_at = t
+        frt = max(0.0, t - rec.created_at)
+        return rec, [("first_response", ch, frt, frt <= targets.first_response_seconds)]
+    if isinstance(ev, TicketStatusChanged):
+        return _change_status(rec, ev.status, t, targets)
+    if isinstance(ev, TicketEscalated):
+        if rec.escalated:
+            return rec, []
+        rec.escalated = True
+        return rec, [("escalated", ch, 0.0, False)]
+    if isinstance(ev, TicketAssigned):
+        return rec, []
+    return Rejection("wrong_topic", f"{type(ev).__name__} is not a ticket event")
+
+
+def _change_status(
+    rec: TicketRecord, status: str, t: float, targets: TargetsLike
+) -> tuple[TicketRecord, list[Fact]]:
+    old = rec.status
+    if status == old:
+        return rec, []
+    facts: list[Fact] = []
+    if old in _TERMINAL_TICKET and not (old == "solved" and status == "closed"):
+        rec.reopened += 1
+        facts.append(("reopened", rec.channel, 0.0, False))
+    if status == "solved":
+        if rec.first_solved_at is None:
+            rec.first_solved_at = t
+            resolution = max(0.0, t - rec.created_at)
+            facts.append(("first_resolution", rec.channel, resolution,
+                          resolution <= targets.resolution_seconds))  # fmt: skip
+        facts.append(("solved", rec.channel, 0.0, False))
+    rec.status = status
+    return rec, facts
+
+
+def survey_fact(ev: SurveyResponded) -> Fact:
+    """The fact a survey response books: its kind and score."""
+    return ("survey", ev.kind, float(ev.score), False)
+
+
+def waiting_since(rec: ContactRecord) -> float | None:
+    """When a call still waiting in queue was queued; ``None`` otherwise."""
+    if isinstance(rec, CallRecord) and rec.phase == QUEUED:
+        return rec.queued_at
+    return None
+
+
+def backlog_status(rec: ContactRecord) -> str | None:
+    """The backlog status of an unsolved ticket; ``None`` for solved/closed tickets and calls."""
+    if isinstance(rec, TicketRecord) and rec.status in BACKLOG_STATUSES:
+        return rec.status
+    return None
+
+
+def awaiting_first_response_since(rec: ContactRecord) -> float | None:
+    """Creation time of an unsolved ticket with no first response yet; ``None`` otherwise."""
+    if (
+        isinstance(rec, TicketRecord)
+        and rec.first_response_at is None
+        and rec.status in BACKLOG_STATUSES
+    ):
+        return rec.created_at
+    return None
+
+
+LiveView = tuple[float | None, str | None, tuple[float, str] | None]
+NOT_LIVE: Final[LiveView] = (None, None, None)
+
+
+def live_view(rec: ContactRecord | None) -> LiveView:
+    """What a contact adds to the live gauges, in one pass: (waiting since, backlog status,
+    (awaiting first response since, channel)); the three functions above, combined for speed."""
+    if rec is None:
+        return NOT_LIVE
+    if type(rec) is CallRecord:
+        return (rec.queued_at, None, None) if rec.phase == QUEUED else NOT_LIVE
+    assert type(rec) is TicketRecord
+    if rec.status not in BACKLOG_STATUSES:
+        return NOT_LIVE
+    if rec.first_response_at is None:
+        return (None, rec.status, (rec.created_at, rec.channel))
+    return (None, rec.status, None)
+
+
+def finished(rec: ContactRecord) -> bool:
+    """True once nothing more is expected: a call done or abandoned, a ticket closed."""
+    if isinstance(rec, CallRecord):
+        return rec.phase in (DONE, ABANDONED)
+    return rec.status == "closed"

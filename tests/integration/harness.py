@@ -1,0 +1,197 @@
+"""Integration harness: real embedded broker, real worker processes, real Kafka clients.
+
+Workers run as ``python -m stream worker`` subprocesses on free 127.0.0.1 ports with a frozen
+clock, so ages and windows are exact. Waits poll until a condition holds (bounded); nothing
+asserts on timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from stream.broker import find_free_port
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+Publishable = tuple[str, str | None, dict[str, Any] | bytes]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class WorkerProcess:
+    """One ``python -m stream worker`` subprocess."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        self.port = int(env["STREAM_WEB_PORT"])
+        self.env = dict(env)
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def ready(self) -> dict[str, Any] | None:
+        """The /ready document when the worker owns partitions and is not rebalancing."""
+        self._check_alive()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as r:
+                doc: dict[str, Any] = json.loads(r.read())
+                return doc
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            return None
+
+    def partitions(self) -> set[int] | None:
+        doc = self.ready()
+        if doc is None or not doc.get("ready"):
+            return None
+        return set(doc["partitions"])
+
+    def scrape(self) -> Samples:
+        self._check_alive()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return parse(r.read().decode())
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-4000:]
+            raise AssertionError(f"worker exited with {self.proc.returncode}:\n{tail}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def worker_env(
+    broker_url: str, app_id: str, data_dir: Path, frozen_time: str, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    env.update(
+        STREAM_BROKER_URL=broker_url,
+        STREAM_APP_ID=app_id,
+        STREAM_WEB_PORT=str(find_free_port()),
+        STREAM_PARTITIONS="4",
+        STREAM_FROZEN_TIME=frozen_time,
+        STREAM_SESSION_TIMEOUT_SECONDS="6",
+        STREAM_DATA_DIR=str(data_dir),
+        STREAM_LOG_FORMAT="text",
+        STREAM_BATCH_WITHIN_SECONDS="0.02",
+        STREAM_PRODUCER_MAX_BATCH_BYTES="1",  # Tansu quirk, see stream.config
+    )
+    env.update(extra)
+    return env
+
+
+def parse(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def total(samples: Samples, name: str) -> float:
+    """Sum of every series of ``name``."""
+    return sum(v for (n, _), v in samples.items() if n == name)
+
+
+def merged(*many: Samples) -> Samples:
+    """Samples of several workers added series by series."""
+    out: Samples = {}
+    for samples in many:
+        for k, v in samples.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def publish(bootstrap: str, messages: Iterable[Publishable]) -> int:
+    """Publish (topic, key, JSON object or raw bytes) in order; returns how many."""
+
+    async def run() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        n = 0
+        try:
+            for topic, key, payload in messages:
+                body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                await producer.send(topic, key=None if key is None else key.encode(), value=body)
+                n += 1
+            await producer.flush()
+        finally:
+            await producer.stop()
+        return n
+
+    return asyncio.run(run())
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
+    """Read ``expected`` records of ``topic`` from the beginning (fails if fewer arrive)."""
+
+    async def run() -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        got: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(got) < expected and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    got.extend(records)
+        finally:
+            await consumer.stop()
+        return got
+
+    return asyncio.run(run())
+
+
+def accounted(samples: Samples) -> float:
+    """Every input message is exactly one of: accepted, rejected, duplicate."""
+    return (
+        total(samples, "contact_centre_events_total")
+        + total(samples, "contact_centre_events_rejected_total")
+        + total(samples, "contact_centre_events_duplicate_total")
+    )

@@ -1,0 +1,1 @@
+"""Unit tests: pure, fast (< 2 s in total)."""

@@ -1,0 +1,272 @@
+"""The traffic generator: deterministic, time-ordered, valid contract events, valid lifecycles."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from stream.events import (
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallHoldEnded,
+    CallHoldStarted,
+    CallQueued,
+    CallWrapupCompleted,
+    CustomerChurned,
+    OrderPlaced,
+    Rejection,
+    SurveyResponded,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
+    TicketMessageAdded,
+    TicketStatusChanged,
+    decode,
+    encode,
+    epoch_seconds,
+)
+from stream.simulate import (
+    DEFAULT_QUEUES,
+    Contaminator,
+    SimEvent,
+    Simulation,
+    route,
+    write_ndjson,
+)
+
+START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+N_EVENTS = 12_000
+
+CALL_TYPES = {
+    CallQueued,
+    CallAnswered,
+    CallAbandoned,
+    CallHoldStarted,
+    CallHoldEnded,
+    CallEnded,
+    CallWrapupCompleted,
+}
+TICKET_TYPES = {
+    TicketCreated,
+    TicketMessageAdded,
+    TicketAssigned,
+    TicketStatusChanged,
+    TicketEscalated,
+    SurveyResponded,
+}
+OTHER_TYPES = {AgentStateChanged, CustomerChurned, OrderPlaced}
+
+
+@pytest.fixture(scope="module")
+def events() -> list[SimEvent]:
+    return Simulation(seed=42, start=START).take(N_EVENTS)
+
+
+def test_same_seed_same_events(events: list[SimEvent]) -> None:
+    again = Simulation(seed=42, start=START).take(N_EVENTS)
+    assert [encode(e.event) for e in again] == [encode(e.event) for e in events]
+    assert again == events
+
+
+def test_other_seed_other_events(events: list[SimEvent]) -> None:
+    other = Simulation(seed=43, start=START).take(200)
+    assert [e.event for e in other] != [e.event for e in events[:200]]
+    assert not {e.key for e in other if e.kind == "calls"} & {
+        e.key for e in events if e.kind == "calls"
+    }
+
+
+def test_starts_at_start_and_is_in_event_time_order(events: list[SimEvent]) -> None:
+    assert events[0].at == START.timestamp()
+    times = [e.at for e in events]
+    assert times == sorted(times)
+    for e in events:
+        assert e.at == epoch_seconds(e.event.occurred_at)
+
+
+def test_every_event_is_a_valid_contract_event(events: list[SimEvent]) -> None:
+    for e in events:
+        decoded = decode(encode(e.event))
+        assert not isinstance(decoded, Rejection), (decoded, e)
+        assert decoded == e.event
+        assert e.kind == decoded.topic_kind
+        assert e.key == decoded.contact_id
+
+
+def test_event_ids_are_unique(events: list[SimEvent]) -> None:
+    ids = [e.event.event_id for e in events]
+    assert len(set(ids)) == len(ids)
+
+
+def test_the_mix_has_every_type(events: list[SimEvent]) -> None:
+    seen = {type(e.event) for e in events}
+    assert seen == CALL_TYPES | TICKET_TYPES | OTHER_TYPES
+    queues = {e.event.queue for e in events if isinstance(e.event, CallQueued | TicketCreated)}
+    assert queues == {q.name for q in DEFAULT_QUEUES}
+    channels = {e.event.channel for e in events if isinstance(e.event, TicketCreated)}
+    assert channels == {"chat", "email", "web", "social"}
+    authors = {
+        (e.event.author, e.event.public) for e in events if isinstance(e.event, TicketMessageAdded)
+    }
+    assert authors == {("agent", True), ("agent", False), ("customer", True), ("bot", True)}
+    statuses = {e.event.status for e in events if isinstance(e.event, TicketStatusChanged)}
+    assert statuses == {"pending", "open", "on_hold", "solved", "closed"}
+    states = {e.event.state for e in events if isinstance(e.event, AgentStateChanged)}
+    assert states == {"available", "busy", "after_call_work", "away"}
+    kinds = {e.event.kind for e in events if isinstance(e.event, SurveyResponded)}
+    assert kinds == {"csat", "nps"}
+
+
+def by_contact(events: list[SimEvent], kind: str) -> dict[str, list[SimEvent]]:
+    contacts: dict[str, list[SimEvent]] = defaultdict(list)
+    for e in events:
+        if e.kind == kind and not isinstance(e.event, SurveyResponded):
+            contacts[e.key].append(e)
+    return contacts
+
+
+def test_call_lifecycles_are_valid(events: list[SimEvent]) -> None:
+    calls = by_contact(events, "calls")
+    assert len(calls) > 100
+    for call_id, history in calls.items():
+        names = [type(e.event).__name__ for e in history]
+        assert names[0] == "CallQueued", (call_id, names)
+        assert names.count("CallQueued") == 1
+        outcome = [n for n in names if n in ("CallAnswered", "CallAbandoned")]
+        assert len(outcome) <= 1, (call_id, names)
+        if outcome == ["CallAbandoned"]:
+            assert names == ["CallQueued", "CallAbandoned"], (call_id, names)
+            continue
+        # queued, answered, (hold started, hold ended)*, ended, wrapup; the sample may end early
+        holds = [n for n in names if n.startswith("CallHold")]
+        assert holds == ["CallHoldStarted", "CallHoldEnded"] * (len(holds) // 2) + [
+            "CallHoldStarted"
+        ] * (len(holds) % 2), names
+        expected = ["CallQueued", "CallAnswered", *holds, "CallEnded", "CallWrapupCompleted"]
+        assert names == expected[: len(names)], (call_id, names)
+
+
+def test_calls_are_answered_by_an_agent_of_their_queue(events: list[SimEvent]) -> None:
+    queue_of = {e.key: e.event.queue for e in events if isinstance(e.event, CallQueued)}
+    agent_queues: dict[str, tuple[str, ...]] = {}
+    for e in events:
+        if isinstance(e.event, AgentStateChanged):
+            assert e.event.queues is not None
+            agent_queues[e.event.agent_id] = e.event.queues
+        if isinstance(e.event, CallAnswered):
+            assert queue_of[e.key] in agent_queues[e.event.agent_id]
+
+
+def test_ticket_lifecycles_are_valid(events: list[SimEvent]) -> None:
+    tickets = by_contact(events, "tickets")
+    assert len(tickets) > 100
+    reopened = 0
+    for ticket_id, history in tickets.items():
+        assert isinstance(history[0].event, TicketCreated), ticket_id
+        assert sum(isinstance(e.event, TicketCreated) for e in history) == 1
+        status = "open"
+        for e in history[1:]:
+            if isinstance(e.event, TicketStatusChanged):
+                assert e.event.status != status, (ticket_id, status)
+                if status in ("solved", "closed") and e.event.status == "open":
+                    reopened += 1
+                if e.event.status == "closed":
+                    assert status == "solved", ticket_id
+                status = e.event.status
+    assert reopened > 0
+
+
+def test_surveys_follow_their_contact(events: list[SimEvent]) -> None:
+    ended_at: dict[str, float] = {}
+    for e in events:
+        if isinstance(e.event, CallWrapupCompleted):
+            ended_at[e.key] = e.at
+        elif isinstance(e.event, TicketStatusChanged) and e.event.status == "solved":
+            ended_at.setdefault(e.key, e.at)
+        elif isinstance(e.event, SurveyResponded):
+            assert e.event.queue is not None
+            assert e.key in ended_at and ended_at[e.key] <= e.at
+            low, high = (1, 5) if e.event.kind == "csat" else (0, 10)
+            assert low <= e.event.score <= high
+
+
+def test_some_tickets_wait_long_for_a_first_response() -> None:
+    sim = Simulation(seed=5, start=START, rate_multiplier=0.3)
+    created: dict[str, float] = {}
+    answered: set[str] = set()
+    for e in sim.events(until=START.timestamp() + 12 * 3600):
+        if isinstance(e.event, TicketCreated):
+            created[e.key] = e.at
+        elif (
+            isinstance(e.event, TicketMessageAdded) and e.event.author == "agent" and e.event.public
+        ):
+            answered.add(e.key)
+    early = [t for t, at in created.items() if at < START.timestamp() + 6 * 3600]
+    unanswered = [t for t in early if t not in answered]
+    assert 0 < len(unanswered) < len(early) / 4
+
+
+def test_until_stops_before_the_end_and_rate_scales_traffic() -> None:
+    end = START.timestamp() + 1800
+    normal = list(Simulation(seed=9, start=START).events(until=end))
+    busy = list(Simulation(seed=9, start=START, rate_multiplier=4).events(until=end))
+    assert normal and all(e.at < end for e in normal)
+    offered = sum(isinstance(e.event, CallQueued) for e in normal)
+    offered_busy = sum(isinstance(e.event, CallQueued) for e in busy)
+    assert 2.5 * offered < offered_busy < 6 * offered
+
+
+def test_invalid_arguments_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Simulation(seed=1, start=START, rate_multiplier=0)
+    with pytest.raises(ValueError):
+        Simulation(seed=1, start=datetime(2026, 11, 22, 8, 0))  # naive: no offset
+    with pytest.raises(ValueError):
+        Contaminator(1.5, seed=1)
+
+
+def test_contaminator_makes_rejects_and_exact_duplicates(events: list[SimEvent]) -> None:
+    dirt = Contaminator(0.5, seed=3)
+    labels: dict[str, int] = defaultdict(int)
+    for e in events[:2000]:
+        value = encode(e.event)
+        for label, bad in dirt.after(e.kind, value):
+            labels[label] += 1
+            if label == "duplicate":
+                assert bad == value
+                continue
+            rejection = decode(bad)
+            assert isinstance(rejection, Rejection)
+            assert rejection.reason == label
+            routed = route(bad)
+            if label != "invalid_json":  # a rejected message still routes to its topic and key
+                assert routed is not None and routed[:2] == (e.kind, e.key)
+    assert set(labels) == {"duplicate", "invalid_json", "unknown_type", "missing_field"}
+    assert 800 < sum(labels.values()) < 1200
+    assert Contaminator(0.0, seed=3).after("calls", b"{}") == []
+
+
+def test_route_uses_type_and_contact_id(events: list[SimEvent]) -> None:
+    for e in events[:500]:
+        assert route(encode(e.event)) == (e.kind, e.key, e.at)
+    call_survey = msgspec.json.encode(
+        {"type": "survey.responded", "call_id": "c-1", "kind": "csat", "score": 9}
+    )
+    assert route(call_survey) == ("tickets", "c-1", None)  # invalid score, still routable
+    assert route(b'{"type": "nonsense", "call_id": "c-1"}') is None
+    assert route(b"[1, 2]") is None
+    assert route(b'{"type": "call.queued"') is None
+
+
+def test_write_ndjson_records_the_events(tmp_path: Path, events: list[SimEvent]) -> None:
+    path = tmp_path / "events.ndjson"
+    assert write_ndjson(path, 1000, seed=42, start=START) == 1000
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 1000
+    assert lines == [encode(e.event) for e in events[:1000]]
