@@ -297,6 +297,9 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
         _text(r"(?:redis|rediss|unix)://\S+", "a Redis URL (redis://, rediss:// or unix://)")
     ),
     "targets_file": _optional(_text(r".+", "the path of a YAML targets file")),
+    "wallboard_port": _integer(1, 65535),
+    "wallboard_host": _text(r"[A-Za-z0-9._:%\[\]-]+", "a host name or IP address to listen on"),
+    "wallboard_stale_seconds": _seconds(zero_allowed=False),
     "app_id": _text(_KAFKA_NAME, "1..249 characters of A-Z a-z 0-9 . _ -"),
     "topic_tickets": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "topic_calls": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
@@ -313,6 +316,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "batch_max": _integer(1, 1_000_000),
     "producer_max_batch_bytes": _integer(1, 64 * 1024 * 1024),
     "batch_consumer": _boolean,
+    "fetch_max_wait_ms": _integer(1, 60_000),
     "batch_within_seconds": _seconds(zero_allowed=False),
     "session_timeout_seconds": _seconds(zero_allowed=False),
     "store": _text(
@@ -358,6 +362,11 @@ class Settings:
     """Where wallboard snapshots are published; ``None``: not published."""
     targets_file: str | None = None
     """YAML targets file (see ``load_targets``); ``None``: the built-in targets of kpis.md."""
+    wallboard_port: int = 8080
+    """Port of the wallboard server (``python -m stream wallboard``)."""
+    wallboard_host: str = "127.0.0.1"
+    wallboard_stale_seconds: float = 10.0
+    """A wallboard tile greys out after this long without a snapshot from its worker."""
     app_id: str = "contact-centre-kpis"
     """Faust app id: consumer group and prefix of internal topics."""
     topic_tickets: str = "tickets"
@@ -386,6 +395,10 @@ class Settings:
     batch_consumer: bool = True
     """Hand whole fetches of the pipeline's topics to the pipeline (``stream.consumer``);
     ``0`` uses Faust's per-message path instead (slower; kept for comparison)."""
+    fetch_max_wait_ms: int = 100
+    """Longest wait of a fetch with no new data. Kafka answers as soon as data arrives; the
+    embedded Tansu broker waits this long, so it bounds event-to-metric latency there (Faust's
+    own value is 1500)."""
     producer_max_batch_bytes: int = 16384
     """Producer batch size limit. Set 1 on the embedded Tansu broker: its memory engine answers
     ListOffsets(latest) with the last batch's base offset + 1, so with multi-record batches Faust
@@ -554,7 +567,7 @@ _TARGET_KEYS: Final = (*_DURATION_KEYS, "service_level_goal", "timezone")
 # Time zone and service-level goal belong to the queue: its `today` window and its service-level
 # gauge are per queue, not per channel.
 _CHANNEL_KEYS: Final = _DURATION_KEYS
-_QUEUE_KEYS: Final = (*_TARGET_KEYS, "channels")
+_QUEUE_KEYS: Final = (*_TARGET_KEYS, "channels", "team")  # team: for the wallboard's filter
 _TOP_KEYS: Final = ("defaults", "queues")
 
 
@@ -594,6 +607,7 @@ def _resolve(layers: tuple[_Layer, ...], channel: str | None) -> Targets:
 class _QueueLayers:
     targets: _Layer
     channels: Mapping[str, _Layer]
+    team: str | None = None
 
 
 class TargetBook:
@@ -605,7 +619,15 @@ class TargetBook:
     Build it with ``load_targets``, ``parse_targets`` or ``TargetBook.default()``.
     """
 
-    __slots__ = ("_by_default", "_by_queue", "_default_zone", "_queues", "_source", "_zones")
+    __slots__ = (
+        "_by_default",
+        "_by_queue",
+        "_default_zone",
+        "_queues",
+        "_source",
+        "_teams",
+        "_zones",
+    )
 
     def __init__(
         self,
@@ -629,6 +651,9 @@ class TargetBook:
         self._default_zone = zoneinfo.ZoneInfo(self._by_default[None].timezone)
         self._zones = {
             queue: zoneinfo.ZoneInfo(self._by_queue[queue, None].timezone) for queue in self._queues
+        }
+        self._teams = {
+            queue: layers.team for queue, layers in (queues or {}).items() if layers.team
         }
 
     @classmethod
@@ -663,6 +688,10 @@ class TargetBook:
     def queues(self) -> list[str]:
         """The queues the targets file names, in file order."""
         return list(self._queues)
+
+    def team(self, queue: str) -> str | None:
+        """The team the targets file gives ``queue`` (the wallboard's ``?team=``), or None."""
+        return self._teams.get(queue)
 
     def __repr__(self) -> str:
         return f"<TargetBook {self._source} queues={list(self._queues)}>"
@@ -757,9 +786,12 @@ class _TargetsReader:
 
     def _queue(self, node: yaml.Node, where: str) -> _QueueLayers:
         channels: dict[str, _Layer] = {}
+        team: str | None = None
         targets = self._targets(node, where, _QUEUE_KEYS)
         for key, _, value in self._pairs(node, where, _QUEUE_KEYS, "key"):
-            if key == "channels":
+            if key == "team":
+                team = self._team(value, f"{where}.team")
+            elif key == "channels":
                 for channel, channel_key, body in self._pairs(
                     value, f"{where}.channels", None, "channel"
                 ):
@@ -767,7 +799,7 @@ class _TargetsReader:
                     channels[channel] = self._targets(
                         body, f"{where}.channels.{channel}", _CHANNEL_KEYS, channel=channel
                     )
-        return _QueueLayers(targets, channels)
+        return _QueueLayers(targets, channels, team)
 
     def _targets(
         self, node: yaml.Node, where: str, allowed: tuple[str, ...], channel: str | None = None
@@ -776,7 +808,7 @@ class _TargetsReader:
         layer: dict[str, float | str | Mapping[str, float]] = {}
         for key, _, value in self._pairs(node, where, allowed, "key"):
             path = f"{where}.{key}"
-            if key == "channels":
+            if key in ("channels", "team"):
                 continue
             if key == "timezone":
                 layer[key] = self._timezone(value, path)
@@ -833,6 +865,13 @@ class _TargetsReader:
         if not 0 < goal <= 1:  # also false for NaN
             raise self._error(node, where, f"{expected}, got {self._shown(node)}")
         return goal
+
+    def _team(self, node: yaml.Node, where: str) -> str:
+        expected = "a team name of 1..64 characters"
+        value = self._scalar(node, where, expected)
+        if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64:
+            raise self._error(node, where, f"expected {expected}, got {self._shown(node)}")
+        return value.strip()
 
     def _timezone(self, node: yaml.Node, where: str) -> str:
         value = self._scalar(node, where, "an IANA time zone such as 'Europe/Berlin'")

@@ -19,7 +19,6 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import QueueLive, QueueRecord
-from stream.kpis import calls, surveys, tickets
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -27,10 +26,8 @@ from stream.kpis.histogram import (
     RESOLUTION_BOUNDS,
     cumulative,
 )
-from stream.kpis.totals import WindowTotals
 from stream.pipeline import Pipeline
-from stream.state import BACKLOG_STATUSES
-from stream.windows import WINDOW_KINDS
+from stream.readings import live_reading, window_readings
 
 P: Final = "contact_centre_"
 
@@ -62,24 +59,6 @@ _HISTOGRAMS: Final = (
     ("resolution_seconds", "resolution", RESOLUTION_BOUNDS,
      "Ticket creation to first solved."),
 )  # fmt: skip
-
-
-def _window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
-    return {
-        "service_level_ratio": calls.service_level(
-            w.answered_within, w.answered, w.abandoned, w.short_abandoned
-        ),
-        "abandon_rate_ratio": calls.abandon_rate(w.abandoned, w.offered),
-        "average_speed_of_answer_seconds": calls.average_speed_of_answer(
-            w.wait_seconds, w.answered
-        ),
-        "average_handle_time_seconds": calls.average_handle_time(w.handle_seconds, w.handled),
-        "first_response_within_target_ratio": tickets.first_response_within_target(
-            w.first_responses_within, w.first_responses, breached
-        ),
-        "csat_ratio": surveys.csat(w.csat_positive, w.csat_responses),
-        "nps_score": surveys.nps(w.nps_promoters, w.nps_detractors, w.nps_responses),
-    }
 
 
 _WINDOW_HELP: Final = {
@@ -163,17 +142,14 @@ class KpiCollector(Collector):
                     surveys_total.add_metric([name, kind], n)
                 live = ps.live.get(name)
                 if live is not None:
-                    waiting.add_metric([name], len(live.waiting))
-                    oldest = min(live.waiting.values(), default=None)
-                    oldest_call.add_metric(
-                        [name], 0.0 if oldest is None else max(0.0, now - oldest)
-                    )
-                    for status in BACKLOG_STATUSES:
-                        backlog.add_metric([name, status], live.backlog.get(status, 0))
-                    awaiting.add_metric([name], len(live.awaiting))
-                    first = min((c for c, _ in live.awaiting.values()), default=None)
+                    r = live_reading(live, now)
+                    waiting.add_metric([name], r.calls_waiting)
+                    oldest_call.add_metric([name], r.oldest_call_waiting_seconds)
+                    for status, n in r.backlog.items():
+                        backlog.add_metric([name, status], n)
+                    awaiting.add_metric([name], r.tickets_awaiting_first_response)
                     oldest_ticket.add_metric(
-                        [name], 0.0 if first is None else max(0.0, now - first)
+                        [name], r.oldest_ticket_awaiting_first_response_seconds
                     )
                 if q.max_event_time is not None:
                     last_event.add_metric([name], q.max_event_time)
@@ -229,24 +205,28 @@ class KpiCollector(Collector):
         live: QueueLive | None,
         now: float,
     ) -> None:
-        agg = self.pipeline.aggregator
-        targets = agg.targets
-        for kind in WINDOW_KINDS:
-            start, totals = agg.current_window(q, kind, now)
-            breached = 0
-            if live is not None and live.awaiting:
-                # Tickets past their first-response deadline without a response, where the
-                # deadline fell in this window (a breach is booked when it happens).
-                for created, channel in live.awaiting.values():
-                    deadline = created + targets.for_queue(name, channel).first_response_seconds
-                    if start <= deadline <= now:
-                        breached += 1
-            if totals is None and not breached:
-                continue
-            for metric, value in _window_gauges(totals or WindowTotals(), breached).items():
-                if value is not None:
-                    families[metric].add_metric([name, kind], value)
+        readings = window_readings(self.pipeline.aggregator, name, q, live, now)
+        for kind, gauges in readings.items():
+            for metric, value in gauges.items():
+                families[metric].add_metric([name, kind], value)
 
 
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+class SnapshotErrorsCollector(Collector):
+    """``contact_centre_snapshot_errors_total``: wallboard publishing ticks that failed.
+
+    Registered only when the worker publishes snapshots (``STREAM_REDIS_URL`` is set).
+    """
+
+    def __init__(self, errors: Callable[[], int]) -> None:
+        self.errors = errors
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            P + "snapshot_errors",
+            "Wallboard snapshot publishing ticks that failed (Redis unreachable or erroring).",
+            value=self.errors(),
+        )

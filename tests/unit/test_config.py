@@ -105,6 +105,9 @@ def test_every_field_has_exactly_one_variable() -> None:
         ("STREAM_LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("STREAM_LOG_LEVEL", "warn", "log_level", "WARNING"),
         ("STREAM_LOG_FORMAT", "TEXT", "log_format", "text"),
+        ("STREAM_WALLBOARD_PORT", "9090", "wallboard_port", 9090),
+        ("STREAM_WALLBOARD_HOST", "0.0.0.0", "wallboard_host", "0.0.0.0"),
+        ("STREAM_WALLBOARD_STALE_SECONDS", "1m", "wallboard_stale_seconds", 60.0),
     ],
 )
 def test_each_variable_is_read(variable: str, raw: str, field: str, expected: object) -> None:
@@ -480,7 +483,7 @@ ERRORS = [
         "targets.yaml:3: queues.billing: unknown key 'answer_target_secs' (did you mean "
         "'answer_target_seconds'?); allowed keys: answer_target_seconds, short_abandon_seconds, "
         "first_response_seconds, resolution_seconds, handle_time_seconds, service_level_goal, "
-        "timezone, channels",
+        "timezone, channels, team",
         id="typo-in-key",
     ),
     pytest.param(
@@ -606,7 +609,7 @@ ERRORS = [
         """,
         "targets.yaml:2: queues.billing: expected a mapping with keys answer_target_seconds, "
         "short_abandon_seconds, first_response_seconds, resolution_seconds, "
-        "handle_time_seconds, service_level_goal, timezone, channels, got 30",
+        "handle_time_seconds, service_level_goal, timezone, channels, team, got 30",
         id="queue-not-a-mapping",
     ),
     pytest.param(
@@ -707,7 +710,50 @@ ERRORS = [
         "could not determine a constructor for the tag '!seconds'",
         id="unknown-tag",
     ),
+    pytest.param(
+        """\
+        queues:
+          billing:
+            team: [a, b]
+        """,
+        "targets.yaml:3: queues.billing.team: expected a team name of 1..64 characters, got a list",
+        id="team-not-a-string",
+    ),
+    pytest.param(
+        """\
+        queues:
+          billing:
+            team: 42
+        """,
+        "targets.yaml:3: queues.billing.team: expected a team name of 1..64 characters, got 42",
+        id="team-a-number",
+    ),
+    pytest.param(
+        """\
+        queues:
+          billing:
+            channels:
+              chat:
+                team: x
+        """,
+        "targets.yaml:5: queues.billing.channels.chat: unknown key 'team'; allowed keys: ",
+        id="team-per-channel",
+    ),
 ]
+
+
+def test_team_per_queue_is_optional() -> None:
+    book = targets(
+        """\
+        queues:
+          billing: {team: " Front office ", answer_target_seconds: 30}
+          sales: {}
+        """
+    )
+    assert book.team("billing") == "Front office"
+    assert book.team("sales") is None
+    assert book.team("unnamed") is None
+    assert book.for_queue("billing").answer_target_seconds == 30
 
 
 @pytest.mark.parametrize(("text", "message"), ERRORS)

@@ -1,0 +1,99 @@
+"""Reading a queue's numbers out of pipeline state at one instant: pure, shared by every exporter.
+
+``/metrics`` (``stream.metrics``) and the wallboard snapshots (``stream.snapshots``) both show
+live gauges and current-window ratios; both call these functions so that a tile on the wall and
+a Prometheus sample can never disagree. The KPI formulas themselves live in ``stream.kpis``;
+this module only decides which state feeds them at ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stream.aggregator import Aggregator, QueueLive, QueueRecord
+from stream.kpis import calls, surveys, tickets
+from stream.kpis.totals import WindowTotals
+from stream.state import BACKLOG_STATUSES
+from stream.windows import WINDOW_KINDS
+
+__all__ = ["LiveReading", "live_reading", "window_gauges", "window_readings"]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveReading:
+    """The live gauges of one queue at ``now``."""
+
+    calls_waiting: int
+    oldest_call_waiting_seconds: float
+    """now − min(queued at) over waiting calls; 0 when none."""
+    backlog: dict[str, int]
+    """Unsolved tickets by status, every status of ``BACKLOG_STATUSES`` present."""
+    tickets_awaiting_first_response: int
+    oldest_ticket_awaiting_first_response_seconds: float
+    """now − min(created at) over tickets awaiting a first response; 0 when none."""
+
+
+def live_reading(live: QueueLive, now: float) -> LiveReading:
+    """The live gauges of a queue from its live index (``stream.aggregator.QueueLive``)."""
+    oldest_call = min(live.waiting.values(), default=None)
+    oldest_ticket = min((created for created, _ in live.awaiting.values()), default=None)
+    return LiveReading(
+        calls_waiting=len(live.waiting),
+        oldest_call_waiting_seconds=0.0 if oldest_call is None else max(0.0, now - oldest_call),
+        backlog={status: live.backlog.get(status, 0) for status in BACKLOG_STATUSES},
+        tickets_awaiting_first_response=len(live.awaiting),
+        oldest_ticket_awaiting_first_response_seconds=(
+            0.0 if oldest_ticket is None else max(0.0, now - oldest_ticket)
+        ),
+    )
+
+
+def window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
+    """Every windowed gauge (metric name without prefix → value; ``None``: no data)."""
+    return {
+        "service_level_ratio": calls.service_level(
+            w.answered_within, w.answered, w.abandoned, w.short_abandoned
+        ),
+        "abandon_rate_ratio": calls.abandon_rate(w.abandoned, w.offered),
+        "average_speed_of_answer_seconds": calls.average_speed_of_answer(
+            w.wait_seconds, w.answered
+        ),
+        "average_handle_time_seconds": calls.average_handle_time(w.handle_seconds, w.handled),
+        "first_response_within_target_ratio": tickets.first_response_within_target(
+            w.first_responses_within, w.first_responses, breached
+        ),
+        "csat_ratio": surveys.csat(w.csat_positive, w.csat_responses),
+        "nps_score": surveys.nps(w.nps_promoters, w.nps_detractors, w.nps_responses),
+    }
+
+
+def window_readings(
+    aggregator: Aggregator,
+    name: str,
+    q: QueueRecord,
+    live: QueueLive | None,
+    now: float,
+    kinds: Iterable[str] = WINDOW_KINDS,
+) -> dict[str, dict[str, float]]:
+    """Window kind → gauge name → value for the windows containing ``now``.
+
+    Gauges without data are left out, and so is a window with neither events nor breaches.
+    """
+    targets = aggregator.targets
+    out: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        start, totals = aggregator.current_window(q, kind, now)
+        breached = 0
+        if live is not None and live.awaiting:
+            # Tickets past their first-response deadline without a response, where the
+            # deadline fell in this window (a breach is booked when it happens).
+            for created, channel in live.awaiting.values():
+                deadline = created + targets.for_queue(name, channel).first_response_seconds
+                if start <= deadline <= now:
+                    breached += 1
+        if totals is None and not breached:
+            continue
+        gauges = window_gauges(totals or WindowTotals(), breached)
+        out[kind] = {metric: value for metric, value in gauges.items() if value is not None}
+    return out

@@ -1,0 +1,408 @@
+"""Wallboard snapshots: what one queue's tile shows, and how it travels through Redis.
+
+This module owns the snapshot and its Redis format, both ways; it is the only module that
+imports redis.
+
+* ``build_snapshots(pipeline, targets, now)`` is pure: the state of the partitions a worker owns
+  plus the clock give one ``QueueSnapshot`` per queue. Its numbers come from
+  ``stream.readings``, the code ``/metrics`` uses, so a tile always equals its metric.
+* ``SnapshotPublisher`` (worker side) writes them, throttled: a changed snapshot at most once per
+  publishing tick, an unchanged one every ``HEARTBEAT_SECONDS`` so the wallboard can tell a quiet
+  queue from a dead worker. A failed write is logged and counted (``errors``) and retried on the
+  next tick; it never raises into the worker.
+* ``SnapshotReader`` (wallboard side) reads every stored snapshot and follows the updates.
+
+Redis layout, ``P`` = ``<app_id>:wallboard``:
+
+* ``P:queue:<queue>``: a hash, one field per ``QueueSnapshot`` field plus ``updated_at`` (wall
+  clock of the write, what staleness is measured from) and ``worker``; each value is JSON. It
+  expires ``TTL_SECONDS`` after its last write.
+* ``P:queues``: the set of queue names that have a hash.
+* ``P:updates``: pub/sub channel; each message is the JSON object of one snapshot as written.
+
+Writes are idempotent (HSET of the whole snapshot) and ordered: a Lua script refuses a snapshot
+whose ``(version, updated_at)`` is older than the stored one, ``version`` being the sum of the
+source offsets the queue's state has applied. So after a rebalance a worker that lost the queue
+cannot overwrite the new owner with older numbers, unless the stored snapshot is older than
+``TAKEOVER_SECONDS`` (its writer is gone: e.g. offsets reset with a recreated topic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from stream.config import TargetBook
+from stream.pipeline import Pipeline
+from stream.readings import live_reading, window_readings
+
+__all__ = [
+    "ABANDON_BAD",
+    "ABANDON_WARN",
+    "HEARTBEAT_SECONDS",
+    "PUBLISH_INTERVAL_SECONDS",
+    "QueueSnapshot",
+    "SnapshotPublisher",
+    "SnapshotReader",
+    "build_snapshots",
+    "decode_hash",
+    "encode_hash",
+    "key_prefix",
+    "statuses",
+]
+
+log = logging.getLogger(__name__)
+
+PUBLISH_INTERVAL_SECONDS: Final = 0.5
+"""The worker's publishing tick: at most two writes per second per queue."""
+HEARTBEAT_SECONDS: Final = 2.0
+"""An unchanged snapshot is written again this often (it refreshes ``updated_at``)."""
+TAKEOVER_SECONDS: Final = 15.0
+TTL_SECONDS: Final = 86400
+_ERROR_LOG_EVERY: Final = 60.0
+
+# Colour thresholds the targets file has no setting for (see ``statuses``).
+ABANDON_WARN: Final = 0.05
+ABANDON_BAD: Final = 0.10
+GOAL_WARN_MARGIN: Final = 0.10
+"""A ratio within this below its goal is amber, further below red."""
+TIME_WARN_FACTOR: Final = 2.0
+"""A time above its target but within this many times it is amber, beyond red."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """One queue's tile: live values, today's ratios, the targets that colour them.
+
+    ``None`` means no data (an empty denominator), shown as "—"; ``agents_available`` is always
+    ``None`` until the pipeline tracks agent states (``agent.state_changed`` is counted but not
+    yet aggregated per queue).
+    """
+
+    queue: str
+    team: str | None
+    at: float
+    """The worker's clock when the snapshot was taken (ages are measured to it)."""
+    version: int
+    """Sum of the source offsets the queue's state has applied: grows as the state does."""
+    calls_waiting: int | None
+    oldest_call_waiting_seconds: float | None
+    service_level_today: float | None
+    average_speed_of_answer_today_seconds: float | None
+    abandon_rate_today: float | None
+    first_response_within_target_today: float | None
+    backlog: int | None
+    """Unsolved tickets (open + pending + on_hold)."""
+    tickets_awaiting_first_response: int | None
+    agents_available: int | None
+    answer_target_seconds: float
+    service_level_goal: float
+    status: dict[str, str] = field(default_factory=dict)
+    """Tile field → ``good``, ``warn``, ``bad`` or ``none`` (no data or no target)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def key_prefix(app_id: str) -> str:
+    """The prefix of every Redis key and channel of one app's wallboard."""
+    return f"{app_id}:wallboard"
+
+
+# --------------------------------------------------------------------------------------------
+# The pure part
+# --------------------------------------------------------------------------------------------
+
+
+def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list[QueueSnapshot]:
+    """A snapshot of every queue in the partitions ``pipeline`` owns, at ``now``, by name."""
+    out: list[QueueSnapshot] = []
+    aggregator = pipeline.aggregator
+    for ps in pipeline.agg_parts.values():
+        for name, q in ps.queues.items():
+            live = ps.live.get(name)
+            reading = None if live is None else live_reading(live, now)
+            today = window_readings(aggregator, name, q, live, now, kinds=("today",)).get(
+                "today", {}
+            )
+            t = targets.for_queue(name)
+            snap = QueueSnapshot(
+                queue=name,
+                team=targets.team(name),
+                at=now,
+                version=sum(q.applied.values()),
+                calls_waiting=None if reading is None else reading.calls_waiting,
+                oldest_call_waiting_seconds=(
+                    None if reading is None else reading.oldest_call_waiting_seconds
+                ),
+                service_level_today=today.get("service_level_ratio"),
+                average_speed_of_answer_today_seconds=today.get("average_speed_of_answer_seconds"),
+                abandon_rate_today=today.get("abandon_rate_ratio"),
+                first_response_within_target_today=today.get("first_response_within_target_ratio"),
+                backlog=None if reading is None else sum(reading.backlog.values()),
+                tickets_awaiting_first_response=(
+                    None if reading is None else reading.tickets_awaiting_first_response
+                ),
+                agents_available=None,
+                answer_target_seconds=t.answer_target_seconds,
+                service_level_goal=t.service_level_goal,
+            )
+            out.append(dataclasses.replace(snap, status=statuses(snap)))
+    out.sort(key=lambda s: s.queue)
+    return out
+
+
+def _at_least(value: float | None, goal: float) -> str:
+    if value is None:
+        return "none"
+    if value >= goal:
+        return "good"
+    # Rounded: 0.8 - 0.1 is 0.7000000000000001 in floating point, and 70 % must be amber.
+    return "warn" if value >= round(goal - GOAL_WARN_MARGIN, 9) else "bad"
+
+
+def _at_most(value: float | None, target: float, bad_above: float) -> str:
+    if value is None:
+        return "none"
+    if value <= target:
+        return "good"
+    return "warn" if value <= bad_above else "bad"
+
+
+def statuses(s: QueueSnapshot) -> dict[str, str]:
+    """The colour of each tile field, from the queue's targets.
+
+    * service level: ≥ goal good, ≥ goal − 10 points warn, else bad;
+    * first response within target: the same against the service-level goal (the targets file
+      has no separate goal for it);
+    * ASA and oldest call waiting: ≤ answer target good, ≤ 2 × target warn, else bad;
+    * abandon rate: ≤ 5 % good, ≤ 10 % warn, else bad (fixed: no target setting exists);
+    * calls waiting, backlog, agents available: no target, ``none``.
+    """
+    target = s.answer_target_seconds
+    return {
+        "service_level_today": _at_least(s.service_level_today, s.service_level_goal),
+        "first_response_within_target_today": _at_least(
+            s.first_response_within_target_today, s.service_level_goal
+        ),
+        "average_speed_of_answer_today_seconds": _at_most(
+            s.average_speed_of_answer_today_seconds, target, target * TIME_WARN_FACTOR
+        ),
+        "oldest_call_waiting_seconds": _at_most(
+            s.oldest_call_waiting_seconds, target, target * TIME_WARN_FACTOR
+        ),
+        "abandon_rate_today": _at_most(s.abandon_rate_today, ABANDON_WARN, ABANDON_BAD),
+        "calls_waiting": "none",
+        "backlog": "none",
+        "agents_available": "none",
+    }
+
+
+def encode_hash(snapshot: QueueSnapshot, *, updated_at: float, worker: str) -> dict[str, str]:
+    """The Redis hash of a snapshot: every field JSON-encoded."""
+    doc = snapshot.to_json()
+    doc["updated_at"] = updated_at
+    doc["worker"] = worker
+    return {name: json.dumps(value, sort_keys=True) for name, value in doc.items()}
+
+
+def decode_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """A stored hash as a JSON object; ``None`` when it is empty or not a snapshot."""
+    doc: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.decode() if isinstance(key, bytes) else key
+        try:
+            doc[name] = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(doc.get("queue"), str) or "updated_at" not in doc:
+        return None
+    return doc
+
+
+# --------------------------------------------------------------------------------------------
+# Redis
+# --------------------------------------------------------------------------------------------
+
+# KEYS: the queue's hash, the index set.
+# ARGV: channel, queue, version, updated_at, takeover seconds, ttl, message, field/value pairs.
+_WRITE_LUA: Final = """
+local stored = redis.call('HMGET', KEYS[1], 'version', 'updated_at')
+if stored[1] and stored[2] then
+  local v, t = tonumber(stored[1]), tonumber(stored[2])
+  local nv, nt = tonumber(ARGV[3]), tonumber(ARGV[4])
+  if v and t and (v > nv or (v == nv and t > nt)) and nt - t < tonumber(ARGV[5]) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[1], ARGV[7])
+return 1
+"""
+
+
+def _client(url: str) -> aioredis.Redis:
+    # Short timeouts: a Redis outage costs one tick, never the worker's event loop.
+    return aioredis.Redis.from_url(
+        url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=10
+    )
+
+
+@dataclass(slots=True)
+class _Written:
+    content: tuple[Any, ...]
+    at: float
+
+
+class SnapshotPublisher:
+    """Writes a worker's snapshots to Redis, throttled and idempotently (see the module doc)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        worker: str,
+        wall: Callable[[], float] = time.time,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.prefix = prefix
+        self.worker = worker
+        self.errors = 0
+        """Failed publishing ticks (exported as ``contact_centre_snapshot_errors_total``)."""
+        self.refused = 0
+        """Snapshots Redis kept out because a newer one was stored (after a rebalance)."""
+        self._wall = wall
+        self._heartbeat = heartbeat_seconds
+        self._redis = _client(url)
+        self._script = self._redis.register_script(_WRITE_LUA)
+        self._written: dict[str, _Written] = {}
+        self._last_error_log = -_ERROR_LOG_EVERY
+
+    async def publish(self, snapshots: Iterable[QueueSnapshot]) -> int:
+        """Write what changed (and heartbeats); returns the number written. Raises RedisError."""
+        written = 0
+        now = self._wall()
+        for snap in snapshots:
+            content = _content(snap)
+            last = self._written.get(snap.queue)
+            if last is not None and last.content == content and now - last.at < self._heartbeat:
+                continue
+            fields = encode_hash(snap, updated_at=now, worker=self.worker)
+            message = json.dumps({**snap.to_json(), "updated_at": now, "worker": self.worker})
+            pairs = [item for pair in fields.items() for item in pair]
+            stored = await self._script(
+                keys=[f"{self.prefix}:queue:{snap.queue}", f"{self.prefix}:queues"],
+                args=[
+                    f"{self.prefix}:updates",
+                    snap.queue,
+                    snap.version,
+                    repr(now),
+                    TAKEOVER_SECONDS,
+                    TTL_SECONDS,
+                    message,
+                    *pairs,
+                ],
+            )
+            if stored:
+                written += 1
+            else:
+                self.refused += 1
+            self._written[snap.queue] = _Written(content, now)
+        return written
+
+    async def tick(self, snapshots: Iterable[QueueSnapshot]) -> None:
+        """``publish`` for a timer: a failure is logged (once a minute) and counted, not raised."""
+        try:
+            await self.publish(snapshots)
+        except (TimeoutError, RedisError, OSError) as exc:
+            self.errors += 1
+            now = time.monotonic()
+            if now - self._last_error_log >= _ERROR_LOG_EVERY:
+                self._last_error_log = now
+                log.warning(
+                    "publishing wallboard snapshots failed (retrying every tick): %s: %s",
+                    type(exc).__name__,
+                    exc,
+                )
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _content(snap: QueueSnapshot) -> tuple[Any, ...]:
+    """What a change means: every field but the clock."""
+    return tuple(getattr(snap, f.name) for f in dataclasses.fields(snap) if f.name != "at")
+
+
+class SnapshotReader:
+    """The wallboard's side: every stored snapshot, and a subscription to the updates."""
+
+    def __init__(self, url: str, *, prefix: str) -> None:
+        self.prefix = prefix
+        self._redis = _client(url)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (TimeoutError, RedisError, OSError):
+            return False
+
+    async def fetch_all(self) -> dict[str, dict[str, Any]]:
+        """Queue → snapshot of every stored snapshot (expired hashes leave the index)."""
+        names = sorted(
+            n.decode() if isinstance(n, bytes) else str(n)
+            for n in await self._redis.smembers(f"{self.prefix}:queues")
+        )
+        out: dict[str, dict[str, Any]] = {}
+        gone: list[str] = []
+        for name in names:
+            raw = await self._redis.hgetall(f"{self.prefix}:queue:{name}")
+            doc = decode_hash(raw)
+            if doc is None:
+                gone.append(name)
+            else:
+                out[name] = doc
+        if gone:
+            await self._redis.srem(f"{self.prefix}:queues", *gone)
+        return out
+
+    @asynccontextmanager
+    async def subscription(self) -> AsyncIterator[_Updates]:
+        """Subscribed to the update channel; subscribe first, then ``fetch_all``, loses none."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(f"{self.prefix}:updates")
+            yield _Updates(pubsub)
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class _Updates:
+    def __init__(self, pubsub: Any) -> None:
+        self._pubsub = pubsub
+
+    async def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next snapshot published, or ``None`` after ``timeout`` seconds without one."""
+        message = await self._pubsub.get_message(timeout=timeout)
+        if message is None or message.get("type") != "message":
+            return None
+        try:
+            doc = json.loads(message["data"])
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) and isinstance(doc.get("queue"), str) else None
