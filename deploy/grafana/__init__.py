@@ -1,0 +1,1 @@
+"""Grafana provisioning and the dashboards, generated with grafana-foundation-sdk."""

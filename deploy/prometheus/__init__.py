@@ -1,0 +1,1 @@
+"""Prometheus configuration: scrape config, recording and alert rules, their unit tests."""
