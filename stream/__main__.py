@@ -239,6 +239,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="0: as fast as possible; else the recorded pace times X (default: 1)",
     )
     replay.set_defaults(handler=_cmd_replay)
+
+    wallboard = command(
+        "wallboard",
+        "serve the live wallboard page (reads snapshots from Redis)",
+        "Serve the wallboard: a page with one tile per queue (calls waiting, oldest wait, "
+        "service level, ASA and abandon rate today, first responses within target, backlog, "
+        "agents available), coloured by the targets and updated live with Server-Sent Events. "
+        "Workers publish the snapshots to STREAM_REDIS_URL (required here too). Page options: "
+        "/?queues=a,b and /?team=NAME filter the tiles (teams come from the targets file), "
+        "/?rotate=15&per=6 pages through them. Endpoints: /events (SSE), /api/snapshots, "
+        "/healthz. Blocks until Ctrl-C or SIGTERM.",
+    )
+    wallboard.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port to listen on (default: STREAM_WALLBOARD_PORT, 8080)",
+    )
+    wallboard.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default: STREAM_WALLBOARD_HOST, 127.0.0.1)",
+    )
+    wallboard.add_argument(
+        "--stale-seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="grey a tile out after S seconds without an update "
+        "(default: STREAM_WALLBOARD_STALE_SECONDS, 10)",
+    )
+    wallboard.set_defaults(handler=_cmd_wallboard)
     return parser
 
 
@@ -359,6 +391,27 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     finally:
         broker.stop()
     print("broker stopped")
+    return 0
+
+
+def _cmd_wallboard(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.redis_url is None:
+        raise _CliError(
+            "STREAM_REDIS_URL is not set: the wallboard reads the snapshots workers publish "
+            "there (e.g. STREAM_REDIS_URL=redis://127.0.0.1:6379/0; `make demo` starts one)",
+            status=2,
+        )
+    from stream.snapshots import key_prefix
+    from stream.web.server import run_wallboard
+
+    run_wallboard(
+        settings.redis_url,
+        prefix=key_prefix(settings.app_id),
+        host=args.host or settings.wallboard_host,
+        port=args.port or settings.wallboard_port,
+        stale_seconds=args.stale_seconds or settings.wallboard_stale_seconds,
+    )
     return 0
 
 

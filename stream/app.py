@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -22,9 +24,15 @@ from stream import records
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
 from stream.logs import logging_config
-from stream.metrics import KpiCollector
+from stream.metrics import KpiCollector, SnapshotErrorsCollector
 from stream.pipeline import Effects, Pipeline
 from stream.router import Message
+from stream.snapshots import (
+    PUBLISH_INTERVAL_SECONDS,
+    SnapshotPublisher,
+    build_snapshots,
+    key_prefix,
+)
 
 log = logging.getLogger("stream.app")
 
@@ -101,6 +109,15 @@ class Wiring:
         self.aggregates = self._table("aggregates")
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(KpiCollector(self.pipeline, self.clock))
+        self.targets = targets
+        self.publisher: SnapshotPublisher | None = None
+        if settings.redis_url:  # wallboard snapshots: see stream.snapshots
+            publisher = self.publisher = SnapshotPublisher(
+                settings.redis_url,
+                prefix=key_prefix(settings.app_id),
+                worker=f"{socket.gethostname()}:{os.getpid()}",
+            )
+            self.registry.register(SnapshotErrorsCollector(lambda: publisher.errors))
         self._wire()
 
     def _table(self, name: str) -> Any:
@@ -145,6 +162,14 @@ class Wiring:
         async def expire() -> None:
             if not app.rebalancing:
                 await self.perform(self.pipeline.expire())
+
+        publisher = self.publisher
+        if publisher is not None:
+
+            @app.timer(PUBLISH_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
+            async def publish_snapshots() -> None:
+                if not app.rebalancing:
+                    await publisher.tick(build_snapshots(self.pipeline, self.targets, self.clock()))
 
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:

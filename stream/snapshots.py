@@ -29,6 +29,7 @@ cannot overwrite the new owner with older numbers, unless the stored snapshot is
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -398,11 +399,23 @@ class _Updates:
 
     async def next(self, timeout: float) -> dict[str, Any] | None:
         """The next snapshot published, or ``None`` after ``timeout`` seconds without one."""
-        message = await self._pubsub.get_message(timeout=timeout)
-        if message is None or message.get("type") != "message":
-            return None
-        try:
-            doc = json.loads(message["data"])
-        except ValueError:
-            return None
-        return doc if isinstance(doc, dict) and isinstance(doc.get("queue"), str) else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            # None also for a subscribe confirmation: keep waiting until the deadline.
+            message = await self._pubsub.get_message(timeout=max(0.0, deadline - loop.time()))
+            doc = _decode_message(message)
+            if doc is not None:
+                return doc
+            if loop.time() >= deadline:
+                return None
+
+
+def _decode_message(message: dict[str, Any] | None) -> dict[str, Any] | None:
+    if message is None or message.get("type") != "message":
+        return None
+    try:
+        doc = json.loads(message["data"])
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("queue"), str) else None

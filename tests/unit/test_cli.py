@@ -15,7 +15,7 @@ from stream.demo import parse_metric_totals, summary_line
 from stream.simulate import PublishStats
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ("demo", "broker", "worker", "simulate", "replay")
+COMMANDS = ("demo", "broker", "worker", "simulate", "replay", "wallboard")
 
 
 def clean_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -104,6 +104,14 @@ def test_bad_arguments_are_usage_errors(
     capsys.readouterr()
     assert run_main(monkeypatch, "replay", "does-not-exist.ndjson") == 2
     assert "does-not-exist.ndjson" in capsys.readouterr().err
+
+
+def test_wallboard_without_redis_url_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(monkeypatch, "wallboard") == 2
+    assert "STREAM_REDIS_URL is not set" in capsys.readouterr().err
+    assert run_main(monkeypatch, "wallboard", "--port", "0") == 2
 
 
 def test_simulate_record_writes_ndjson_without_a_broker(
