@@ -6,6 +6,8 @@ NEEDED=(
     "promtool prometheus"
     "amtool prometheus-alertmanager"
     "docker-compose docker-compose"
+    "chromium chromium"
+    "redis-server redis-server"
 )
 missing=()
 for entry in "${NEEDED[@]}"; do
