@@ -132,11 +132,16 @@ def _literal(dumper: yaml.SafeDumper, text: _Literal) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(text), style="|")
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes ``_Literal`` strings as block literals."""
+
+
+_Dumper.add_representer(_Literal, _literal)
+
+
 def render(book: TargetBook, source: str) -> str:
     """The rule file's text: a header naming ``source``, then the rules."""
-    dumper = type("_Dumper", (yaml.SafeDumper,), {})
-    dumper.add_representer(_Literal, _literal)
-    body = yaml.dump(rules(book), Dumper=dumper, sort_keys=False, width=100)
+    body = yaml.dump(rules(book), Dumper=_Dumper, sort_keys=False, width=100)
     header = (
         f"# Generated from {source} by `make target-rules`"
         " (python -m deploy.prometheus.generate): do not edit.\n"

@@ -1,0 +1,27 @@
+# The contact-centre KPI stream processor: one image for every `python -m stream` command
+# (worker, simulate, wallboard, replay). docker-compose.yml runs it; see deploy/README.md.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY stream ./stream
+# rocksdict: the RocksDB table store (STREAM_STORE=rocksdb://) that production workers use.
+RUN pip install --no-cache-dir --prefix=/install . rocksdict
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /var/lib/stream --create-home stream \
+    && install -d -o stream /var/lib/stream/data
+COPY --from=build /install /usr/local
+COPY deploy/targets.example.yaml /etc/stream/targets.yaml
+ENV PYTHONUNBUFFERED=1 \
+    STREAM_WEB_HOST=0.0.0.0 \
+    STREAM_WEB_PORT=6066 \
+    STREAM_DATA_DIR=/var/lib/stream/data \
+    STREAM_STORE=rocksdb:// \
+    STREAM_TARGETS_FILE=/etc/stream/targets.yaml
+USER stream
+WORKDIR /var/lib/stream
+EXPOSE 6066 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=4 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/metrics', timeout=4)"
+ENTRYPOINT ["python", "-m", "stream"]
+CMD ["worker"]

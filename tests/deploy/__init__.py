@@ -1,0 +1,1 @@
+"""Tests of the deployment files: Prometheus rules, Alertmanager, Grafana, docker-compose."""
