@@ -45,5 +45,20 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 
 check: lint unit ## Lint and fast tests (before every commit)
 
+.PHONY: dashboards target-rules deploy-check
+dashboards: $(STAMP) ## Regenerate deploy/grafana/dashboards/*.json (grafana-foundation-sdk)
+	$(BIN)/python -m deploy.grafana.generate
+
+target-rules: $(STAMP) ## Regenerate the targets' Prometheus rules (TARGETS=file, default example)
+	$(BIN)/python -m deploy.prometheus.generate $(TARGETS)
+
+deploy-check: $(STAMP) system ## promtool, amtool, docker-compose checks of deploy/ (also in test)
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.test.yml
+	amtool check-config deploy/alertmanager/alertmanager.yml
+	docker-compose config --quiet
+	$(BIN)/ruff check deploy
+	$(BIN)/ruff format --check deploy
+
 clean: ## Remove the environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var test-output

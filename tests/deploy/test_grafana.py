@@ -47,7 +47,7 @@ def _check_panel(name: str, panel: dict[str, Any]) -> None:
     assert panel["title"] and panel.get("description"), where
     assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, where
     grid = panel["gridPos"]
-    assert grid["w"] > 0 and grid["h"] > 0 and 0 <= grid["x"] and grid["x"] + grid["w"] <= 24
+    assert grid["w"] > 0 and grid["h"] > 0 and grid["x"] >= 0 and grid["x"] + grid["w"] <= 24
     refs = [t["refId"] for t in panel["targets"]]
     assert refs and len(refs) == len(set(refs)), where
     for target in panel["targets"]:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from deploy.prometheus import generate
-from stream.config import parse_targets
+from stream.config import load_targets, parse_targets
 from tests.deploy.expressions import (
     DEPLOY,
     RULE_TESTS_DIR,
@@ -146,7 +146,7 @@ def test_every_expression_parses() -> None:
 
 def test_committed_target_rules_match_the_example_targets_file() -> None:
     committed = (RULES_DIR / "targets.rules.yml").read_text(encoding="utf-8")
-    book = generate.load_targets(generate.DEFAULT_TARGETS)
+    book = load_targets(generate.DEFAULT_TARGETS)
     assert committed == generate.render(book, "deploy/targets.example.yaml"), (
         "run `make target-rules` and commit deploy/prometheus/rules/targets.rules.yml"
     )
@@ -163,55 +163,34 @@ def test_target_rules_of_another_targets_file(tmp_path: Path) -> None:
     rules_path = tmp_path / "targets.rules.yml"
     rules_path.write_text(generate.render(book, "test"))
     worker = 'job="contact-centre-worker",instance="w1:6066"'
+    series = [
+        f'contact_centre_last_event_timestamp_seconds{{queue="other",{worker}}}',
+        f'contact_centre_calls_offered_total{{queue="other",channel="phone",{worker}}}',
+        f'contact_centre_calls_offered_total{{queue="vip",channel="chat",{worker}}}',
+    ]
+    goal = "queue:contact_centre_service_level_goal:ratio"
+    answer = "queue:contact_centre_answer_target:max_seconds"
+    expected: dict[str, dict[str, float]] = {
+        goal: {"vip": 0.95, "other": 0.7},
+        answer: {"vip": 5, "other": 40},
+    }
     test = {
         "rule_files": [str(rules_path)],
         "evaluation_interval": "1m",
         "tests": [
             {
                 "interval": "1m",
-                "input_series": [
-                    {
-                        "series": f'contact_centre_last_event_timestamp_seconds{{queue="other",{worker}}}',
-                        "values": "0+60x5",
-                    },
-                    {
-                        "series": f'contact_centre_calls_offered_total{{queue="other",channel="phone",{worker}}}',
-                        "values": "1+1x5",
-                    },
-                    {
-                        "series": f'contact_centre_calls_offered_total{{queue="vip",channel="chat",{worker}}}',
-                        "values": "1+1x5",
-                    },
-                ],
+                "input_series": [{"series": s, "values": "1+1x5"} for s in series],
                 "promql_expr_test": [
                     {
-                        "expr": "queue:contact_centre_service_level_goal:ratio",
+                        "expr": name,
                         "eval_time": "2m",
                         "exp_samples": [
-                            {
-                                "labels": 'queue:contact_centre_service_level_goal:ratio{queue="vip"}',
-                                "value": 0.95,
-                            },
-                            {
-                                "labels": 'queue:contact_centre_service_level_goal:ratio{queue="other"}',
-                                "value": 0.7,
-                            },
+                            {"labels": f'{name}{{queue="{queue}"}}', "value": value}
+                            for queue, value in values.items()
                         ],
-                    },
-                    {
-                        "expr": "queue:contact_centre_answer_target:max_seconds",
-                        "eval_time": "2m",
-                        "exp_samples": [
-                            {
-                                "labels": 'queue:contact_centre_answer_target:max_seconds{queue="vip"}',
-                                "value": 5,
-                            },
-                            {
-                                "labels": 'queue:contact_centre_answer_target:max_seconds{queue="other"}',
-                                "value": 40,
-                            },
-                        ],
-                    },
+                    }
+                    for name, values in expected.items()
                 ],
             }
         ],
