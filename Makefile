@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system demo test unit integration lint format check clean
+.PHONY: help venv system demo test unit integration lint format check bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -35,15 +35,18 @@ integration: $(STAMP) ## Tests against the real embedded broker
 	$(BIN)/python -m pytest tests/integration tests/agents
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
-	$(BIN)/ruff check stream tests
-	$(BIN)/ruff format --check stream tests
+	$(BIN)/ruff check stream tests benchmarks
+	$(BIN)/ruff format --check stream tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix stream tests
-	$(BIN)/ruff format stream tests
+	$(BIN)/ruff check --fix stream tests benchmarks
+	$(BIN)/ruff format stream tests benchmarks
 
 check: lint unit ## Lint and fast tests (before every commit)
+
+bench: $(STAMP) ## Pipeline vs raw consumer on the embedded broker; writes docs/benchmarks.md + PNG
+	$(BIN)/python -m benchmarks.run
 
 .PHONY: dashboards target-rules deploy-check
 dashboards: $(STAMP) ## Regenerate deploy/grafana/dashboards/*.json (grafana-foundation-sdk)

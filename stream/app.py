@@ -24,7 +24,7 @@ from stream import records
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
 from stream.logs import logging_config
-from stream.metrics import KpiCollector, SnapshotErrorsCollector
+from stream.metrics import KpiCollector, PipelineCollector, SnapshotErrorsCollector
 from stream.pipeline import Effects, Pipeline
 from stream.router import Message
 from stream.snapshots import (
@@ -96,19 +96,21 @@ class Wiring:
             "dead_letter": self.app.topic(settings.topic_dead_letter, partitions=parts, **raw),
             "window": self.app.topic(settings.topic_windows, partitions=parts, **raw),
         }
-        if settings.batch_consumer:
-            self.app.transport.Consumer = type(  # type: ignore[misc]
-                "PipelineConsumer",
-                (BatchConsumer,),
-                {
-                    "batch_topics": frozenset({*settings.input_topics, self.by_queue_name}),
-                    "batch_handler": staticmethod(self.on_batch),
-                },
-            )
+        self.app.transport.Consumer = type(  # type: ignore[misc]
+            "PipelineConsumer",
+            (BatchConsumer,),
+            {
+                "batch_topics": frozenset({*settings.input_topics, self.by_queue_name}),
+                "batch_handler": staticmethod(self.on_batch) if settings.batch_consumer else None,
+                "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+            },
+        )
         self.routes = self._table("routes")
         self.aggregates = self._table("aggregates")
+        self._loaded = False
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(KpiCollector(self.pipeline, self.clock))
+        self.registry.register(KpiCollector(self.pipeline, self.clock, with_pipeline=False))
+        self.registry.register(PipelineCollector(self.pipeline))
         self.targets = targets
         self.publisher: SnapshotPublisher | None = None
         if settings.redis_url:  # wallboard snapshots: see stream.snapshots
@@ -173,12 +175,18 @@ class Wiring:
 
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:
-            body = generate_latest(self.registry)
+            names = request.query.getall("name[]", [])  # as prometheus_client's own handler
+            registry = self.registry.restricted_registry(names) if names else self.registry
+            body = generate_latest(registry)
             return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         @app.page("/ready")
         async def ready(web: Any, request: Any) -> Any:
-            ok = not app.rebalancing and self._owned() == set(self.pipeline.agg_parts)
+            ok = (
+                self._loaded
+                and not app.rebalancing
+                and self._owned() == set(self.pipeline.agg_parts)
+            )
             return web.json({"ready": ok, "partitions": sorted(self.pipeline.agg_parts)},
                             status=200 if ok else 503)  # fmt: skip
 
@@ -236,6 +244,7 @@ class Wiring:
             self._reload()
 
     def _reload(self) -> None:
+        self._loaded = True  # not ready before the first assignment has been recovered
         owned = self._owned()
         self.pipeline.load(owned, self.routes.data.items(), self.aggregates.data.items())
         log.info("partitions loaded", extra={"partitions": sorted(owned)})

@@ -7,7 +7,7 @@ counters continue from stored state after a restart instead of resetting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from prometheus_client.core import (
@@ -18,7 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from stream.aggregator import QueueLive, QueueRecord
+from stream.aggregator import PartitionState, QueueLive, QueueRecord
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -75,13 +75,33 @@ _WINDOW_HELP: Final = {
 
 
 class KpiCollector(Collector):
-    """Builds every metric family from the pipeline's state at scrape time."""
+    """Builds every metric family from the pipeline's state at scrape time.
 
-    def __init__(self, pipeline: Pipeline, clock: Callable[[], float]) -> None:
+    ``with_pipeline=False`` leaves the pipeline's own counters to a `PipelineCollector`: both
+    then have ``describe``, so a scrape restricted by name (``/metrics?name[]=...``) runs only
+    the collector it needs — the event counters cost microseconds, the KPIs of many queues
+    tens of milliseconds.
+    """
+
+    def __init__(
+        self, pipeline: Pipeline, clock: Callable[[], float], *, with_pipeline: bool = True
+    ) -> None:
         self.pipeline = pipeline
         self.clock = clock
+        self.with_pipeline = with_pipeline
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._collect(self.pipeline.agg_parts.values())
+        if self.with_pipeline:
+            yield from PipelineCollector(self.pipeline).collect()
+
+    def describe(self) -> Iterator[Metric]:
+        """The families, without samples (what a restricted registry matches names against)."""
+        yield from self._collect(())
+        if self.with_pipeline:
+            yield from PipelineCollector(self.pipeline).describe()
+
+    def _collect(self, parts: Iterable[PartitionState]) -> Iterator[Metric]:
         now = self.clock()
         counters = {
             name: CounterMetricFamily(P + name, help_, labels=["queue", "channel"])
@@ -124,12 +144,7 @@ class KpiCollector(Collector):
             name: GaugeMetricFamily(P + name, help_, labels=["queue", "window"])
             for name, help_ in _WINDOW_HELP.items()
         }
-        events: dict[str, int] = {}
-        rejected: dict[str, int] = {}
-        duplicates = 0
-        late = 0
-
-        for ps in self.pipeline.agg_parts.values():
+        for ps in parts:
             for name, q in ps.queues.items():
                 for metric, counter, _ in _COUNTERS:
                     for channel, n in q.totals.counters.get(counter, {}).items():
@@ -154,6 +169,40 @@ class KpiCollector(Collector):
                 if q.max_event_time is not None:
                     last_event.add_metric([name], q.max_event_time)
                 self._windows(window_families, name, q, ps.live.get(name), now)
+
+        yield from counters.values()
+        yield from hists.values()
+        yield surveys_total
+        yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, last_event)
+        yield from window_families.values()
+
+    def _windows(
+        self,
+        families: dict[str, GaugeMetricFamily],
+        name: str,
+        q: QueueRecord,
+        live: QueueLive | None,
+        now: float,
+    ) -> None:
+        readings = window_readings(self.pipeline.aggregator, name, q, live, now)
+        for kind, gauges in readings.items():
+            for metric, value in gauges.items():
+                families[metric].add_metric([name, kind], value)
+
+
+class PipelineCollector(Collector):
+    """The pipeline's own families: events accepted, rejected, duplicate and late; partitions."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def collect(self) -> Iterator[Metric]:
+        events: dict[str, int] = {}
+        rejected: dict[str, int] = {}
+        duplicates = 0
+        late = 0
+        for ps in self.pipeline.agg_parts.values():
+            for q in ps.queues.values():
                 for type_, n in q.events.items():
                     events[type_] = events.get(type_, 0) + n
                 for reason, n in q.rejected.items():
@@ -167,12 +216,15 @@ class KpiCollector(Collector):
                 for reason, n in stats.rejected.items():
                     rejected[reason] = rejected.get(reason, 0) + n
                 duplicates += stats.duplicates
+        yield from self._families(events, rejected, duplicates, late, len(self.pipeline.agg_parts))
 
-        yield from counters.values()
-        yield from hists.values()
-        yield surveys_total
-        yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, last_event)
-        yield from window_families.values()
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families({}, {}, 0, 0, 0)
+
+    @staticmethod
+    def _families(
+        events: dict[str, int], rejected: dict[str, int], duplicates: int, late: int, parts: int
+    ) -> Iterator[Metric]:
         ev = CounterMetricFamily(P + "events", "Accepted events by type.", labels=["type"])
         for type_, n in sorted(events.items()):
             ev.add_metric([type_], n)
@@ -191,24 +243,11 @@ class KpiCollector(Collector):
         yield GaugeMetricFamily(
             P + "worker_partitions",
             "Partitions this worker owns now (the sum over workers is the partition count).",
-            value=len(self.pipeline.agg_parts),
+            value=parts,
         )
         yield CounterMetricFamily(
             P + "events_late", "Events older than the grace period of their window.", value=late
         )
-
-    def _windows(
-        self,
-        families: dict[str, GaugeMetricFamily],
-        name: str,
-        q: QueueRecord,
-        live: QueueLive | None,
-        now: float,
-    ) -> None:
-        readings = window_readings(self.pipeline.aggregator, name, q, live, now)
-        for kind, gauges in readings.items():
-            for metric, value in gauges.items():
-                families[metric].add_metric([name, kind], value)
 
 
 def _le(bound: float) -> str:

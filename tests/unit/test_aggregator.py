@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from stream import records
 from stream.aggregator import QueueRecord
@@ -30,7 +30,7 @@ from stream.kpis.histogram import (
     RESOLUTION_BOUNDS,
 )
 from stream.kpis.totals import WindowTotals
-from stream.metrics import KpiCollector
+from stream.metrics import KpiCollector, PipelineCollector
 from stream.pipeline import Effects, Outgoing, Pipeline
 from stream.router import Message, Route
 from stream.segments import SegmentLog
@@ -1112,3 +1112,34 @@ def test_expired_contacts_survive_a_restart_as_forgotten() -> None:
     h.restart()
     assert contacts(h) == remaining == routes(h)
     assert contract_samples(h) == before
+
+
+def test_split_collectors_export_the_same_and_serve_restricted_scrapes() -> None:
+    """The worker registers the KPIs and the pipeline counters as two described collectors, so
+    ``/metrics?name[]=...`` runs only the collector it needs; together they export exactly
+    what the single collector does."""
+    h = Harness()
+    h.run(SCENARIO)
+    split = CollectorRegistry(auto_describe=False)
+    kpis = KpiCollector(h.pipeline, h.clock, with_pipeline=False)
+    split.register(kpis)
+    split.register(PipelineCollector(h.pipeline))
+    assert generate_latest(split) == generate_latest(h.registry())
+
+    calls: list[int] = []
+    original = kpis._collect
+
+    def counting(parts: Any) -> Any:
+        calls.append(1)
+        return original(parts)
+
+    kpis._collect = counting  # type: ignore[method-assign]
+    names = ["contact_centre_events_total", "contact_centre_events_duplicate_total"]
+    text = generate_latest(split.restricted_registry(names)).decode()
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples and all(line.startswith(tuple(names)) for line in samples)
+    assert calls == []  # the KPI families were not built
+    assert 'contact_centre_calls_offered_total{channel="phone",queue="billing"}' in (
+        generate_latest(split.restricted_registry(["contact_centre_calls_offered_total"])).decode()
+    )
+    assert calls == [1]

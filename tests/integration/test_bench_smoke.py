@@ -1,0 +1,44 @@
+"""``make bench``'s harness, run small (``--smoke``): it works end to end. Times nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+
+def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
+    doc, png, work = tmp_path / "benchmarks.md", tmp_path / "benchmarks.png", tmp_path / "work"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--work-dir", str(work),
+         "--doc", str(doc), "--plot", str(png)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    text = doc.read_text()
+    for row in (
+        "| Raw aiokafka consumer + validating decode (ceiling) |",
+        "| Full KPI pipeline, one worker |",
+        "| Publish → /metrics latency p99 at",
+        "| Resident bytes per open contact |",
+        "| Recovery: restart → exact metrics after 3,000 events |",
+    ):
+        assert row in text, row
+    assert "## The machine" in text and "faust-streaming" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    results = json.loads((work / "results.json").read_text())
+    # Each phase only reports once the worker accounted for every event it was sent.
+    assert results["plan"]["events"] == 3000
+    assert results["ceiling_rate"] > 0 and results["pipeline_rate"] > 0
+    assert results["recovery_seconds"] > 0
+    assert 0 < results["latency_p50"] <= results["latency_p99"] <= results["latency_max"]
+    assert results["rss_before"] > 0 and results["rss_after"] > 0
