@@ -114,10 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command(
         "demo",
-        "embedded broker + one worker + simulated traffic, with a live summary",
+        "embedded broker + Redis + one worker + wallboard + simulated traffic",
         "Start an embedded Kafka-compatible broker (unless STREAM_BROKER_URL is set), create "
-        "the topics, start one worker and publish realistic traffic in real time. Prints the "
-        "broker and /metrics URLs and a summary line every few seconds. Ctrl-C stops "
+        "the topics, start an embedded Redis (unless STREAM_REDIS_URL is set), one worker, "
+        "the wallboard, and publish realistic traffic in real time. Prints the broker, "
+        "/metrics and wallboard URLs and a summary line every few seconds. Ctrl-C stops "
         "everything. Logs go to var/demo/.",
     )
     demo.add_argument(
