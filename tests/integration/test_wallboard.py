@@ -53,7 +53,7 @@ queues:
   support:
     team: Tech
 """
-STALE_SECONDS = "4"
+STALE_SECONDS = "6"  # > 2 heartbeats (2 s each): a loaded machine must not grey a live tile
 
 
 @pytest.fixture
