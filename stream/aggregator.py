@@ -74,9 +74,9 @@ class QueueRecord:
 class QueueLive:
     """Derived from contact records (never stored): what the live gauges read."""
 
-    waiting: dict[str, float] = field(default_factory=dict)  # call id → queued at
+    waiting: dict[str, float] = field(default_factory=dict)  # "c:<id>" → queued at
     backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
-    awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # id → (created, channel)
+    awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # "t:<id>" → (at, ch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +229,7 @@ class Aggregator:
         ps.contacts[ckey] = new_rec
         out.contacts.add(ckey)
         out.deleted_contacts.discard(ckey)
-        self._update_live(ps.live[item.queue], ev.contact_id, before, live_view(new_rec))
+        self._update_live(ps.live[item.queue], ckey, before, live_view(new_rec))
         if not queue_done:
             self._book(q, facts, t, item.queue)
             self._count(q, item, type_, out)
@@ -277,26 +277,32 @@ class Aggregator:
     @staticmethod
     def _update_live(
         live: QueueLive,
-        contact_id: str,
+        ckey: str,
         before: LiveView,
         after: LiveView,
     ) -> None:
+        """Move one contact in the live index. ``ckey`` is its contact key: the same string
+        object as in ``PartitionState.contacts`` (an assignment to a present key keeps the key
+        it has), so the index costs no string of its own."""
         if before == after:
             return
         w0, b0, a0 = before
         w1, b1, a1 = after
-        if w0 is not None:
-            live.waiting.pop(contact_id, None)
-        if w1 is not None:
-            live.waiting[contact_id] = w1
-        if b0 is not None:
-            live.backlog[b0] = live.backlog.get(b0, 0) - 1
-        if b1 is not None:
-            live.backlog[b1] = live.backlog.get(b1, 0) + 1
-        if a0 is not None:
-            live.awaiting.pop(contact_id, None)
-        if a1 is not None:
-            live.awaiting[contact_id] = a1
+        if w0 != w1:
+            if w1 is None:
+                live.waiting.pop(ckey, None)
+            else:
+                live.waiting[ckey] = w1
+        if b0 != b1:
+            if b0 is not None:
+                live.backlog[b0] = live.backlog.get(b0, 0) - 1
+            if b1 is not None:
+                live.backlog[b1] = live.backlog.get(b1, 0) + 1
+        if a0 != a1:
+            if a1 is None:
+                live.awaiting.pop(ckey, None)
+            else:
+                live.awaiting[ckey] = a1
 
     # --- windows ----------------------------------------------------------------------------
 
@@ -342,7 +348,7 @@ class Aggregator:
             live = ps.live.get(rec.queue)
             if live is None:
                 live = ps.live[rec.queue] = QueueLive()
-            self._update_live(live, ckey[2:], (None, None, None), live_view(rec))
+            self._update_live(live, ckey, (None, None, None), live_view(rec))
 
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:

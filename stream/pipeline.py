@@ -9,6 +9,7 @@ so the collector only ever sees partitions that are assigned here.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -153,10 +154,12 @@ class Pipeline:
         """Apply forwarded batches that arrived on one partition of the queue-keyed topic."""
         ps = self._agg_part(partition)
         items: list[Forward] = []
+        intern = sys.intern  # records keep queue and channel: one string each, not per contact
         for payload in payloads:
             batch = _BATCH_DECODER.decode(payload)
+            queue = intern(batch.queue)
             for channel, source, offset, key, value in batch.items:
-                items.append(Forward(batch.queue, channel, source, offset, key, value))
+                items.append(Forward(queue, intern(channel), source, offset, key, value))
         out = self.aggregator.apply(ps, items, self.clock())
         return self._effects(ps, out)
 
@@ -287,8 +290,12 @@ class Pipeline:
         if isinstance(rec, QueueRecord):
             self.agg_parts[partition].queues[rec.queue] = rec
         elif isinstance(rec, CallRecord | TicketRecord):
+            rec.queue, rec.channel = sys.intern(rec.queue), sys.intern(rec.channel)
+            if isinstance(rec, TicketRecord) and rec.category is not None:
+                rec.category = sys.intern(rec.category)
             self.agg_parts[partition].contacts[name] = rec
         elif isinstance(rec, Route):
+            rec.queue, rec.channel = sys.intern(rec.queue), sys.intern(rec.channel)
             self.router_parts[partition].routes[name[2:]] = rec
         elif isinstance(rec, RouterStats):
             self.router_parts[partition].stats[name[2:]] = rec

@@ -14,6 +14,7 @@ idempotent (set once) and written before the stats.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -257,7 +258,9 @@ class Router:
             if route is None:
                 assert ev.queue is not None  # required by the contract, enforced by decode
                 channel = ev.channel or "phone"
-                route = part.routes[key] = Route(ev.queue, channel)
+                # Interned: every route of a queue shares one string (a few hundred thousand
+                # open contacts would otherwise hold a copy each).
+                route = part.routes[key] = Route(sys.intern(ev.queue), sys.intern(channel))
                 out.route_writes[key] = route
             # A second creation is forwarded too: the aggregator rejects it with the contact's
             # own history as the reason.

@@ -26,7 +26,7 @@ RecordWrite = tuple[str, bytes | None]  # record name ("q|billing", "c:call-1", 
 TableWrite = tuple[bytes, bytes | None]  # table key, value (None: tombstone)
 
 CHUNK_BYTES: Final = 512 * 1024
-MIN_SNAPSHOT_BYTES: Final = 4 * 1024 * 1024
+MIN_SNAPSHOT_BYTES: Final = 1024 * 1024
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _WRITES: Final = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]])
@@ -70,7 +70,7 @@ class SegmentLog:
 
     def wants_snapshot(self) -> bool:
         """True once the deltas since the last snapshot outweigh the live state they describe."""
-        return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, 2 * self.snapshot_bytes)
+        return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, self.snapshot_bytes)
 
     def snapshot(self, records: Iterable[tuple[str, bytes]]) -> list[TableWrite]:
         """Chunks of every live record, the manifest, then tombstones for all that is older."""

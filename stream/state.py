@@ -11,6 +11,7 @@ Time is always an argument (``t``, the event's ``occurred_at`` in epoch seconds)
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -160,7 +161,8 @@ def apply_ticket(
     if isinstance(ev, TicketCreated):
         if rec is not None:
             return _reject(f"ticket already created at {rec.created_at}")
-        new = TicketRecord(queue, channel, t, category=ev.category, updated_at=t)
+        category = None if ev.category is None else sys.intern(ev.category)
+        new = TicketRecord(queue, channel, t, category=category, updated_at=t)
         return new, [("created", channel, 0.0, ev.category == "complaint")]
     if rec is None:
         return Rejection("unknown_contact", "no ticket.created seen for this ticket")
