@@ -327,15 +327,25 @@ def _chunks(
     return out
 
 
+DEAD_LETTER_MAX_VALUE_BYTES = 512 * 1024
+"""Longer rejected values are dead-lettered truncated: a whole 1 MB input would exceed the
+producer's (and Kafka's default) request size, and the failed send would crash the worker on
+every redelivery of the message."""
+
+
 def _dead_letter(reason: str, detail: str, msg: InputMessage) -> Outgoing:
-    headers = (
+    value = msg.value or b""
+    headers: tuple[tuple[str, bytes], ...] = (
         ("reason", reason.encode()),
         ("detail", detail.encode()[:1000]),
         ("source_topic", msg.topic.encode()),
         ("source_partition", str(msg.partition).encode()),
         ("source_offset", str(msg.offset).encode()),
     )
-    return Outgoing("dead_letter", msg.key, msg.value or b"", headers)
+    if len(value) > DEAD_LETTER_MAX_VALUE_BYTES:
+        headers += (("truncated_from_bytes", str(len(value)).encode()),)
+        value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
+    return Outgoing("dead_letter", msg.key, value, headers)
 
 
 def _closed_window(closed: ClosedWindow) -> Outgoing:

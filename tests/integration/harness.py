@@ -23,10 +23,20 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.broker import find_free_port
+from stream.broker import create_topics, find_free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-Publishable = tuple[str, str | None, dict[str, Any] | bytes]
+Publishable = tuple[str, str | None, dict[str, Any] | bytes | None]  # None: a tombstone
+# Families every worker exports about its input rather than about contacts (see ``kpis``).
+PIPELINE_FAMILIES = frozenset(
+    {
+        "contact_centre_events_total",
+        "contact_centre_events_rejected_total",
+        "contact_centre_events_duplicate_total",
+        "contact_centre_events_late_total",
+        "contact_centre_worker_partitions",
+    }
+)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -147,15 +157,24 @@ def merged(*many: Samples) -> Samples:
 
 
 def publish(bootstrap: str, messages: Iterable[Publishable]) -> int:
-    """Publish (topic, key, JSON object or raw bytes) in order; returns how many."""
+    """Publish (topic, key, JSON object, raw bytes or None) in order; returns how many.
+
+    Requests may be up to 4 MiB, so oversized events reach the broker and the worker's own limit.
+    """
 
     async def run() -> int:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024
+        )
         await producer.start()
         n = 0
         try:
             for topic, key, payload in messages:
-                body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                body = (
+                    payload
+                    if payload is None or isinstance(payload, bytes)
+                    else json.dumps(payload).encode()
+                )
                 await producer.send(topic, key=None if key is None else key.encode(), value=body)
                 n += 1
             await producer.flush()
@@ -195,3 +214,38 @@ def accounted(samples: Samples) -> float:
         + total(samples, "contact_centre_events_rejected_total")
         + total(samples, "contact_centre_events_duplicate_total")
     )
+
+
+def kpis(samples: Samples) -> Samples:
+    """The samples about contacts and queues: everything but the ``PIPELINE_FAMILIES``."""
+    return {k: v for k, v in samples.items() if k[0] not in PIPELINE_FAMILIES}
+
+
+def isolated(bootstrap: str, name: str, topics: Iterable[str]) -> dict[str, str]:
+    """Settings of an independent pipeline on the same broker: its own app id and topics.
+
+    Creates ``<name>-<topic>`` for each input topic (4 partitions); pass the result as the extra
+    settings of a worker, and publish to it with `renamed`.
+    """
+    names = [f"{name}-{t}" for t in topics]
+    asyncio.run(create_topics(bootstrap, names, 4))
+    env = {f"STREAM_TOPIC_{t.upper()}": f"{name}-{t}" for t in topics}
+    env.update(
+        STREAM_APP_ID=f"{name}-app",
+        STREAM_TOPIC_DEAD_LETTER=f"{name}-dead-letter",
+        STREAM_TOPIC_WINDOWS=f"{name}-windows",
+    )
+    return env
+
+
+def renamed(messages: Iterable[Publishable], name: str) -> list[Publishable]:
+    """The same messages for the `isolated` pipeline ``name``."""
+    return [(f"{name}-{topic}", key, payload) for topic, key, payload in messages]
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
