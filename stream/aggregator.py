@@ -11,7 +11,9 @@ Exactness under at-least-once delivery, record by record:
 * a contact record stores the (event-id hash, source coordinates) of every event it applied, so a
   replay (same coordinates) is skipped and a duplicate (same id, other coordinates) is counted;
 * writes of one batch go out queue records first, then contacts, in one changelog partition, so
-  a stored contact effect implies its stored queue effect.
+  a stored contact effect implies its stored queue effect;
+* agent slots (agents by state per queue, ``stream.kpis.agents``) are last-writer-wins by the
+  sequence number stage 1 gave them: applying one twice or out of order changes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import msgspec
 
 from stream.dedup import coordinates, event_hash, find_seen
 from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
+from stream.kpis.agents import AgentSlot, apply_slot, count_states
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -35,7 +38,7 @@ from stream.kpis.histogram import (
 )
 from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
-from stream.router import Forward
+from stream.router import AgentUpdate, Forward
 from stream.state import (
     CallRecord,
     ContactRecord,
@@ -77,6 +80,7 @@ class QueueLive:
     waiting: dict[str, float] = field(default_factory=dict)  # "c:<id>" → queued at
     backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
     awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # "t:<id>" → (at, ch)
+    agents: dict[str, int] | None = None  # state → agents in the queue; None: never had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ class PartitionState:
     queues: dict[str, QueueRecord] = field(default_factory=dict)
     live: dict[str, QueueLive] = field(default_factory=dict)
     contacts: dict[str, ContactRecord] = field(default_factory=dict)
+    agents: dict[str, dict[str, AgentSlot]] = field(default_factory=dict)  # queue → agent → slot
     last_event_wall: float | None = None
 
     def queue_key(self, queue: str) -> str:
@@ -123,6 +128,7 @@ class BatchOutput:
     queues: set[str] = field(default_factory=set)
     contacts: set[str] = field(default_factory=set)
     deleted_contacts: set[str] = field(default_factory=set)
+    agents: set[tuple[str, str]] = field(default_factory=set)  # (queue, agent id) slots written
     rejected: list[Rejected] = field(default_factory=list)
     closed: list[ClosedWindow] = field(default_factory=list)
 
@@ -233,6 +239,28 @@ class Aggregator:
         if not queue_done:
             self._book(q, facts, t, item.queue)
             self._count(q, item, type_, out)
+
+    def apply_agents(
+        self, ps: PartitionState, updates: Iterable[AgentUpdate], out: BatchOutput
+    ) -> None:
+        """Apply agents' per-queue states (``stream.kpis.agents``); older ``seq`` are skipped, so
+        replays and redelivered forwards change nothing. A queue first met here gets a queue
+        record (stored, so it is exported after a restart as well)."""
+        for u in updates:
+            if u.queue not in ps.queues:
+                self._queue(ps, u.queue)
+                out.queues.add(u.queue)
+            slots = ps.agents.get(u.queue)
+            if slots is None:
+                slots = ps.agents[u.queue] = {}
+            moved = apply_slot(slots, AgentSlot(u.queue, u.agent_id, u.seq, u.state))
+            if moved is None:
+                continue
+            out.agents.add((u.queue, u.agent_id))
+            live = ps.live[u.queue]
+            if live.agents is None:
+                live.agents = {}
+            count_states(live.agents, *moved)
 
     @staticmethod
     def _count(q: QueueRecord, item: Forward, type_: str, out: BatchOutput) -> None:
@@ -349,6 +377,13 @@ class Aggregator:
             if live is None:
                 live = ps.live[rec.queue] = QueueLive()
             self._update_live(live, ckey, (None, None, None), live_view(rec))
+        for queue, slots in ps.agents.items():
+            live = ps.live.get(queue)
+            if live is None:
+                live = ps.live[queue] = QueueLive()
+            live.agents = {}
+            for slot in slots.values():
+                count_states(live.agents, None, slot.state)
 
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:

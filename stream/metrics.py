@@ -135,6 +135,11 @@ class KpiCollector(Collector):
             "Age of the oldest ticket awaiting a first response (0 when none).",
             labels=["queue"],
         )
+        agents = GaugeMetricFamily(
+            P + "agents",
+            "Agents by state (offline not counted); queues come from agent.state_changed.",
+            labels=["queue", "state"],
+        )
         last_event = GaugeMetricFamily(
             P + "last_event_timestamp_seconds",
             "Newest occurred_at seen for the queue (alert on time() minus this for stale data).",
@@ -166,6 +171,8 @@ class KpiCollector(Collector):
                     oldest_ticket.add_metric(
                         [name], r.oldest_ticket_awaiting_first_response_seconds
                     )
+                    for state, n in (r.agents or {}).items():
+                        agents.add_metric([name, state], n)
                 if q.max_event_time is not None:
                     last_event.add_metric([name], q.max_event_time)
                 self._windows(window_families, name, q, ps.live.get(name), now)
@@ -173,7 +180,7 @@ class KpiCollector(Collector):
         yield from counters.values()
         yield from hists.values()
         yield surveys_total
-        yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, last_event)
+        yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, agents, last_event)
         yield from window_families.values()
 
     def _windows(

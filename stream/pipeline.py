@@ -24,7 +24,9 @@ from stream.aggregator import (
     QueueRecord,
     TargetSource,
 )
+from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.router import (
+    AgentUpdate,
     Forward,
     InputMessage,
     Message,
@@ -45,6 +47,8 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
 
     queue: str
     items: list[tuple[str, str, int, bytes | None, bytes]]  # channel, source, offset, key, value
+    agents: list[tuple[str, int, str | None]] = msgspec.field(default_factory=list)
+    """Agents' states in the queue: (agent id, seq, state or None), see ``stream.kpis.agents``."""
 
 
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
@@ -122,6 +126,7 @@ class Pipeline:
             by_partition.setdefault(msg.partition, []).append(msg)
         now = self.clock()
         by_queue: dict[str, list[tuple[str, str, int, bytes | None, bytes]]] = {}
+        by_queue_agents: dict[str, list[tuple[str, int, str | None]]] = {}
         for partition, batch in by_partition.items():
             part = self.router_parts.get(partition)
             if part is None:
@@ -132,6 +137,7 @@ class Pipeline:
                 for name, route in out.route_writes.items()
             ]
             writes += [(f"d|{k}", records.encode(seen)) for k, seen in out.seen_writes.items()]
+            writes += [(f"g|{k}", records.encode(rec)) for k, rec in out.agent_writes.items()]
             if out.stats_changed:  # after the routes: a stored offset implies stored routes
                 writes += [(f"s|{src}", records.encode(st)) for src, st in part.stats.items()]
             effects.route_writes += self._store(self.route_logs, partition, writes)
@@ -139,12 +145,16 @@ class Pipeline:
                 by_queue.setdefault(fwd.queue, []).append(
                     (fwd.channel, fwd.source, fwd.offset, fwd.key, fwd.value)
                 )
+            for upd in out.agent_updates:
+                by_queue_agents.setdefault(upd.queue, []).append((upd.agent_id, upd.seq, upd.state))
             for dead in out.dead_letters:
                 effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
-        for queue, items in by_queue.items():
+        for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
             key = queue.encode()
-            for chunk in _chunks(items):
-                payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk))
+            agents = by_queue_agents.get(queue, [])
+            for chunk in _chunks(by_queue.get(queue, [])):
+                payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk, agents))
+                agents = []  # with the first chunk
                 effects.messages.append(Outgoing("forward", key, payload))
         return effects
 
@@ -154,13 +164,17 @@ class Pipeline:
         """Apply forwarded batches that arrived on one partition of the queue-keyed topic."""
         ps = self._agg_part(partition)
         items: list[Forward] = []
+        agents: list[AgentUpdate] = []
         intern = sys.intern  # records keep queue and channel: one string each, not per contact
         for payload in payloads:
             batch = _BATCH_DECODER.decode(payload)
             queue = intern(batch.queue)
             for channel, source, offset, key, value in batch.items:
                 items.append(Forward(queue, intern(channel), source, offset, key, value))
+            agents += (AgentUpdate(queue, *slot) for slot in batch.agents)
         out = self.aggregator.apply(ps, items, self.clock())
+        if agents:
+            self.aggregator.apply_agents(ps, agents, out)
         return self._effects(ps, out)
 
     def tick(self) -> Effects:
@@ -204,6 +218,10 @@ class Pipeline:
         ]  # queue records first: see stream.aggregator
         writes += [(ckey, records.encode(ps.contacts[ckey])) for ckey in out.contacts]
         writes += [(ckey, None) for ckey in out.deleted_contacts]
+        writes += [
+            (records.agent_slot_name(queue, agent), records.encode(ps.agents[queue][agent]))
+            for queue, agent in sorted(out.agents)
+        ]
         effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
         for rej in out.rejected:
             msg = Message(
@@ -238,6 +256,7 @@ class Pipeline:
         return [
             *((f"r|{k}", records.encode(v)) for k, v in part.routes.items()),
             *((f"d|{k}", records.encode(v)) for k, v in part.seen.items()),
+            *((f"g|{k}", records.encode(v)) for k, v in part.agents.items()),
             *((f"s|{k}", records.encode(v)) for k, v in part.stats.items()),
         ]
 
@@ -246,6 +265,11 @@ class Pipeline:
         return [
             *((f"q|{k}", records.encode(v)) for k, v in ps.queues.items()),
             *((k, records.encode(v)) for k, v in ps.contacts.items()),
+            *(
+                (records.agent_slot_name(q, a), records.encode(slot))
+                for q, slots in ps.agents.items()
+                for a, slot in slots.items()
+            ),
         ]
 
     @staticmethod
@@ -301,6 +325,12 @@ class Pipeline:
             self.router_parts[partition].stats[name[2:]] = rec
         elif isinstance(rec, SeenIds):
             self.router_parts[partition].seen[name[2:]] = rec
+        elif isinstance(rec, AgentRecord):
+            rec.queues = [sys.intern(q) for q in rec.queues]
+            self.router_parts[partition].agents[name[2:]] = rec
+        elif isinstance(rec, AgentSlot):
+            rec.queue = sys.intern(rec.queue)
+            self.agg_parts[partition].agents.setdefault(rec.queue, {})[rec.agent_id] = rec
 
     def revoke(self, partitions: set[int]) -> None:
         """Drop the state of partitions moved to another worker (their series leave with them)."""

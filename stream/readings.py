@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from stream.aggregator import Aggregator, QueueLive, QueueRecord
 from stream.kpis import calls, surveys, tickets
+from stream.kpis.agents import agents_by_state
 from stream.kpis.totals import WindowTotals
 from stream.state import BACKLOG_STATUSES
 from stream.windows import WINDOW_KINDS
@@ -32,6 +33,9 @@ class LiveReading:
     tickets_awaiting_first_response: int
     oldest_ticket_awaiting_first_response_seconds: float
     """now − min(created at) over tickets awaiting a first response; 0 when none."""
+    agents: dict[str, int] | None = None
+    """Agents in the queue by state (offline not counted, every exported state present);
+    ``None`` when no agent was ever in the queue."""
 
 
 def live_reading(live: QueueLive, now: float) -> LiveReading:
@@ -46,6 +50,7 @@ def live_reading(live: QueueLive, now: float) -> LiveReading:
         oldest_ticket_awaiting_first_response_seconds=(
             0.0 if oldest_ticket is None else max(0.0, now - oldest_ticket)
         ),
+        agents=None if live.agents is None else agents_by_state(live.agents),
     )
 
 

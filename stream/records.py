@@ -1,9 +1,10 @@
 """Table keys and the binary encoding of every stored record (msgpack via msgspec).
 
 Keys start with the partition number they belong to — ``b"3|q|billing"``, ``b"3|c:call-1"``,
-``b"3|r|t:ticket-9"`` — so the table writes each record to that changelog partition and a worker
-can tell, after a rebalance, which records it owns. The kind after the partition says which type
-to decode.
+``b"3|r|t:ticket-9"``, ``b"3|g|agent-7"`` (an agent's state, routes table),
+``b"3|a|7:billing|agent-7"`` (an agent's slot in a queue, aggregates table) — so the table
+writes each record to that changelog partition and a worker can tell, after a rebalance, which
+records it owns. The kind after the partition says which type to decode.
 
 Contact records and routes — one per open contact, so most of the stored bytes — are encoded as
 msgpack arrays of their fields in declaration order (a map would repeat every field name in
@@ -20,10 +21,14 @@ from typing import Any, Final
 import msgspec
 
 from stream.aggregator import QueueRecord
+from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
-Record = QueueRecord | CallRecord | TicketRecord | Route | RouterStats | SeenIds
+Record = (
+    QueueRecord | CallRecord | TicketRecord | Route | RouterStats | SeenIds | AgentRecord
+) | AgentSlot
+Row = CallRecord | TicketRecord | Route | AgentRecord | AgentSlot
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
@@ -36,10 +41,12 @@ _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
 }
 
 
-_ROWS: Final[dict[str, type[CallRecord | TicketRecord | Route]]] = {
+_ROWS: Final[dict[str, type[Row]]] = {
     "c": CallRecord,
     "t": TicketRecord,
     "r": Route,
+    "g": AgentRecord,
+    "a": AgentSlot,
 }
 _FIELDS: Final[dict[type, Any]] = {
     cls: attrgetter(*(f.name for f in dataclasses.fields(cls))) for cls in _ROWS.values()
@@ -56,6 +63,11 @@ def encode(record: Record) -> bytes:
 def key(partition: int, name: str) -> bytes:
     """Table key of record ``name`` (``"q|<queue>"``, ``"c:<id>"``, ...) in ``partition``."""
     return f"{partition}|{name}".encode()
+
+
+def agent_slot_name(queue: str, agent_id: str) -> str:
+    """Record name of an agent's slot in a queue; the queue's length keeps it unambiguous."""
+    return f"a|{len(queue)}:{queue}|{agent_id}"
 
 
 def split_key(raw: bytes | str) -> tuple[int, str]:

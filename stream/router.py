@@ -5,6 +5,11 @@ router remembers ``contact → (queue, channel)`` per source partition and forwa
 event, tagged with its queue and source coordinates, to the aggregator (stage 2), which owns whole
 queues. Rejections carry a reason for the dead-letter topic.
 
+Agent events are keyed by agent, not by contact, and name no single queue: the router keeps each
+agent's state (``stream.kpis.agents``: newest state and newest queue list by event time) and
+forwards the agent's resulting state *per queue* (``AgentUpdate``) to every queue it is or was
+in, so each queue's agent counts live with the queue's other numbers on one stage-2 partition.
+
 Exactly-once effects under at-least-once delivery: ``RouterStats`` of a source topic-partition
 records the last offset already counted; replayed messages at or below it are routed and
 forwarded again (downstream records skip what they have) but not counted twice. Routes are
@@ -22,6 +27,7 @@ from typing import Final, Protocol
 from stream.dedup import ENTRY, coordinates, event_hash, find_seen
 from stream.events import (
     AgentEvent,
+    AgentStateChanged,
     CallAbandoned,
     CallEvent,
     CallQueued,
@@ -35,6 +41,7 @@ from stream.events import (
     TicketStatusChanged,
     decode,
 )
+from stream.kpis.agents import AgentRecord, apply_agent_event, slot_states
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,16 @@ class Forward:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentUpdate:
+    """An agent's current state in one queue (``None``: not in it), for the queue's owner."""
+
+    queue: str
+    agent_id: str
+    seq: int
+    state: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A rejected message with its reason, for the dead-letter topic."""
 
@@ -126,6 +143,8 @@ class RouterOutput:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     route_writes: dict[str, Route | None] = field(default_factory=dict)
     seen_writes: dict[str, SeenIds] = field(default_factory=dict)
+    agent_writes: dict[str, AgentRecord] = field(default_factory=dict)
+    agent_updates: list[AgentUpdate] = field(default_factory=list)
     stats_changed: bool = False
 
 
@@ -142,6 +161,7 @@ class RouterPartition:
     routes: dict[str, Route] = field(default_factory=dict)
     stats: dict[str, RouterStats] = field(default_factory=dict)
     seen: dict[str, SeenIds] = field(default_factory=dict)
+    agents: dict[str, AgentRecord] = field(default_factory=dict)  # agent id → its state
 
 
 class Router:
@@ -211,7 +231,10 @@ class Router:
                 f"occurred_at is {t - wall_now:.0f} s ahead of the clock",
             )
         if isinstance(ev, (AgentEvent, CustomerEvent)):
-            return self._remember(part, ev, source, msg.offset, out)
+            verdict = self._remember(part, ev, source, msg.offset, out)
+            if isinstance(ev, AgentStateChanged) and verdict != DUPLICATE:
+                self._agent(part, ev, t, out)
+            return verdict
         target = self._resolve(part, ev, t, out)
         if isinstance(target, Rejection):
             return target
@@ -239,6 +262,21 @@ class Router:
         rec.seen = (rec.seen + h + coord)[-SEEN_KEEP * ENTRY :]
         out.seen_writes[key] = rec
         return _type_of(ev)
+
+    @staticmethod
+    def _agent(part: RouterPartition, ev: AgentStateChanged, t: float, out: RouterOutput) -> None:
+        """Apply an agent event (``stream.kpis.agents``) and send the agent's current slot to
+        every queue it was ever in. Sent on replays and stale events too, not only on changes:
+        a forward lost in a crash is re-sent, and the queue's owner skips what it has (by
+        ``seq``)."""
+        rec = part.agents.get(ev.agent_id)
+        if rec is None:
+            rec = part.agents[ev.agent_id] = AgentRecord()
+        if apply_agent_event(rec, ev.state, ev.queues, t, event_hash(ev.event_id)):
+            out.agent_writes[ev.agent_id] = rec
+        out.agent_updates.extend(
+            AgentUpdate(queue, ev.agent_id, rec.seq, state) for queue, state in slot_states(rec)
+        )
 
     def _resolve(
         self, part: RouterPartition, ev: Event, t: float, out: RouterOutput
@@ -301,6 +339,7 @@ def _type_of(ev: Event | AgentEvent | CustomerEvent) -> str:
 
 
 __all__ = [
+    "AgentUpdate",
     "DeadLetter",
     "Forward",
     "Message",

@@ -22,9 +22,10 @@ Redis layout, ``P`` = ``<app_id>:wallboard``:
 
 Writes are idempotent (HSET of the whole snapshot) and ordered: a Lua script refuses a snapshot
 whose ``(version, updated_at)`` is older than the stored one, ``version`` being the sum of the
-source offsets the queue's state has applied. So after a rebalance a worker that lost the queue
-cannot overwrite the new owner with older numbers, unless the stored snapshot is older than
-``TAKEOVER_SECONDS`` (its writer is gone: e.g. offsets reset with a recreated topic).
+source offsets the queue's state has applied (plus its agent slots' sequence numbers). So after
+a rebalance a worker that lost the queue cannot overwrite the new owner with older numbers,
+unless the stored snapshot is older than ``TAKEOVER_SECONDS`` (its writer is gone: e.g.
+offsets reset with a recreated topic).
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ TIME_WARN_FACTOR: Final = 2.0
 class QueueSnapshot:
     """One queue's tile: live values, today's ratios, the targets that colour them.
 
-    ``None`` means no data (an empty denominator), shown as "—"; ``agents_available`` is always
-    ``None`` until the pipeline tracks agent states (``agent.state_changed`` is counted but not
-    yet aggregated per queue).
+    ``None`` means no data (an empty denominator), shown as "—"; ``agents_available`` is the
+    ``contact_centre_agents{state="available"}`` value, ``None`` when no agent was ever in the
+    queue (no ``agent.state_changed`` has named it).
     """
 
     queue: str
@@ -94,7 +95,8 @@ class QueueSnapshot:
     at: float
     """The worker's clock when the snapshot was taken (ages are measured to it)."""
     version: int
-    """Sum of the source offsets the queue's state has applied: grows as the state does."""
+    """Sum of the source offsets the queue's state has applied plus the sequence numbers of its
+    agents' states: grows as the state does."""
     calls_waiting: int | None
     oldest_call_waiting_seconds: float | None
     service_level_today: float | None
@@ -140,7 +142,8 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 queue=name,
                 team=targets.team(name),
                 at=now,
-                version=sum(q.applied.values()),
+                version=sum(q.applied.values())
+                + sum(slot.seq for slot in ps.agents.get(name, {}).values()),
                 calls_waiting=None if reading is None else reading.calls_waiting,
                 oldest_call_waiting_seconds=(
                     None if reading is None else reading.oldest_call_waiting_seconds
@@ -153,7 +156,11 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 tickets_awaiting_first_response=(
                     None if reading is None else reading.tickets_awaiting_first_response
                 ),
-                agents_available=None,
+                agents_available=(
+                    None
+                    if reading is None or reading.agents is None
+                    else reading.agents["available"]
+                ),
                 answer_target_seconds=t.answer_target_seconds,
                 service_level_goal=t.service_level_goal,
             )

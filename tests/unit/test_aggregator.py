@@ -989,7 +989,8 @@ def test_record_keys_name_their_partition_and_kind() -> None:
     h = Harness()
     h.run(SCENARIO)
     kinds = {records.split_key(k)[1][0] for k in h.table}
-    assert kinds == {"q", "c", "t", "r", "s", "d"}  # d: agent/customer event memory
+    # d: agent/customer event memory, g: an agent's state (a1 has no queues, so no "a" slots)
+    assert kinds == {"q", "c", "t", "r", "s", "d", "g"}
     assert {records.split_key(k) for k in h.table if b"|q|" in k} == {
         (0, "q|billing"),
         (1, "q|support"),

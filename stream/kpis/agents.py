@@ -1,0 +1,118 @@
+"""Agents by state per queue: pure, order-independent agent state, and the per-queue counts.
+
+An ``agent.state_changed`` event carries the agent's ``state`` and, optionally, the ``queues``
+the agent serves. The agent's *current* value is two last-writer-wins registers, each decided by
+event time (``occurred_at``, ties broken by the event-id hash so the outcome never depends on
+arrival order):
+
+* the state of the newest event;
+* the queue list of the newest event that carries ``queues`` — an event without ``queues``
+  keeps the agent's queues; ``queues: []`` leaves every queue; an agent never given queues is
+  in none (so it is counted nowhere).
+
+A late, older event therefore never overwrites a newer state, yet its queue list still counts if
+it is the newest list seen. A duplicate (same event, same time and hash) changes nothing.
+
+Stage 1 keeps one ``AgentRecord`` per agent (the router partition owns the agent key) and turns
+every change into per-queue ``AgentSlot`` values — the agent's state in that queue, or ``None``
+when it is not in it — numbered by ``seq``, which grows with every change of the agent's value.
+Stage 2 keeps the slots of the queues it owns and applies a slot only when its ``seq`` is newer
+(``apply_slot``): idempotent and order-free, so replays and redelivered forwards change nothing.
+
+The gauge ``contact_centre_agents{queue,state}`` counts slots by state; ``offline`` is not
+exported (``kpis.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+EXPORTED_STATES: Final = ("available", "busy", "after_call_work", "away")
+"""States exported per queue, in this order; ``offline`` agents are not counted."""
+
+
+@dataclass(slots=True)
+class AgentRecord:
+    """Stage 1, one per agent: the two registers, the change counter, the queues told."""
+
+    state: str | None = None
+    state_at: float | None = None
+    state_tie: bytes = b""
+    queues: list[str] = field(default_factory=list)
+    queues_at: float | None = None
+    queues_tie: bytes = b""
+    seq: int = 0
+    told: list[str] = field(default_factory=list)
+    """Every queue that was ever sent a slot of this agent, sorted (replays re-send them all)."""
+
+
+@dataclass(slots=True)
+class AgentSlot:
+    """Stage 2, one per (queue, agent): the agent's state in the queue (``None``: not in it)."""
+
+    queue: str
+    agent_id: str
+    seq: int
+    state: str | None
+
+
+def _newer(at: float, tie: bytes, than_at: float | None, than_tie: bytes) -> bool:
+    return than_at is None or (at, tie) > (than_at, than_tie)
+
+
+def apply_agent_event(
+    rec: AgentRecord, state: str, queues: tuple[str, ...] | None, at: float, tie: bytes
+) -> bool:
+    """Apply one event to an agent's registers; True when the record changed (store it).
+
+    ``seq`` grows when the agent's value (state, queues) changed; ``told`` gains the new queues.
+    """
+    before = (rec.state, rec.queues)
+    changed = False
+    if _newer(at, tie, rec.state_at, rec.state_tie):
+        rec.state, rec.state_at, rec.state_tie = state, at, tie
+        changed = True
+    if queues is not None and _newer(at, tie, rec.queues_at, rec.queues_tie):
+        rec.queues, rec.queues_at, rec.queues_tie = sorted(set(queues)), at, tie
+        changed = True
+    if (rec.state, rec.queues) != before:
+        rec.seq += 1
+        rec.told = sorted(set(rec.told).union(rec.queues))
+    return changed
+
+
+def slot_states(rec: AgentRecord) -> list[tuple[str, str | None]]:
+    """``(queue, state or None)`` for every queue told about the agent: its current slots."""
+    member = set(rec.queues)
+    return [(q, rec.state if q in member else None) for q in rec.told]
+
+
+def apply_slot(
+    slots: dict[str, AgentSlot], slot: AgentSlot
+) -> tuple[str | None, str | None] | None:
+    """Store ``slot`` unless the stored one is as new; ``(state before, state after)`` or None.
+
+    A slot leaving the queue is kept with state ``None`` (its ``seq`` guards against an older
+    slot arriving later).
+    """
+    old = slots.get(slot.agent_id)
+    if old is not None and old.seq >= slot.seq:
+        return None
+    slots[slot.agent_id] = slot
+    return (None if old is None else old.state), slot.state
+
+
+def count_states(counts: dict[str, int], before: str | None, after: str | None) -> None:
+    """Move one agent between states in a queue's counts (``None``: not in the queue)."""
+    if before == after:
+        return
+    if before is not None:
+        counts[before] = counts.get(before, 0) - 1
+    if after is not None:
+        counts[after] = counts.get(after, 0) + 1
+
+
+def agents_by_state(counts: dict[str, int]) -> dict[str, int]:
+    """The exported gauge values: every state of ``EXPORTED_STATES``, 0 when none."""
+    return {s: counts.get(s, 0) for s in EXPORTED_STATES}

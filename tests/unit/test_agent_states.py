@@ -1,0 +1,277 @@
+"""Agents by state per queue: ``contact_centre_agents{queue,state}`` and the wallboard's tile.
+
+Table-driven through the in-memory pipeline of ``test_aggregator`` (router → forwarded batches →
+aggregator → table → collector): every row is a list of ``agent.state_changed`` events and the
+exact counts per queue. Each row also runs one event per batch and all in one batch, after a
+restart from the stored segments, with every batch fed twice (replays), with the forwarded
+batches delivered twice, and in reverse arrival order (the result depends on event time only).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from stream.config import TargetBook
+from stream.kpis.agents import (
+    AgentRecord,
+    AgentSlot,
+    agents_by_state,
+    apply_agent_event,
+    apply_slot,
+    slot_states,
+)
+from stream.snapshots import build_snapshots
+from tests.unit.test_aggregator import NOW, Harness, Input, body, call
+
+Counts = dict[str, dict[str, int]]  # queue → state → agents (only the non-zero states)
+
+
+def agent(eid: str, seconds: float, agent_id: str, state: str, queues: Any = None) -> Input:
+    fields: dict[str, Any] = {"agent_id": agent_id, "state": state}
+    if queues is not None:
+        fields["queues"] = queues
+    return ("agents", agent_id.encode(), body(eid, "agent.state_changed", seconds, **fields))
+
+
+B, S = ["billing"], ["support"]
+
+# (id, events, agents by state per queue)
+CASES: list[tuple[str, list[Input], Counts]] = [
+    ("no agent events: no series", [], {}),
+    ("an agent without queues is in none", [agent("e1", 0, "a1", "available")], {}),
+    ("one agent", [agent("e1", 0, "a1", "available", B)], {"billing": {"available": 1}}),
+    (
+        "two queues at once",
+        [agent("e1", 0, "a1", "busy", ["billing", "support"])],
+        {"billing": {"busy": 1}, "support": {"busy": 1}},
+    ),
+    (
+        "an event without queues keeps the queues",
+        [agent("e1", 0, "a1", "available", B), agent("e2", 10, "a1", "after_call_work")],
+        {"billing": {"after_call_work": 1}},
+    ),
+    (
+        "moves between queues: the old queue loses the agent",
+        [agent("e1", 0, "a1", "available", B), agent("e2", 10, "a1", "available", S)],
+        {"billing": {}, "support": {"available": 1}},
+    ),
+    (
+        "an empty queue list leaves every queue",
+        [
+            agent("e1", 0, "a1", "available", ["billing", "support"]),
+            agent("e2", 10, "a1", "away", []),
+        ],
+        {"billing": {}, "support": {}},
+    ),
+    (
+        "offline agents are not counted",
+        [agent("e1", 0, "a1", "available", B), agent("e2", 10, "a1", "offline")],
+        {"billing": {}},
+    ),
+    (
+        "duplicates (same event_id) count once",
+        [
+            agent("e1", 0, "a1", "available", B),
+            agent("e1", 0, "a1", "available", B),
+            agent("e2", 0, "a2", "busy", B),
+            agent("e2", 0, "a2", "busy", B),
+        ],
+        {"billing": {"available": 1, "busy": 1}},
+    ),
+    (
+        "out of order: a late older state does not overwrite a newer one",
+        [agent("e2", 20, "a1", "busy", B), agent("e1", 10, "a1", "available", B)],
+        {"billing": {"busy": 1}},
+    ),
+    (
+        "out of order: the newest queue list wins, whatever arrives last",
+        [
+            agent("e1", 0, "a1", "available", B),
+            agent("e3", 30, "a1", "busy"),
+            agent("e2", 20, "a1", "away", S),
+        ],
+        {"billing": {}, "support": {"busy": 1}},
+    ),
+    (
+        "several agents and states",
+        [
+            agent("e1", 0, "a1", "available", B),
+            agent("e2", 1, "a2", "available", B),
+            agent("e3", 2, "a3", "busy", ["billing", "support"]),
+            agent("e4", 3, "a2", "busy"),
+            agent("e5", 4, "a4", "after_call_work", S),
+            agent("e6", 5, "a4", "away"),
+        ],
+        {"billing": {"available": 1, "busy": 2}, "support": {"busy": 1, "away": 1}},
+    ),
+]
+
+
+def agent_samples(h: Harness) -> Counts:
+    out: Counts = {}
+    for (name, labels), value in h.samples().items():
+        if name == "contact_centre_agents":
+            d = dict(labels)
+            out.setdefault(d["queue"], {})[d["state"]] = int(value)
+    return out
+
+
+def full(expected: Counts) -> Counts:
+    """Exported series: every state but offline, 0 when none, per queue that ever had agents."""
+    return {queue: agents_by_state(counts) for queue, counts in expected.items()}
+
+
+def ids(cases: list[tuple[str, list[Input], Counts]]) -> list[Any]:
+    return [pytest.param(events, expected, id=name) for name, events, expected in cases]
+
+
+@pytest.mark.parametrize(("events", "expected"), ids(CASES))
+@pytest.mark.parametrize("batch_size", [1, 100])
+def test_agents_by_state(events: list[Input], expected: Counts, batch_size: int) -> None:
+    h = Harness()
+    h.run(events, batch_size=batch_size)
+    assert agent_samples(h) == full(expected)
+
+
+@pytest.mark.parametrize(("events", "expected"), ids(CASES))
+def test_agents_by_state_survive_a_restart(events: list[Input], expected: Counts) -> None:
+    h = Harness()
+    h.run(events, batch_size=2)
+    h.restart()  # Pipeline.load from the stored segments only
+    assert agent_samples(h) == full(expected)
+    # ... and go on from there: a restored agent moves on exactly.
+    h.run([agent("z1", 100, "a1", "available", S)])
+    reference = Harness()
+    reference.run([*events, agent("z1", 100, "a1", "available", S)], batch_size=2)
+    assert agent_samples(h) == agent_samples(reference)
+
+
+@pytest.mark.parametrize(("events", "expected"), ids(CASES))
+def test_replays_and_redelivered_forwards_change_nothing(
+    events: list[Input], expected: Counts
+) -> None:
+    h = Harness()
+    forwards = []
+    batches = [h.publish(events[i : i + 2]) for i in range(0, len(events), 2)]
+    for batch in batches:
+        fwd = h.route(batch)
+        h.aggregate(fwd)
+        forwards += fwd
+    table = h.table
+    for partition, payload in forwards:  # the forwarded batches delivered again
+        assert h.pipeline.aggregate(partition, [payload]).aggregate_writes == []
+    h.restart()
+    for batch in batches:  # the input delivered again after the restart: replays
+        h.feed(batch)
+    assert h.table == table
+    assert agent_samples(h) == full(expected)
+
+
+@pytest.mark.parametrize(("events", "expected"), ids(CASES))
+def test_arrival_order_does_not_matter(events: list[Input], expected: Counts) -> None:
+    h = Harness()
+    h.run(list(reversed(events)), batch_size=1)
+    # The same numbers; only which queues have (all-zero) series depends on what was seen.
+    nonzero = {q: {s: n for s, n in c.items() if n} for q, c in agent_samples(h).items()}
+    assert {q: c for q, c in nonzero.items() if c} == {q: c for q, c in expected.items() if c}
+
+
+def test_input_batches_replayed_after_a_crash_are_exact() -> None:
+    """The router's writes of the last batch are lost; the batch is redelivered and replayed."""
+    events = CASES[-1][1]
+    reference = Harness()
+    reference.run(events, batch_size=3)
+
+    h = Harness()
+    h.run(events[:3], batch_size=3)
+    last = h.publish(events[3:])
+    routes_before = dict(h.route_store)
+    h.aggregate(h.route(last))  # forwarded and applied; then the router's writes are lost
+    h.route_store = routes_before
+    h.restart()
+    h.feed(last)
+    assert agent_samples(h) == agent_samples(reference) == full(CASES[-1][2])
+    # Replayed again with everything stored: nothing changes.
+    table = h.table
+    h.feed(last)
+    assert h.table == table
+
+
+def test_lost_forward_is_resent_by_the_replay() -> None:
+    """A crash after the router stored its writes but before the forward reached stage 2."""
+    h = Harness()
+    h.run([agent("e1", 0, "a1", "available", B)])
+    last = h.publish([agent("e2", 10, "a1", "busy", S)])
+    h.route(last)  # stored, forwards lost
+    h.restart()
+    h.feed(last)  # redelivered: a replay for the router
+    assert agent_samples(h) == full({"billing": {}, "support": {"busy": 1}})
+
+
+def test_agents_do_not_touch_the_event_counters_of_a_queue() -> None:
+    h = Harness()
+    h.run([agent("e1", 0, "a1", "available", B), agent("e1", 0, "a1", "available", B)])
+    q = h.queue("billing")
+    assert q.events == {} and q.applied == {} and q.duplicates == 0
+    stats = [st for part in h.pipeline.router_parts.values() for st in part.stats.values()]
+    assert sum(st.accepted.get("agent.state_changed", 0) for st in stats) == 1
+    assert sum(st.duplicates for st in stats) == 1
+
+
+def test_the_wallboard_shows_agents_available() -> None:
+    h = Harness()
+    h.run(
+        [
+            call("c1-q", "call.queued", 0, "c1", queue="support"),
+            agent("e1", 0, "a1", "available", B),
+            agent("e2", 1, "a2", "available", B),
+            agent("e3", 2, "a3", "busy", B),
+        ]
+    )
+    snaps = {s.queue: s for s in build_snapshots(h.pipeline, TargetBook.default(), NOW)}
+    assert snaps["billing"].agents_available == 2
+    assert snaps["support"].agents_available is None  # no agent ever named it
+    before = snaps["billing"].version
+    h.run([agent("e4", 3, "a1", "busy")])
+    snap = {s.queue: s for s in build_snapshots(h.pipeline, TargetBook.default(), NOW)}["billing"]
+    assert snap.agents_available == 1
+    assert snap.version > before  # a newer agent state is never refused by the Lua guard
+
+
+# --- the pure registers --------------------------------------------------------------------------
+
+
+def test_registers_are_order_independent() -> None:
+    events = [
+        ("available", ("billing",), 0.0, b"1"),
+        ("busy", None, 30.0, b"3"),
+        ("away", ("support", "billing"), 20.0, b"2"),
+        ("offline", None, 20.0, b"0"),  # same time as "away": the hash breaks the tie
+    ]
+    results = set()
+    for order in itertools.permutations(events):
+        rec = AgentRecord()
+        for state, queues, at, tie in order:
+            apply_agent_event(rec, state, queues, at, tie)
+        results.add((rec.state, tuple(rec.queues)))
+    assert results == {("busy", ("billing", "support"))}
+
+
+def test_slots_apply_only_when_newer() -> None:
+    slots: dict[str, AgentSlot] = {}
+    assert apply_slot(slots, AgentSlot("billing", "a1", 2, "busy")) == (None, "busy")
+    assert apply_slot(slots, AgentSlot("billing", "a1", 1, "available")) is None
+    assert apply_slot(slots, AgentSlot("billing", "a1", 2, "busy")) is None
+    assert apply_slot(slots, AgentSlot("billing", "a1", 3, None)) == ("busy", None)
+    assert slots["a1"].state is None  # kept: an older slot arriving later stays refused
+
+
+def test_a_queue_left_keeps_getting_the_current_slot() -> None:
+    rec = AgentRecord()
+    apply_agent_event(rec, "available", ("billing",), 0.0, b"1")
+    apply_agent_event(rec, "busy", ("support",), 1.0, b"2")
+    assert slot_states(rec) == [("billing", None), ("support", "busy")]
+    assert rec.seq == 2
