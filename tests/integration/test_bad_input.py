@@ -183,8 +183,11 @@ def test_every_bad_message_is_dead_lettered_and_changes_no_kpi(
     clean_env = isolated(broker.bootstrap, "clean", INPUT_TOPICS)
     dirty = workers(frozen_time=FROZEN, **settings)
     clean = workers(frozen_time=FROZEN, **settings, **clean_env)
-    for w in (dirty, clean):
-        wait_until(lambda w=w: w.partitions() == {0, 1, 2, 3}, 90, "a worker owning everything")
+    wait_until(
+        lambda: all(w.partitions() == {0, 1, 2, 3} for w in (dirty, clean)),
+        120,
+        "each worker owning every partition of its pipeline",
+    )
 
     assert publish(broker.bootstrap, renamed(GOOD, "clean")) == len(GOOD)
     n = publish(broker.bootstrap, mixed())

@@ -137,15 +137,19 @@ def test_out_of_order_within_grace_equals_in_order_and_late_data_is_counted(
     shuffled_env = isolated(broker.bootstrap, "shuffled", INPUT_TOPICS)
     straight = workers(frozen_time=FROZEN, **settings)
     shuffled = workers(frozen_time=FROZEN, **settings, **shuffled_env)
-    for w in (straight, shuffled):
-        wait_until(lambda w=w: w.partitions() == {0, 1, 2, 3}, 90, "a worker owning everything")
+    wait_until(
+        lambda: all(w.partitions() == {0, 1, 2, 3} for w in (straight, shuffled)),
+        120,
+        "each worker owning every partition of its pipeline",
+    )
     ordered, disordered = in_order(), out_of_order()
     assert sorted(map(repr, ordered)) == sorted(map(repr, disordered))
     assert ordered != disordered
     n = publish(broker.bootstrap, ordered)
     assert publish(broker.bootstrap, renamed(disordered, "shuffled")) == n
-    for w in (straight, shuffled):
-        wait_until(lambda w=w: accounted(w.scrape()) == n, 60, "every event counted")
+    wait_until(
+        lambda: all(accounted(w.scrape()) == n for w in (straight, shuffled)), 60, "all counted"
+    )
     a, b = straight.scrape(), shuffled.scrape()
     assert a == b
     assert value(a, "contact_centre_events_late_total") == 0
