@@ -1,4 +1,8 @@
-"""A restarted worker resumes from its changelog: counters continue, nothing is counted twice."""
+"""A restarted worker resumes from its changelog: counters continue, nothing is counted twice.
+
+The truth is a second app (its own consumer group and tables) that reads the same topics from
+the start without a crash: every sample of the restarted worker must equal its samples.
+"""
 
 from __future__ import annotations
 
@@ -37,9 +41,17 @@ def test_restart_resumes_exactly(broker: EmbeddedBroker, workers: WorkerFactory,
     # The whole first batch again (a publisher retry) plus new calls while no worker runs.
     n2 = publish(broker.bootstrap, [*calls("before", 30), *calls("after", 30)])
     second = workers()
-    wait_until(lambda: second.partitions() == {0, 1, 2, 3}, 90, "second worker ready")
-    wait_until(lambda: accounted(second.scrape()) == n1 + n2, 90, "everything counted")
+    truth = workers(STREAM_APP_ID=f"{first.env['STREAM_APP_ID']}-truth")
+    wait_until(
+        lambda: second.partitions() == {0, 1, 2, 3} == truth.partitions(), 120, "workers ready"
+    )
+    wait_until(
+        lambda: accounted(second.scrape()) == n1 + n2 == accounted(truth.scrape()),
+        90,
+        "everything counted by both apps",
+    )
     m = second.scrape()
+    assert m == truth.scrape()  # every counter, histogram bucket and gauge
     for q in ("q0", "q1", "q2"):
         labels = {"queue": q, "channel": "phone"}
         assert value(m, "contact_centre_calls_offered_total", **labels) == 20
