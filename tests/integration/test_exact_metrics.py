@@ -117,6 +117,14 @@ def test_known_event_set_gives_exact_metrics(
     wait_until(lambda: accounted(w.scrape()) == 43, 60, "43 messages accounted for")
     assert publish(broker.bootstrap, LATE) == 2
     wait_until(lambda: accounted(w.scrape()) == 45, 60, "45 messages accounted for")
+    wait_until(  # agents are counted in stage 1; their per-queue state follows via stage 2
+        lambda: (
+            value(w.scrape(), "contact_centre_agents", queue="billing", state="available")
+            is not None
+        ),
+        30,
+        "the agent's state in billing",
+    )
     m = w.scrape()
 
     def v(name: str, **labels: str) -> float | None:
@@ -212,6 +220,11 @@ def test_known_event_set_gives_exact_metrics(
     for reason, n in expected_reasons.items():
         assert v("events_rejected_total", reason=reason) == n, reason
     assert v("events_duplicate_total") == 3  # a call, a ticket and an agent event
+    # Agents by state: a1 is available in billing (its duplicate changes nothing).
+    for state, n in {"available": 1, "busy": 0, "after_call_work": 0, "away": 0}.items():
+        assert v("agents", queue="billing", state=state) == n, state
+    assert v("agents", queue="billing", state="offline") is None  # never exported
+    assert v("agents", queue="support", state="available") is None  # no agent named support
     assert v("events_late_total") == 2
 
     # Every rejected message is on the dead-letter topic with its reason.

@@ -197,7 +197,7 @@ def expected_from_metrics(m: Samples, queue: str) -> dict[str, float | None]:
             m, "contact_centre_first_response_within_target_ratio", **today
         ),
         "backlog": sum(n for n in backlog if n is not None),
-        "agents_available": None,
+        "agents_available": value(m, "contact_centre_agents", queue=queue, state="available"),
     }
 
 
@@ -228,12 +228,24 @@ def test_wallboard_shows_the_metrics_filters_and_greys_stale_tiles(
     wait_until(lambda: w.partitions() == {0, 1, 2, 3}, 90, "the worker to own all partitions")
     assert publish(broker.bootstrap, [*MAIN, *LATE]) == 45
     wait_until(lambda: accounted(w.scrape()) == 45, 60, "45 messages accounted for")
+    wait_until(
+        lambda: (
+            value(w.scrape(), "contact_centre_agents", queue="billing", state="available")
+            is not None
+        ),
+        30,
+        "the agent's state in billing",
+    )
     m = w.scrape()
     expected = {q: expected_from_metrics(m, q) for q in ("billing", "support")}
     # The hand-computed numbers of test_exact_metrics, so the comparison cannot pass vacuously.
     assert expected["billing"]["service_level_today"] == 0.5
     assert expected["billing"]["oldest_call_waiting_seconds"] == 120
     assert expected["support"]["first_response_within_target_today"] == 0.5
+    assert (expected["billing"]["agents_available"], expected["support"]["agents_available"]) == (
+        1,
+        None,
+    )
 
     wb = wallboards(redis_server.url, w.env["STREAM_APP_ID"])
     context = browser()
@@ -260,7 +272,8 @@ def test_wallboard_shows_the_metrics_filters_and_greys_stale_tiles(
     assert billing["service_level_today"]["text"] == "50%"
     assert billing["abandon_rate_today"]["text"] == "33%"
     assert billing["average_speed_of_answer_today_seconds"]["text"] == "25s"
-    assert billing["agents_available"]["text"] == "—"
+    assert billing["agents_available"]["text"] == "1"
+    assert support["agents_available"]["text"] == "—"  # no agent ever named support
     assert billing["service_level_today"]["status"] == "bad"  # 50 % against the 80 % goal
     assert billing["oldest_call_waiting_seconds"]["status"] == "bad"  # 120 s > 2 × 20 s
     assert billing["abandon_rate_today"]["status"] == "bad"  # 33 % > 10 %
