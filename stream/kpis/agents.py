@@ -44,7 +44,8 @@ class AgentRecord:
     queues_tie: bytes = b""
     seq: int = 0
     told: list[str] = field(default_factory=list)
-    """Every queue that was ever sent a slot of this agent, sorted (replays re-send them all)."""
+    """Every queue any event of this agent named, sorted: each gets the agent's slot (replays
+    re-send them all)."""
 
 
 @dataclass(slots=True)
@@ -66,10 +67,15 @@ def apply_agent_event(
 ) -> bool:
     """Apply one event to an agent's registers; True when the record changed (store it).
 
-    ``seq`` grows when the agent's value (state, queues) changed; ``told`` gains the new queues.
+    ``seq`` grows when the agent's value (state, queues) changed. ``told`` gains every queue an
+    event names, even a stale one's: which queues have (possibly all-zero) series then depends
+    on the events, not on their arrival order.
     """
     before = (rec.state, rec.queues)
     changed = False
+    if queues is not None and not set(queues) <= set(rec.told):
+        rec.told = sorted(set(rec.told).union(queues))
+        changed = True
     if _newer(at, tie, rec.state_at, rec.state_tie):
         rec.state, rec.state_at, rec.state_tie = state, at, tie
         changed = True
@@ -78,7 +84,6 @@ def apply_agent_event(
         changed = True
     if (rec.state, rec.queues) != before:
         rec.seq += 1
-        rec.told = sorted(set(rec.told).union(rec.queues))
     return changed
 
 
