@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system demo test unit integration lint format check bench clean
+.PHONY: help venv system demo test unit integration soak lint format check bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -26,13 +26,16 @@ demo: $(STAMP) ## Embedded broker + worker + simulated traffic; prints where the
 	$(BIN)/python -m stream demo
 
 test: $(STAMP) system lint ## Everything: lint, type checks, unit, agent and integration tests
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not soak"
 
 unit: $(STAMP) ## Fast tests only (pure core, no broker)
 	$(BIN)/python -m pytest tests/unit
 
 integration: $(STAMP) ## Tests against the real embedded broker
-	$(BIN)/python -m pytest tests/integration tests/agents
+	$(BIN)/python -m pytest tests/integration tests/agents -m "not soak"
+
+soak: $(STAMP) ## Soak run (SOAK_SECONDS=1200 SOAK_RATE=2000): flat RSS, exact totals; test-output/soak
+	$(BIN)/python -m pytest tests/integration/test_soak.py -m soak -s
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check stream tests benchmarks
