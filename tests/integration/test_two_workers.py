@@ -7,6 +7,9 @@ back, and the two still sum to the truth without exporting any queue twice.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from stream.broker import EmbeddedBroker
@@ -14,6 +17,7 @@ from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import (
     Publishable,
     Samples,
+    WorkerProcess,
     accounted,
     merged,
     publish,
@@ -60,12 +64,7 @@ def test_two_workers_split_partitions_and_sum_to_the_truth(
 ) -> None:
     a = workers()
     b = workers()
-
-    def split() -> bool:
-        pa, pb = a.partitions(), b.partitions()
-        return bool(pa) and bool(pb) and pa | pb == {0, 1, 2, 3} and not pa & pb  # type: ignore[operator]
-
-    wait_until(split, 120, "two workers owning disjoint halves of the partitions")
+    wait_until(lambda: split(a, b), 120, "two workers owning disjoint halves of the partitions")
     n = publish(broker.bootstrap, traffic())
     wait_until(lambda: accounted(merged(a.scrape(), b.scrape())) == n, 60, "all events counted")
     assert_truth(a.scrape(), b.scrape(), rounds=1)
@@ -79,10 +78,42 @@ def test_two_workers_split_partitions_and_sum_to_the_truth(
 
     # The killed worker comes back (same settings and data directory): partitions move back.
     b.start()
-    wait_until(split, 120, "the partitions to be split again")
+    wait_until(lambda: split(a, b), 120, "the partitions to be split again")
     n += publish(broker.bootstrap, traffic(2))
     wait_until(lambda: accounted(merged(a.scrape(), b.scrape())) == n, 60, "all events counted")
     assert_truth(a.scrape(), b.scrape(), rounds=3)
+
+
+def test_a_frozen_worker_loses_its_partitions_and_rejoins_without_double_counting(
+    broker: EmbeddedBroker, workers: WorkerFactory
+) -> None:
+    """A worker frozen (SIGSTOP) past the session timeout is a zombie when it wakes up: the
+    other has taken its partitions and counted what arrived meanwhile; nothing may be counted
+    twice once the zombie rejoins and partitions are split again."""
+    a = workers()
+    b = workers()
+    wait_until(lambda: split(a, b), 120, "two workers owning disjoint halves of the partitions")
+    n = publish(broker.bootstrap, traffic())
+    wait_until(lambda: accounted(merged(a.scrape(), b.scrape())) == n, 60, "all events counted")
+    assert b.proc is not None
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        n += publish(broker.bootstrap, traffic(1))  # half of it for the frozen worker's queues
+        wait_until(lambda: a.partitions() == {0, 1, 2, 3}, 90, "the other to own everything")
+        wait_until(lambda: accounted(a.scrape()) == n, 60, "all events counted by the other")
+        assert_truth(a.scrape(), rounds=2)
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+    wait_until(lambda: split(a, b), 120, "the woken worker to rejoin and take partitions back")
+    n += publish(broker.bootstrap, traffic(2))
+    wait_until(lambda: accounted(merged(a.scrape(), b.scrape())) == n, 60, "all events counted")
+    assert_truth(a.scrape(), b.scrape(), rounds=3)
+
+
+def split(a: WorkerProcess, b: WorkerProcess) -> bool:
+    """Both ready, owning disjoint non-empty sets of partitions that cover all four."""
+    pa, pb = a.partitions(), b.partitions()
+    return bool(pa and pb) and pa | pb == {0, 1, 2, 3} and not pa & pb  # type: ignore[operator]
 
 
 def assert_truth(*scrapes: Samples, rounds: int) -> None:
