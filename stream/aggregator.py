@@ -28,6 +28,7 @@ import msgspec
 
 from stream.dedup import coordinates, event_hash, find_seen
 from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
+from stream.kpis import sla
 from stream.kpis.agents import AgentSlot, apply_slot, count_states
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
@@ -40,6 +41,7 @@ from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
 from stream.router import AgentUpdate, Forward
 from stream.state import (
+    NOT_LIVE,
     CallRecord,
     ContactRecord,
     Fact,
@@ -81,6 +83,9 @@ class QueueLive:
     backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
     awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # "t:<id>" → (at, ch)
     agents: dict[str, int] | None = None  # state → agents in the queue; None: never had one
+    # SLA timers (``stream.kpis.sla``): kind → sorted deadlines of items still pending it.
+    deadlines: dict[str, list[float]] = field(default_factory=dict)
+    open_created: list[float] = field(default_factory=list)  # sorted created at, unsolved tickets
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +240,11 @@ class Aggregator:
         ps.contacts[ckey] = new_rec
         out.contacts.add(ckey)
         out.deleted_contacts.discard(ckey)
-        self._update_live(ps.live[item.queue], ckey, before, live_view(new_rec))
+        after = live_view(new_rec)
+        if before != after:
+            live = ps.live[item.queue]
+            self._update_live(live, ckey, before, after)
+            self._update_timers(live, new_rec, before, after)
         if not queue_done:
             self._book(q, facts, t, item.queue)
             self._count(q, item, type_, out)
@@ -332,6 +341,49 @@ class Aggregator:
             else:
                 live.awaiting[ckey] = a1
 
+    def _update_timers(
+        self,
+        live: QueueLive,
+        rec: ContactRecord,
+        before: LiveView,
+        after: LiveView,
+        *,
+        bulk: bool = False,
+    ) -> None:
+        """Move one contact's SLA deadlines and backlog creation time (``stream.kpis.sla``).
+
+        Deadlines are recomputed from the record and the targets on the way out as on the way
+        in (a ticket's ``created_at`` never changes), so removal finds the value it inserted.
+        ``bulk`` (a rebuild, entries only) appends; the caller sorts the lists afterwards."""
+        add = list.append if bulk else sla.add
+        w0, b0, a0 = before
+        w1, b1, a1 = after
+        if w0 == w1 and (b0 is None) == (b1 is None) and a0 == a1:
+            return
+        targets = self.targets.for_queue(rec.queue, rec.channel)
+        dl = live.deadlines
+        if w0 != w1:
+            answer = dl.setdefault("answer", [])
+            if w0 is not None:
+                sla.remove(answer, w0 + targets.answer_target_seconds)
+            if w1 is not None:
+                add(answer, w1 + targets.answer_target_seconds)
+        if a0 != a1:
+            first = dl.setdefault("first_response", [])
+            if a0 is not None:
+                sla.remove(first, a0[0] + targets.first_response_seconds)
+            if a1 is not None:
+                add(first, a1[0] + targets.first_response_seconds)
+        if (b0 is None) != (b1 is None) and isinstance(rec, TicketRecord):
+            resolution = dl.setdefault("resolution", [])
+            deadline = rec.created_at + targets.resolution_seconds
+            if b1 is None:
+                sla.remove(resolution, deadline)
+                sla.remove(live.open_created, rec.created_at)
+            else:
+                add(resolution, deadline)
+                add(live.open_created, rec.created_at)
+
     # --- windows ----------------------------------------------------------------------------
 
     def close_windows(self, ps: PartitionState, wall_now: float, out: BatchOutput) -> None:
@@ -376,7 +428,13 @@ class Aggregator:
             live = ps.live.get(rec.queue)
             if live is None:
                 live = ps.live[rec.queue] = QueueLive()
-            self._update_live(live, ckey, (None, None, None), live_view(rec))
+            view = live_view(rec)
+            self._update_live(live, ckey, NOT_LIVE, view)
+            self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
+        for live in ps.live.values():
+            live.open_created.sort()
+            for deadlines in live.deadlines.values():
+                deadlines.sort()
         for queue, slots in ps.agents.items():
             live = ps.live.get(queue)
             if live is None:

@@ -140,6 +140,22 @@ class KpiCollector(Collector):
             "Agents by state (offline not counted); queues come from agent.state_changed.",
             labels=["queue", "state"],
         )
+        sla_breached = GaugeMetricFamily(
+            P + "sla_breached",
+            "Waiting calls / unsolved tickets past their answer, first-response or resolution "
+            "deadline at scrape time.",
+            labels=["queue", "kind"],
+        )
+        sla_at_risk = GaugeMetricFamily(
+            P + "sla_at_risk",
+            "Waiting calls / unsolved tickets whose deadline falls within the next 15 minutes.",
+            labels=["queue", "kind"],
+        )
+        open_by_age = GaugeMetricFamily(
+            P + "tickets_open_by_age",
+            "Unsolved tickets by age since creation (<1d, 1-3d, 3-7d, 7-30d, >30d).",
+            labels=["queue", "age"],
+        )
         last_event = GaugeMetricFamily(
             P + "last_event_timestamp_seconds",
             "Newest occurred_at seen for the queue (alert on time() minus this for stale data).",
@@ -173,6 +189,12 @@ class KpiCollector(Collector):
                     )
                     for state, n in (r.agents or {}).items():
                         agents.add_metric([name, state], n)
+                    for kind, n in r.sla_breached.items():
+                        sla_breached.add_metric([name, kind], n)
+                    for kind, n in r.sla_at_risk.items():
+                        sla_at_risk.add_metric([name, kind], n)
+                    for age, n in r.tickets_open_by_age.items():
+                        open_by_age.add_metric([name, age], n)
                 if q.max_event_time is not None:
                     last_event.add_metric([name], q.max_event_time)
                 self._windows(window_families, name, q, ps.live.get(name), now)
@@ -181,6 +203,7 @@ class KpiCollector(Collector):
         yield from hists.values()
         yield surveys_total
         yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, agents, last_event)
+        yield from (sla_breached, sla_at_risk, open_by_age)
         yield from window_families.values()
 
     def _windows(

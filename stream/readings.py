@@ -9,10 +9,10 @@ this module only decides which state feeds them at ``now``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stream.aggregator import Aggregator, QueueLive, QueueRecord
-from stream.kpis import calls, surveys, tickets
+from stream.kpis import calls, sla, surveys, tickets
 from stream.kpis.agents import agents_by_state
 from stream.kpis.totals import WindowTotals
 from stream.state import BACKLOG_STATUSES
@@ -36,6 +36,12 @@ class LiveReading:
     agents: dict[str, int] | None = None
     """Agents in the queue by state (offline not counted, every exported state present);
     ``None`` when no agent was ever in the queue."""
+    sla_breached: dict[str, int] = field(default_factory=dict)
+    """SLA kind (``stream.kpis.sla.SLA_KINDS``, every kind present) → items past the deadline."""
+    sla_at_risk: dict[str, int] = field(default_factory=dict)
+    """SLA kind → items whose deadline falls within the next 15 minutes."""
+    tickets_open_by_age: dict[str, int] = field(default_factory=dict)
+    """Age bucket (``stream.kpis.sla.AGE_BUCKETS``, every bucket present) → unsolved tickets."""
 
 
 def live_reading(live: QueueLive, now: float) -> LiveReading:
@@ -51,6 +57,9 @@ def live_reading(live: QueueLive, now: float) -> LiveReading:
             0.0 if oldest_ticket is None else max(0.0, now - oldest_ticket)
         ),
         agents=None if live.agents is None else agents_by_state(live.agents),
+        sla_breached={k: sla.breached(live.deadlines.get(k, []), now) for k in sla.SLA_KINDS},
+        sla_at_risk={k: sla.at_risk(live.deadlines.get(k, []), now) for k in sla.SLA_KINDS},
+        tickets_open_by_age=sla.by_age(live.open_created, now),
     )
 
 

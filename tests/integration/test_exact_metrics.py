@@ -199,6 +199,17 @@ def test_known_event_set_gives_exact_metrics(
     assert v("first_response_within_target_ratio", queue="support", window="15m") == 0.5
     assert v("first_response_within_target_ratio", queue="billing", window="15m") is None
     assert v("first_response_within_target_ratio", queue="billing", window="1h") == 1.0
+    # SLA timers at 10:40:00: c5 due 10:38:20, c7 10:39:20, t2 (chat) 10:36:00 are breached; t4's
+    # (web) first response is due tomorrow 10:05; every resolution deadline is 2 days out.
+    for queue, breached in (("billing", (1, 0, 0)), ("support", (1, 1, 0))):
+        for kind, n in zip(("answer", "first_response", "resolution"), breached, strict=True):
+            assert v("sla_breached", queue=queue, kind=kind) == n, (queue, kind)
+            assert v("sla_at_risk", queue=queue, kind=kind) == 0, (queue, kind)
+    # Backlog by age: t4 (billing), t2 and t3 (support, t3 reopened) are all under a day old.
+    for queue, young in (("billing", 1), ("support", 2)):
+        for age in ("<1d", "1-3d", "3-7d", "7-30d", ">30d"):
+            n = young if age == "<1d" else 0
+            assert v("tickets_open_by_age", queue=queue, age=age) == n, (queue, age)
     # Surveys.
     assert v("survey_responses_total", queue="billing", kind="csat") == 1
     assert v("csat_ratio", queue="billing", window="15m") == 1.0
