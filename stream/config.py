@@ -9,7 +9,8 @@ This module owns two things:
   reported at once, one per line.
 * The targets file (``STREAM_TARGETS_FILE``, YAML): per-queue and per-channel service targets
   (answer target, short-abandon threshold, first-response, resolution and handle-time targets,
-  service-level goal, time zone) on top of the built-in defaults of ``docs/kpis.md``.
+  service-level goal, time zone, business hours, holidays) on top of the built-in defaults of
+  ``docs/kpis.md``.
   ``load_targets()`` validates it node by node and raises ``TargetsError`` naming the file and
   the line; ``TargetBook.for_queue()`` answers the hot-path question "which targets apply to this
   queue and channel" with one dictionary lookup.
@@ -17,7 +18,7 @@ This module owns two things:
 Durations, in the targets file and in the ``*_SECONDS`` variables, are numbers of seconds or
 strings such as ``"90s"``, ``"15m"``, ``"24h"``, ``"2d"``, ``"1h30m"`` or ``"50ms"``.
 
-Standard library and PyYAML only.
+Standard library, PyYAML and the pure ``stream.kpis.business_hours`` only.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ import time
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 import yaml
+
+from stream.kpis.business_hours import DAY_SECONDS, WEEKDAYS, BusinessCalendar, Range, parse_ranges
 
 __all__ = [
     "BUILTIN_FIRST_RESPONSE_SECONDS",
@@ -563,11 +566,14 @@ _DURATION_KEYS: Final = (
     "resolution_seconds",
     "handle_time_seconds",
 )
-_TARGET_KEYS: Final = (*_DURATION_KEYS, "service_level_goal", "timezone")
+# Business hours and holidays: the business-time variants of first response and resolution.
+_CALENDAR_KEYS: Final = ("business_hours", "holidays")
+_VALUE_KEYS: Final = (*_DURATION_KEYS, "service_level_goal", "timezone")
+_TARGET_KEYS: Final = (*_VALUE_KEYS, *_CALENDAR_KEYS)
 # Time zone and service-level goal belong to the queue: its `today` window and its service-level
 # gauge are per queue, not per channel.
 _CHANNEL_KEYS: Final = _DURATION_KEYS
-_QUEUE_KEYS: Final = (*_TARGET_KEYS, "channels", "team")  # team: for the wallboard's filter
+_QUEUE_KEYS: Final = (*_VALUE_KEYS, "channels", "team", *_CALENDAR_KEYS)  # team: wallboard filter
 _TOP_KEYS: Final = ("defaults", "queues")
 
 
@@ -603,11 +609,40 @@ def _resolve(layers: tuple[_Layer, ...], channel: str | None) -> Targets:
     )
 
 
+Weekly: TypeAlias = tuple[tuple[Range, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CalendarLayer:
+    """Business hours and holidays set at one level; None: not set there (inherited)."""
+
+    weekly: Weekly | None = None
+    always_open: bool = False  # `business_hours: 24x7`: open around the clock
+    holidays: frozenset[date] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _QueueLayers:
     targets: _Layer
     channels: Mapping[str, _Layer]
     team: str | None = None
+    calendar: _CalendarLayer = _CalendarLayer()
+
+
+def _calendar(zone: str, layers: tuple[_CalendarLayer, ...]) -> BusinessCalendar:
+    """The business calendar of ``layers`` applied in order (absent hours: 24×7, no holidays)."""
+    weekly: Weekly | None = None
+    holidays: frozenset[date] = frozenset()
+    for layer in layers:
+        if layer.always_open:
+            weekly = None
+        elif layer.weekly is not None:
+            weekly = layer.weekly
+        if layer.holidays is not None:
+            holidays = layer.holidays
+    if weekly is not None and all(day == ((0, DAY_SECONDS),) for day in weekly):
+        weekly = None  # every day 00:00-24:00 is 24×7: business time is calendar time
+    return BusinessCalendar(zoneinfo.ZoneInfo(zone), weekly, holidays)
 
 
 class TargetBook:
@@ -622,6 +657,8 @@ class TargetBook:
     __slots__ = (
         "_by_default",
         "_by_queue",
+        "_calendars",
+        "_default_calendar",
         "_default_zone",
         "_queues",
         "_source",
@@ -635,6 +672,7 @@ class TargetBook:
         queues: Mapping[str, _QueueLayers] | None = None,
         *,
         source: str = "<built-in>",
+        calendar: _CalendarLayer | None = None,
     ) -> None:
         base: tuple[_Layer, ...] = (defaults,) if defaults else ()
         channels: tuple[str | None, ...] = (None, *CHANNELS)
@@ -654,6 +692,14 @@ class TargetBook:
         }
         self._teams = {
             queue: layers.team for queue, layers in (queues or {}).items() if layers.team
+        }
+        base_calendar = (calendar,) if calendar is not None else ()
+        self._default_calendar = _calendar(self._by_default[None].timezone, base_calendar)
+        self._calendars = {
+            queue: _calendar(
+                self._by_queue[queue, None].timezone, (*base_calendar, layers.calendar)
+            )
+            for queue, layers in (queues or {}).items()
         }
 
     @classmethod
@@ -684,6 +730,10 @@ class TargetBook:
     def zone(self, queue: str) -> zoneinfo.ZoneInfo:
         """The time zone of ``queue`` (where its ``today`` starts)."""
         return self._zones.get(queue, self._default_zone)
+
+    def calendar(self, queue: str) -> BusinessCalendar:
+        """The business hours, holidays and time zone of ``queue`` (business-time KPIs)."""
+        return self._calendars.get(queue, self._default_calendar)
 
     def queues(self) -> list[str]:
         """The queues the targets file names, in file order."""
@@ -769,10 +819,12 @@ class _TargetsReader:
         if root is None or self._is_null(root):
             return TargetBook(source=self._source)
         defaults: _Layer = {}
+        calendar: _CalendarLayer | None = None
         queues: dict[str, _QueueLayers] = {}
         for key, _, value in self._pairs(root, "", _TOP_KEYS, "key"):
             if key == "defaults":
                 defaults = self._targets(value, "defaults", _TARGET_KEYS)
+                calendar = self._calendar(value, "defaults", _TARGET_KEYS)
             else:
                 for queue, queue_key, body in self._pairs(value, "queues", None, "queue name"):
                     if not 1 <= len(queue) <= 64:
@@ -782,7 +834,7 @@ class _TargetsReader:
                             f"expected a queue name of 1..64 characters, got {queue!r}",
                         )
                     queues[queue] = self._queue(body, f"queues.{queue}")
-        return TargetBook(defaults, queues, source=self._source)
+        return TargetBook(defaults, queues, source=self._source, calendar=calendar)
 
     def _queue(self, node: yaml.Node, where: str) -> _QueueLayers:
         channels: dict[str, _Layer] = {}
@@ -799,7 +851,7 @@ class _TargetsReader:
                     channels[channel] = self._targets(
                         body, f"{where}.channels.{channel}", _CHANNEL_KEYS, channel=channel
                     )
-        return _QueueLayers(targets, channels, team)
+        return _QueueLayers(targets, channels, team, self._calendar(node, where, _QUEUE_KEYS))
 
     def _targets(
         self, node: yaml.Node, where: str, allowed: tuple[str, ...], channel: str | None = None
@@ -808,7 +860,7 @@ class _TargetsReader:
         layer: dict[str, float | str | Mapping[str, float]] = {}
         for key, _, value in self._pairs(node, where, allowed, "key"):
             path = f"{where}.{key}"
-            if key in ("channels", "team"):
+            if key in ("channels", "team", *_CALENDAR_KEYS):
                 continue
             if key == "timezone":
                 layer[key] = self._timezone(value, path)
@@ -889,6 +941,85 @@ class _TargetsReader:
                 message += f" (did you mean {close[0]!r}?)"
         raise self._error(node, where, message)
 
+    def _calendar(self, node: yaml.Node, where: str, allowed: tuple[str, ...]) -> _CalendarLayer:
+        """``business_hours`` and ``holidays`` of one mapping (the other keys: ``_targets``)."""
+        weekly: Weekly | None = None
+        always_open = False
+        holidays: frozenset[date] | None = None
+        for key, _, value in self._pairs(node, where, allowed, "key"):
+            if key == "business_hours":
+                if isinstance(value, yaml.ScalarNode) and value.value.strip().lower() == "24x7":
+                    always_open = True
+                else:
+                    weekly = self._weekly(value, f"{where}.{key}")
+            elif key == "holidays":
+                holidays = self._holidays(value, f"{where}.{key}")
+        return _CalendarLayer(weekly, always_open, holidays)
+
+    def _weekly(self, node: yaml.Node, where: str) -> Weekly:
+        example = "a mapping of weekdays to hours such as {mon: '08:00-18:00'}, or '24x7'"
+        if not isinstance(node, yaml.MappingNode):
+            raise self._error(node, where, f"expected {example}, got {self._shown(node)}")
+        days: dict[str, tuple[Range, ...]] = {}
+        for day, _, value in self._pairs(node, where, WEEKDAYS, "weekday"):
+            days[day] = self._hours(value, f"{where}.{day}")
+        if not any(days.values()):
+            raise self._error(
+                node, where, "no day has opening hours (leave business_hours out, or '24x7')"
+            )
+        return tuple(days.get(day, ()) for day in WEEKDAYS)
+
+    def _hours(self, node: yaml.Node, where: str) -> tuple[Range, ...]:
+        """One day: ``'08:00-12:00, 13:00-18:00'``, a list of ranges, or ``closed``/null/[]."""
+        expected = "hours such as '08:00-18:00' or '08:00-12:00, 13:00-18:00', or 'closed'"
+        if self._is_null(node):
+            return ()
+        if isinstance(node, yaml.SequenceNode):
+            parts: list[str] = []
+            for item in node.value:
+                if not isinstance(item, yaml.ScalarNode) or self._is_null(item):
+                    raise self._error(item, where, f"expected {expected}, got {self._shown(item)}")
+                self._ranges(item, item.value, where, expected)  # names the item's own line
+                parts.append(item.value)
+            return self._ranges(node, ", ".join(parts), where, expected) if parts else ()
+        if not isinstance(node, yaml.ScalarNode):
+            raise self._error(node, where, f"expected {expected}, got {self._shown(node)}")
+        # The text as written: YAML 1.1 would read an unquoted 08:00 as the number 480.
+        if node.value.strip().lower() == "closed":
+            return ()
+        return self._ranges(node, node.value, where, expected)
+
+    def _ranges(self, node: yaml.Node, text: str, where: str, expected: str) -> tuple[Range, ...]:
+        try:
+            return parse_ranges(text)
+        except ValueError as problem:
+            raise self._error(
+                node, where, f"expected {expected}, got {self._shown(node)}: {problem}"
+            ) from None
+
+    def _holidays(self, node: yaml.Node, where: str) -> frozenset[date]:
+        expected = "a list of ISO dates such as [2026-12-25, 2026-12-26]"
+        if self._is_null(node):
+            return frozenset()
+        if not isinstance(node, yaml.SequenceNode):
+            raise self._error(node, where, f"expected {expected}, got {self._shown(node)}")
+        days: set[date] = set()
+        for item in node.value:
+            # The text as written (YAML would fail on an unquoted 2026-02-30 with no line).
+            text = item.value.strip() if isinstance(item, yaml.ScalarNode) else ""
+            day: date | None = None
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                try:
+                    day = date.fromisoformat(text)
+                except ValueError:
+                    day = None
+            if day is None:
+                raise self._error(
+                    item, where, f"expected an ISO date such as 2026-12-25, got {self._shown(item)}"
+                )
+            days.add(day)
+        return frozenset(days)
+
     def _check_channel(self, key_node: yaml.Node, channel: str, where: str) -> None:
         if channel not in CHANNELS:
             raise self._error(
@@ -962,7 +1093,9 @@ class _TargetsReader:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 if close:
                     message += f" (did you mean {close[0]!r}?)"
-                if key in _TARGET_KEYS:
+                if key in _CALENDAR_KEYS:
+                    message += "; business hours and holidays are set per queue, not channel"
+                elif key in _TARGET_KEYS:
                     message += "; time zone and service-level goal are set per queue, not channel"
                 raise self._error(key_node, where, f"{message}; allowed keys: {', '.join(allowed)}")
             own[key] = (key_node, value_node)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 import zoneinfo
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -609,7 +610,8 @@ ERRORS = [
         """,
         "targets.yaml:2: queues.billing: expected a mapping with keys answer_target_seconds, "
         "short_abandon_seconds, first_response_seconds, resolution_seconds, "
-        "handle_time_seconds, service_level_goal, timezone, channels, team, got 30",
+        "handle_time_seconds, service_level_goal, timezone, channels, team, business_hours, "
+        "holidays, got 30",
         id="queue-not-a-mapping",
     ),
     pytest.param(
@@ -816,3 +818,160 @@ def test_example_file_loads() -> None:
     assert book.for_queue("elsewhere") == BUILTIN_TARGETS
     for channel in CHANNELS:
         assert book.for_queue("elsewhere", channel) == TargetBook.default().for_queue("x", channel)
+
+
+# --------------------------------------------------------------------------------------------
+# Business hours and holidays
+# --------------------------------------------------------------------------------------------
+
+_H = 3600
+
+
+def test_business_calendar_layers() -> None:
+    book = targets(
+        """\
+        defaults:
+          timezone: Europe/Berlin
+          business_hours:
+            mon: 08:00-18:00
+            tue: "08:00-12:00, 13:00-18:00"
+            wed: ["13:00-18:00", "08:00-12:00"]
+            thu: closed
+            fri: 08:00-24:00
+            sat:
+          holidays: [2026-12-25, "2026-12-26"]
+        queues:
+          billing:
+            timezone: America/New_York
+          sales:
+            business_hours: 24x7
+            holidays: []
+          night:
+            business_hours:
+              sun: 22:00-24:00
+              mon: 00:00-06:00
+        """
+    )
+    other = book.calendar("elsewhere")
+    assert other.zone == zoneinfo.ZoneInfo("Europe/Berlin")
+    assert other.weekly == (
+        ((8 * _H, 18 * _H),),
+        ((8 * _H, 12 * _H), (13 * _H, 18 * _H)),
+        ((8 * _H, 12 * _H), (13 * _H, 18 * _H)),
+        (),
+        ((8 * _H, 24 * _H),),
+        (),
+        (),
+    )
+    assert other.holidays == {date(2026, 12, 25), date(2026, 12, 26)}
+    billing = book.calendar("billing")  # hours and holidays inherited, its own zone
+    assert (billing.zone, billing.weekly, billing.holidays) == (
+        zoneinfo.ZoneInfo("America/New_York"),
+        other.weekly,
+        other.holidays,
+    )
+    assert book.calendar("sales").always_open  # 24x7 and no holidays: calendar time
+    night = ((0, 6 * _H),), (), (), (), (), (), ((22 * _H, 24 * _H),)
+    assert book.calendar("night").weekly == night
+
+
+def test_no_business_hours_is_around_the_clock() -> None:
+    assert TargetBook.default().calendar("q").always_open
+    assert targets("queues: {q: {timezone: Asia/Kolkata}}").calendar("q").always_open
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    every_day = "\n".join(f"    {d}: 00:00-24:00" for d in days)
+    assert targets(f"defaults:\n  business_hours:\n{every_day}\n").calendar("q").always_open
+
+
+CALENDAR_ERRORS = [
+    pytest.param(
+        "defaults:\n  business_hours:\n    mon: 22:00-06:00\n",
+        "targets.yaml:3: defaults.business_hours.mon: expected hours such as '08:00-18:00' or "
+        "'08:00-12:00, 13:00-18:00', or 'closed', got '22:00-06:00': range '22:00-06:00' does not "
+        "end after it starts (ranges cannot cross midnight",
+        id="crosses-midnight",
+    ),
+    pytest.param(
+        "queues:\n  b:\n    business_hours:\n      monday: 08:00-18:00\n",
+        "targets.yaml:4: queues.b.business_hours: unknown key 'monday' (did you mean 'mon'?); "
+        "allowed keys: mon, tue, wed, thu, fri, sat, sun",
+        id="unknown-weekday",
+    ),
+    pytest.param(
+        "defaults:\n  business_hours: {}\n",
+        "targets.yaml:2: defaults.business_hours: no day has opening hours",
+        id="every-day-closed",
+    ),
+    pytest.param(
+        "defaults:\n  business_hours: 9-5\n",
+        "targets.yaml:2: defaults.business_hours: expected a mapping of weekdays to hours",
+        id="not-a-mapping",
+    ),
+    pytest.param(
+        "defaults:\n  business_hours:\n    mon: [08:00-12:00, 11:00-13:00]\n",
+        "targets.yaml:3: defaults.business_hours.mon: expected hours such as '08:00-18:00' or "
+        "'08:00-12:00, 13:00-18:00', or 'closed', got a list: ranges overlap",
+        id="overlapping-ranges",
+    ),
+    pytest.param(
+        "defaults:\n  business_hours:\n    mon:\n      - 08:00-12:00\n      - 25:00-26:00\n",
+        "targets.yaml:5: defaults.business_hours.mon: expected hours such as '08:00-18:00' or "
+        "'08:00-12:00, 13:00-18:00', or 'closed', got '25:00-26:00': expected a time from 00:00 "
+        "to 24:00, got '25:00'",
+        id="bad-list-item-names-its-line",
+    ),
+    pytest.param(
+        "defaults:\n  business_hours:\n    mon: 8\n",
+        "targets.yaml:3: defaults.business_hours.mon: expected hours such as",
+        id="number-as-hours",
+    ),
+    pytest.param(
+        "defaults:\n  holidays: 2026-12-25\n",
+        "targets.yaml:2: defaults.holidays: expected a list of ISO dates such as "
+        "[2026-12-25, 2026-12-26], got 2026-12-25",
+        id="holidays-not-a-list",
+    ),
+    pytest.param(
+        "defaults:\n  holidays:\n    - 2026-12-25\n    - 2026-02-30\n",
+        "targets.yaml:4: defaults.holidays: expected an ISO date such as 2026-12-25, got "
+        "2026-02-30",
+        id="impossible-date",
+    ),
+    pytest.param(
+        "queues:\n  q:\n    holidays:\n      - 2026-12-25T10:00:00Z\n",
+        "targets.yaml:4: queues.q.holidays: expected an ISO date such as 2026-12-25, got "
+        "2026-12-25T10:00:00Z",
+        id="timestamp-not-a-date",
+    ),
+    pytest.param(
+        "queues:\n  q:\n    holidays: [christmas]\n",
+        "targets.yaml:3: queues.q.holidays: expected an ISO date such as 2026-12-25, got "
+        "'christmas'",
+        id="word-not-a-date",
+    ),
+    pytest.param(
+        "queues:\n  b:\n    channels:\n      chat:\n        holidays: []\n",
+        "targets.yaml:5: queues.b.channels.chat: unknown key 'holidays'; business hours and "
+        "holidays are set per queue, not channel",
+        id="holidays-per-channel",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CALENDAR_ERRORS)
+def test_calendar_errors_name_file_line_and_key(text: str, message: str) -> None:
+    with pytest.raises(TargetsError) as caught:
+        parse_targets(text, source="targets.yaml")
+    assert str(caught.value).startswith(message), str(caught.value)
+    assert caught.value.line == int(message.split(":")[1])
+
+
+def test_example_file_business_hours() -> None:
+    book = load_targets(EXAMPLE)
+    billing = book.calendar("billing")
+    assert billing.zone == zoneinfo.ZoneInfo("Europe/Berlin")
+    assert billing.weekly is not None
+    assert billing.weekly[4] == ((8 * _H, 12 * _H), (13 * _H, 16 * _H))
+    assert billing.weekly[5:] == ((), ())
+    assert date(2026, 12, 25) in billing.holidays
+    assert book.calendar("sales").always_open
