@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -30,6 +30,7 @@ from stream.dedup import coordinates, event_hash, find_seen
 from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
 from stream.kpis import sla
 from stream.kpis.agents import AgentSlot, apply_slot, count_states
+from stream.kpis.business_hours import BusinessCalendar, business_seconds
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -73,6 +74,9 @@ class QueueRecord:
     rejected: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     late: int = 0
+    # The newest closed window of each kind ("kind@start" → totals): the previous period that
+    # trends (satisfaction, complaint rate) compare with once its window has closed.
+    last_closed: dict[str, WindowTotals] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -145,6 +149,8 @@ class TargetSource(Protocol):
 
     def zone(self, queue: str) -> ZoneInfo: ...
 
+    def calendar(self, queue: str) -> BusinessCalendar: ...
+
 
 class Aggregator:
     """Applies forwarded events to partition state; all clocks are arguments."""
@@ -154,6 +160,7 @@ class Aggregator:
         self.grace_seconds = grace_seconds
         self.idle_seconds = idle_seconds
         self._zones: dict[str, ZoneInfo] = {}
+        self._calendars: dict[str, BusinessCalendar] = {}
         # Per queue, the (start, end, key) of the window of each kind last booked into.
         self._spans: dict[str, list[tuple[float, float, str]]] = {}
 
@@ -162,6 +169,12 @@ class Aggregator:
         if z is None:
             z = self._zones[queue] = self.targets.zone(queue)
         return z
+
+    def calendar(self, queue: str) -> BusinessCalendar:
+        c = self._calendars.get(queue)
+        if c is None:
+            c = self._calendars[queue] = self.targets.calendar(queue)
+        return c
 
     # --- applying events --------------------------------------------------------------------
 
@@ -310,6 +323,12 @@ class Aggregator:
         totals = q.totals
         for kind_, channel, value, flag in facts:
             _book_fact(totals, windows, kind_, channel, value, flag)
+            business = _BUSINESS_HISTOGRAMS.get(kind_)
+            if business is not None:
+                # The same duration in business time: from creation (t − value; exact in
+                # floating point) to t, under the queue's hours, holidays and time zone.
+                seconds = business_seconds(t - value, t, self.calendar(queue))
+                observe(totals.histogram(business[0], channel), business[1], seconds)
 
     @staticmethod
     def _update_live(
@@ -399,8 +418,10 @@ class Aggregator:
                 start = float(start_s)
                 end = window_end(kind, start, zone)
                 if is_closed(end, mark):
-                    out.closed.append(ClosedWindow(name, kind, start, end, q.windows.pop(wkey)))
+                    totals = q.windows.pop(wkey)
+                    out.closed.append(ClosedWindow(name, kind, start, end, totals))
                     q.closed_through[kind] = max(q.closed_through.get(kind, end), end)
+                    _keep_last_closed(q.last_closed, kind, start, wkey, totals)
                     out.queues.add(name)
 
     def current_window(
@@ -409,6 +430,14 @@ class Aggregator:
         """The window of ``kind`` containing ``now`` and its totals (None: no events in it)."""
         start = window_start(kind, now, self.zone(q.queue))
         return start, q.windows.get(f"{kind}@{int(start)}")
+
+    def previous_window(self, q: QueueRecord, kind: str, start: float) -> WindowTotals | None:
+        """Totals of the window of ``kind`` just before the one starting at ``start`` (still
+        open within the grace period, or the last closed one); None: no events in it."""
+        prev = window_start(kind, start - 1.0, self.zone(q.queue))
+        wkey = f"{kind}@{int(prev)}"
+        found = q.windows.get(wkey)
+        return found if found is not None else q.last_closed.get(wkey)
 
     # --- lifecycle of records ---------------------------------------------------------------
 
@@ -442,6 +471,24 @@ class Aggregator:
             live.agents = {}
             for slot in slots.values():
                 count_states(live.agents, None, slot.state)
+
+
+def _keep_last_closed(
+    last: dict[str, WindowTotals], kind: str, start: float, wkey: str, totals: WindowTotals
+) -> None:
+    """Keep ``totals`` as the newest closed window of ``kind`` unless a newer one is kept."""
+    for key in [k for k in last if k.partition("@")[0] == kind]:
+        if float(key.partition("@")[2]) > start:
+            return
+        del last[key]
+    last[wkey] = totals
+
+
+# Facts whose duration is also booked in business time: fact kind → (histogram, bounds).
+_BUSINESS_HISTOGRAMS: Final = {
+    "first_response": ("first_response_business", FIRST_RESPONSE_BOUNDS),
+    "first_resolution": ("resolution_business", RESOLUTION_BOUNDS),
+}
 
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:

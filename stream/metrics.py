@@ -71,6 +71,16 @@ _WINDOW_HELP: Final = {
     ),
     "csat_ratio": "CSAT ratings 4-5 ÷ all ratings.",
     "nps_score": "Net promoter score: % promoters − % detractors (−100..+100).",
+    "csat_responses": "CSAT responses in the window.",
+    "csat_mean_score": "Mean CSAT rating (1-5).",
+    "csat_wilson_lower_ratio": "Lower bound of the Wilson 95 % interval of the CSAT ratio.",
+    "csat_wilson_upper_ratio": "Upper bound of the Wilson 95 % interval of the CSAT ratio.",
+    "csat_ratio_change": "CSAT ratio of this window − that of the previous window of its kind.",
+    "nps_responses": "NPS responses in the window.",
+    "nps_promoters": "NPS promoters (9-10) in the window.",
+    "nps_passives": "NPS passives (7-8) in the window.",
+    "nps_detractors": "NPS detractors (0-6) in the window.",
+    "nps_score_change": "NPS of this window − that of the previous window of its kind (points).",
 }
 
 

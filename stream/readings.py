@@ -18,7 +18,7 @@ from stream.kpis.totals import WindowTotals
 from stream.state import BACKLOG_STATUSES
 from stream.windows import WINDOW_KINDS
 
-__all__ = ["LiveReading", "live_reading", "window_gauges", "window_readings"]
+__all__ = ["LiveReading", "live_reading", "survey_gauges", "window_gauges", "window_readings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,54 @@ def window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
     }
 
 
+SURVEY_MIN_SAMPLE = 1
+"""Fewest responses a satisfaction score is shown on (``survey_gauges``); 1: any response."""
+
+
+def survey_gauges(
+    w: WindowTotals, previous: WindowTotals | None, min_sample: int = SURVEY_MIN_SAMPLE
+) -> dict[str, float | None]:
+    """Satisfaction gauges of a window beside ``window_gauges``' CSAT and NPS: response counts
+    (always), mean rating, Wilson 95 % bounds and the change against ``previous`` (the window
+    of the same kind before; None: no events in it). Scores on fewer than ``min_sample``
+    responses, in either period for a change, are ``None``."""
+    csat_n, nps_n = w.csat_responses, w.nps_responses
+    interval = surveys.wilson_interval(w.csat_positive, csat_n)
+    csat_now = surveys.sampled(surveys.csat(w.csat_positive, csat_n), csat_n, min_sample)
+    nps_now = surveys.sampled(
+        surveys.nps(w.nps_promoters, w.nps_detractors, nps_n), nps_n, min_sample
+    )
+    csat_before = nps_before = None
+    if previous is not None:
+        p_csat, p_nps = previous.csat_responses, previous.nps_responses
+        csat_before = surveys.sampled(
+            surveys.csat(previous.csat_positive, p_csat), p_csat, min_sample
+        )
+        nps_before = surveys.sampled(
+            surveys.nps(previous.nps_promoters, previous.nps_detractors, p_nps), p_nps, min_sample
+        )
+    return {
+        "csat_ratio": csat_now,
+        "nps_score": nps_now,
+        "csat_responses": csat_n,
+        "csat_mean_score": surveys.sampled(
+            surveys.csat_mean_score(w.csat_score_sum, csat_n), csat_n, min_sample
+        ),
+        "csat_wilson_lower_ratio": surveys.sampled(
+            None if interval is None else interval[0], csat_n, min_sample
+        ),
+        "csat_wilson_upper_ratio": surveys.sampled(
+            None if interval is None else interval[1], csat_n, min_sample
+        ),
+        "csat_ratio_change": surveys.change(csat_now, csat_before),
+        "nps_responses": nps_n,
+        "nps_promoters": w.nps_promoters,
+        "nps_passives": surveys.nps_passives(w.nps_promoters, w.nps_detractors, nps_n),
+        "nps_detractors": w.nps_detractors,
+        "nps_score_change": surveys.change(nps_now, nps_before),
+    }
+
+
 def window_readings(
     aggregator: Aggregator,
     name: str,
@@ -109,5 +157,7 @@ def window_readings(
         if totals is None and not breached:
             continue
         gauges = window_gauges(totals or WindowTotals(), breached)
+        if totals is not None:
+            gauges |= survey_gauges(totals, aggregator.previous_window(q, kind, start))
         out[kind] = {metric: value for metric, value in gauges.items() if value is not None}
     return out

@@ -214,6 +214,17 @@ def test_known_event_set_gives_exact_metrics(
     assert v("survey_responses_total", queue="billing", kind="csat") == 1
     assert v("csat_ratio", queue="billing", window="15m") == 1.0
     assert v("nps_score", queue="support", window="15m") == -100
+    z2 = 1.959963984540054**2  # Wilson 95 % of one satisfied rating: [1 / (1 + z²), 1]
+    assert v("csat_responses", queue="billing", window="15m") == 1
+    assert v("csat_mean_score", queue="billing", window="15m") == 5.0
+    lower = v("csat_wilson_lower_ratio", queue="billing", window="15m")
+    assert lower == pytest.approx(1 / (1 + z2))
+    assert v("csat_wilson_upper_ratio", queue="billing", window="15m") == 1.0
+    assert v("csat_ratio_change", queue="billing", window="15m") is None  # none rated 10:15-10:30
+    assert v("nps_responses", queue="billing", window="15m") == 0
+    for cls, n in {"promoters": 0, "passives": 0, "detractors": 1, "responses": 1}.items():
+        assert v(f"nps_{cls}", queue="support", window="15m") == n, cls
+    assert v("nps_score_change", queue="support", window="15m") is None
     # Pipeline counters.
     expected_types = {
         "call.queued": 8, "call.answered": 4, "call.abandoned": 2, "call.hold_started": 1,
