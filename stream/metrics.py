@@ -19,6 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
+from stream.kpis.customers import current_counts
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -26,8 +27,9 @@ from stream.kpis.histogram import (
     RESOLUTION_BOUNDS,
     cumulative,
 )
-from stream.pipeline import Pipeline
+from stream.pipeline import CustomerPartition, Pipeline
 from stream.readings import live_reading, window_readings
+from stream.windows import WINDOW_KINDS
 
 P: Final = "contact_centre_"
 
@@ -58,6 +60,10 @@ _HISTOGRAMS: Final = (
      "Ticket creation to first public agent message."),
     ("resolution_seconds", "resolution", RESOLUTION_BOUNDS,
      "Ticket creation to first solved."),
+    ("first_response_business_seconds", "first_response_business", FIRST_RESPONSE_BOUNDS,
+     "Ticket creation to first public agent message, counting only the queue's business hours."),
+    ("resolution_business_seconds", "resolution_business", RESOLUTION_BOUNDS,
+     "Ticket creation to first solved, counting only the queue's business hours."),
 )  # fmt: skip
 
 
@@ -102,12 +108,14 @@ class KpiCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._collect(self.pipeline.agg_parts.values())
+        yield from _customer_families(self.pipeline.customer_parts.values(), self.clock())
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).collect()
 
     def describe(self) -> Iterator[Metric]:
         """The families, without samples (what a restricted registry matches names against)."""
         yield from self._collect(())
+        yield from _customer_families((), 0.0)
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).describe()
 
@@ -288,6 +296,45 @@ class PipelineCollector(Collector):
         yield CounterMetricFamily(
             P + "events_late", "Events older than the grace period of their window.", value=late
         )
+
+
+def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterator[Metric]:
+    """Churn families (``stream.kpis.customers``): no queue label — customers live on the
+    partition of their id, so every worker exports its part and Prometheus sums over workers
+    (``sum(...after_contact) / sum(...churned)`` is the share)."""
+    churned, after = 0, 0
+    windows: dict[str, tuple[int, int]] = {}
+    for cp in parts:
+        churned += cp.totals.churned
+        after += cp.totals.churned_after_contact
+        for kind in WINDOW_KINDS:
+            counts = current_counts(cp.totals, kind, now)
+            if counts is not None:
+                c, a = windows.get(kind, (0, 0))
+                windows[kind] = (c + counts[0], a + counts[1])
+    yield CounterMetricFamily(
+        P + "customers_churned", "customer.churned events (one per event_id).", value=churned
+    )
+    yield CounterMetricFamily(
+        P + "customers_churned_after_contact",
+        "Churned customers with a contact (ticket) in the 30 days before churning.",
+        value=after,
+    )
+    in_window = GaugeMetricFamily(
+        P + "customers_churned_in_window",
+        "Churns in the current UTC window (15m, 1h, today).",
+        labels=["window"],
+    )
+    after_in_window = GaugeMetricFamily(
+        P + "customers_churned_after_contact_in_window",
+        "Churns after a contact within 30 days, in the current UTC window.",
+        labels=["window"],
+    )
+    for window, (c, a) in windows.items():
+        in_window.add_metric([window], c)
+        after_in_window.add_metric([window], a)
+    yield in_window
+    yield after_in_window
 
 
 def _le(bound: float) -> str:

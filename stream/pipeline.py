@@ -24,9 +24,12 @@ from stream.aggregator import (
     QueueRecord,
     TargetSource,
 )
+from stream.kpis import customers
 from stream.kpis.agents import AgentRecord, AgentSlot
+from stream.kpis.customers import CustomerRecord, CustomerTotals
 from stream.router import (
     AgentUpdate,
+    CustomerFact,
     Forward,
     InputMessage,
     Message,
@@ -49,6 +52,9 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     items: list[tuple[str, str, int, bytes | None, bytes]]  # channel, source, offset, key, value
     agents: list[tuple[str, int, str | None]] = msgspec.field(default_factory=list)
     """Agents' states in the queue: (agent id, seq, state or None), see ``stream.kpis.agents``."""
+    customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
+    """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
+    keyed by customer id with an empty ``queue``."""
 
 
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
@@ -64,6 +70,14 @@ class Outgoing:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(slots=True)
+class CustomerPartition:
+    """Customer records (``stream.kpis.customers``) of one partition of the forward topic."""
+
+    records: dict[str, CustomerRecord] = field(default_factory=dict)
+    totals: CustomerTotals = field(default_factory=CustomerTotals)
 
 
 @dataclass(slots=True)
@@ -92,6 +106,7 @@ class Pipeline:
         self.retention_seconds = retention_seconds
         self.router_parts: dict[int, RouterPartition] = {}
         self.agg_parts: dict[int, PartitionState] = {}
+        self.customer_parts: dict[int, CustomerPartition] = {}
         self.route_logs: dict[int, SegmentLog] = {}
         self.agg_logs: dict[int, SegmentLog] = {}
 
@@ -127,6 +142,7 @@ class Pipeline:
         now = self.clock()
         by_queue: dict[str, list[tuple[str, str, int, bytes | None, bytes]]] = {}
         by_queue_agents: dict[str, list[tuple[str, int, str | None]]] = {}
+        by_customer: dict[str, list[tuple[str, str, float, bytes, str]]] = {}
         for partition, batch in by_partition.items():
             part = self.router_parts.get(partition)
             if part is None:
@@ -147,6 +163,10 @@ class Pipeline:
                 )
             for upd in out.agent_updates:
                 by_queue_agents.setdefault(upd.queue, []).append((upd.agent_id, upd.seq, upd.state))
+            for fact in out.customer_facts:
+                by_customer.setdefault(fact.customer_id, []).append(
+                    (fact.kind, fact.customer_id, fact.at, fact.ident, fact.queue)
+                )
             for dead in out.dead_letters:
                 effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
         for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
@@ -156,6 +176,9 @@ class Pipeline:
                 payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk, agents))
                 agents = []  # with the first chunk
                 effects.messages.append(Outgoing("forward", key, payload))
+        for customer_id, facts in by_customer.items():  # to the customer's partition
+            payload = _BATCH_ENCODER.encode(ForwardBatch("", [], [], facts))
+            effects.messages.append(Outgoing("forward", customer_id.encode(), payload))
         return effects
 
     # --- stage 2 ----------------------------------------------------------------------------
@@ -165,6 +188,7 @@ class Pipeline:
         ps = self._agg_part(partition)
         items: list[Forward] = []
         agents: list[AgentUpdate] = []
+        facts: list[CustomerFact] = []
         intern = sys.intern  # records keep queue and channel: one string each, not per contact
         for payload in payloads:
             batch = _BATCH_DECODER.decode(payload)
@@ -172,10 +196,40 @@ class Pipeline:
             for channel, source, offset, key, value in batch.items:
                 items.append(Forward(queue, intern(channel), source, offset, key, value))
             agents += (AgentUpdate(queue, *slot) for slot in batch.agents)
+            facts += (CustomerFact(*fact) for fact in batch.customers)
         out = self.aggregator.apply(ps, items, self.clock())
         if agents:
             self.aggregator.apply_agents(ps, agents, out)
-        return self._effects(ps, out)
+        effects = self._effects(ps, out)
+        if facts:
+            effects.aggregate_writes += self._customers(partition, facts)
+        return effects
+
+    def _customers(self, partition: int, facts: list[CustomerFact]) -> list[TableWrite]:
+        """Apply customer facts (``stream.kpis.customers``): idempotent, any order."""
+        cp = self.customer_parts.get(partition)
+        if cp is None:
+            cp = self.customer_parts[partition] = CustomerPartition()
+        changed: set[str] = set()
+        for fact in facts:
+            rec = cp.records.get(fact.customer_id)
+            if rec is None:
+                rec = cp.records[fact.customer_id] = CustomerRecord(fact.customer_id)
+            if fact.kind == "contact":
+                done = customers.add_contact(
+                    rec, cp.totals, fact.at, fact.ident, sys.intern(fact.queue)
+                )
+            else:
+                done = customers.add_churn(rec, cp.totals, fact.at, fact.ident)
+            if done:
+                changed.add(fact.customer_id)
+            elif not rec.contacts and not rec.churns:
+                del cp.records[fact.customer_id]
+        if not changed:
+            return []
+        writes: list[RecordWrite] = [("k|customers", records.encode(cp.totals))]
+        writes += [(f"u|{cid}", records.encode(cp.records[cid])) for cid in sorted(changed)]
+        return self._store(self.agg_logs, partition, writes)
 
     def tick(self) -> Effects:
         """Close windows the wall clock has made final in idle partitions."""
@@ -198,6 +252,13 @@ class Pipeline:
             (q.max_event_time or 0.0 for ps in self.agg_parts.values() for q in ps.queues.values()),
             default=self.clock(),
         )
+        for partition, cp in self.customer_parts.items():
+            old = [cid for cid, rec in cp.records.items() if customers.expired(rec, cp.totals)]
+            for cid in old:
+                del cp.records[cid]
+            if old:
+                dropped: list[RecordWrite] = [(f"u|{cid}", None) for cid in old]
+                effects.aggregate_writes += self._store(self.agg_logs, partition, dropped)
         for partition, part in self.router_parts.items():
             gone = self.router.expire(part, newest - self.retention_seconds)
             if gone:
@@ -270,6 +331,16 @@ class Pipeline:
                 for q, slots in ps.agents.items()
                 for a, slot in slots.items()
             ),
+            *self._customer_records(partition),
+        ]
+
+    def _customer_records(self, partition: int) -> list[tuple[str, bytes]]:
+        cp = self.customer_parts.get(partition)
+        if cp is None:
+            return []
+        return [
+            ("k|customers", records.encode(cp.totals)),
+            *((f"u|{cid}", records.encode(rec)) for cid, rec in cp.records.items()),
         ]
 
     @staticmethod
@@ -290,6 +361,7 @@ class Pipeline:
         other partitions."""
         self.router_parts = {p: RouterPartition(p) for p in partitions}
         self.agg_parts = {p: PartitionState(p) for p in partitions}
+        self.customer_parts = {}
         self.route_logs, self.agg_logs = {}, {}
         for logs, items in ((self.route_logs, route_items), (self.agg_logs, aggregate_items)):
             by_partition: dict[int, list[tuple[str, bytes]]] = {p: [] for p in partitions}
@@ -331,12 +403,18 @@ class Pipeline:
         elif isinstance(rec, AgentSlot):
             rec.queue = sys.intern(rec.queue)
             self.agg_parts[partition].agents.setdefault(rec.queue, {})[rec.agent_id] = rec
+        elif isinstance(rec, CustomerRecord):
+            cp = self.customer_parts.setdefault(partition, CustomerPartition())
+            cp.records[rec.customer_id] = rec
+        elif isinstance(rec, CustomerTotals):
+            self.customer_parts.setdefault(partition, CustomerPartition()).totals = rec
 
     def revoke(self, partitions: set[int]) -> None:
         """Drop the state of partitions moved to another worker (their series leave with them)."""
         for p in partitions:
             self.router_parts.pop(p, None)
             self.agg_parts.pop(p, None)
+            self.customer_parts.pop(p, None)
             self.route_logs.pop(p, None)
             self.agg_logs.pop(p, None)
 

@@ -2,7 +2,9 @@
 
 Keys start with the partition number they belong to — ``b"3|q|billing"``, ``b"3|c:call-1"``,
 ``b"3|r|t:ticket-9"``, ``b"3|g|agent-7"`` (an agent's state, routes table),
-``b"3|a|7:billing|agent-7"`` (an agent's slot in a queue, aggregates table) — so the table
+``b"3|a|7:billing|agent-7"`` (an agent's slot in a queue, aggregates table), ``b"3|u|cust-1"``
+and ``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
+``stream.kpis.customers``, aggregates table) — so the table
 writes each record to that changelog partition and a worker can tell, after a rebalance, which
 records it owns. The kind after the partition says which type to decode.
 
@@ -22,12 +24,16 @@ import msgspec
 
 from stream.aggregator import QueueRecord
 from stream.kpis.agents import AgentRecord, AgentSlot
+from stream.kpis.customers import CustomerRecord, CustomerTotals
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
 Record = (
-    QueueRecord | CallRecord | TicketRecord | Route | RouterStats | SeenIds | AgentRecord
-) | AgentSlot
+    (QueueRecord | CallRecord | TicketRecord | Route | RouterStats | SeenIds | AgentRecord)
+    | AgentSlot
+    | CustomerRecord
+    | CustomerTotals
+)
 Row = CallRecord | TicketRecord | Route | AgentRecord | AgentSlot
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
@@ -38,6 +44,8 @@ _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     "r": msgspec.msgpack.Decoder(Route),
     "s": msgspec.msgpack.Decoder(RouterStats),
     "d": msgspec.msgpack.Decoder(SeenIds),
+    "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers)
+    "k": msgspec.msgpack.Decoder(CustomerTotals),  # a partition's churn counts
 }
 
 

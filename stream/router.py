@@ -32,6 +32,7 @@ from stream.events import (
     CallEvent,
     CallQueued,
     CallWrapupCompleted,
+    CustomerChurned,
     CustomerEvent,
     Event,
     Rejection,
@@ -127,6 +128,19 @@ class AgentUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerFact:
+    """A contact or churn of a customer, for the customer's stage-2 partition
+    (``stream.kpis.customers``): kind ``contact`` (ident: hash of ``t:<ticket_id>``) or ``churn``
+    (ident: hash of the event id)."""
+
+    kind: str
+    customer_id: str
+    at: float
+    ident: bytes
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A rejected message with its reason, for the dead-letter topic."""
 
@@ -145,6 +159,7 @@ class RouterOutput:
     seen_writes: dict[str, SeenIds] = field(default_factory=dict)
     agent_writes: dict[str, AgentRecord] = field(default_factory=dict)
     agent_updates: list[AgentUpdate] = field(default_factory=list)
+    customer_facts: list[CustomerFact] = field(default_factory=list)
     stats_changed: bool = False
 
 
@@ -234,12 +249,20 @@ class Router:
             verdict = self._remember(part, ev, source, msg.offset, out)
             if isinstance(ev, AgentStateChanged) and verdict != DUPLICATE:
                 self._agent(part, ev, t, out)
+            elif isinstance(ev, CustomerChurned) and verdict != DUPLICATE:
+                # Replays too: the fact may have died with the worker; its owner skips it then.
+                h = event_hash(ev.event_id)
+                out.customer_facts.append(CustomerFact("churn", ev.customer_id, t, h, ""))
             return verdict
         target = self._resolve(part, ev, t, out)
         if isinstance(target, Rejection):
             return target
         queue, channel = target
         out.forwards.append(Forward(queue, channel, source, msg.offset, msg.key, msg.value))
+        if isinstance(ev, TicketCreated) and ev.customer_id is not None:
+            # Every creation, replays and duplicates too: the owner keeps one per ticket.
+            h = event_hash(route_key("t", ev.ticket_id))
+            out.customer_facts.append(CustomerFact("contact", ev.customer_id, t, h, queue))
         return None
 
     @staticmethod
@@ -340,6 +363,7 @@ def _type_of(ev: Event | AgentEvent | CustomerEvent) -> str:
 
 __all__ = [
     "AgentUpdate",
+    "CustomerFact",
     "DeadLetter",
     "Forward",
     "Message",

@@ -170,7 +170,10 @@ class Harness:
         for out in effects.messages:
             if out.role == "forward":
                 assert out.key is not None
-                forwards.append((QUEUE_PARTITION[out.key.decode()], out.value))
+                # Queues map as fixed; customer facts go by customer id (stream.kpis.customers).
+                key = out.key.decode()
+                partition = QUEUE_PARTITION.get(key, input_partition(out.key))
+                forwards.append((partition, out.value))
             elif out.role == "dead_letter":
                 self.dead_letters.append(out)
             else:
@@ -989,8 +992,9 @@ def test_record_keys_name_their_partition_and_kind() -> None:
     h = Harness()
     h.run(SCENARIO)
     kinds = {records.split_key(k)[1][0] for k in h.table}
-    # d: agent/customer event memory, g: an agent's state (a1 has no queues, so no "a" slots)
-    assert kinds == {"q", "c", "t", "r", "s", "d", "g"}
+    # d: agent/customer event memory, g: an agent's state (a1 has no queues, so no "a" slots),
+    # u/k: a customer's churns, the partition's churn counts (stream.kpis.customers)
+    assert kinds == {"q", "c", "t", "r", "s", "d", "g", "u", "k"}
     assert {records.split_key(k) for k in h.table if b"|q|" in k} == {
         (0, "q|billing"),
         (1, "q|support"),

@@ -1,0 +1,144 @@
+"""Churn and retention: customers who churned, and how many of them had contacted support.
+
+Contacts are keyed by contact (``ticket_id``), churn by ``customer_id``: the router sends a small
+*fact* per contact that names a customer (a ``ticket.created`` with ``customer_id``; the contract
+gives calls no customer) and per ``customer.churned`` to the stage-2 partition of the customer
+(the forward topic keyed by ``customer_id``). There, one ``CustomerRecord`` per customer holds the
+contacts of the last ``LOOKBACK_SECONDS`` and its churns, and one ``CustomerTotals`` per partition
+holds the counts the metrics export.
+
+Exact under duplicates, replays and any order: a fact is identified by a hash (the contact's
+``t:<ticket_id>``, the churn's ``event_id``) and applied once; a churn is *after contact* when
+the customer has a contact in ``[churned_at − 30 d, churned_at]``, whichever of the two arrives
+first — a contact arriving after the churn it precedes flips that churn once and books it then.
+
+Memory: a customer record is forgotten once its newest fact is more than ``LOOKBACK_SECONDS``
+older than the partition's newest fact (30 days without contact or churn); window counts are kept
+for ``WINDOW_KEEP_SECONDS``. A fact arriving more than 30 days late (event time) is therefore
+judged against what is still remembered.
+
+Windows are UTC-aligned (``15m``, ``1h``, ``today`` = the UTC day): the families have no queue,
+so no queue's time zone applies.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from dataclasses import dataclass, field
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from stream.windows import WINDOW_KINDS, window_start
+
+LOOKBACK_SECONDS: Final = 30 * 86400.0
+"""A churn counts as *after contact* when a contact lies at most this long before it."""
+WINDOW_KEEP_SECONDS: Final = 2 * 86400.0
+"""Window counts older than this (before the partition's newest churn) are dropped."""
+UTC: Final = ZoneInfo("UTC")
+
+Contact = tuple[float, bytes, str]  # (occurred at, contact hash, queue)
+Churn = tuple[float, bytes, bool]  # (occurred at, event-id hash, had a contact before it)
+
+
+@dataclass(slots=True)
+class CustomerRecord:
+    """One customer's remembered contacts (sorted by time) and churns."""
+
+    customer_id: str
+    contacts: list[Contact] = field(default_factory=list)
+    churns: list[Churn] = field(default_factory=list)
+
+    def newest(self) -> float:
+        """Event time of the customer's newest fact (contact or churn)."""
+        return max(
+            (self.contacts[-1][0] if self.contacts else float("-inf")),
+            max((c[0] for c in self.churns), default=float("-inf")),
+        )
+
+
+@dataclass(slots=True)
+class CustomerTotals:
+    """A partition's churn counts: all time and per window (``"<kind>@<start>"`` → counts)."""
+
+    churned: int = 0
+    churned_after_contact: int = 0
+    windows: dict[str, tuple[int, int]] = field(default_factory=dict)  # (churned, after contact)
+    newest: float | None = None
+    """Newest event time of any fact of the partition (drives expiry)."""
+
+
+def _had_contact(rec: CustomerRecord, at: float) -> bool:
+    return any(at - LOOKBACK_SECONDS <= c[0] <= at for c in rec.contacts)
+
+
+def _book(totals: CustomerTotals, at: float, churned: int, after_contact: int) -> None:
+    totals.churned += churned
+    totals.churned_after_contact += after_contact
+    if totals.newest is not None and at < totals.newest - WINDOW_KEEP_SECONDS:
+        return
+    for kind in WINDOW_KINDS:
+        key = f"{kind}@{int(window_start(kind, at, UTC))}"
+        c, a = totals.windows.get(key, (0, 0))
+        totals.windows[key] = (c + churned, a + after_contact)
+
+
+def _seen(totals: CustomerTotals, at: float) -> None:
+    if totals.newest is None or at > totals.newest:
+        totals.newest = at
+        floor = at - WINDOW_KEEP_SECONDS
+        for key in [k for k in totals.windows if float(k.partition("@")[2]) < floor]:
+            del totals.windows[key]
+
+
+def add_contact(
+    rec: CustomerRecord, totals: CustomerTotals, at: float, contact: bytes, queue: str
+) -> bool:
+    """Remember a contact; churns it precedes by at most 30 days become *after contact*.
+
+    Idempotent: a contact already remembered (same hash) changes nothing — if it is seen again
+    with another time, the earlier time is kept. Returns whether anything changed."""
+    for i, (t, h, _) in enumerate(rec.contacts):
+        if h == contact:
+            if at >= t:
+                return False
+            del rec.contacts[i]
+            break
+    insort(rec.contacts, (at, contact, queue))
+    _seen(totals, at)
+    for i, (t, h, after) in enumerate(rec.churns):
+        if not after and t - LOOKBACK_SECONDS <= at <= t:
+            rec.churns[i] = (t, h, True)
+            _book(totals, t, 0, 1)
+    return True
+
+
+def add_churn(rec: CustomerRecord, totals: CustomerTotals, at: float, event: bytes) -> bool:
+    """Count a churn once (by event-id hash), as *after contact* when a contact lies in
+    ``[at − 30 d, at]``. Returns whether anything changed."""
+    if any(h == event for _, h, _ in rec.churns):
+        return False
+    after = _had_contact(rec, at)
+    rec.churns.append((at, event, after))
+    _seen(totals, at)
+    _book(totals, at, 1, int(after))
+    return True
+
+
+def expired(rec: CustomerRecord, totals: CustomerTotals) -> bool:
+    """True when the customer's newest fact is more than 30 days older than the partition's."""
+    return totals.newest is not None and rec.newest() < totals.newest - LOOKBACK_SECONDS
+
+
+def current_counts(totals: CustomerTotals, kind: str, now: float) -> tuple[int, int] | None:
+    """``(churned, churned after contact)`` in the UTC window of ``kind`` containing ``now``;
+    ``None`` when no churn fell in it."""
+    return totals.windows.get(f"{kind}@{int(window_start(kind, now, UTC))}")
+
+
+def churned_after_contact_share(after_contact: int, churned: int) -> float | None:
+    """Share of churned customers who contacted support in the 30 days before churning.
+
+    Formula: churned after contact ÷ churned; unit: ratio 0..1; ``None`` when nobody churned."""
+    if churned <= 0:
+        return None
+    return after_contact / churned

@@ -1,0 +1,95 @@
+"""Churn and retention on the real broker: exact under duplicates, reordering and a SIGKILL restart.
+
+Tickets are keyed by ticket, churns by customer, so the "did they contact support" join crosses
+partitions: the router forwards a fact per contact and churn to the customer's partition of the
+forward topic (``stream.kpis.customers``). This checks that whole path, the changelog and
+recovery, with exact values of ``contact_centre_customers_churned*``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from stream.broker import EmbeddedBroker
+from tests.integration.conftest import WorkerFactory
+from tests.integration.harness import Publishable, Samples, accounted, publish, value, wait_until
+
+pytestmark = pytest.mark.integration
+_ids = itertools.count(1)
+
+
+def created(ticket_id: str, at: str, customer: str | None) -> Publishable:
+    doc: dict[str, Any] = {"type": "ticket.created", "event_id": f"tc-{next(_ids)}",
+                           "occurred_at": at, "ticket_id": ticket_id, "queue": "billing",
+                           "channel": "email"}  # fmt: skip
+    if customer is not None:
+        doc["customer_id"] = customer
+    return ("tickets", ticket_id, doc)
+
+
+def churned(customer: str, at: str) -> Publishable:
+    doc = {"type": "customer.churned", "event_id": f"ch-{next(_ids)}", "occurred_at": at,
+           "customer_id": customer, "reason": "price"}  # fmt: skip
+    return ("customers", customer, doc)
+
+
+def churn(m: Samples) -> dict[str, float | None]:
+    out: dict[str, float | None] = {
+        "churned": value(m, "contact_centre_customers_churned_total"),
+        "after": value(m, "contact_centre_customers_churned_after_contact_total"),
+    }
+    for w in ("15m", "1h", "today"):
+        out[w] = value(m, "contact_centre_customers_churned_in_window", window=w)
+        out[f"{w}_after"] = value(
+            m, "contact_centre_customers_churned_after_contact_in_window", window=w
+        )
+    return out
+
+
+C1 = churned("u1", "2026-11-22T10:31:00Z")
+FIRST = [
+    created("t1", "2026-11-02T09:00:00Z", "u1"),  # 20 days before u1 churns
+    C1,
+    C1,  # a publisher retry: the same event again
+    churned("u2", "2026-11-22T10:32:00Z"),  # never contacted support
+    churned("u3", "2026-11-22T09:10:00Z"),  # earlier today: not in 15m/1h
+    created("t2", "2026-10-01T09:00:00Z", "u2"),  # 52 days before u2 churns: does not count
+    created("t3", "2026-11-22T10:33:00Z", None),  # no customer
+]
+SECOND = [
+    created("t4", "2026-11-21T12:00:00Z", "u3"),  # arrives after u3's churn, happened before
+    C1,  # a duplicate from before the restart
+    churned("u4", "2026-11-22T10:35:00Z"),
+    created("t5", "2026-11-22T10:36:00Z", "u4"),  # after u4 churned: does not count
+]
+
+
+def test_churn_after_contact_is_exact_across_a_sigkill(
+    broker: EmbeddedBroker, workers: WorkerFactory
+) -> None:
+    first = workers(frozen_time="2026-11-22T10:40:00Z")
+    wait_until(lambda: first.partitions() == {0, 1, 2, 3}, 90, "the worker to own all partitions")
+    assert publish(broker.bootstrap, FIRST) == 7
+    wait_until(lambda: accounted(first.scrape()) == 7, 60, "7 messages accounted for")
+    want: dict[str, float | None] = {"churned": 3, "after": 1, "15m": 2, "1h": 2, "today": 3,
+                                     "15m_after": 1, "1h_after": 1, "today_after": 1}  # fmt: skip
+    wait_until(lambda: churn(first.scrape()) == want, 60, f"churn {want}")
+    m = first.scrape()
+    assert value(m, "contact_centre_events_total", type="customer.churned") == 3
+    assert value(m, "contact_centre_events_duplicate_total") == 1
+
+    first.kill()
+    assert publish(broker.bootstrap, SECOND) == 4
+    second = workers(frozen_time="2026-11-22T10:40:00Z")
+    wait_until(lambda: second.partitions() == {0, 1, 2, 3}, 90, "the second worker ready")
+    wait_until(lambda: accounted(second.scrape()) == 11, 90, "11 messages accounted for")
+    want = {"churned": 4, "after": 2, "15m": 3, "1h": 3, "today": 4,
+            "15m_after": 1, "1h_after": 1, "today_after": 2}  # fmt: skip
+    wait_until(lambda: churn(second.scrape()) == want, 60, f"churn {want}")
+    m = second.scrape()
+    assert value(m, "contact_centre_events_total", type="customer.churned") == 4
+    assert value(m, "contact_centre_events_duplicate_total") == 2
+    assert value(m, "contact_centre_tickets_created_total", queue="billing", channel="email") == 5

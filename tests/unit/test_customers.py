@@ -1,0 +1,300 @@
+"""Churn and retention (``stream.kpis.customers``): churned customers and the share of them who
+contacted support in the 30 days before.
+
+Table-driven twice: on the pure functions (facts in every order, each twice), and through the
+in-memory pipeline of ``test_aggregator`` (tickets keyed by ticket, churns keyed by customer, the
+facts forwarded to the customer's partition): one event per batch and all in one, reversed, after
+a restart from the stored segments, and with every input batch and forward delivered again.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from stream.kpis.customers import (
+    LOOKBACK_SECONDS,
+    CustomerRecord,
+    CustomerTotals,
+    add_churn,
+    add_contact,
+    churned_after_contact_share,
+    current_counts,
+    expired,
+)
+from stream.pipeline import CustomerPartition
+from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, ticket
+
+DAY = 86400.0
+
+# --- the pure functions ------------------------------------------------------------------------
+
+Fact = tuple[str, float, str]  # kind ("contact" / "churn"), seconds after T0, ident
+
+# (id, facts of one customer, (churned, churned after contact))
+PURE: list[tuple[str, list[Fact], tuple[int, int]]] = [
+    ("nothing", [], (0, 0)),
+    ("contacts only", [("contact", 0, "t1"), ("contact", 5, "t2")], (0, 0)),
+    ("churn without contact", [("churn", 0, "e1")], (1, 0)),
+    ("contact then churn", [("contact", 0, "t1"), ("churn", 10, "e1")], (1, 1)),
+    ("contact at the churn instant counts", [("contact", 10, "t1"), ("churn", 10, "e1")], (1, 1)),
+    ("contact after the churn does not", [("churn", 10, "e1"), ("contact", 11, "t1")], (1, 0)),
+    (
+        "contact exactly 30 days before counts",
+        [("contact", -LOOKBACK_SECONDS, "t1"), ("churn", 0, "e1")],
+        (1, 1),
+    ),
+    (
+        "contact 30 days and a second before does not",
+        [("contact", -LOOKBACK_SECONDS - 1, "t1"), ("churn", 0, "e1")],
+        (1, 0),
+    ),
+    (
+        "two contacts, one churn: counted once",
+        [("contact", 0, "t1"), ("contact", 5, "t2"), ("churn", 10, "e1")],
+        (1, 1),
+    ),
+    (
+        "two churn events (distinct ids) count twice",
+        [("contact", 0, "t1"), ("churn", 10, "e1"), ("churn", 20, "e2")],
+        (2, 2),
+    ),
+]
+
+
+def apply_pure(facts: list[Fact]) -> tuple[int, int]:
+    rec, totals = CustomerRecord("u1"), CustomerTotals()
+    for kind, seconds, ident in facts:
+        if kind == "contact":
+            add_contact(rec, totals, T0 + seconds, ident.encode(), "billing")
+        else:
+            add_churn(rec, totals, T0 + seconds, ident.encode())
+    return totals.churned, totals.churned_after_contact
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"), [pytest.param(f, e, id=name) for name, f, e in PURE]
+)
+def test_churn_counts_in_any_order_with_duplicates(
+    facts: list[Fact], expected: tuple[int, int]
+) -> None:
+    for order in itertools.permutations(facts):
+        assert apply_pure(list(order)) == expected
+        assert apply_pure([f for fact in order for f in (fact, fact)]) == expected
+
+
+def test_a_late_contact_books_into_the_churns_window() -> None:
+    rec, totals = CustomerRecord("u1"), CustomerTotals()
+    assert add_churn(rec, totals, T0 + 10, b"e1")
+    assert current_counts(totals, "15m", T0 + 20) == (1, 0)
+    assert add_contact(rec, totals, T0 - DAY, b"t1", "billing")
+    assert current_counts(totals, "15m", T0 + 20) == (1, 1)
+    assert current_counts(totals, "today", T0 + 20) == (1, 1)
+    assert not add_contact(rec, totals, T0 - DAY, b"t1", "billing")  # again: nothing changes
+    assert current_counts(totals, "1h", T0 + 20) == (1, 1)
+    assert current_counts(totals, "15m", T0 + 900) is None  # the next quarter: no churn yet
+
+
+def test_records_expire_after_30_days_without_contact() -> None:
+    rec, other, totals = CustomerRecord("u1"), CustomerRecord("u2"), CustomerTotals()
+    add_contact(rec, totals, T0, b"t1", "billing")
+    add_contact(other, totals, T0 + LOOKBACK_SECONDS, b"t2", "billing")
+    assert not expired(rec, totals) and not expired(other, totals)
+    add_contact(other, totals, T0 + LOOKBACK_SECONDS + 1, b"t3", "billing")
+    assert expired(rec, totals) and not expired(other, totals)
+
+
+def test_share() -> None:
+    assert churned_after_contact_share(0, 0) is None
+    assert churned_after_contact_share(1, 4) == 0.25
+
+
+# --- through the pipeline ----------------------------------------------------------------------
+
+
+def created(eid: str, seconds: float, ticket_id: str, customer: str | None, **more: Any) -> Input:
+    fields: dict[str, Any] = {"queue": "billing", "channel": "email", **more}
+    if customer is not None:
+        fields["customer_id"] = customer
+    return ticket(eid, "ticket.created", seconds, ticket_id, **fields)
+
+
+def churned(eid: str, seconds: float, customer: str) -> Input:
+    value = body(eid, "customer.churned", seconds, customer_id=customer)
+    return ("customers", customer.encode(), value)
+
+
+Expected = dict[str, float]  # sample name (+ window) → value
+
+# (id, events, expected samples); NOW is 10:14:30 on 2026-11-22, T0 is 10:00
+CASES: list[tuple[str, list[Input], Expected]] = [
+    ("no events", [], {"churned": 0, "after": 0}),
+    (
+        "contacts without churn",
+        [created("e1", 0, "t1", "u1"), created("e2", 1, "t2", None)],
+        {"churned": 0, "after": 0},
+    ),
+    (
+        "one churn after a contact, one without, one contact after its churn",
+        [
+            created("e1", -20 * DAY, "t1", "u1"),
+            churned("c1", 10, "u1"),
+            churned("c2", 20, "u2"),
+            churned("c3", 30, "u3"),
+            created("e2", 40, "t3", "u3"),
+            created("e3", 0, "t4", "u4"),  # never churns
+        ],
+        {
+            "churned": 3,
+            "after": 1,
+            "15m": 3,
+            "1h": 3,
+            "today": 3,
+            "15m_after": 1,
+            "1h_after": 1,
+            "today_after": 1,
+        },
+    ),
+    (
+        "duplicates: a ticket created twice, a churn published twice",
+        [
+            created("e1", 0, "t1", "u1"),
+            created("e1", 0, "t1", "u1"),
+            churned("c1", 10, "u1"),
+            churned("c1", 10, "u1"),
+        ],
+        {
+            "churned": 1,
+            "after": 1,
+            "15m": 1,
+            "1h": 1,
+            "today": 1,
+            "15m_after": 1,
+            "1h_after": 1,
+            "today_after": 1,
+        },
+    ),
+    (
+        "windows: a churn earlier today is only in today",
+        [created("e1", -3 * 3600, "t1", "u1"), churned("c1", -2 * 3600, "u1")],
+        {"churned": 1, "after": 1, "today": 1, "today_after": 1},
+    ),
+    (
+        "a contact 31 days before the churn does not count",
+        [created("e1", -31 * DAY, "t1", "u1"), churned("c1", 10, "u1")],
+        {
+            "churned": 1,
+            "after": 0,
+            "15m": 1,
+            "1h": 1,
+            "today": 1,
+            "15m_after": 0,
+            "1h_after": 0,
+            "today_after": 0,
+        },
+    ),
+]
+
+
+def churn_samples(h: Harness) -> Expected:
+    out: Expected = {}
+    for (name, labels), v in h.samples().items():
+        window = dict(labels).get("window")
+        if name == "contact_centre_customers_churned_total":
+            out["churned"] = v
+        elif name == "contact_centre_customers_churned_after_contact_total":
+            out["after"] = v
+        elif name == "contact_centre_customers_churned_in_window":
+            assert window is not None
+            out[window] = v
+        elif name == "contact_centre_customers_churned_after_contact_in_window":
+            out[f"{window}_after"] = v
+    return out
+
+
+def ids() -> list[Any]:
+    return [pytest.param(events, expected, id=name) for name, events, expected in CASES]
+
+
+@pytest.mark.parametrize(("events", "expected"), ids())
+@pytest.mark.parametrize("batch_size", [1, 100])
+def test_churn_through_the_pipeline(
+    events: list[Input], expected: Expected, batch_size: int
+) -> None:
+    h = Harness()
+    h.run(events, batch_size=batch_size)
+    assert churn_samples(h) == expected
+    h = Harness()
+    h.run(list(reversed(events)), batch_size=batch_size)
+    assert churn_samples(h) == expected
+
+
+@pytest.mark.parametrize(("events", "expected"), ids())
+def test_churn_survives_a_restart(events: list[Input], expected: Expected) -> None:
+    h = Harness()
+    h.run(events, batch_size=2)
+    h.restart()  # Pipeline.load from the stored segments only
+    assert churn_samples(h) == expected
+    later = [created("z1", 100, "tz", "uz"), churned("z2", 110, "uz")]
+    h.run(later)
+    reference = Harness()
+    reference.run([*events, *later], batch_size=2)
+    assert churn_samples(h) == churn_samples(reference)
+
+
+@pytest.mark.parametrize(("events", "expected"), ids())
+def test_replays_and_redelivered_forwards_change_nothing(
+    events: list[Input], expected: Expected
+) -> None:
+    h = Harness()
+    forwards = []
+    batches = [h.publish(events[i : i + 2]) for i in range(0, len(events), 2)]
+    for batch in batches:
+        fwd = h.route(batch)
+        h.aggregate(fwd)
+        forwards += fwd
+    table = h.table
+    for partition, payload in forwards:  # the forwarded batches delivered again
+        assert h.pipeline.aggregate(partition, [payload]).aggregate_writes == []
+    h.restart()
+    for batch in batches:  # the input delivered again after the restart: replays
+        h.feed(batch)
+    assert h.table == table
+    assert churn_samples(h) == expected
+
+
+def test_a_lost_fact_is_resent_by_the_replay() -> None:
+    """A crash after the router stored its writes but before the facts reached stage 2."""
+    h = Harness()
+    h.run([created("e1", 0, "t1", "u1")])
+    last = h.publish([churned("c1", 10, "u1")])
+    h.route(last)  # stored, forwards lost
+    h.restart()
+    h.feed(last)  # redelivered: a replay for the router
+    assert churn_samples(h)["after"] == 1
+
+
+def test_expiry_forgets_customers_30_days_without_contact() -> None:
+    h = Harness()
+    h.run([created("e1", -40 * DAY, "t1", "u1"), created("e2", 0, "t2", "u2")])
+    h.perform(h.pipeline.expire())
+    kept = {cid for cp in h.pipeline.customer_parts.values() for cid in cp.records}
+    assert kept == {"u2"}
+    h.restart()
+    assert {cid for cp in h.pipeline.customer_parts.values() for cid in cp.records} == {"u2"}
+    assert all(isinstance(cp, CustomerPartition) for cp in h.pipeline.customer_parts.values())
+
+
+def test_churn_is_not_an_event_of_a_queue() -> None:
+    h = Harness()
+    h.run([created("e1", 0, "t1", "u1"), churned("c1", 10, "u1"), churned("c1", 10, "u1")])
+    m = h.samples()
+    assert m[("contact_centre_events_total", (("type", "customer.churned"),))] == 1
+    assert m[("contact_centre_events_duplicate_total", ())] == 1
+    assert (
+        m[("contact_centre_tickets_created_total", (("channel", "email"), ("queue", "billing")))]
+        == 1
+    )
+    assert NOW - T0 == 870  # the windows above assume the scenario clock
