@@ -64,7 +64,14 @@ COUNTERS = (
     "reopened",
     "escalated",
 )
-HISTOGRAMS = ("answer_wait", "handle_time", "first_response", "resolution")
+HISTOGRAMS = (
+    "answer_wait",
+    "handle_time",
+    "first_response",
+    "resolution",
+    "first_response_business",  # the same durations counted in business hours only
+    "resolution_business",
+)
 
 
 @dataclass(slots=True)
