@@ -88,8 +88,15 @@ class WorkerProcess:
 
     def scrape(self) -> Samples:
         self._check_alive()
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            return parse(r.read().decode())
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+                return parse(r.read().decode())
+        except urllib.error.HTTPError as exc:  # say what the worker said, not just the status
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            body = exc.read()[:2000].decode(errors="replace")
+            raise AssertionError(
+                f"/metrics answered {exc.code}: {body}\nworker log:\n{tail}"
+            ) from exc
 
     def _check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
