@@ -322,6 +322,9 @@ class Aggregator:
             q.late += 1
         totals = q.totals
         for kind_, channel, value, flag in facts:
+            if kind_ == "one_touch_reopened":
+                self._unbook_one_touch(q, channel, value)
+                continue
             _book_fact(totals, windows, kind_, channel, value, flag)
             business = _BUSINESS_HISTOGRAMS.get(kind_)
             if business is not None:
@@ -329,6 +332,23 @@ class Aggregator:
                 # floating point) to t, under the queue's hours, holidays and time zone.
                 seconds = business_seconds(t - value, t, self.calendar(queue))
                 observe(totals.histogram(business[0], channel), business[1], seconds)
+
+    def _unbook_one_touch(self, q: QueueRecord, channel: str, solved_at: float) -> None:
+        """A one-touch solve at ``solved_at`` was reopened within 7 days: it leaves the
+        first-contact resolutions of the windows holding the solve that are still open (a
+        closed window is final) and is counted in the all-time ``one_touch_reopened``."""
+        q.totals.bump("one_touch_reopened", channel)
+        zone = self.zone(q.queue)
+        # Past the watermark a window is final even before close_windows pops it at the end of
+        # the batch: leaving it alone keeps the result independent of batch boundaries.
+        mark = (q.max_event_time or solved_at) - self.grace_seconds
+        for kind in WINDOW_KINDS:
+            start = window_start(kind, solved_at, zone)
+            w = q.windows.get(f"{kind}@{int(start)}")
+            if w is None or window_end(kind, start, zone) <= mark:
+                continue
+            if w.first_contact_resolved > 0:
+                w.first_contact_resolved -= 1
 
     @staticmethod
     def _update_live(
@@ -536,8 +556,11 @@ def _book_fact(
             w.handle_seconds += value
     elif kind == "created":
         totals.bump("tickets_created", channel)
+        if flag:  # category complaint
+            totals.bump("complaints", channel)
         for w in windows:
             w.tickets_created += 1
+            w.complaints += flag
     elif kind == "first_response":
         totals.bump("first_responses", channel)
         observe(totals.histogram("first_response", channel), FIRST_RESPONSE_BOUNDS, value)
@@ -555,8 +578,11 @@ def _book_fact(
             w.solved_within += flag
     elif kind == "solved":
         totals.bump("solved", channel)
+        if flag:  # one touch: a first-contact resolution unless reopened within 7 days
+            totals.bump("solved_one_touch", channel)
         for w in windows:
             w.solved += 1
+            w.first_contact_resolved += flag
     elif kind == "reopened":
         totals.bump("reopened", channel)
         for w in windows:

@@ -50,6 +50,11 @@ _COUNTERS: Final = (
      "Tickets first solved within the resolution target."),
     ("tickets_reopened", "reopened", "Tickets changed from solved/closed to another status."),
     ("tickets_escalated", "escalated", "Tickets escalated (first escalation of each ticket)."),
+    ("tickets_complaints", "complaints", "Tickets created with category complaint."),
+    ("tickets_solved_one_touch", "solved_one_touch",
+     "Solves with at most one public agent message on a ticket never reopened before."),
+    ("tickets_one_touch_reopened", "one_touch_reopened",
+     "One-touch solves reopened within 7 days (no longer first-contact resolutions)."),
 )  # fmt: skip
 _HISTOGRAMS: Final = (
     ("answer_wait_seconds", "answer_wait", ANSWER_WAIT_BOUNDS,
@@ -87,6 +92,16 @@ _WINDOW_HELP: Final = {
     "nps_passives": "NPS passives (7-8) in the window.",
     "nps_detractors": "NPS detractors (0-6) in the window.",
     "nps_score_change": "NPS of this window − that of the previous window of its kind (points).",
+    "resolved_within_target_ratio": "Tickets first solved within target ÷ solved transitions.",
+    "reopen_rate_ratio": "Reopened ÷ solved ticket transitions.",
+    "escalation_rate_ratio": "Tickets escalated ÷ tickets created.",
+    "first_contact_resolution_ratio": (
+        "One-touch solves (≤ 1 public agent message) not reopened within 7 days ÷ solved."
+    ),
+    "complaint_rate_ratio": "Tickets of category complaint ÷ tickets created.",
+    "complaint_rate_change_ratio": (
+        "Complaint rate of this window − that of the previous window of its kind."
+    ),
 }
 
 

@@ -18,7 +18,14 @@ from stream.kpis.totals import WindowTotals
 from stream.state import BACKLOG_STATUSES
 from stream.windows import WINDOW_KINDS
 
-__all__ = ["LiveReading", "live_reading", "survey_gauges", "window_gauges", "window_readings"]
+__all__ = [
+    "LiveReading",
+    "live_reading",
+    "survey_gauges",
+    "ticket_gauges",
+    "window_gauges",
+    "window_readings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,27 @@ def survey_gauges(
     }
 
 
+def ticket_gauges(w: WindowTotals, previous: WindowTotals | None) -> dict[str, float | None]:
+    """Ticket rates of a window (``stream.kpis.tickets``; ``None``: no data) and the complaint
+    rate's change against ``previous`` (the window of the same kind before)."""
+    complaints = tickets.complaint_rate(w.complaints, w.tickets_created)
+    before = (
+        None
+        if previous is None
+        else tickets.complaint_rate(previous.complaints, previous.tickets_created)
+    )
+    return {
+        "resolved_within_target_ratio": tickets.resolved_within_target(w.solved_within, w.solved),
+        "reopen_rate_ratio": tickets.reopen_rate(w.reopened, w.solved),
+        "escalation_rate_ratio": tickets.escalation_rate(w.escalated, w.tickets_created),
+        "first_contact_resolution_ratio": tickets.first_contact_resolution(
+            w.first_contact_resolved, w.solved
+        ),
+        "complaint_rate_ratio": complaints,
+        "complaint_rate_change_ratio": surveys.change(complaints, before),
+    }
+
+
 def window_readings(
     aggregator: Aggregator,
     name: str,
@@ -158,6 +186,7 @@ def window_readings(
             continue
         gauges = window_gauges(totals or WindowTotals(), breached)
         if totals is not None:
-            gauges |= survey_gauges(totals, aggregator.previous_window(q, kind, start))
+            previous = aggregator.previous_window(q, kind, start)
+            gauges |= survey_gauges(totals, previous) | ticket_gauges(totals, previous)
         out[kind] = {metric: value for metric, value in gauges.items() if value is not None}
     return out

@@ -32,6 +32,7 @@ from stream.events import (
     TicketStatusChanged,
 )
 from stream.kpis.calls import answered_within_target, is_short_abandon
+from stream.kpis.tickets import FCR_REOPEN_SECONDS, is_one_touch
 
 # Call phases (ints keep records small).
 QUEUED: Final = 0
@@ -94,6 +95,7 @@ class TicketRecord:
     category: str | None = None
     updated_at: float = 0.0
     seen: bytes = b""
+    one_touch_solved_at: float | None = None  # a first-contact resolution not yet reopened
 
 
 ContactRecord = CallRecord | TicketRecord
@@ -197,15 +199,23 @@ def _change_status(
         return rec, []
     facts: list[Fact] = []
     if old in _TERMINAL_TICKET and not (old == "solved" and status == "closed"):
-        rec.reopened += 1
         facts.append(("reopened", rec.channel, 0.0, False))
+        solved_at = rec.one_touch_solved_at
+        if solved_at is not None:
+            rec.one_touch_solved_at = None
+            if t - solved_at <= FCR_REOPEN_SECONDS:  # value: when the solve was booked
+                facts.append(("one_touch_reopened", rec.channel, solved_at, False))
+        rec.reopened += 1
     if status == "solved":
         if rec.first_solved_at is None:
             rec.first_solved_at = t
             resolution = max(0.0, t - rec.created_at)
             facts.append(("first_resolution", rec.channel, resolution,
                           resolution <= targets.resolution_seconds))  # fmt: skip
-        facts.append(("solved", rec.channel, 0.0, False))
+        one_touch = is_one_touch(rec.public_agent_messages, rec.reopened)
+        if one_touch:
+            rec.one_touch_solved_at = t
+        facts.append(("solved", rec.channel, 0.0, one_touch))
     rec.status = status
     return rec, facts
 

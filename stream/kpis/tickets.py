@@ -1,9 +1,15 @@
-"""Ticket KPIs: first response within target, resolution within target, reopen and escalation.
+"""Ticket KPIs: first response and resolution within target, reopen, escalation, first-contact
+resolution and complaint rates.
 
 Ratios of one window's counts; an empty denominator is "no data" (``None``).
 """
 
 from __future__ import annotations
+
+from typing import Final
+
+FCR_REOPEN_SECONDS: Final = 7 * 86400.0
+"""A one-touch solve reopened within this long (event time) is not a first-contact resolution."""
 
 
 def first_response_within_target(
@@ -39,3 +45,26 @@ def escalation_rate(escalated: int, created: int) -> float | None:
     if created <= 0:
         return None
     return escalated / created
+
+
+def is_one_touch(public_agent_messages: int, reopened: int) -> bool:
+    """A solve is a first-contact resolution candidate with at most one public agent message on
+    a ticket never reopened before (it stops being one if reopened within ``FCR_REOPEN_SECONDS``).
+    """
+    return public_agent_messages <= 1 and reopened == 0
+
+
+def first_contact_resolution(resolved_first_contact: int, solved: int) -> float | None:
+    """One-touch solves not reopened within 7 days ÷ solved transitions; ratio 0..1 or ``None``
+    with no solves. Live, a one-touch solve counts when it happens and leaves the windows
+    still open that hold it when the ticket is reopened within 7 days."""
+    if solved <= 0:
+        return None
+    return resolved_first_contact / solved
+
+
+def complaint_rate(complaints: int, created: int) -> float | None:
+    """Tickets created with category ``complaint`` ÷ tickets created; ratio 0..1 or ``None``."""
+    if created <= 0:
+        return None
+    return complaints / created

@@ -39,6 +39,8 @@ class WindowTotals:
     nps_responses: int = 0
     nps_promoters: int = 0
     nps_detractors: int = 0
+    complaints: int = 0
+    first_contact_resolved: int = 0  # one-touch solves, less those reopened within 7 days
 
 
 _WINDOW_FIELDS = tuple(f.name for f in fields(WindowTotals))
@@ -63,6 +65,9 @@ COUNTERS = (
     "solved_within_target",
     "reopened",
     "escalated",
+    "complaints",
+    "solved_one_touch",
+    "one_touch_reopened",
 )
 HISTOGRAMS = (
     "answer_wait",

@@ -210,6 +210,23 @@ def test_known_event_set_gives_exact_metrics(
         for age in ("<1d", "1-3d", "3-7d", "7-30d", ">30d"):
             n = young if age == "<1d" else 0
             assert v("tickets_open_by_age", queue=queue, age=age) == n, (queue, age)
+    # Ticket rates. billing 10:30: t1 solved one-touch (one public reply), nothing created;
+    # support 10:30: t2, t3 created, t3 solved one-touch and reopened a minute later.
+    for name, value_ in {
+        "resolved_within_target_ratio": 1.0, "reopen_rate_ratio": 0.0,
+        "first_contact_resolution_ratio": 1.0, "escalation_rate_ratio": None,
+        "complaint_rate_ratio": None, "complaint_rate_change_ratio": None,
+    }.items():  # fmt: skip
+        assert v(name, queue="billing", window="15m") == value_, name
+    for name, value_ in {
+        "resolved_within_target_ratio": 1.0, "reopen_rate_ratio": 1.0,
+        "first_contact_resolution_ratio": 0.0, "escalation_rate_ratio": 0.0,
+        "complaint_rate_ratio": 0.0, "complaint_rate_change_ratio": None,
+    }.items():  # fmt: skip
+        assert v(name, queue="support", window="15m") == value_, name
+    assert v("escalation_rate_ratio", queue="billing", window="1h") == 0.0  # t1, t4 created
+    assert v("tickets_solved_one_touch_total", **be) == 1
+    assert v("tickets_one_touch_reopened_total", **se) == 1
     # Surveys.
     assert v("survey_responses_total", queue="billing", kind="csat") == 1
     assert v("csat_ratio", queue="billing", window="15m") == 1.0

@@ -403,6 +403,8 @@ BILLING_WINDOW = WindowTotals(
     nps_responses=1,
     nps_promoters=1,
     nps_detractors=0,
+    complaints=1,  # t1
+    first_contact_resolved=1,  # t1 (one reply) and t2 (none) solved one-touch, t2 reopened
 )
 SUPPORT_WINDOW = WindowTotals(
     offered=2,
@@ -427,6 +429,7 @@ SUPPORT_WINDOW = WindowTotals(
     nps_responses=1,
     nps_promoters=0,
     nps_detractors=1,
+    first_contact_resolved=1,  # t4: one reply
 )
 WINDOW_KEYS = {f"15m@{T0:.0f}", f"1h@{T0:.0f}", f"today@{MIDNIGHT:.0f}"}
 

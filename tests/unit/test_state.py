@@ -377,7 +377,7 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
     # solved: first resolution (creation → solved, target 3600 s inclusive) and a solve
     (
         [("created", 0), ("pending", 100), ("solved", 3600)],
-        [CREATED, ("first_resolution", "email", 3600.0, True), ("solved", "email", 0.0, False)],
+        [CREATED, ("first_resolution", "email", 3600.0, True), ("solved", "email", 0.0, True)],
         "solved",
         None,
         3600.0,
@@ -386,7 +386,7 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
     ),
     (
         [("created", 0), ("solved", 3601)],
-        [CREATED, ("first_resolution", "email", 3601.0, False), ("solved", "email", 0.0, False)],
+        [CREATED, ("first_resolution", "email", 3601.0, False), ("solved", "email", 0.0, True)],
         "solved",
         None,
         3601.0,
@@ -396,21 +396,24 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
     # solved → closed is not a reopen
     (
         [("created", 0), ("solved", 100), ("closed", 200)],
-        [CREATED, ("first_resolution", "email", 100.0, True), ("solved", "email", 0.0, False)],
+        [CREATED, ("first_resolution", "email", 100.0, True), ("solved", "email", 0.0, True)],
         "closed",
         None,
         100.0,
         0,
         0,
     ),
-    # solved → open is a reopen; the second solve is a solve but not a first resolution
+    # solved → open is a reopen; the second solve is a solve but not a first resolution; the
+    # first was one-touch (≤ 1 public agent message), the reopen within 7 days takes it back,
+    # and a solve after a reopen is never one-touch
     (
         [("created", 0), ("solved", 100), ("open", 200), ("solved", 300)],
         [
             CREATED,
             ("first_resolution", "email", 100.0, True),
-            ("solved", "email", 0.0, False),
+            ("solved", "email", 0.0, True),
             ("reopened", "email", 0.0, False),
+            ("one_touch_reopened", "email", T0 + 100, False),
             ("solved", "email", 0.0, False),
         ],
         "solved",
@@ -425,8 +428,9 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
         [
             CREATED,
             ("first_resolution", "email", 100.0, True),
-            ("solved", "email", 0.0, False),
+            ("solved", "email", 0.0, True),
             ("reopened", "email", 0.0, False),
+            ("one_touch_reopened", "email", T0 + 100, False),
         ],
         "pending",
         None,
@@ -443,13 +447,43 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
             CREATED,
             ("first_response", "email", 30.0, True),
             ("first_resolution", "email", 100.0, True),
-            ("solved", "email", 0.0, False),
+            ("solved", "email", 0.0, True),
             ("reopened", "email", 0.0, False),
+            ("one_touch_reopened", "email", T0 + 100, False),
         ],
         "open",
         30.0,
         100.0,
         2,
+        1,
+    ),
+    # two public replies: not one-touch; a one-touch solve reopened after 7 days stays one
+    (
+        [("created", 0), ("reply", 30), ("reply", 40), ("solved", 100)],
+        [
+            CREATED,
+            ("first_response", "email", 30.0, True),
+            ("first_resolution", "email", 100.0, True),
+            ("solved", "email", 0.0, False),
+        ],
+        "solved",
+        30.0,
+        100.0,
+        2,
+        0,
+    ),
+    (
+        [("created", 0), ("solved", 100), ("open", 100 + 7 * 86400 + 1)],
+        [
+            CREATED,
+            ("first_resolution", "email", 100.0, True),
+            ("solved", "email", 0.0, True),
+            ("reopened", "email", 0.0, False),
+        ],
+        "open",
+        None,
+        100.0,
+        0,
         1,
     ),
 ]
