@@ -387,6 +387,13 @@ def queue_drilldown() -> model.Dashboard:
              f"sum(rate(contact_centre_resolution_seconds_count{{{Q}}}[1h])) * 100",
              "% within target (1 h)"),
         ], "s", description="Ticket creation to first solved, from the histogram."),
+        g(ids, "First response and resolution in business time", [
+            (pct("contact_centre_first_response_business_seconds")[1][0], "first response p90"),
+            (avg("contact_centre_first_response_business_seconds")[0], "first response mean"),
+            (pct("contact_centre_resolution_business_seconds")[1][0], "resolution p90"),
+            (avg("contact_centre_resolution_business_seconds")[0], "resolution mean"),
+        ], "s", description="The same durations counting only the queue's business hours "
+                            "(targets file: business_hours, holidays, timezone)."),
         dash.Row("Surveys").id(ids()),
         g(ids, "CSAT and NPS by window", [
             (f"contact_centre_csat_ratio{{{Q}}} * 100", "CSAT {{window}} (%)"),
