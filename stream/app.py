@@ -66,6 +66,7 @@ class Wiring:
             grace_seconds=settings.grace_seconds,
             idle_seconds=settings.idle_seconds,
             retention_seconds=settings.retention_seconds,
+            conversion_horizon_seconds=settings.conversion_horizon_seconds,
             max_event_bytes=settings.max_event_bytes,
             future_skew_seconds=settings.future_skew_seconds,
         )

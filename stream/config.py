@@ -315,6 +315,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "idle_seconds": _seconds(zero_allowed=False),
     "future_skew_seconds": _seconds(zero_allowed=True),
     "retention_seconds": _seconds(zero_allowed=False),
+    "conversion_horizon_seconds": _seconds(zero_allowed=False),
     "max_event_bytes": _integer(1, 100 * 1024 * 1024),
     "batch_max": _integer(1, 1_000_000),
     "producer_max_batch_bytes": _integer(1, 64 * 1024 * 1024),
@@ -389,6 +390,8 @@ class Settings:
     """Events further ahead of the clock than this are rejected (``timestamp_out_of_range``)."""
     retention_seconds: float = 86400.0
     """How long finished contacts and their event ids are kept for de-duplication."""
+    conversion_horizon_seconds: float = 7 * 86400.0
+    """An order at most this long after a contact converts it (``stream.kpis.customers``)."""
     max_event_bytes: int = 65536
     """Larger messages are rejected (``too_large``) before decoding."""
     batch_max: int = 10000

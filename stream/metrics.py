@@ -314,14 +314,16 @@ class PipelineCollector(Collector):
 
 
 def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterator[Metric]:
-    """Churn families (``stream.kpis.customers``): no queue label — customers live on the
-    partition of their id, so every worker exports its part and Prometheus sums over workers
-    (``sum(...after_contact) / sum(...churned)`` is the share)."""
-    churned, after = 0, 0
+    """Churn and conversion families (``stream.kpis.customers``): no queue label — customers
+    live on the partition of their id, so every worker exports its part and Prometheus sums over
+    workers (``sum(...after_contact) / sum(...churned)`` is the share)."""
+    churned, after, contacts, converted = 0, 0, 0, 0
     windows: dict[str, tuple[int, int]] = {}
     for cp in parts:
         churned += cp.totals.churned
         after += cp.totals.churned_after_contact
+        contacts += cp.totals.contacts
+        converted += cp.totals.converted
         for kind in WINDOW_KINDS:
             counts = current_counts(cp.totals, kind, now)
             if counts is not None:
@@ -334,6 +336,16 @@ def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterat
         P + "customers_churned_after_contact",
         "Churned customers with a contact (ticket) in the 30 days before churning.",
         value=after,
+    )
+    yield CounterMetricFamily(
+        P + "contacts_with_customer",
+        "Contacts naming a customer (tickets with customer_id), one per ticket.",
+        value=contacts,
+    )
+    yield CounterMetricFamily(
+        P + "contacts_converted",
+        "Contacts followed by an order of the same customer within the conversion horizon.",
+        value=converted,
     )
     in_window = GaugeMetricFamily(
         P + "customers_churned_in_window",

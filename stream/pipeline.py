@@ -99,11 +99,13 @@ class Pipeline:
         aggregator: Aggregator,
         clock: Callable[[], float],
         retention_seconds: float,
+        conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
     ) -> None:
         self.router = router
         self.aggregator = aggregator
         self.clock = clock
         self.retention_seconds = retention_seconds
+        self.conversion_horizon_seconds = conversion_horizon_seconds
         self.router_parts: dict[int, RouterPartition] = {}
         self.agg_parts: dict[int, PartitionState] = {}
         self.customer_parts: dict[int, CustomerPartition] = {}
@@ -122,13 +124,18 @@ class Pipeline:
         retention_seconds: float,
         max_event_bytes: int,
         future_skew_seconds: float,
+        conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
     ) -> Pipeline:
         router = Router(
             topic_kinds, max_event_bytes=max_event_bytes, future_skew_seconds=future_skew_seconds
         )
         aggregator = Aggregator(targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds)
         return cls(
-            router=router, aggregator=aggregator, clock=clock, retention_seconds=retention_seconds
+            router=router,
+            aggregator=aggregator,
+            clock=clock,
+            retention_seconds=retention_seconds,
+            conversion_horizon_seconds=conversion_horizon_seconds,
         )
 
     # --- stage 1 ----------------------------------------------------------------------------
@@ -215,10 +222,12 @@ class Pipeline:
             rec = cp.records.get(fact.customer_id)
             if rec is None:
                 rec = cp.records[fact.customer_id] = CustomerRecord(fact.customer_id)
+            horizon = self.conversion_horizon_seconds
             if fact.kind == "contact":
-                done = customers.add_contact(
-                    rec, cp.totals, fact.at, fact.ident, sys.intern(fact.queue)
-                )
+                queue = sys.intern(fact.queue)
+                done = customers.add_contact(rec, cp.totals, fact.at, fact.ident, queue, horizon)
+            elif fact.kind == "order":
+                done = customers.add_order(rec, cp.totals, fact.at, fact.ident, horizon)
             else:
                 done = customers.add_churn(rec, cp.totals, fact.at, fact.ident)
             if done:

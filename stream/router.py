@@ -35,6 +35,7 @@ from stream.events import (
     CustomerChurned,
     CustomerEvent,
     Event,
+    OrderPlaced,
     Rejection,
     SurveyResponded,
     TicketCreated,
@@ -129,9 +130,9 @@ class AgentUpdate:
 
 @dataclass(frozen=True, slots=True)
 class CustomerFact:
-    """A contact or churn of a customer, for the customer's stage-2 partition
-    (``stream.kpis.customers``): kind ``contact`` (ident: hash of ``t:<ticket_id>``) or ``churn``
-    (ident: hash of the event id)."""
+    """A contact, churn or order of a customer, for the customer's stage-2 partition
+    (``stream.kpis.customers``): kind ``contact`` (ident: hash of ``t:<ticket_id>``), ``churn``
+    or ``order`` (ident: hash of the event id)."""
 
     kind: str
     customer_id: str
@@ -249,10 +250,11 @@ class Router:
             verdict = self._remember(part, ev, source, msg.offset, out)
             if isinstance(ev, AgentStateChanged) and verdict != DUPLICATE:
                 self._agent(part, ev, t, out)
-            elif isinstance(ev, CustomerChurned) and verdict != DUPLICATE:
+            elif isinstance(ev, (CustomerChurned, OrderPlaced)) and verdict != DUPLICATE:
                 # Replays too: the fact may have died with the worker; its owner skips it then.
+                kind = "churn" if isinstance(ev, CustomerChurned) else "order"
                 h = event_hash(ev.event_id)
-                out.customer_facts.append(CustomerFact("churn", ev.customer_id, t, h, ""))
+                out.customer_facts.append(CustomerFact(kind, ev.customer_id, t, h, ""))
             return verdict
         target = self._resolve(part, ev, t, out)
         if isinstance(target, Rejection):

@@ -1,21 +1,29 @@
-"""Churn and retention: customers who churned, and how many of them had contacted support.
+"""Churn, retention and conversion after contact: facts of customers, joined by customer.
 
-Contacts are keyed by contact (``ticket_id``), churn by ``customer_id``: the router sends a small
-*fact* per contact that names a customer (a ``ticket.created`` with ``customer_id``; the contract
-gives calls no customer) and per ``customer.churned`` to the stage-2 partition of the customer
-(the forward topic keyed by ``customer_id``). There, one ``CustomerRecord`` per customer holds the
-contacts of the last ``LOOKBACK_SECONDS`` and its churns, and one ``CustomerTotals`` per partition
-holds the counts the metrics export.
+**Churn**: customers who churned, and how many of them had contacted support before.
+**Conversion**: contacts followed by an order of the same customer within a horizon
+(``STREAM_CONVERSION_HORIZON_SECONDS``, default 7 days): an order at ``o`` converts every contact
+at ``c`` with ``c < o ≤ c + horizon``. The denominator is every contact with a customer seen so
+far (counted at once); a contact is counted converted when its first qualifying order arrives,
+so the share of the newest contacts (horizon still open) can still grow.
+
+Contacts are keyed by contact (``ticket_id``), churns and orders by ``customer_id``: the router
+sends a small *fact* per contact that names a customer (a ``ticket.created`` with
+``customer_id``; the contract gives calls no customer), per ``customer.churned`` and per
+``order.placed`` to the stage-2 partition of the customer (the forward topic keyed by
+``customer_id``). There, one ``CustomerRecord`` per customer holds its contacts, churns and
+orders, and one ``CustomerTotals`` per partition holds the counts the metrics export.
 
 Exact under duplicates, replays and any order: a fact is identified by a hash (the contact's
-``t:<ticket_id>``, the churn's ``event_id``) and applied once; a churn is *after contact* when
-the customer has a contact in ``[churned_at − 30 d, churned_at]``, whichever of the two arrives
-first — a contact arriving after the churn it precedes flips that churn once and books it then.
+``t:<ticket_id>``, the churn's or order's ``event_id``) and applied once; a churn is *after
+contact* when the customer has a contact in ``[churned_at − 30 d, churned_at]``, whichever of
+the two arrives first — a contact arriving after the churn it precedes flips that churn once and
+books it then; likewise an order converts the contacts before it, whichever arrives first.
 
 Memory: a customer record is forgotten once its newest fact is more than ``LOOKBACK_SECONDS``
-older than the partition's newest fact (30 days without contact or churn); window counts are kept
-for ``WINDOW_KEEP_SECONDS``. A fact arriving more than 30 days late (event time) is therefore
-judged against what is still remembered.
+older than the partition's newest fact (30 days without contact, churn or order); window counts
+are kept for ``WINDOW_KEEP_SECONDS``. A fact arriving more than 30 days late (event time) is
+therefore judged against what is still remembered.
 
 Windows are UTC-aligned (``15m``, ``1h``, ``today`` = the UTC day): the families have no queue,
 so no queue's time zone applies.
@@ -35,24 +43,29 @@ LOOKBACK_SECONDS: Final = 30 * 86400.0
 WINDOW_KEEP_SECONDS: Final = 2 * 86400.0
 """Window counts older than this (before the partition's newest churn) are dropped."""
 UTC: Final = ZoneInfo("UTC")
+CONVERSION_HORIZON_SECONDS: Final = 7 * 86400.0
+"""Default horizon: an order at most this long after a contact converts it."""
 
 Contact = tuple[float, bytes, str]  # (occurred at, contact hash, queue)
 Churn = tuple[float, bytes, bool]  # (occurred at, event-id hash, had a contact before it)
+Order = tuple[float, bytes]  # (occurred at, event-id hash)
 
 
 @dataclass(slots=True)
 class CustomerRecord:
-    """One customer's remembered contacts (sorted by time) and churns."""
+    """One customer's remembered contacts (sorted by time), churns and orders."""
 
     customer_id: str
     contacts: list[Contact] = field(default_factory=list)
     churns: list[Churn] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
 
     def newest(self) -> float:
-        """Event time of the customer's newest fact (contact or churn)."""
+        """Event time of the customer's newest fact (contact, churn or order)."""
         return max(
             (self.contacts[-1][0] if self.contacts else float("-inf")),
             max((c[0] for c in self.churns), default=float("-inf")),
+            max((o[0] for o in self.orders), default=float("-inf")),
         )
 
 
@@ -65,6 +78,10 @@ class CustomerTotals:
     windows: dict[str, tuple[int, int]] = field(default_factory=dict)  # (churned, after contact)
     newest: float | None = None
     """Newest event time of any fact of the partition (drives expiry)."""
+    contacts: int = 0
+    """Contacts with a customer (distinct tickets)."""
+    converted: int = 0
+    """Of them, those followed by an order within the horizon."""
 
 
 def _had_contact(rec: CustomerRecord, at: float) -> bool:
@@ -90,21 +107,35 @@ def _seen(totals: CustomerTotals, at: float) -> None:
             del totals.windows[key]
 
 
+def _converted(rec: CustomerRecord, at: float, horizon: float) -> bool:
+    return any(at < o <= at + horizon for o, _ in rec.orders)
+
+
 def add_contact(
-    rec: CustomerRecord, totals: CustomerTotals, at: float, contact: bytes, queue: str
+    rec: CustomerRecord,
+    totals: CustomerTotals,
+    at: float,
+    contact: bytes,
+    queue: str,
+    horizon: float = CONVERSION_HORIZON_SECONDS,
 ) -> bool:
-    """Remember a contact; churns it precedes by at most 30 days become *after contact*.
+    """Remember a contact; churns it precedes by at most 30 days become *after contact*; it is
+    converted at once when an order of the customer already lies in ``(at, at + horizon]``.
 
     Idempotent: a contact already remembered (same hash) changes nothing — if it is seen again
     with another time, the earlier time is kept. Returns whether anything changed."""
+    was: bool | None = None
     for i, (t, h, _) in enumerate(rec.contacts):
         if h == contact:
             if at >= t:
                 return False
+            was = _converted(rec, t, horizon)
             del rec.contacts[i]
             break
     insort(rec.contacts, (at, contact, queue))
     _seen(totals, at)
+    totals.contacts += was is None
+    totals.converted += int(_converted(rec, at, horizon)) - int(bool(was))
     for i, (t, h, after) in enumerate(rec.churns):
         if not after and t - LOOKBACK_SECONDS <= at <= t:
             rec.churns[i] = (t, h, True)
@@ -124,8 +155,38 @@ def add_churn(rec: CustomerRecord, totals: CustomerTotals, at: float, event: byt
     return True
 
 
+def add_order(
+    rec: CustomerRecord,
+    totals: CustomerTotals,
+    at: float,
+    event: bytes,
+    horizon: float = CONVERSION_HORIZON_SECONDS,
+) -> bool:
+    """Remember an order once (by event-id hash); contacts in ``[at − horizon, at)`` without an
+    earlier qualifying order become converted. Returns whether anything changed."""
+    if any(h == event for _, h in rec.orders):
+        return False
+    newly = [c for c, _, _ in rec.contacts if c < at <= c + horizon]
+    newly = [c for c in newly if not _converted(rec, c, horizon)]
+    rec.orders.append((at, event))
+    _seen(totals, at)
+    totals.converted += len(newly)
+    return True
+
+
+def conversion_share(converted: int, contacts: int) -> float | None:
+    """Share of contacts followed by an order of the same customer within the horizon.
+
+    Formula: converted contacts ÷ contacts with a customer; unit: ratio 0..1; ``None`` when no
+    contact named a customer."""
+    if contacts <= 0:
+        return None
+    return converted / contacts
+
+
 def expired(rec: CustomerRecord, totals: CustomerTotals) -> bool:
-    """True when the customer's newest fact is more than 30 days older than the partition's."""
+    """True when the customer's newest fact is more than 30 days older than the partition's
+    (longer than any horizon that matters: the default is 7 days)."""
     return totals.newest is not None and rec.newest() < totals.newest - LOOKBACK_SECONDS
 
 

@@ -1,5 +1,6 @@
-"""Churn and retention (``stream.kpis.customers``): churned customers and the share of them who
-contacted support in the 30 days before.
+"""Churn, retention and conversion after contact (``stream.kpis.customers``): churned customers
+and the share of them who contacted support in the 30 days before; contacts followed by an order
+of the same customer within the horizon.
 
 Table-driven twice: on the pure functions (facts in every order, each twice), and through the
 in-memory pipeline of ``test_aggregator`` (tickets keyed by ticket, churns keyed by customer, the
@@ -14,13 +15,17 @@ from typing import Any
 
 import pytest
 
+from stream.config import Settings
 from stream.kpis.customers import (
+    CONVERSION_HORIZON_SECONDS,
     LOOKBACK_SECONDS,
     CustomerRecord,
     CustomerTotals,
     add_churn,
     add_contact,
+    add_order,
     churned_after_contact_share,
+    conversion_share,
     current_counts,
     expired,
 )
@@ -109,6 +114,75 @@ def test_records_expire_after_30_days_without_contact() -> None:
 def test_share() -> None:
     assert churned_after_contact_share(0, 0) is None
     assert churned_after_contact_share(1, 4) == 0.25
+    assert conversion_share(0, 0) is None
+    assert conversion_share(3, 4) == 0.75
+
+
+H = CONVERSION_HORIZON_SECONDS
+# (id, facts of one customer ("contact" / "order"), (contacts, converted))
+CONVERSION: list[tuple[str, list[Fact], tuple[int, int]]] = [
+    ("nothing", [], (0, 0)),
+    ("contact without order", [("contact", 0, "t1")], (1, 0)),
+    ("order without contact", [("order", 0, "o1")], (0, 0)),
+    ("order after the contact", [("contact", 0, "t1"), ("order", 10, "o1")], (1, 1)),
+    ("order at the contact instant does not", [("contact", 0, "t1"), ("order", 0, "o1")], (1, 0)),
+    ("order before the contact does not", [("order", 0, "o1"), ("contact", 10, "t1")], (1, 0)),
+    ("order exactly at the horizon counts", [("contact", 0, "t1"), ("order", H, "o1")], (1, 1)),
+    ("order past the horizon does not", [("contact", 0, "t1"), ("order", H + 1, "o1")], (1, 0)),
+    (
+        "two orders convert a contact once",
+        [("contact", 0, "t1"), ("order", 10, "o1"), ("order", 20, "o2")],
+        (1, 1),
+    ),
+    (
+        "one order converts every contact within its horizon",
+        [
+            ("contact", 0, "t1"),
+            ("contact", 5, "t2"),
+            ("contact", -H - 1, "t0"),
+            ("order", 10, "o1"),
+        ],
+        (3, 2),
+    ),
+]
+
+
+def apply_conversion(facts: list[Fact]) -> tuple[int, int]:
+    rec, totals = CustomerRecord("u1"), CustomerTotals()
+    for kind, seconds, ident in facts:
+        if kind == "contact":
+            add_contact(rec, totals, T0 + seconds, ident.encode(), "billing")
+        else:
+            add_order(rec, totals, T0 + seconds, ident.encode())
+    return totals.contacts, totals.converted
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"), [pytest.param(f, e, id=name) for name, f, e in CONVERSION]
+)
+def test_conversion_in_any_order_with_duplicates(
+    facts: list[Fact], expected: tuple[int, int]
+) -> None:
+    for order in itertools.permutations(facts):
+        assert apply_conversion(list(order)) == expected
+        assert apply_conversion([f for fact in order for f in (fact, fact)]) == expected
+
+
+def test_a_contact_seen_again_earlier_keeps_the_earlier_time() -> None:
+    rec, totals = CustomerRecord("u1"), CustomerTotals()
+    add_order(rec, totals, T0 + 10, b"o1")
+    assert add_contact(rec, totals, T0 + 20, b"t1", "billing")  # after the order: not converted
+    assert (totals.contacts, totals.converted) == (1, 0)
+    assert add_contact(rec, totals, T0, b"t1", "billing")  # the same ticket, earlier: converted
+    assert (totals.contacts, totals.converted) == (1, 1)
+    assert not add_contact(rec, totals, T0 + 20, b"t1", "billing")
+    assert (totals.contacts, totals.converted) == (1, 1)
+
+
+def test_the_horizon_is_a_setting() -> None:
+    assert Settings.from_env({}).conversion_horizon_seconds == 7 * DAY
+    env = {"STREAM_CONVERSION_HORIZON_SECONDS": "2d"}
+    assert Settings.from_env(env).conversion_horizon_seconds == 2 * DAY
 
 
 # --- through the pipeline ----------------------------------------------------------------------
@@ -126,15 +200,35 @@ def churned(eid: str, seconds: float, customer: str) -> Input:
     return ("customers", customer.encode(), value)
 
 
+def ordered(eid: str, seconds: float, customer: str) -> Input:
+    value = body(eid, "order.placed", seconds, customer_id=customer, value=12.5)
+    return ("customers", customer.encode(), value)
+
+
 Expected = dict[str, float]  # sample name (+ window) → value
+NOTHING: Expected = {"churned": 0, "after": 0, "contacts": 0, "converted": 0}
 
 # (id, events, expected samples); NOW is 10:14:30 on 2026-11-22, T0 is 10:00
 CASES: list[tuple[str, list[Input], Expected]] = [
-    ("no events", [], {"churned": 0, "after": 0}),
+    ("no events", [], NOTHING),
     (
         "contacts without churn",
         [created("e1", 0, "t1", "u1"), created("e2", 1, "t2", None)],
-        {"churned": 0, "after": 0},
+        {**NOTHING, "contacts": 1},
+    ),
+    (
+        "conversion: one order converts the contacts of its customer within 7 days",
+        [
+            created("e1", -3 * DAY, "t1", "u1"),
+            created("e2", -8 * DAY, "t2", "u1"),  # more than 7 days before the order
+            created("e3", 0, "t3", "u2"),
+            ordered("o1", 10, "u1"),
+            ordered("o1", 10, "u1"),  # published twice
+            ordered("o2", 20, "u1"),
+            ordered("o3", -DAY, "u2"),  # before u2's contact
+            ordered("o4", 0, "u3"),  # no contact
+        ],
+        {**NOTHING, "contacts": 3, "converted": 1},
     ),
     (
         "one churn after a contact, one without, one contact after its churn",
@@ -149,6 +243,8 @@ CASES: list[tuple[str, list[Input], Expected]] = [
         {
             "churned": 3,
             "after": 1,
+            "contacts": 3,
+            "converted": 0,
             "15m": 3,
             "1h": 3,
             "today": 3,
@@ -167,6 +263,8 @@ CASES: list[tuple[str, list[Input], Expected]] = [
         ],
         {
             "churned": 1,
+            "contacts": 1,
+            "converted": 0,
             "after": 1,
             "15m": 1,
             "1h": 1,
@@ -179,13 +277,15 @@ CASES: list[tuple[str, list[Input], Expected]] = [
     (
         "windows: a churn earlier today is only in today",
         [created("e1", -3 * 3600, "t1", "u1"), churned("c1", -2 * 3600, "u1")],
-        {"churned": 1, "after": 1, "today": 1, "today_after": 1},
+        {**NOTHING, "churned": 1, "after": 1, "contacts": 1, "today": 1, "today_after": 1},
     ),
     (
         "a contact 31 days before the churn does not count",
         [created("e1", -31 * DAY, "t1", "u1"), churned("c1", 10, "u1")],
         {
             "churned": 1,
+            "contacts": 1,
+            "converted": 0,
             "after": 0,
             "15m": 1,
             "1h": 1,
@@ -206,6 +306,10 @@ def churn_samples(h: Harness) -> Expected:
             out["churned"] = v
         elif name == "contact_centre_customers_churned_after_contact_total":
             out["after"] = v
+        elif name == "contact_centre_contacts_with_customer_total":
+            out["contacts"] = v
+        elif name == "contact_centre_contacts_converted_total":
+            out["converted"] = v
         elif name == "contact_centre_customers_churned_in_window":
             assert window is not None
             out[window] = v
@@ -237,7 +341,7 @@ def test_churn_survives_a_restart(events: list[Input], expected: Expected) -> No
     h.run(events, batch_size=2)
     h.restart()  # Pipeline.load from the stored segments only
     assert churn_samples(h) == expected
-    later = [created("z1", 100, "tz", "uz"), churned("z2", 110, "uz")]
+    later = [created("z1", 100, "tz", "uz"), churned("z2", 110, "uz"), ordered("z3", 120, "u1")]
     h.run(later)
     reference = Harness()
     reference.run([*events, *later], batch_size=2)
@@ -285,6 +389,17 @@ def test_expiry_forgets_customers_30_days_without_contact() -> None:
     h.restart()
     assert {cid for cp in h.pipeline.customer_parts.values() for cid in cp.records} == {"u2"}
     assert all(isinstance(cp, CustomerPartition) for cp in h.pipeline.customer_parts.values())
+
+
+def test_the_pipeline_uses_the_configured_horizon() -> None:
+    events = [created("e1", -3 * DAY, "t1", "u1"), ordered("o1", 0, "u1")]
+    h = Harness()
+    h.pipeline.conversion_horizon_seconds = 2 * DAY
+    h.run(events)
+    assert churn_samples(h)["converted"] == 0
+    h = Harness()
+    h.run(events)
+    assert churn_samples(h)["converted"] == 1
 
 
 def test_churn_is_not_an_event_of_a_queue() -> None:
