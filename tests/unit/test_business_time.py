@@ -3,6 +3,8 @@
 Table-driven: one queue's targets (time zone, business hours, holidays) and one ticket's
 timeline per row; the business-time histograms must hold the hand-computed values next to their
 calendar-time twins, booked once (duplicates, replays, reopens and restarts change nothing).
+And the queue's time zone through the same pipeline: `today` runs from local midnight to local
+midnight, 23 or 25 hours on the days clocks change.
 """
 
 from __future__ import annotations
@@ -166,3 +168,58 @@ def test_duplicates_replays_and_restarts_book_business_time_once() -> None:
     assert value(registry, "resolution_business_seconds_count") == 1
     assert value(registry, "resolution_business_seconds_sum") == 2 * H
     assert value(registry, "first_response_seconds_count") == 1
+
+
+def calls(queue: str, *steps: tuple[str, str, str]) -> list[Input]:
+    """(call id, type, occurred_at) steps; the first step of each call names ``queue``."""
+    out: list[Input] = []
+    named: set[str] = set()
+    for call_id, type_, at in steps:
+        doc: dict[str, object] = {"event_id": f"{queue}-{call_id}-{type_}", "type": type_,
+                                  "occurred_at": at, "call_id": call_id}  # fmt: skip
+        if call_id not in named:
+            doc["queue"] = queue
+            named.add(call_id)
+        if type_ == "call.answered":
+            doc["agent_id"] = "a1"
+        out.append(("calls", call_id.encode(), msgspec.json.encode(doc)))
+    return out
+
+
+# (id, zone, wall clock, abandoned at, answered at, abandon rate today): a call abandoned at the
+# first instant and one answered at the last, of the local day or just outside it.
+TODAY: list[tuple[str, str, str, str, str, float]] = [
+    ("New York: 04:59Z is yesterday", "America/New_York", "2026-11-24T20:00:00Z",
+     "2026-11-24T04:59:59Z", "2026-11-24T05:00:00Z", 0.0),
+    ("UTC: 04:59Z is today", "UTC", "2026-11-24T20:00:00Z",
+     "2026-11-24T04:59:59Z", "2026-11-24T05:00:00Z", 0.5),
+    # Berlin falls back on 2026-10-25: local midnight 22:00Z the day before, next at 23:00Z.
+    ("Berlin 25 h day", "Europe/Berlin", "2026-10-25T22:59:59Z",
+     "2026-10-24T22:00:00Z", "2026-10-25T22:59:30Z", 0.5),
+    ("Berlin 25 h day: before its first instant", "Europe/Berlin", "2026-10-25T22:59:59Z",
+     "2026-10-24T21:59:59Z", "2026-10-25T22:59:30Z", 0.0),
+    # Berlin springs forward on 2026-03-29: local midnight 23:00Z the day before, next at 22:00Z.
+    ("Berlin 23 h day", "Europe/Berlin", "2026-03-29T21:59:59Z",
+     "2026-03-28T23:00:00Z", "2026-03-29T21:59:30Z", 0.5),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "abandoned", "answered", "rate"),
+    [pytest.param(*row[1:], id=row[0]) for row in TODAY],
+)
+def test_today_starts_at_local_midnight(
+    zone: str, now: str, abandoned: str, answered: str, rate: float
+) -> None:
+    h = Harness(
+        clock=Clock(epoch(now)),
+        targets=parse_targets(f"queues: {{billing: {{timezone: {zone}}}}}"),
+        grace_seconds=3 * 86400,  # nothing late: only the window's bounds matter
+    )
+    steps = [("c1", "call.queued", abandoned), ("c1", "call.abandoned", abandoned),
+             ("c2", "call.queued", answered), ("c2", "call.answered", answered)]  # fmt: skip
+    h.run(calls("billing", *steps))
+    got = h.registry().get_sample_value(
+        P + "abandon_rate_ratio", {"queue": "billing", "window": "today"}
+    )
+    assert got == rate
