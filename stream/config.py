@@ -541,6 +541,8 @@ class Targets:
     """Alert threshold of the service level, a ratio in (0, 1]."""
     timezone: str
     """IANA time zone of the queue: where its ``today`` window starts."""
+    survey_min_sample: int = 1
+    """Fewest survey responses a CSAT or NPS score of a window is exported on (counts always)."""
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -571,7 +573,7 @@ _DURATION_KEYS: Final = (
 )
 # Business hours and holidays: the business-time variants of first response and resolution.
 _CALENDAR_KEYS: Final = ("business_hours", "holidays")
-_VALUE_KEYS: Final = (*_DURATION_KEYS, "service_level_goal", "timezone")
+_VALUE_KEYS: Final = (*_DURATION_KEYS, "service_level_goal", "timezone", "survey_min_sample")
 _TARGET_KEYS: Final = (*_VALUE_KEYS, *_CALENDAR_KEYS)
 # Time zone and service-level goal belong to the queue: its `today` window and its service-level
 # gauge are per queue, not per channel.
@@ -588,6 +590,7 @@ def _resolve(layers: tuple[_Layer, ...], channel: str | None) -> Targets:
         "resolution_seconds": BUILTIN_TARGETS.resolution_seconds,
         "handle_time_seconds": BUILTIN_TARGETS.handle_time_seconds,
         "service_level_goal": BUILTIN_TARGETS.service_level_goal,
+        "survey_min_sample": float(BUILTIN_TARGETS.survey_min_sample),
     }
     first_response = dict(BUILTIN_FIRST_RESPONSE_SECONDS)
     zone = BUILTIN_TARGETS.timezone
@@ -609,6 +612,7 @@ def _resolve(layers: tuple[_Layer, ...], channel: str | None) -> Targets:
         handle_time_seconds=numbers["handle_time_seconds"],
         service_level_goal=numbers["service_level_goal"],
         timezone=zone,
+        survey_min_sample=int(numbers["survey_min_sample"]),
     )
 
 
@@ -869,6 +873,8 @@ class _TargetsReader:
                 layer[key] = self._timezone(value, path)
             elif key == "service_level_goal":
                 layer[key] = self._goal(value, path)
+            elif key == "survey_min_sample":
+                layer[key] = float(self._count(value, path))
             elif key == "first_response_seconds":
                 if isinstance(value, yaml.MappingNode) and channel is None:
                     per_channel: dict[str, float] = {}
@@ -920,6 +926,13 @@ class _TargetsReader:
         if not 0 < goal <= 1:  # also false for NaN
             raise self._error(node, where, f"{expected}, got {self._shown(node)}")
         return goal
+
+    def _count(self, node: yaml.Node, where: str) -> int:
+        expected = "a positive whole number of responses"
+        value = self._scalar(node, where, expected)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self._error(node, where, f"expected {expected}, got {self._shown(node)}")
+        return value
 
     def _team(self, node: yaml.Node, where: str) -> str:
         expected = "a team name of 1..64 characters"

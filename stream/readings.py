@@ -90,7 +90,8 @@ def window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
 
 
 SURVEY_MIN_SAMPLE = 1
-"""Fewest responses a satisfaction score is shown on (``survey_gauges``); 1: any response."""
+"""Fewest responses a satisfaction score is shown on unless the targets file's
+``survey_min_sample`` of the queue says otherwise; 1: any response."""
 
 
 def survey_gauges(
@@ -187,6 +188,10 @@ def window_readings(
         gauges = window_gauges(totals or WindowTotals(), breached)
         if totals is not None:
             previous = aggregator.previous_window(q, kind, start)
-            gauges |= survey_gauges(totals, previous) | ticket_gauges(totals, previous)
+            # A targets source without the key (a test double) shows scores on any sample.
+            min_sample: int = getattr(
+                targets.for_queue(name), "survey_min_sample", SURVEY_MIN_SAMPLE
+            )
+            gauges |= survey_gauges(totals, previous, min_sample) | ticket_gauges(totals, previous)
         out[kind] = {metric: value for metric, value in gauges.items() if value is not None}
     return out

@@ -484,7 +484,7 @@ ERRORS = [
         "targets.yaml:3: queues.billing: unknown key 'answer_target_secs' (did you mean "
         "'answer_target_seconds'?); allowed keys: answer_target_seconds, short_abandon_seconds, "
         "first_response_seconds, resolution_seconds, handle_time_seconds, service_level_goal, "
-        "timezone, channels, team",
+        "timezone, survey_min_sample, channels, team",
         id="typo-in-key",
     ),
     pytest.param(
@@ -503,7 +503,7 @@ ERRORS = [
         """,
         "targets.yaml:2: defaults: unknown key 'channels'; allowed keys: answer_target_seconds, "
         "short_abandon_seconds, first_response_seconds, resolution_seconds, "
-        "handle_time_seconds, service_level_goal, timezone",
+        "handle_time_seconds, service_level_goal, timezone, survey_min_sample",
         id="channels-in-defaults",
     ),
     pytest.param(
@@ -610,8 +610,8 @@ ERRORS = [
         """,
         "targets.yaml:2: queues.billing: expected a mapping with keys answer_target_seconds, "
         "short_abandon_seconds, first_response_seconds, resolution_seconds, "
-        "handle_time_seconds, service_level_goal, timezone, channels, team, business_hours, "
-        "holidays, got 30",
+        "handle_time_seconds, service_level_goal, timezone, survey_min_sample, channels, team, "
+        "business_hours, holidays, got 30",
         id="queue-not-a-mapping",
     ),
     pytest.param(

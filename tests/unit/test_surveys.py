@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stream.config import TargetBook, TargetsError, parse_targets
 from stream.kpis import surveys
 from stream.kpis.totals import WindowTotals
 from stream.readings import survey_gauges
@@ -157,3 +158,36 @@ def test_survey_gauges_and_trend_per_window(second_quarter_at: int, previous_clo
     h.restart()  # the closed window came back from the table
     assert gauges(h, "15m", T0 + t) == before
     assert h.queue("billing").duplicates == 1
+
+
+# --- the minimum sample from the targets file ----------------------------------------------------
+
+
+def test_survey_min_sample_from_the_targets_file() -> None:
+    book = parse_targets(
+        "defaults: {survey_min_sample: 2}\nqueues: {billing: {survey_min_sample: 3}}\n"
+    )
+    assert book.for_queue("billing").survey_min_sample == 3
+    assert book.for_queue("support", "chat").survey_min_sample == 2
+    assert TargetBook.default().for_queue("billing").survey_min_sample == 1
+    h = Harness(targets=book)
+    h.run(FIRST_QUARTER)  # 2 CSAT (< 3: no scores), 3 NPS (= 3: scores)
+    h.clock.now = T0 + 300
+    got = {k: v for k, v in gauges(h, "15m", T0 + 300).items() if v is not None}
+    assert got == {
+        "csat_responses": 2,
+        "nps_score": 0.0,
+        "nps_responses": 3,
+        "nps_promoters": 1,
+        "nps_passives": 1,
+        "nps_detractors": 1,
+    }
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "2.5", "ten", "true"])
+def test_survey_min_sample_must_be_a_positive_whole_number(bad: str) -> None:
+    with pytest.raises(TargetsError) as caught:
+        parse_targets(f"defaults:\n  survey_min_sample: {bad}\n", source="targets.yaml")
+    assert str(caught.value).startswith(
+        "targets.yaml:2: defaults.survey_min_sample: expected a positive whole number of responses"
+    )
