@@ -61,7 +61,8 @@ def at_risk(
 def by_age(created: list[float], now: float) -> dict[str, int]:
     """Unsolved tickets per age bucket (``AGE_BUCKETS``; age = now − created, a bucket holds
     ages ≥ its lower bound and < its upper bound); every bucket present, 0 when empty. A
-    creation time after ``now`` (clock skew) counts as age 0."""
+    creation time after ``now`` (clock skew) counts as age 0. Edges are computed as instants
+    (created ≤ now − lower bound), so float rounding of ``now − created`` plays no part."""
     out: dict[str, int] = {}
     for label, young_days, old_days in AGE_BUCKETS:
         # age ≥ young ⇔ created ≤ now − young; age < old ⇔ created > now − old
