@@ -576,6 +576,8 @@ def _book_fact(
             totals.bump("solved_within_target", channel)
         for w in windows:
             w.solved_within += flag
+    elif kind == "full_resolution":
+        observe(totals.histogram("full_resolution", channel), RESOLUTION_BOUNDS, value)
     elif kind == "solved":
         totals.bump("solved", channel)
         if flag:  # one touch: a first-contact resolution unless reopened within 7 days

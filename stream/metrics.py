@@ -65,6 +65,8 @@ _HISTOGRAMS: Final = (
      "Ticket creation to first public agent message."),
     ("resolution_seconds", "resolution", RESOLUTION_BOUNDS,
      "Ticket creation to first solved."),
+    ("full_resolution_seconds", "full_resolution", RESOLUTION_BOUNDS,
+     "Ticket creation to last solved, observed once, when the ticket first closes."),
     ("first_response_business_seconds", "first_response_business", FIRST_RESPONSE_BOUNDS,
      "Ticket creation to first public agent message, counting only the queue's business hours."),
     ("resolution_business_seconds", "resolution_business", RESOLUTION_BOUNDS,

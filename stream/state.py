@@ -44,6 +44,9 @@ ABANDONED: Final = 5
 PHASE_NAMES: Final = ("queued", "talking", "hold", "wrapup", "done", "abandoned")
 
 BACKLOG_STATUSES: Final = ("open", "pending", "on_hold")
+# TicketRecord.flags
+ONE_TOUCH: Final = 1  # the last solve counts as a first-contact resolution (not yet reopened)
+FULL_RESOLUTION_BOOKED: Final = 2  # created → last solved was observed (at the first close)
 _TERMINAL_TICKET: Final = frozenset({"solved", "closed"})
 
 # A fact: (kind, channel-or-survey-kind, seconds-or-score, flag).
@@ -95,7 +98,8 @@ class TicketRecord:
     category: str | None = None
     updated_at: float = 0.0
     seen: bytes = b""
-    one_touch_solved_at: float | None = None  # a first-contact resolution not yet reopened
+    last_solved_at: float | None = None
+    flags: int = 0  # ONE_TOUCH | FULL_RESOLUTION_BOOKED (one small int keeps the record small)
 
 
 ContactRecord = CallRecord | TicketRecord
@@ -200,9 +204,9 @@ def _change_status(
     facts: list[Fact] = []
     if old in _TERMINAL_TICKET and not (old == "solved" and status == "closed"):
         facts.append(("reopened", rec.channel, 0.0, False))
-        solved_at = rec.one_touch_solved_at
-        if solved_at is not None:
-            rec.one_touch_solved_at = None
+        solved_at = rec.last_solved_at
+        if rec.flags & ONE_TOUCH and solved_at is not None:
+            rec.flags &= ~ONE_TOUCH
             if t - solved_at <= FCR_REOPEN_SECONDS:  # value: when the solve was booked
                 facts.append(("one_touch_reopened", rec.channel, solved_at, False))
         rec.reopened += 1
@@ -212,10 +216,21 @@ def _change_status(
             resolution = max(0.0, t - rec.created_at)
             facts.append(("first_resolution", rec.channel, resolution,
                           resolution <= targets.resolution_seconds))  # fmt: skip
+        rec.last_solved_at = t
         one_touch = is_one_touch(rec.public_agent_messages, rec.reopened)
         if one_touch:
-            rec.one_touch_solved_at = t
+            rec.flags |= ONE_TOUCH
         facts.append(("solved", rec.channel, 0.0, one_touch))
+    elif (
+        status == "closed"
+        and rec.last_solved_at is not None
+        and not rec.flags & FULL_RESOLUTION_BOOKED
+    ):
+        # Full resolution (created → last solved) is observed once, when the ticket first
+        # closes: a histogram cannot take an observation back if a closed ticket is reopened.
+        rec.flags |= FULL_RESOLUTION_BOOKED
+        full = max(0.0, rec.last_solved_at - rec.created_at)
+        facts.append(("full_resolution", rec.channel, full, False))
     rec.status = status
     return rec, facts
 

@@ -76,6 +76,7 @@ HISTOGRAMS = (
     "resolution",
     "first_response_business",  # the same durations counted in business hours only
     "resolution_business",
+    "full_resolution",
 )
 
 

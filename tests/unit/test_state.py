@@ -396,7 +396,12 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
     # solved → closed is not a reopen
     (
         [("created", 0), ("solved", 100), ("closed", 200)],
-        [CREATED, ("first_resolution", "email", 100.0, True), ("solved", "email", 0.0, True)],
+        [
+            CREATED,
+            ("first_resolution", "email", 100.0, True),
+            ("solved", "email", 0.0, True),
+            ("full_resolution", "email", 100.0, False),  # at the first close
+        ],
         "closed",
         None,
         100.0,
@@ -429,6 +434,7 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
             CREATED,
             ("first_resolution", "email", 100.0, True),
             ("solved", "email", 0.0, True),
+            ("full_resolution", "email", 100.0, False),
             ("reopened", "email", 0.0, False),
             ("one_touch_reopened", "email", T0 + 100, False),
         ],
@@ -437,6 +443,35 @@ TICKETS: list[tuple[list[Step], list[Fact], str, float | None, float | None, int
         100.0,
         0,
         1,
+    ),
+    # full resolution is created → last solved, observed once at the first close
+    (
+        [
+            ("created", 0),
+            ("solved", 100),
+            ("open", 200),
+            ("solved", 300),
+            ("closed", 400),
+            ("open", 500),
+            ("solved", 600),
+            ("closed", 700),
+        ],
+        [
+            CREATED,
+            ("first_resolution", "email", 100.0, True),
+            ("solved", "email", 0.0, True),
+            ("reopened", "email", 0.0, False),
+            ("one_touch_reopened", "email", T0 + 100, False),
+            ("solved", "email", 0.0, False),
+            ("full_resolution", "email", 300.0, False),
+            ("reopened", "email", 0.0, False),
+            ("solved", "email", 0.0, False),
+        ],
+        "closed",
+        None,
+        100.0,
+        0,
+        2,
     ),
     # closed without ever being solved: no resolution
     ([("created", 0), ("closed", 100)], [CREATED], "closed", None, None, 0, 0),

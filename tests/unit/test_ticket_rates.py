@@ -121,3 +121,30 @@ def test_ticket_rates_per_window(batch_size: int) -> None:
     h.restart()
     assert rates(h, "15m") == EXPECTED_15M
     assert rates(h, "1h") == EXPECTED_1H
+
+
+def test_full_resolution_is_observed_once_at_the_first_close() -> None:
+    h = Harness()
+    closing = status("f-c1", 400, "f", "closed")
+    h.run(
+        [
+            ticket("f", "ticket.created", 0, "f", **B),
+            status("f-s1", 100, "f", "solved"),
+            status("f-o1", 200, "f", "open"),
+            status("f-s2", 300, "f", "solved"),
+            closing,
+            closing,  # a duplicate
+            status("f-o2", 500, "f", "open"),  # reopened after closing: not observed again
+            status("f-s3", 600, "f", "solved"),
+            status("f-c2", 700, "f", "closed"),
+            ticket("g", "ticket.created", 0, "g", **B),
+            status("g-c", 50, "g", "closed"),  # closed unsolved: no resolution
+        ]
+    )
+    labels = {"queue": "billing", "channel": "email"}
+    for _ in range(2):
+        reg = h.registry()
+        assert reg.get_sample_value(P + "full_resolution_seconds_count", labels) == 1
+        assert reg.get_sample_value(P + "full_resolution_seconds_sum", labels) == 300.0
+        assert reg.get_sample_value(P + "resolution_seconds_sum", labels) == 100.0  # first solve
+        h.restart()
