@@ -275,7 +275,7 @@ class Aggregator:
             slots = ps.agents.get(u.queue)
             if slots is None:
                 slots = ps.agents[u.queue] = {}
-            moved = apply_slot(slots, AgentSlot(u.queue, u.agent_id, u.seq, u.state))
+            moved = apply_slot(slots, AgentSlot(u.queue, u.agent_id, u.seq, u.state, u.timeline))
             if moved is None:
                 continue
             out.agents.add((u.queue, u.agent_id))

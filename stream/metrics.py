@@ -19,6 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
+from stream.kpis import productivity
 from stream.kpis.customers import current_counts
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
@@ -126,6 +127,7 @@ class KpiCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._collect(self.pipeline.agg_parts.values())
         yield from _customer_families(self.pipeline.customer_parts.values(), self.clock())
+        yield from _productivity_families(self.pipeline, self.clock())
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).collect()
 
@@ -133,6 +135,7 @@ class KpiCollector(Collector):
         """The families, without samples (what a restricted registry matches names against)."""
         yield from self._collect(())
         yield from _customer_families((), 0.0)
+        yield from _productivity_families(None, 0.0)
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).describe()
 
@@ -364,6 +367,47 @@ def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterat
         after_in_window.add_metric([window], a)
     yield in_window
     yield after_in_window
+
+
+def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Metric]:
+    """Occupancy and contacts per staffed agent-hour per queue and current window, from the
+    agents' timelines in the queue (``stream.kpis.productivity``); the open state lasts until
+    ``now``. A window without handling/available (staffed) time has no sample."""
+    occupancy_family = GaugeMetricFamily(
+        P + "occupancy_ratio",
+        "Agent time busy or in after-call work ÷ (that + available), in the window.",
+        labels=["queue", "window"],
+    )
+    per_hour = GaugeMetricFamily(
+        P + "contacts_per_staffed_agent_hour",
+        "(Tickets solved + calls completed) ÷ staffed agent-hours (every state but offline).",
+        labels=["queue", "window"],
+    )
+    if pipeline is None:
+        yield occupancy_family
+        yield per_hour
+        return
+    for ps in pipeline.agg_parts.values():
+        for name in sorted(ps.agents):
+            q = ps.queues.get(name)
+            if q is None:
+                continue
+            for kind in WINDOW_KINDS:
+                start, totals = pipeline.aggregator.current_window(q, kind, now)
+                seconds = productivity.total_seconds(
+                    productivity.seconds_by_state(slot.timeline, start, now)
+                    for slot in ps.agents[name].values()
+                )
+                occ = productivity.occupancy(seconds)
+                if occ is not None:
+                    occupancy_family.add_metric([name, kind], occ)
+                solved = 0 if totals is None else totals.solved
+                handled = 0 if totals is None else totals.handled
+                rate = productivity.contacts_per_staffed_hour(solved, handled, seconds)
+                if rate is not None:
+                    per_hour.add_metric([name, kind], rate)
+    yield occupancy_family
+    yield per_hour
 
 
 def _le(bound: float) -> str:

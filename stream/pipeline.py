@@ -53,6 +53,8 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     agents: list[tuple[str, int, str | None]] = msgspec.field(default_factory=list)
     """Agents' states in the queue: (agent id, seq, state or None), see ``stream.kpis.agents``."""
     customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
+    timelines: list[list[tuple[float, str | None]]] = msgspec.field(default_factory=list)
+    """The timeline of each agent of ``agents`` (same order), see ``stream.kpis.productivity``."""
     """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
     keyed by customer id with an empty ``queue``."""
 
@@ -149,6 +151,7 @@ class Pipeline:
         now = self.clock()
         by_queue: dict[str, list[tuple[str, str, int, bytes | None, bytes]]] = {}
         by_queue_agents: dict[str, list[tuple[str, int, str | None]]] = {}
+        by_queue_timelines: dict[str, list[list[tuple[float, str | None]]]] = {}
         by_customer: dict[str, list[tuple[str, str, float, bytes, str]]] = {}
         for partition, batch in by_partition.items():
             part = self.router_parts.get(partition)
@@ -170,6 +173,7 @@ class Pipeline:
                 )
             for upd in out.agent_updates:
                 by_queue_agents.setdefault(upd.queue, []).append((upd.agent_id, upd.seq, upd.state))
+                by_queue_timelines.setdefault(upd.queue, []).append(upd.timeline)
             for fact in out.customer_facts:
                 by_customer.setdefault(fact.customer_id, []).append(
                     (fact.kind, fact.customer_id, fact.at, fact.ident, fact.queue)
@@ -179,9 +183,12 @@ class Pipeline:
         for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
             key = queue.encode()
             agents = by_queue_agents.get(queue, [])
+            timelines = by_queue_timelines.get(queue, [])
             for chunk in _chunks(by_queue.get(queue, [])):
-                payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk, agents))
-                agents = []  # with the first chunk
+                payload = _BATCH_ENCODER.encode(
+                    ForwardBatch(queue, chunk, agents, timelines=timelines)
+                )
+                agents, timelines = [], []  # with the first chunk
                 effects.messages.append(Outgoing("forward", key, payload))
         for customer_id, facts in by_customer.items():  # to the customer's partition
             payload = _BATCH_ENCODER.encode(ForwardBatch("", [], [], facts))
@@ -202,7 +209,11 @@ class Pipeline:
             queue = intern(batch.queue)
             for channel, source, offset, key, value in batch.items:
                 items.append(Forward(queue, intern(channel), source, offset, key, value))
-            agents += (AgentUpdate(queue, *slot) for slot in batch.agents)
+            timelines = batch.timelines or [[] for _ in batch.agents]  # older senders: none
+            agents += (
+                AgentUpdate(queue, *slot, timeline=tl)
+                for slot, tl in zip(batch.agents, timelines, strict=True)
+            )
             facts += (CustomerFact(*fact) for fact in batch.customers)
         out = self.aggregator.apply(ps, items, self.clock())
         if agents:
@@ -408,9 +419,11 @@ class Pipeline:
             self.router_parts[partition].seen[name[2:]] = rec
         elif isinstance(rec, AgentRecord):
             rec.queues = [sys.intern(q) for q in rec.queues]
+            rec.history = [(float(e[0]), bytes(e[1]), str(e[2]), e[3]) for e in rec.history]
             self.router_parts[partition].agents[name[2:]] = rec
         elif isinstance(rec, AgentSlot):
             rec.queue = sys.intern(rec.queue)
+            rec.timeline = [(float(at), state) for at, state in rec.timeline]
             self.agg_parts[partition].agents.setdefault(rec.queue, {})[rec.agent_id] = rec
         elif isinstance(rec, CustomerRecord):
             cp = self.customer_parts.setdefault(partition, CustomerPartition())

@@ -44,6 +44,7 @@ from stream.events import (
     decode,
 )
 from stream.kpis.agents import AgentRecord, apply_agent_event, slot_states
+from stream.kpis.productivity import TimelinePoint, add_event, timeline
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class AgentUpdate:
     agent_id: str
     seq: int
     state: str | None
+    timeline: list[TimelinePoint] = field(default_factory=list)
+    """Its state changes in the queue (``stream.kpis.productivity``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,10 +300,17 @@ class Router:
         rec = part.agents.get(ev.agent_id)
         if rec is None:
             rec = part.agents[ev.agent_id] = AgentRecord()
-        if apply_agent_event(rec, ev.state, ev.queues, t, event_hash(ev.event_id)):
+        seq, h = rec.seq, event_hash(ev.event_id)
+        if apply_agent_event(rec, ev.state, ev.queues, t, h):
+            out.agent_writes[ev.agent_id] = rec
+        if add_event(rec.history, t, h, ev.state, ev.queues):
+            # A late event changes the past (time in state) but not always the current value:
+            # a new seq carries the new timeline to the queues all the same.
+            rec.seq = max(rec.seq, seq + 1)
             out.agent_writes[ev.agent_id] = rec
         out.agent_updates.extend(
-            AgentUpdate(queue, ev.agent_id, rec.seq, state) for queue, state in slot_states(rec)
+            AgentUpdate(queue, ev.agent_id, rec.seq, state, timeline(rec.history, queue))
+            for queue, state in slot_states(rec)
         )
 
     def _resolve(

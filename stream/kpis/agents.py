@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from stream.kpis.productivity import HistoryEvent, TimelinePoint
+
 EXPORTED_STATES: Final = ("available", "busy", "after_call_work", "away")
 """States exported per queue, in this order; ``offline`` agents are not counted."""
 
@@ -46,6 +48,8 @@ class AgentRecord:
     told: list[str] = field(default_factory=list)
     """Every queue any event of this agent named, sorted: each gets the agent's slot (replays
     re-send them all)."""
+    history: list[HistoryEvent] = field(default_factory=list)
+    """Recent events, for time in state (``stream.kpis.productivity``)."""
 
 
 @dataclass(slots=True)
@@ -56,6 +60,8 @@ class AgentSlot:
     agent_id: str
     seq: int
     state: str | None
+    timeline: list[TimelinePoint] = field(default_factory=list)
+    """The agent's state changes in the queue (``stream.kpis.productivity``)."""
 
 
 def _newer(at: float, tie: bytes, than_at: float | None, than_tie: bytes) -> bool:
