@@ -276,8 +276,13 @@ class Pipeline:
             old = [cid for cid, rec in cp.records.items() if customers.expired(rec, cp.totals)]
             for cid in old:
                 del cp.records[cid]
-            if old:
-                dropped: list[RecordWrite] = [(f"u|{cid}", None) for cid in old]
+            dropped: list[RecordWrite] = [(f"u|{cid}", None) for cid in old]
+            dropped += [
+                (f"u|{cid}", records.encode(rec))
+                for cid, rec in cp.records.items()
+                if customers.prune(rec, cp.totals)
+            ]
+            if dropped:
                 effects.aggregate_writes += self._store(self.agg_logs, partition, dropped)
         for partition, part in self.router_parts.items():
             gone = self.router.expire(part, newest - self.retention_seconds)

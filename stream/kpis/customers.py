@@ -21,8 +21,9 @@ the two arrives first — a contact arriving after the churn it precedes flips t
 books it then; likewise an order converts the contacts before it, whichever arrives first.
 
 Memory: a customer record is forgotten once its newest fact is more than ``LOOKBACK_SECONDS``
-older than the partition's newest fact (30 days without contact, churn or order); window counts
-are kept for ``WINDOW_KEEP_SECONDS``. A fact arriving more than 30 days late (event time) is
+older than the partition's newest fact (30 days without contact, churn or order), and facts
+older than twice that are dropped from records that stay (``prune``); window counts are kept
+for ``WINDOW_KEEP_SECONDS``. A fact arriving more than 30 days late (event time) is
 therefore judged against what is still remembered.
 
 Windows are UTC-aligned (``15m``, ``1h``, ``today`` = the UTC day): the families have no queue,
@@ -182,6 +183,20 @@ def conversion_share(converted: int, contacts: int) -> float | None:
     if contacts <= 0:
         return None
     return converted / contacts
+
+
+def prune(rec: CustomerRecord, totals: CustomerTotals) -> bool:
+    """Forget a customer's facts older than twice the lookback before the partition's newest
+    (a customer in touch every day would otherwise keep them all); returns whether it changed.
+    They can no longer matter to a fact arriving less than 30 days late."""
+    if totals.newest is None:
+        return False
+    floor = totals.newest - 2 * LOOKBACK_SECONDS
+    sizes = (len(rec.contacts), len(rec.churns), len(rec.orders))
+    rec.contacts = [c for c in rec.contacts if c[0] >= floor]
+    rec.churns = [c for c in rec.churns if c[0] >= floor]
+    rec.orders = [o for o in rec.orders if o[0] >= floor]
+    return (len(rec.contacts), len(rec.churns), len(rec.orders)) != sizes
 
 
 def expired(rec: CustomerRecord, totals: CustomerTotals) -> bool:

@@ -28,6 +28,7 @@ from stream.kpis.customers import (
     conversion_share,
     current_counts,
     expired,
+    prune,
 )
 from stream.pipeline import CustomerPartition
 from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, ticket
@@ -109,6 +110,22 @@ def test_records_expire_after_30_days_without_contact() -> None:
     assert not expired(rec, totals) and not expired(other, totals)
     add_contact(other, totals, T0 + LOOKBACK_SECONDS + 1, b"t3", "billing")
     assert expired(rec, totals) and not expired(other, totals)
+
+
+def test_prune_drops_facts_older_than_twice_the_lookback() -> None:
+    rec, totals = CustomerRecord("u1"), CustomerTotals()
+    add_contact(rec, totals, T0 - 61 * DAY, b"t0", "billing")
+    add_churn(rec, totals, T0 - 61 * DAY, b"e0")
+    add_order(rec, totals, T0 - 59 * DAY, b"o0")
+    add_contact(rec, totals, T0, b"t1", "billing")
+    assert prune(rec, totals)
+    assert (rec.contacts, rec.churns, rec.orders) == (
+        [(T0, b"t1", "billing")],
+        [],
+        [(T0 - 59 * DAY, b"o0")],
+    )
+    assert not prune(rec, totals)
+    assert (totals.contacts, totals.churned) == (2, 1)  # counts stay
 
 
 def test_share() -> None:
@@ -386,6 +403,10 @@ def test_expiry_forgets_customers_30_days_without_contact() -> None:
     h.perform(h.pipeline.expire())
     kept = {cid for cp in h.pipeline.customer_parts.values() for cid in cp.records}
     assert kept == {"u2"}
+    h.run([created("e3", -70 * DAY, "t3", "u2")])  # an old contact of a customer kept
+    h.perform(h.pipeline.expire())
+    assert [len(cp.records["u2"].contacts) for cp in h.pipeline.customer_parts.values()
+            if "u2" in cp.records] == [1]  # fmt: skip
     h.restart()
     assert {cid for cp in h.pipeline.customer_parts.values() for cid in cp.records} == {"u2"}
     assert all(isinstance(cp, CustomerPartition) for cp in h.pipeline.customer_parts.values())
