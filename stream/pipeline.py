@@ -182,13 +182,16 @@ class Pipeline:
                 effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
         for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
             key = queue.encode()
-            agents = by_queue_agents.get(queue, [])
-            timelines = by_queue_timelines.get(queue, [])
-            for chunk in _chunks(by_queue.get(queue, [])):
+            agent_chunks = _agent_chunks(
+                by_queue_agents.get(queue, []), by_queue_timelines.get(queue, [])
+            )
+            chunks = _chunks(by_queue.get(queue, []))
+            for i in range(max(len(chunks), len(agent_chunks))):
+                chunk = chunks[i] if i < len(chunks) else []
+                agents, timelines = agent_chunks[i] if i < len(agent_chunks) else ([], [])
                 payload = _BATCH_ENCODER.encode(
                     ForwardBatch(queue, chunk, agents, timelines=timelines)
                 )
-                agents, timelines = [], []  # with the first chunk
                 effects.messages.append(Outgoing("forward", key, payload))
         for customer_id, facts in by_customer.items():  # to the customer's partition
             payload = _BATCH_ENCODER.encode(ForwardBatch("", [], [], facts))
@@ -458,6 +461,24 @@ def _chunks(
             out.append([])
             size = 0
         out[-1].append(item)
+        size += n
+    return out
+
+
+def _agent_chunks(
+    agents: list[tuple[str, int, str | None]], timelines: list[list[tuple[float, str | None]]]
+) -> list[tuple[list[tuple[str, int, str | None]], list[list[tuple[float, str | None]]]]]:
+    """Agents' slots and timelines in runs of at most ``FORWARD_CHUNK_BYTES`` (estimated)."""
+    out: list[tuple[list[tuple[str, int, str | None]], list[list[tuple[float, str | None]]]]]
+    out = []
+    size = FORWARD_CHUNK_BYTES
+    for slot, tl in zip(agents, timelines, strict=True):
+        n = 64 + 24 * len(tl)
+        if size + n > FORWARD_CHUNK_BYTES:
+            out.append(([], []))
+            size = 0
+        out[-1][0].append(slot)
+        out[-1][1].append(tl)
         size += n
     return out
 

@@ -163,6 +163,8 @@ class RouterOutput:
     seen_writes: dict[str, SeenIds] = field(default_factory=dict)
     agent_writes: dict[str, AgentRecord] = field(default_factory=dict)
     agent_updates: list[AgentUpdate] = field(default_factory=list)
+    agents_touched: dict[str, AgentRecord] = field(default_factory=dict)
+    """Agents with an accepted event in this batch: their slots are sent once, at the end."""
     customer_facts: list[CustomerFact] = field(default_factory=list)
     stats_changed: bool = False
 
@@ -224,6 +226,14 @@ class Router:
                 stats.duplicates += not replay
             elif verdict is not None and not replay:
                 stats.accepted[verdict] = stats.accepted.get(verdict, 0) + 1
+        # One slot per agent and queue per batch, with its newest seq: the queue's owner keeps
+        # only the newest anyway, and a timeline per event would make a busy agent's batch
+        # quadratic in its history.
+        for agent_id, rec in out.agents_touched.items():
+            out.agent_updates.extend(
+                AgentUpdate(queue, agent_id, rec.seq, state, timeline(rec.history, queue))
+                for queue, state in slot_states(rec)
+            )
         return out
 
     def _route_one(
@@ -308,10 +318,7 @@ class Router:
             # a new seq carries the new timeline to the queues all the same.
             rec.seq = max(rec.seq, seq + 1)
             out.agent_writes[ev.agent_id] = rec
-        out.agent_updates.extend(
-            AgentUpdate(queue, ev.agent_id, rec.seq, state, timeline(rec.history, queue))
-            for queue, state in slot_states(rec)
-        )
+        out.agents_touched[ev.agent_id] = rec
 
     def _resolve(
         self, part: RouterPartition, ev: Event, t: float, out: RouterOutput

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import msgspec
 import pytest
 
 from stream.config import TargetBook
@@ -23,6 +24,7 @@ from stream.kpis.agents import (
     apply_slot,
     slot_states,
 )
+from stream.pipeline import FORWARD_CHUNK_BYTES, ForwardBatch
 from stream.snapshots import build_snapshots
 from tests.unit.test_aggregator import NOW, Harness, Input, body, call
 
@@ -273,3 +275,28 @@ def test_a_queue_left_keeps_getting_the_current_slot() -> None:
     apply_agent_event(rec, "busy", ("support",), 1.0, b"2")
     assert slot_states(rec) == [("billing", None), ("support", "busy")]
     assert rec.seq == 2
+
+
+def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
+    """Thousands of state changes in one batch: one slot per agent and queue, no forward over
+    the chunk bound (each slot carries the agent's whole timeline), same result as in many
+    batches."""
+    states = ["available", "busy", "after_call_work"]
+    events = [
+        agent(f"b{i}", i / 100, f"a{i % 20}", states[i % 3], ["billing"] if i < 20 else None)
+        for i in range(24000)
+    ]
+    h = Harness()
+    forwards = h.route(h.publish(events))
+    slots = [
+        slot
+        for _, payload in forwards
+        for slot in msgspec.msgpack.decode(payload, type=ForwardBatch).agents
+    ]
+    assert sorted(agent_id for agent_id, _, _ in slots) == sorted(f"a{i}" for i in range(20))
+    assert len(forwards) > 1  # the timelines did not fit one forward
+    assert max(len(payload) for _, payload in forwards) <= 2 * FORWARD_CHUNK_BYTES
+    h.aggregate(forwards)
+    reference = Harness()
+    reference.run(events, batch_size=997)  # many batches, each agent's slot sent per batch
+    assert h.samples() == reference.samples()
