@@ -203,6 +203,26 @@ class Harness:
             self.feed(batch)
         return batches
 
+    def run_with_redeliveries(self, inputs: list[Input], batch_size: int = 2) -> None:
+        """``run``, then every forwarded batch delivered again (each must write nothing), then
+        a restart from the stored segments and every input batch replayed: the stored table
+        must come out unchanged."""
+        forwards = []
+        batches = [
+            self.publish(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)
+        ]
+        for batch in batches:
+            fwd = self.route(batch)
+            self.aggregate(fwd)
+            forwards += fwd
+        table = self.table
+        for partition, payload in forwards:  # the forwarded batches delivered again
+            assert self.pipeline.aggregate(partition, [payload]).aggregate_writes == []
+        self.restart()
+        for batch in batches:  # the input delivered again after the restart: replays
+            self.feed(batch)
+        assert self.table == table
+
     def registry(self) -> CollectorRegistry:
         registry = CollectorRegistry()
         registry.register(KpiCollector(self.pipeline, self.clock))

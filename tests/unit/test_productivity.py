@@ -210,19 +210,7 @@ def test_productivity_survives_a_restart() -> None:
 
 def test_replays_and_redelivered_forwards_change_nothing() -> None:
     h = Harness()
-    forwards = []
-    batches = [h.publish(SCENARIO[i : i + 2]) for i in range(0, len(SCENARIO), 2)]
-    for batch in batches:
-        fwd = h.route(batch)
-        h.aggregate(fwd)
-        forwards += fwd
-    table = h.table
-    for partition, payload in forwards:  # the forwarded batches delivered again
-        assert h.pipeline.aggregate(partition, [payload]).aggregate_writes == []
-    h.restart()
-    for batch in batches:  # the input delivered again after the restart: replays
-        h.feed(batch)
-    assert h.table == table
+    h.run_with_redeliveries(SCENARIO)
     assert close(productivity_samples(h))
 
 
