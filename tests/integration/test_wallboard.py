@@ -32,6 +32,7 @@ from stream.web.server import STATIC_DIR
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Samples, accounted, publish, total, value, wait_until
 from tests.integration.test_exact_metrics import LATE, MAIN, ev
+from tests.unit.test_snapshots import snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -364,31 +365,9 @@ def test_redis_outage_does_not_stop_processing_or_metrics(
         again.stop()
 
 
-def make_snapshot(**values: Any) -> QueueSnapshot:
-    base: dict[str, Any] = {
-        "queue": "billing",
-        "team": None,
-        "at": 0.0,
-        "version": 1,
-        "calls_waiting": 0,
-        "oldest_call_waiting_seconds": 0.0,
-        "service_level_today": None,
-        "average_speed_of_answer_today_seconds": None,
-        "abandon_rate_today": None,
-        "first_response_within_target_today": None,
-        "backlog": 0,
-        "tickets_awaiting_first_response": 0,
-        "agents_available": None,
-        "answer_target_seconds": 20.0,
-        "service_level_goal": 0.8,
-    }
-    base.update(values)
-    return QueueSnapshot(**base)
-
-
 def test_an_older_snapshot_cannot_overwrite_a_newer_one(redis_server: RedisServer) -> None:
     def snap(version: int, waiting: int) -> QueueSnapshot:
-        return make_snapshot(version=version, calls_waiting=waiting)
+        return snapshot(queue="billing", at=0.0, version=version, calls_waiting=waiting)
 
     async def run() -> None:
         prefix = key_prefix("guard-test")
@@ -437,8 +416,12 @@ def test_wallboard_api_serves_stored_snapshots(
         try:
             await publisher.publish(
                 [
-                    make_snapshot(
-                        queue="sales", team="Growth", calls_waiting=4, service_level_today=0.9
+                    snapshot(
+                        queue="sales",
+                        team="Growth",
+                        at=0.0,
+                        calls_waiting=4,
+                        service_level_today=0.9,
                     )
                 ]
             )
