@@ -28,20 +28,12 @@ from stream.kpis.customers import CustomerRecord, CustomerTotals
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
-Record = (
-    (QueueRecord | CallRecord | TicketRecord | Route | RouterStats | SeenIds | AgentRecord)
-    | AgentSlot
-    | CustomerRecord
-    | CustomerTotals
-)
-Row = CallRecord | TicketRecord | Route | AgentRecord | AgentSlot
+Row = CallRecord | TicketRecord | Route | AgentRecord | AgentSlot  # stored as arrays
+Record = Row | QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
-_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds: _ROWS
     "q": msgspec.msgpack.Decoder(QueueRecord),
-    "c": msgspec.msgpack.Decoder(CallRecord),
-    "t": msgspec.msgpack.Decoder(TicketRecord),
-    "r": msgspec.msgpack.Decoder(Route),
     "s": msgspec.msgpack.Decoder(RouterStats),
     "d": msgspec.msgpack.Decoder(SeenIds),
     "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers)
