@@ -53,10 +53,10 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     agents: list[tuple[str, int, str | None]] = msgspec.field(default_factory=list)
     """Agents' states in the queue: (agent id, seq, state or None), see ``stream.kpis.agents``."""
     customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
-    timelines: list[list[tuple[float, str | None]]] = msgspec.field(default_factory=list)
-    """The timeline of each agent of ``agents`` (same order), see ``stream.kpis.productivity``."""
     """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
     keyed by customer id with an empty ``queue``."""
+    timelines: list[list[tuple[float, str | None]]] = msgspec.field(default_factory=list)
+    """The timeline of each agent of ``agents`` (same order), see ``stream.kpis.productivity``."""
 
 
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
@@ -150,8 +150,7 @@ class Pipeline:
             by_partition.setdefault(msg.partition, []).append(msg)
         now = self.clock()
         by_queue: dict[str, list[tuple[str, str, int, bytes | None, bytes]]] = {}
-        by_queue_agents: dict[str, list[tuple[str, int, str | None]]] = {}
-        by_queue_timelines: dict[str, list[list[tuple[float, str | None]]]] = {}
+        by_queue_agents: dict[str, list[AgentUpdate]] = {}
         by_customer: dict[str, list[tuple[str, str, float, bytes, str]]] = {}
         for partition, batch in by_partition.items():
             part = self.router_parts.get(partition)
@@ -172,8 +171,7 @@ class Pipeline:
                     (fwd.channel, fwd.source, fwd.offset, fwd.key, fwd.value)
                 )
             for upd in out.agent_updates:
-                by_queue_agents.setdefault(upd.queue, []).append((upd.agent_id, upd.seq, upd.state))
-                by_queue_timelines.setdefault(upd.queue, []).append(upd.timeline)
+                by_queue_agents.setdefault(upd.queue, []).append(upd)
             for fact in out.customer_facts:
                 by_customer.setdefault(fact.customer_id, []).append(
                     (fact.kind, fact.customer_id, fact.at, fact.ident, fact.queue)
@@ -182,9 +180,7 @@ class Pipeline:
                 effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
         for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
             key = queue.encode()
-            agent_chunks = _agent_chunks(
-                by_queue_agents.get(queue, []), by_queue_timelines.get(queue, [])
-            )
+            agent_chunks = _agent_chunks(by_queue_agents.get(queue, []))
             chunks = _chunks(by_queue.get(queue, []))
             for i in range(max(len(chunks), len(agent_chunks))):
                 chunk = chunks[i] if i < len(chunks) else []
@@ -466,19 +462,20 @@ def _chunks(
 
 
 def _agent_chunks(
-    agents: list[tuple[str, int, str | None]], timelines: list[list[tuple[float, str | None]]]
+    updates: list[AgentUpdate],
 ) -> list[tuple[list[tuple[str, int, str | None]], list[list[tuple[float, str | None]]]]]:
-    """Agents' slots and timelines in runs of at most ``FORWARD_CHUNK_BYTES`` (estimated)."""
+    """Agents' slots and timelines (as ``ForwardBatch`` carries them) in runs of at most
+    ``FORWARD_CHUNK_BYTES`` (estimated)."""
     out: list[tuple[list[tuple[str, int, str | None]], list[list[tuple[float, str | None]]]]]
     out = []
     size = FORWARD_CHUNK_BYTES
-    for slot, tl in zip(agents, timelines, strict=True):
-        n = 64 + 24 * len(tl)
+    for upd in updates:
+        n = 64 + 24 * len(upd.timeline)
         if size + n > FORWARD_CHUNK_BYTES:
             out.append(([], []))
             size = 0
-        out[-1][0].append(slot)
-        out[-1][1].append(tl)
+        out[-1][0].append((upd.agent_id, upd.seq, upd.state))
+        out[-1][1].append(upd.timeline)
         size += n
     return out
 
