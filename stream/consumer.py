@@ -38,6 +38,32 @@ class _ConsumerThread(AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = self.fetch_max_wait_ms  # read when the fetcher starts
         return consumer
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        offsets: Mapping[TP, int] = await self.call_thread(
+            seek_assigned_to_committed, self._ensure_consumer()
+        )
+        return offsets
+
+
+async def seek_assigned_to_committed(consumer: Any) -> dict[Any, int | None]:
+    """Seek every assigned partition to its committed offset, tolerating a rebalance meanwhile.
+
+    aiokafka's ``seek_to_committed`` awaits each partition's committed offset in turn and then
+    seeks it; a rebalance during one of those awaits revokes the partition and the seek raises
+    ``IllegalStateError``, which Faust lets kill the worker (seen when a frozen worker wakes up
+    and rejoins). A partition revoked meanwhile is skipped: its new owner seeks it, and the
+    rebalance that revoked it runs recovery, and with it this seek, again.
+    """
+    offsets: dict[Any, int | None] = {}
+    for tp in list(consumer.assignment()):
+        offset = await consumer.committed(tp)
+        if tp not in consumer.assignment():
+            continue
+        offsets[tp] = offset
+        if offset and offset > 0:
+            consumer.seek(tp, offset)  # no await since the check: still assigned
+    return offsets
+
 
 class BatchConsumer(AIOKafkaConsumer):
     """Faust's aiokafka consumer with a batch path for ``batch_topics`` (none: Faust's path)."""
