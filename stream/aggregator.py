@@ -30,6 +30,7 @@ from stream.dedup import coordinates, event_hash, find_seen
 from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
 from stream.kpis import sla
 from stream.kpis.agents import AgentSlot, apply_slot, count_states
+from stream.kpis.productivity import QueueEvent, insert_event
 from stream.kpis.business_hours import BusinessCalendar, business_seconds
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
@@ -138,6 +139,10 @@ class BatchOutput:
     contacts: set[str] = field(default_factory=set)
     deleted_contacts: set[str] = field(default_factory=set)
     agents: set[tuple[str, str]] = field(default_factory=set)  # (queue, agent id) slots written
+    agent_events: dict[tuple[str, str, float, bytes], QueueEvent | None] = field(
+        default_factory=dict
+    )
+    """Agents' events stored, or dropped by the prune (None), by (queue, agent id, time, hash)."""
     rejected: list[Rejected] = field(default_factory=list)
     closed: list[ClosedWindow] = field(default_factory=list)
 
@@ -265,9 +270,10 @@ class Aggregator:
     def apply_agents(
         self, ps: PartitionState, updates: Iterable[AgentUpdate], out: BatchOutput
     ) -> None:
-        """Apply agents' per-queue states (``stream.kpis.agents``); older ``seq`` are skipped, so
-        replays and redelivered forwards change nothing. A queue first met here gets a queue
-        record (stored, so it is exported after a restart as well)."""
+        """Apply agents' per-queue states and events (``stream.kpis.agents``, ``.productivity``):
+        an older ``seq`` leaves the state, a known event the events, so replays and redelivered
+        forwards change nothing. A queue first met here gets a queue record (stored, so it is
+        exported after a restart as well)."""
         for u in updates:
             if u.queue not in ps.queues:
                 self._queue(ps, u.queue)
@@ -275,7 +281,14 @@ class Aggregator:
             slots = ps.agents.get(u.queue)
             if slots is None:
                 slots = ps.agents[u.queue] = {}
-            moved = apply_slot(slots, AgentSlot(u.queue, u.agent_id, u.seq, u.state, u.timeline))
+            slot, moved = apply_slot(slots, u.queue, u.agent_id, u.seq, u.state)
+            for event in u.events:
+                new, dropped = insert_event(slot.events, event)
+                if new:
+                    out.agent_events[(u.queue, u.agent_id, event[0], event[1])] = event
+                    slot.cached_timeline = None
+                for old in dropped:
+                    out.agent_events[(u.queue, u.agent_id, old[0], old[1])] = None
             if moved is None:
                 continue
             out.agents.add((u.queue, u.agent_id))

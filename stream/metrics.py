@@ -395,7 +395,7 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
             for kind in WINDOW_KINDS:
                 start, totals = pipeline.aggregator.current_window(q, kind, now)
                 seconds = productivity.total_seconds(
-                    productivity.seconds_by_state(slot.timeline, start, now)
+                    productivity.seconds_by_state(slot.timeline(), start, now)
                     for slot in ps.agents[name].values()
                 )
                 occ = productivity.occupancy(seconds)

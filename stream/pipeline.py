@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -27,6 +28,7 @@ from stream.aggregator import (
 from stream.kpis import customers
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import CustomerRecord, CustomerTotals
+from stream.kpis.productivity import QueueEvent
 from stream.router import (
     AgentUpdate,
     CustomerFact,
@@ -55,8 +57,13 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
     """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
     keyed by customer id with an empty ``queue``."""
-    timelines: list[list[tuple[float, str | None]]] = msgspec.field(default_factory=list)
-    """The timeline of each agent of ``agents`` (same order), see ``stream.kpis.productivity``."""
+    timelines: list[Any] = msgspec.field(default_factory=list)
+    """Unused: senders before per-event agent records put whole timelines here."""
+    agent_events: list[list[tuple[float, bytes, str, bool | None]]] = msgspec.field(
+        default_factory=list
+    )
+    """The events of each agent of ``agents`` (same order) seen from the queue, see
+    ``stream.kpis.productivity``."""
 
 
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
@@ -163,6 +170,10 @@ class Pipeline:
             ]
             writes += [(f"d|{k}", records.encode(seen)) for k, seen in out.seen_writes.items()]
             writes += [(f"g|{k}", records.encode(rec)) for k, rec in out.agent_writes.items()]
+            writes += [
+                (records.history_name(*k), None if e is None else records.encode_event(e[2], e[3]))
+                for k, e in out.history_writes.items()
+            ]
             if out.stats_changed:  # after the routes: a stored offset implies stored routes
                 writes += [(f"s|{src}", records.encode(st)) for src, st in part.stats.items()]
             effects.route_writes += self._store(self.route_logs, partition, writes)
@@ -184,9 +195,9 @@ class Pipeline:
             chunks = _chunks(by_queue.get(queue, []))
             for i in range(max(len(chunks), len(agent_chunks))):
                 chunk = chunks[i] if i < len(chunks) else []
-                agents, timelines = agent_chunks[i] if i < len(agent_chunks) else ([], [])
+                agents, events = agent_chunks[i] if i < len(agent_chunks) else ([], [])
                 payload = _BATCH_ENCODER.encode(
-                    ForwardBatch(queue, chunk, agents, timelines=timelines)
+                    ForwardBatch(queue, chunk, agents, agent_events=events)
                 )
                 effects.messages.append(Outgoing("forward", key, payload))
         for customer_id, facts in by_customer.items():  # to the customer's partition
@@ -208,10 +219,10 @@ class Pipeline:
             queue = intern(batch.queue)
             for channel, source, offset, key, value in batch.items:
                 items.append(Forward(queue, intern(channel), source, offset, key, value))
-            timelines = batch.timelines or [[] for _ in batch.agents]  # older senders: none
+            events = batch.agent_events or [[] for _ in batch.agents]  # older senders: none
             agents += (
-                AgentUpdate(queue, *slot, timeline=tl)
-                for slot, tl in zip(batch.agents, timelines, strict=True)
+                AgentUpdate(queue, *slot, events=evs)
+                for slot, evs in zip(batch.agents, events, strict=True)
             )
             facts += (CustomerFact(*fact) for fact in batch.customers)
         out = self.aggregator.apply(ps, items, self.clock())
@@ -307,6 +318,10 @@ class Pipeline:
             (records.agent_slot_name(queue, agent), records.encode(ps.agents[queue][agent]))
             for queue, agent in sorted(out.agents)
         ]
+        writes += [
+            (records.agent_event_name(*k), None if e is None else records.encode_event(e[2], e[3]))
+            for k, e in out.agent_events.items()
+        ]
         effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
         for rej in out.rejected:
             msg = Message(
@@ -342,6 +357,11 @@ class Pipeline:
             *((f"r|{k}", records.encode(v)) for k, v in part.routes.items()),
             *((f"d|{k}", records.encode(v)) for k, v in part.seen.items()),
             *((f"g|{k}", records.encode(v)) for k, v in part.agents.items()),
+            *(
+                (records.history_name(k, e[0], e[1]), records.encode_event(e[2], e[3]))
+                for k, v in part.agents.items()
+                for e in v.history
+            ),
             *((f"s|{k}", records.encode(v)) for k, v in part.stats.items()),
         ]
 
@@ -354,6 +374,12 @@ class Pipeline:
                 (records.agent_slot_name(q, a), records.encode(slot))
                 for q, slots in ps.agents.items()
                 for a, slot in slots.items()
+            ),
+            *(
+                (records.agent_event_name(q, a, e[0], e[1]), records.encode_event(e[2], e[3]))
+                for q, slots in ps.agents.items()
+                for a, slot in slots.items()
+                for e in slot.events
             ),
             *self._customer_records(partition),
         ]
@@ -400,12 +426,29 @@ class Pipeline:
                 for name, stored_value in final.items():
                     if stored_value is not None:
                         self._restore(partition, name, stored_value)
+        for part in self.router_parts.values():  # stored one record per event, in any order
+            for rec in part.agents.values():
+                rec.history.sort(key=lambda e: (e[0], e[1]))
+        for ps in self.agg_parts.values():
+            for slots in ps.agents.values():
+                for slot in slots.values():
+                    slot.events.sort(key=lambda e: (e[0], e[1]))
         now = self.clock()
         for ps in self.agg_parts.values():
             ps.last_event_wall = now
             self.aggregator.rebuild_live(ps)
 
     def _restore(self, partition: int, name: str, value: bytes) -> None:
+        if name.startswith("h|"):
+            agent_id, event = records.decode_history(name, value)
+            agents = self.router_parts[partition].agents
+            agents.setdefault(agent_id, AgentRecord()).history.append(event)
+            return
+        if name.startswith("e|"):
+            queue, agent_id, qevent = records.decode_agent_event(name, value)
+            slots = self.agg_parts[partition].agents.setdefault(sys.intern(queue), {})
+            slots.setdefault(agent_id, AgentSlot(queue, agent_id, -1, None)).events.append(qevent)
+            return
         rec = records.decode(name, value)
         if isinstance(rec, QueueRecord):
             self.agg_parts[partition].queues[rec.queue] = rec
@@ -423,12 +466,16 @@ class Pipeline:
             self.router_parts[partition].seen[name[2:]] = rec
         elif isinstance(rec, AgentRecord):
             rec.queues = [sys.intern(q) for q in rec.queues]
-            rec.history = [(float(e[0]), bytes(e[1]), str(e[2]), e[3]) for e in rec.history]
-            self.router_parts[partition].agents[name[2:]] = rec
+            agents = self.router_parts[partition].agents
+            if (known := agents.get(name[2:])) is not None:
+                rec.history = known.history  # events restored before the agent's record
+            agents[name[2:]] = rec
         elif isinstance(rec, AgentSlot):
             rec.queue = sys.intern(rec.queue)
-            rec.timeline = [(float(at), state) for at, state in rec.timeline]
-            self.agg_parts[partition].agents.setdefault(rec.queue, {})[rec.agent_id] = rec
+            slots = self.agg_parts[partition].agents.setdefault(rec.queue, {})
+            if (placeholder := slots.get(rec.agent_id)) is not None:
+                rec.events = placeholder.events
+            slots[rec.agent_id] = rec
         elif isinstance(rec, CustomerRecord):
             cp = self.customer_parts.setdefault(partition, CustomerPartition())
             cp.records[rec.customer_id] = rec
@@ -463,19 +510,18 @@ def _chunks(
 
 def _agent_chunks(
     updates: list[AgentUpdate],
-) -> list[tuple[list[tuple[str, int, str | None]], list[list[tuple[float, str | None]]]]]:
-    """Agents' slots and timelines (as ``ForwardBatch`` carries them) in runs of at most
+) -> list[tuple[list[tuple[str, int, str | None]], list[list[QueueEvent]]]]:
+    """Agents' slots and events (as ``ForwardBatch`` carries them) in runs of at most
     ``FORWARD_CHUNK_BYTES`` (estimated)."""
-    out: list[tuple[list[tuple[str, int, str | None]], list[list[tuple[float, str | None]]]]]
-    out = []
+    out: list[tuple[list[tuple[str, int, str | None]], list[list[QueueEvent]]]] = []
     size = FORWARD_CHUNK_BYTES
     for upd in updates:
-        n = 64 + 24 * len(upd.timeline)
+        n = 64 + 40 * len(upd.events)
         if size + n > FORWARD_CHUNK_BYTES:
             out.append(([], []))
             size = 0
         out[-1][0].append((upd.agent_id, upd.seq, upd.state))
-        out[-1][1].append(upd.timeline)
+        out[-1][1].append(upd.events)
         size += n
     return out
 

@@ -2,7 +2,10 @@
 
 Keys start with the partition number they belong to — ``b"3|q|billing"``, ``b"3|c:call-1"``,
 ``b"3|r|t:ticket-9"``, ``b"3|g|agent-7"`` (an agent's state, routes table),
-``b"3|a|7:billing|agent-7"`` (an agent's slot in a queue, aggregates table), ``b"3|u|cust-1"``
+``b"3|a|7:billing|agent-7"`` (an agent's slot in a queue, aggregates table), an agent's
+events one record each — ``b"3|h|agent-7|<time>|<hash>"`` (routes table) and
+``b"3|e|7:billing|agent-7|<time>|<hash>"`` (seen from a queue, aggregates table), so a new
+event writes a few bytes, not the agent's whole history —, ``b"3|u|cust-1"``
 and ``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
 ``stream.kpis.customers``, aggregates table) — so the table
 writes each record to that changelog partition and a worker can tell, after a rebalance, which
@@ -25,6 +28,7 @@ import msgspec
 from stream.aggregator import QueueRecord
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import CustomerRecord, CustomerTotals
+from stream.kpis.productivity import HistoryEvent, QueueEvent
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
@@ -48,9 +52,12 @@ _ROWS: Final[dict[str, type[Row]]] = {
     "g": AgentRecord,
     "a": AgentSlot,
 }
-_FIELDS: Final[dict[type, Any]] = {
-    cls: attrgetter(*(f.name for f in dataclasses.fields(cls))) for cls in _ROWS.values()
+_UNSTORED: Final = frozenset({"history", "events", "cached_timeline"})  # agents' events: own records
+_STORED: Final[dict[type, list[str]]] = {
+    cls: [f.name for f in dataclasses.fields(cls) if f.name not in _UNSTORED]
+    for cls in _ROWS.values()
 }
+_FIELDS: Final[dict[type, Any]] = {cls: attrgetter(*names) for cls, names in _STORED.items()}
 _ANY: Final = msgspec.msgpack.Decoder()
 
 
@@ -70,6 +77,37 @@ def agent_slot_name(queue: str, agent_id: str) -> str:
     return f"a|{len(queue)}:{queue}|{agent_id}"
 
 
+def history_name(agent_id: str, at: float, tie: bytes) -> str:
+    """Record name of one event in an agent's history (routes table)."""
+    return f"h|{agent_id}|{at!r}|{tie.hex()}"
+
+
+def agent_event_name(queue: str, agent_id: str, at: float, tie: bytes) -> str:
+    """Record name of one of an agent's events seen from a queue (aggregates table)."""
+    return f"e|{len(queue)}:{queue}|{agent_id}|{at!r}|{tie.hex()}"
+
+
+def encode_event(state: str, last: list[str] | bool | None) -> bytes:
+    """Stored bytes of an agent's event: its state and queue list (or membership)."""
+    return _ENCODER.encode((state, last))
+
+
+def decode_history(name: str, value: bytes) -> tuple[str, HistoryEvent]:
+    """``(agent id, event)`` of a stored history record (``history_name``)."""
+    agent_id, at, tie = name[2:].rsplit("|", 2)
+    state, queues = _ANY.decode(value)
+    return agent_id, (float(at), bytes.fromhex(tie), state, queues)
+
+
+def decode_agent_event(name: str, value: bytes) -> tuple[str, str, QueueEvent]:
+    """``(queue, agent id, event)`` of a stored agent event record (``agent_event_name``)."""
+    length, _, rest = name[2:].partition(":")
+    queue, rest = rest[: int(length)], rest[int(length) + 1 :]
+    agent_id, at, tie = rest.rsplit("|", 2)
+    state, member = _ANY.decode(value)
+    return queue, agent_id, (float(at), bytes.fromhex(tie), state, member)
+
+
 def split_key(raw: bytes | str) -> tuple[int, str]:
     """``(partition, name)`` of a table key."""
     text = raw.decode() if isinstance(raw, bytes) else raw
@@ -83,7 +121,9 @@ def decode(name: str, value: bytes) -> Record:
     if row_type is None:
         return _DECODERS[name[0]].decode(value)  # type: ignore[no-any-return]
     raw = _ANY.decode(value)
-    return row_type(**raw) if isinstance(raw, dict) else row_type(*raw)
+    if isinstance(raw, dict):
+        return row_type(**{k: v for k, v in raw.items() if k not in _UNSTORED})
+    return row_type(*raw[: len(_STORED[row_type])])  # (older rows held agents' events inline)
 
 
 def partition_of(raw: bytes | str) -> int:

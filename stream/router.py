@@ -44,7 +44,7 @@ from stream.events import (
     decode,
 )
 from stream.kpis.agents import AgentRecord, apply_agent_event, slot_states
-from stream.kpis.productivity import TimelinePoint, add_event, timeline
+from stream.kpis.productivity import HistoryEvent, QueueEvent, contains, insert_event, seen_from
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,9 @@ class AgentUpdate:
     agent_id: str
     seq: int
     state: str | None
-    timeline: list[TimelinePoint] = field(default_factory=list)
-    """Its state changes in the queue (``stream.kpis.productivity``)."""
+    events: list[QueueEvent] = field(default_factory=list)
+    """Its events of the batch (or its whole history) seen from the queue
+    (``stream.kpis.productivity``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +164,15 @@ class RouterOutput:
     seen_writes: dict[str, SeenIds] = field(default_factory=dict)
     agent_writes: dict[str, AgentRecord] = field(default_factory=dict)
     agent_updates: list[AgentUpdate] = field(default_factory=list)
-    agents_touched: dict[str, AgentRecord] = field(default_factory=dict)
-    """Agents with an accepted event in this batch: their slots are sent once, at the end."""
+    agent_events: dict[str, list[HistoryEvent]] = field(default_factory=dict)
+    """Agents with an accepted event in this batch, and those events: their slots are sent once,
+    at the end."""
+    full_history: set[str] = field(default_factory=set)
+    """Agents whose whole history goes to their queues (a queue first named, or a replay)."""
+    history_writes: dict[tuple[str, float, bytes], HistoryEvent | None] = field(
+        default_factory=dict
+    )
+    """Agents' events stored, or dropped by the prune (None), by (agent id, time, hash)."""
     customer_facts: list[CustomerFact] = field(default_factory=list)
     stats_changed: bool = False
 
@@ -214,7 +222,7 @@ class Router:
                 stats.offset = msg.offset
                 out.stats_changed = True
             try:
-                verdict = self._route_one(part, msg, source, wall_now, out)
+                verdict = self._route_one(part, msg, source, wall_now, out, replay)
             except Exception as exc:  # a bug must not stop the worker: the input is kept
                 log.exception("routing failed", extra={"source": source, "offset": msg.offset})
                 verdict = Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -226,12 +234,16 @@ class Router:
                 stats.duplicates += not replay
             elif verdict is not None and not replay:
                 stats.accepted[verdict] = stats.accepted.get(verdict, 0) + 1
-        # One slot per agent and queue per batch, with its newest seq: the queue's owner keeps
-        # only the newest anyway, and a timeline per event would make a busy agent's batch
-        # quadratic in its history.
-        for agent_id, rec in out.agents_touched.items():
+        # One slot per agent and queue per batch, with its newest seq and the batch's events:
+        # the queue's owner keeps only the newest state and every event once.
+        for agent_id, events in out.agent_events.items():
+            rec = part.agents[agent_id]
+            if agent_id in out.full_history:
+                send = rec.history
+            else:
+                send = [e for e in events if contains(rec.history, e)]  # not pruned at once
             out.agent_updates.extend(
-                AgentUpdate(queue, agent_id, rec.seq, state, timeline(rec.history, queue))
+                AgentUpdate(queue, agent_id, rec.seq, state, [seen_from(e, queue) for e in send])
                 for queue, state in slot_states(rec)
             )
         return out
@@ -243,6 +255,7 @@ class Router:
         source: str,
         wall_now: float,
         out: RouterOutput,
+        replay: bool,
     ) -> Rejection | str | None:
         """Forward one message; returns a Rejection, an unrouted type to count, or None."""
         if msg.value is None:
@@ -262,7 +275,7 @@ class Router:
         if isinstance(ev, (AgentEvent, CustomerEvent)):
             verdict = self._remember(part, ev, source, msg.offset, out)
             if isinstance(ev, AgentStateChanged) and verdict != DUPLICATE:
-                self._agent(part, ev, t, out)
+                self._agent(part, ev, t, out, replay)
             elif isinstance(ev, (CustomerChurned, OrderPlaced)) and verdict != DUPLICATE:
                 # Replays too: the fact may have died with the worker; its owner skips it then.
                 kind = "churn" if isinstance(ev, CustomerChurned) else "order"
@@ -302,23 +315,28 @@ class Router:
         return _type_of(ev)
 
     @staticmethod
-    def _agent(part: RouterPartition, ev: AgentStateChanged, t: float, out: RouterOutput) -> None:
-        """Apply an agent event (``stream.kpis.agents``) and send the agent's current slot to
-        every queue it was ever in. Sent on replays and stale events too, not only on changes:
-        a forward lost in a crash is re-sent, and the queue's owner skips what it has (by
-        ``seq``)."""
+    def _agent(
+        part: RouterPartition, ev: AgentStateChanged, t: float, out: RouterOutput, replay: bool
+    ) -> None:
+        """Apply an agent event (``stream.kpis.agents``, ``.productivity``); the agent's current
+        slot and the event go to every queue it was ever in. Sent for replays and stale events
+        too, not only on changes: the queue's owner skips what it has (by ``seq``, by event), and
+        a replay re-sends the whole history, in case a forward died with the worker."""
         rec = part.agents.get(ev.agent_id)
         if rec is None:
             rec = part.agents[ev.agent_id] = AgentRecord()
-        seq, h = rec.seq, event_hash(ev.event_id)
+        h, told = event_hash(ev.event_id), len(rec.told)
         if apply_agent_event(rec, ev.state, ev.queues, t, h):
             out.agent_writes[ev.agent_id] = rec
-        if add_event(rec.history, t, h, ev.state, ev.queues):
-            # A late event changes the past (time in state) but not always the current value:
-            # a new seq carries the new timeline to the queues all the same.
-            rec.seq = max(rec.seq, seq + 1)
-            out.agent_writes[ev.agent_id] = rec
-        out.agents_touched[ev.agent_id] = rec
+        if replay or len(rec.told) != told:
+            out.full_history.add(ev.agent_id)  # a new queue needs the agent's past as well
+        event = (t, h, ev.state, None if ev.queues is None else sorted(set(ev.queues)))
+        new, dropped = insert_event(rec.history, event)
+        if new:
+            out.history_writes[(ev.agent_id, t, h)] = event
+        for old in dropped:
+            out.history_writes[(ev.agent_id, old[0], old[1])] = None
+        out.agent_events.setdefault(ev.agent_id, []).append(event)
 
     def _resolve(
         self, part: RouterPartition, ev: Event, t: float, out: RouterOutput

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from stream.kpis.productivity import HistoryEvent, TimelinePoint
+from stream.kpis.productivity import HistoryEvent, QueueEvent, TimelinePoint, timeline
 
 EXPORTED_STATES: Final = ("available", "busy", "after_call_work", "away")
 """States exported per queue, in this order; ``offline`` agents are not counted."""
@@ -49,7 +49,8 @@ class AgentRecord:
     """Every queue any event of this agent named, sorted: each gets the agent's slot (replays
     re-send them all)."""
     history: list[HistoryEvent] = field(default_factory=list)
-    """Recent events, for time in state (``stream.kpis.productivity``)."""
+    """Recent events, for time in state (``stream.kpis.productivity``); stored one record per
+    event, not in the agent's record."""
 
 
 @dataclass(slots=True)
@@ -60,8 +61,16 @@ class AgentSlot:
     agent_id: str
     seq: int
     state: str | None
-    timeline: list[TimelinePoint] = field(default_factory=list)
-    """The agent's state changes in the queue (``stream.kpis.productivity``)."""
+    events: list[QueueEvent] = field(default_factory=list)
+    """The agent's recent events seen from the queue (``stream.kpis.productivity``); stored one
+    record per event, not in the slot's record."""
+    cached_timeline: list[TimelinePoint] | None = None
+
+    def timeline(self) -> list[TimelinePoint]:
+        """The agent's state changes in the queue, derived from ``events`` once per change."""
+        if self.cached_timeline is None:
+            self.cached_timeline = timeline(self.events)
+        return self.cached_timeline
 
 
 def _newer(at: float, tie: bytes, than_at: float | None, than_tie: bytes) -> bool:
@@ -100,18 +109,22 @@ def slot_states(rec: AgentRecord) -> list[tuple[str, str | None]]:
 
 
 def apply_slot(
-    slots: dict[str, AgentSlot], slot: AgentSlot
-) -> tuple[str | None, str | None] | None:
-    """Store ``slot`` unless the stored one is as new; ``(state before, state after)`` or None.
+    slots: dict[str, AgentSlot], queue: str, agent_id: str, seq: int, state: str | None
+) -> tuple[AgentSlot, tuple[str | None, str | None] | None]:
+    """The agent's slot in the queue, with ``state`` applied unless the slot's ``seq`` is as new;
+    and ``(state before, state after)`` when it was applied, else None.
 
     A slot leaving the queue is kept with state ``None`` (its ``seq`` guards against an older
     slot arriving later).
     """
-    old = slots.get(slot.agent_id)
-    if old is not None and old.seq >= slot.seq:
-        return None
-    slots[slot.agent_id] = slot
-    return (None if old is None else old.state), slot.state
+    slot = slots.get(agent_id)
+    if slot is None:
+        slot = slots[agent_id] = AgentSlot(queue, agent_id, seq, state)
+        return slot, (None, state)
+    if slot.seq >= seq:
+        return slot, None
+    before, slot.seq, slot.state = slot.state, seq, state
+    return slot, (before, state)
 
 
 def count_states(counts: dict[str, int], before: str | None, after: str | None) -> None:

@@ -3,16 +3,18 @@
 An agent's state and queue list at instant ``t`` are those of its newest event at or before
 ``t`` (by ``occurred_at``, ties by event-id hash; the queue list from the newest event that
 carries one, like ``stream.kpis.agents``). Stage 1 keeps the agent's recent events
-(``AgentRecord.history``) and derives, per queue, a *timeline*: change points ``(t, state)``
-where ``state`` is the agent's state while in the queue, ``None`` while not in it. The timeline
-travels with the agent's slot to the queue's owner (``AgentSlot.timeline``), which splits it
-across windows at scrape time; the last state lasts until ``now``.
+(``HistoryEvent``: the history) and sends each queue the agent was ever in the events *seen
+from that queue* (``QueueEvent``: is the queue in the event's list?) — only the events of the
+batch, so the work per event does not grow with the history. The queue's owner keeps them as a
+set (a duplicate — same time and hash — is kept once), so the result is the same in any order
+and under redelivery, and derives from them the agent's *timeline* in the queue: change points
+``(t, state)``, ``state`` being ``None`` while not in the queue. The timeline is split across
+windows at scrape time; the last state lasts until ``now``.
 
-Exact in any order and under duplicates: the history is a set of events (a duplicate — same
-time and hash — is kept once) and the timeline a function of it. Memory: events older than
-``HISTORY_SECONDS`` before the agent's newest event are dropped, except the newest state-bearing
-and the newest queue-bearing of them (they give the state at the cut), so the history covers
-any window containing a later instant (``today`` lasts at most 25 hours).
+Memory: events older than ``HISTORY_SECONDS`` before the newest are dropped, except the newest
+of them and the newest that carries a queue list (they give the state at the cut), so the
+history covers any window containing a later instant (``today`` lasts at most 25 hours). Both
+stages prune by the same rule.
 
 Formulas (per queue and window, agent-seconds summed over agents):
 
@@ -25,54 +27,80 @@ Formulas (per queue and window, agent-seconds summed over agents):
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Final, TypeVar
 
 HISTORY_SECONDS: Final = 2 * 86400.0
 HANDLING_STATES: Final = frozenset({"busy", "after_call_work"})
 STAFFED_STATES: Final = frozenset({"available", "busy", "after_call_work", "away"})
 
 HistoryEvent = tuple[float, bytes, str, list[str] | None]  # at, event-id hash, state, queues
+QueueEvent = tuple[float, bytes, str, bool | None]  # at, hash, state, in the queue (None: no list)
 TimelinePoint = tuple[float, str | None]  # from this instant: state in the queue (None: not in)
 
-
-def add_event(
-    history: list[HistoryEvent], at: float, tie: bytes, state: str, queues: Sequence[str] | None
-) -> bool:
-    """Insert an event into an agent's history (sorted by time, hash) and prune it; returns
-    whether the history changed (a duplicate or an event pruned at once changes nothing)."""
-    key = (at, tie)
-    i = bisect_left(history, key, key=lambda e: (e[0], e[1]))
-    if i < len(history) and (history[i][0], history[i][1]) == key:
-        return False
-    before = list(history)
-    history.insert(i, (at, tie, state, None if queues is None else sorted(set(queues))))
-    _prune(history)
-    return history != before
+E = TypeVar("E", HistoryEvent, QueueEvent)
 
 
-def _prune(history: list[HistoryEvent]) -> None:
-    cut = history[-1][0] - HISTORY_SECONDS
-    old = [e for e in history if e[0] < cut]
-    if not old:
-        return
-    keep = [old[-1]]  # the newest state before the cut
-    with_queues = [e for e in old if e[3] is not None]
-    if with_queues and with_queues[-1] is not old[-1]:
-        keep.insert(0, with_queues[-1])  # the newest queue list before the cut
-    history[:] = keep + [e for e in history if e[0] >= cut]
+def _key(event: HistoryEvent | QueueEvent) -> tuple[float, bytes]:
+    return event[0], event[1]
 
 
-def timeline(history: Sequence[HistoryEvent], queue: str) -> list[TimelinePoint]:
-    """Change points of the agent's state in ``queue`` (``None``: not in it), from its first
+def insert_event(events: list[E], event: E) -> tuple[bool, list[E]]:
+    """Insert ``event`` into a time-ordered history (by time, hash) and prune it.
+
+    Returns whether it was new (a duplicate changes nothing) and the events the prune dropped
+    (possibly ``event`` itself, when it is too old to matter)."""
+    key = _key(event)
+    if not events or key > _key(events[-1]):
+        events.append(event)  # the common case: in order
+    else:
+        i = bisect_left(events, key, key=_key)
+        if i < len(events) and _key(events[i]) == key:
+            return False, []
+        events.insert(i, event)
+    return True, prune(events)
+
+
+def prune(events: list[E]) -> list[E]:
+    """Drop events older than ``HISTORY_SECONDS`` before the newest, except the newest of them
+    and the newest carrying a queue list; returns the dropped ones."""
+    cut = events[-1][0] - HISTORY_SECONDS
+    if events[0][0] >= cut:
+        return []
+    n = bisect_left(events, cut, key=lambda e: e[0])  # events[:n] are older than the cut
+    keep = {n - 1}  # the newest state before the cut
+    for i in range(n - 1, -1, -1):
+        if events[i][3] is not None:
+            keep.add(i)  # the newest queue list before the cut
+            break
+    dropped = [e for i, e in enumerate(events[:n]) if i not in keep]
+    if dropped:
+        events[:n] = [events[i] for i in sorted(keep)]
+    return dropped
+
+
+def contains(events: Sequence[E], event: E) -> bool:
+    """Whether ``event`` (by time and hash) is in the time-ordered ``events``."""
+    i = bisect_right(events, _key(event), key=_key)
+    return i > 0 and _key(events[i - 1]) == _key(event)
+
+
+def seen_from(event: HistoryEvent, queue: str) -> QueueEvent:
+    """An agent's event as the queue's owner keeps it: is ``queue`` in its list, if it has one."""
+    at, tie, state, queues = event
+    return at, tie, state, None if queues is None else queue in queues
+
+
+def timeline(events: Iterable[QueueEvent]) -> list[TimelinePoint]:
+    """Change points of the agent's state in the queue (``None``: not in it), from its first
     remembered event on; consecutive equal states are merged."""
     out: list[TimelinePoint] = []
-    queues: list[str] = []
-    for at, _, state, qs in history:
-        if qs is not None:
-            queues = qs
-        value = state if queue in queues else None
+    member = False
+    for at, _, state, in_queue in events:
+        if in_queue is not None:
+            member = in_queue
+        value = state if member else None
         if not out or out[-1][1] != value:
             out.append((at, value))
     if out and out[0][1] is None:

@@ -250,10 +250,10 @@ def test_registers_are_order_independent() -> None:
 
 def test_slots_apply_only_when_newer() -> None:
     slots: dict[str, AgentSlot] = {}
-    assert apply_slot(slots, AgentSlot("billing", "a1", 2, "busy")) == (None, "busy")
-    assert apply_slot(slots, AgentSlot("billing", "a1", 1, "available")) is None
-    assert apply_slot(slots, AgentSlot("billing", "a1", 2, "busy")) is None
-    assert apply_slot(slots, AgentSlot("billing", "a1", 3, None)) == ("busy", None)
+    assert apply_slot(slots, "billing", "a1", 2, "busy")[1] == (None, "busy")
+    assert apply_slot(slots, "billing", "a1", 1, "available")[1] is None
+    assert apply_slot(slots, "billing", "a1", 2, "busy")[1] is None
+    assert apply_slot(slots, "billing", "a1", 3, None)[1] == ("busy", None)
     assert slots["a1"].state is None  # kept: an older slot arriving later stays refused
 
 
@@ -267,8 +267,8 @@ def test_a_queue_left_keeps_getting_the_current_slot() -> None:
 
 def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
     """Thousands of state changes in one batch: one slot per agent and queue, no forward over
-    the chunk bound (each slot carries the agent's whole timeline), same result as in many
-    batches."""
+    the chunk bound (each slot carries the agent's events of the batch), same result as in
+    many batches."""
     states = ["available", "busy", "after_call_work"]
     events = [
         agent(f"b{i}", i / 100, f"a{i % 20}", states[i % 3], ["billing"] if i < 20 else None)
@@ -282,7 +282,7 @@ def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
         for slot in msgspec.msgpack.decode(payload, type=ForwardBatch).agents
     ]
     assert sorted(agent_id for agent_id, _, _ in slots) == sorted(f"a{i}" for i in range(20))
-    assert len(forwards) > 1  # the timelines did not fit one forward
+    assert len(forwards) > 1  # the events did not fit one forward
     assert max(len(payload) for _, payload in forwards) <= 2 * FORWARD_CHUNK_BYTES
     h.aggregate(forwards)
     reference = Harness()

@@ -2,7 +2,7 @@
 occupancy and contacts per staffed agent-hour.
 
 Pure rows first (histories in every order, each event twice, pruning), then through the
-in-memory pipeline of ``test_aggregator`` (agents keyed by agent, their timelines forwarded with
+in-memory pipeline of ``test_aggregator`` (agents keyed by agent, their events forwarded with
 their slots to the queue's partition): one event per batch and all in one, reversed, after a
 restart from the stored segments, and with every input batch and forward delivered again.
 """
@@ -17,10 +17,13 @@ import pytest
 from stream.kpis.productivity import (
     HISTORY_SECONDS,
     HistoryEvent,
-    add_event,
+    QueueEvent,
+    TimelinePoint,
     contacts_per_staffed_hour,
+    insert_event,
     occupancy,
     seconds_by_state,
+    seen_from,
     timeline,
     total_seconds,
 )
@@ -34,8 +37,17 @@ Ev = tuple[float, str, str, list[str] | None]  # seconds after T0, event id, sta
 def history_of(events: list[Ev]) -> list[HistoryEvent]:
     history: list[HistoryEvent] = []
     for seconds, eid, state, queues in events:
-        add_event(history, T0 + seconds, eid.encode(), state, queues)
+        insert_event(history, (T0 + seconds, eid.encode(), state, queues))
     return history
+
+
+def queue_timeline(history: list[HistoryEvent], queue: str) -> list[TimelinePoint]:
+    """The timeline as the queue's owner derives it: from the events seen from the queue, which
+    it keeps (and prunes) on its own, in the order they arrive."""
+    seen: list[QueueEvent] = []
+    for event in history:
+        insert_event(seen, seen_from(event, queue))
+    return timeline(seen)
 
 
 B = ["billing"]
@@ -65,7 +77,7 @@ PURE: list[tuple[str, list[Ev], dict[str, float]]] = [
         "same instant: the event-id hash decides, in any order",
         [(0, "e1", "available", B), (0, "e2", "busy", B)],
         seconds_by_state(
-            timeline(history_of([(0, "e1", "available", B), (0, "e2", "busy", B)]), "billing"),
+            queue_timeline(history_of([(0, "e1", "available", B), (0, "e2", "busy", B)]), "billing"),
             T0,
             T0 + 1000,
         ),
@@ -81,7 +93,7 @@ def test_time_in_state_in_any_order_with_duplicates(
 ) -> None:
     for order in itertools.permutations(events):
         for doubled in (list(order), [e for ev in order for e in (ev, ev)]):
-            got = seconds_by_state(timeline(history_of(doubled), "billing"), T0, T0 + 1000)
+            got = seconds_by_state(queue_timeline(history_of(doubled), "billing"), T0, T0 + 1000)
             assert got == expected
 
 
@@ -98,17 +110,27 @@ def test_pruning_keeps_the_state_at_the_cut() -> None:
         history = history_of(list(order))
         assert len(history) < len(events)
         assert all(e[0] >= T0 - HISTORY_SECONDS for e in history[2:])
-        got = seconds_by_state(timeline(history, "billing"), T0 - 1.5 * day, T0 + 100)
-        assert got == {"available": 100}
-        got = seconds_by_state(timeline(history, "support"), T0 - 1.5 * day, T0 + 100)
-        assert got == {"busy": 1.5 * day}
+        for queue, expected in (("billing", {"available": 100}), ("support", {"busy": 1.5 * day})):
+            got = seconds_by_state(queue_timeline(history, queue), T0 - 1.5 * day, T0 + 100)
+            assert got == expected
+            seen: list[QueueEvent] = []  # the queue's owner, fed in this order, prunes alike
+            for seconds, eid, state, queues in order:
+                insert_event(seen, seen_from((T0 + seconds, eid.encode(), state, queues), queue))
+            assert [e[:2] for e in seen] == [e[:2] for e in history]
 
 
-def test_add_event_reports_changes() -> None:
+def test_insert_event_reports_what_it_stored_and_dropped() -> None:
     history: list[HistoryEvent] = []
-    assert add_event(history, T0, b"e1", "available", B)
-    assert not add_event(history, T0, b"e1", "available", B)  # a duplicate
-    assert add_event(history, T0 - 10, b"e0", "busy", B)  # a late event changes the past
+    e1: HistoryEvent = (T0, b"e1", "available", B)
+    assert insert_event(history, e1) == (True, [])
+    assert insert_event(history, e1) == (False, [])  # a duplicate
+    e0: HistoryEvent = (T0 - 10, b"e0", "busy", B)
+    assert insert_event(history, e0) == (True, [])  # a late event changes the past
+    e2: HistoryEvent = (T0 + HISTORY_SECONDS + 20, b"e2", "away", None)
+    assert insert_event(history, e2) == (True, [e0])  # e1: the newest state before the cut
+    stale: HistoryEvent = (T0 - 5, b"e9", "busy", None)
+    assert insert_event(history, stale) == (True, [stale])  # too old to matter: dropped at once
+    assert history == [e1, e2]
 
 
 def test_formulas() -> None:
