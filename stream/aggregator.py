@@ -12,8 +12,8 @@ Exactness under at-least-once delivery, record by record:
   replay (same coordinates) is skipped and a duplicate (same id, other coordinates) is counted;
 * writes of one batch go out queue records first, then contacts, in one changelog partition, so
   a stored contact effect implies its stored queue effect;
-* agent slots (agents by state per queue, ``stream.kpis.agents``) are last-writer-wins by the
-  sequence number stage 1 gave them: applying one twice or out of order changes nothing.
+* agent slots (agents by state per queue, ``stream.kpis.agents``) are sets of the agents'
+  events, the state derived from them: applying one twice or out of order changes nothing.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ import msgspec
 from stream.dedup import coordinates, event_hash, find_seen
 from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
 from stream.kpis import sla
-from stream.kpis.agents import AgentSlot, apply_slot, count_states
-from stream.kpis.productivity import QueueEvent, insert_event
+from stream.kpis.agents import AgentSlot, add_events, count_states, current_state
 from stream.kpis.business_hours import BusinessCalendar, business_seconds
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
@@ -39,6 +38,7 @@ from stream.kpis.histogram import (
     RESOLUTION_BOUNDS,
     observe,
 )
+from stream.kpis.productivity import QueueEvent
 from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
 from stream.router import AgentUpdate, Forward
@@ -138,7 +138,6 @@ class BatchOutput:
     queues: set[str] = field(default_factory=set)
     contacts: set[str] = field(default_factory=set)
     deleted_contacts: set[str] = field(default_factory=set)
-    agents: set[tuple[str, str]] = field(default_factory=set)  # (queue, agent id) slots written
     agent_events: dict[tuple[str, str, float, bytes], QueueEvent | None] = field(
         default_factory=dict
     )
@@ -270,10 +269,9 @@ class Aggregator:
     def apply_agents(
         self, ps: PartitionState, updates: Iterable[AgentUpdate], out: BatchOutput
     ) -> None:
-        """Apply agents' per-queue states and events (``stream.kpis.agents``, ``.productivity``):
-        an older ``seq`` leaves the state, a known event the events, so replays and redelivered
-        forwards change nothing. A queue first met here gets a queue record (stored, so it is
-        exported after a restart as well)."""
+        """Merge agents' events into their slots (``stream.kpis.agents``); known events are
+        skipped, so replays and redelivered forwards change nothing. A queue first met here gets
+        a queue record (stored, so it is exported after a restart as well)."""
         for u in updates:
             if u.queue not in ps.queues:
                 self._queue(ps, u.queue)
@@ -281,17 +279,14 @@ class Aggregator:
             slots = ps.agents.get(u.queue)
             if slots is None:
                 slots = ps.agents[u.queue] = {}
-            slot, moved = apply_slot(slots, u.queue, u.agent_id, u.seq, u.state)
-            for event in u.events:
-                new, dropped = insert_event(slot.events, event)
-                if new:
-                    out.agent_events[(u.queue, u.agent_id, event[0], event[1])] = event
-                    slot.cached_timeline = None
-                for old in dropped:
-                    out.agent_events[(u.queue, u.agent_id, old[0], old[1])] = None
-            if moved is None:
-                continue
-            out.agents.add((u.queue, u.agent_id))
+            slot = slots.get(u.agent_id)
+            if slot is None:
+                slot = slots[u.agent_id] = AgentSlot(u.queue, u.agent_id)
+            stored, dropped, moved = add_events(slot, u.events)
+            for event in stored:
+                out.agent_events[(u.queue, u.agent_id, event[0], event[1])] = event
+            for event in dropped:
+                out.agent_events[(u.queue, u.agent_id, event[0], event[1])] = None
             live = ps.live[u.queue]
             if live.agents is None:
                 live.agents = {}
@@ -503,6 +498,8 @@ class Aggregator:
                 live = ps.live[queue] = QueueLive()
             live.agents = {}
             for slot in slots.values():
+                slot.events.sort(key=lambda e: (e[0], e[1]))  # stored one record per event
+                slot.state = current_state(slot.events)
                 count_states(live.agents, None, slot.state)
 
 

@@ -9,6 +9,7 @@ so the collector only ever sees partitions that are assigned here.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from stream.segments import RecordWrite, SegmentLog, TableWrite, is_segment
 from stream.state import CallRecord, TicketRecord
 
 Write = TableWrite  # table key, stored bytes (None deletes)
+log = logging.getLogger(__name__)
 
 
 class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
@@ -52,18 +54,15 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
 
     queue: str
     items: list[tuple[str, str, int, bytes | None, bytes]]  # channel, source, offset, key, value
-    agents: list[tuple[str, int, str | None]] = msgspec.field(default_factory=list)
-    """Agents' states in the queue: (agent id, seq, state or None), see ``stream.kpis.agents``."""
+    agents: list[Any] = msgspec.field(default_factory=list)
+    """Unused: senders before per-event agent records put numbered agent states here."""
     customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
     """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
     keyed by customer id with an empty ``queue``."""
     timelines: list[Any] = msgspec.field(default_factory=list)
     """Unused: senders before per-event agent records put whole timelines here."""
-    agent_events: list[list[tuple[float, bytes, str, bool | None]]] = msgspec.field(
-        default_factory=list
-    )
-    """The events of each agent of ``agents`` (same order) seen from the queue, see
-    ``stream.kpis.productivity``."""
+    agent_events: list[tuple[str, list[QueueEvent]]] = msgspec.field(default_factory=list)
+    """Agents' events seen from the queue, ``(agent id, events)``: see ``stream.kpis.agents``."""
 
 
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
@@ -169,7 +168,7 @@ class Pipeline:
                 for name, route in out.route_writes.items()
             ]
             writes += [(f"d|{k}", records.encode(seen)) for k, seen in out.seen_writes.items()]
-            writes += [(f"g|{k}", records.encode(rec)) for k, rec in out.agent_writes.items()]
+            writes += [(f"o|{k}", records.encode(rec)) for k, rec in out.agent_writes.items()]
             writes += [
                 (records.history_name(*k), None if e is None else records.encode_event(e[2], e[3]))
                 for k, e in out.history_writes.items()
@@ -195,10 +194,8 @@ class Pipeline:
             chunks = _chunks(by_queue.get(queue, []))
             for i in range(max(len(chunks), len(agent_chunks))):
                 chunk = chunks[i] if i < len(chunks) else []
-                agents, events = agent_chunks[i] if i < len(agent_chunks) else ([], [])
-                payload = _BATCH_ENCODER.encode(
-                    ForwardBatch(queue, chunk, agents, agent_events=events)
-                )
+                events = agent_chunks[i] if i < len(agent_chunks) else []
+                payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk, agent_events=events))
                 effects.messages.append(Outgoing("forward", key, payload))
         for customer_id, facts in by_customer.items():  # to the customer's partition
             payload = _BATCH_ENCODER.encode(ForwardBatch("", [], [], facts))
@@ -219,11 +216,9 @@ class Pipeline:
             queue = intern(batch.queue)
             for channel, source, offset, key, value in batch.items:
                 items.append(Forward(queue, intern(channel), source, offset, key, value))
-            events = batch.agent_events or [[] for _ in batch.agents]  # older senders: none
-            agents += (
-                AgentUpdate(queue, *slot, events=evs)
-                for slot, evs in zip(batch.agents, events, strict=True)
-            )
+            agents += (AgentUpdate(queue, a, evs) for a, evs in batch.agent_events)
+            if batch.agents and not batch.agent_events:
+                log.warning("agent states from an older worker ignored", extra={"queue": queue})
             facts += (CustomerFact(*fact) for fact in batch.customers)
         out = self.aggregator.apply(ps, items, self.clock())
         if agents:
@@ -315,10 +310,6 @@ class Pipeline:
         writes += [(ckey, records.encode(ps.contacts[ckey])) for ckey in out.contacts]
         writes += [(ckey, None) for ckey in out.deleted_contacts]
         writes += [
-            (records.agent_slot_name(queue, agent), records.encode(ps.agents[queue][agent]))
-            for queue, agent in sorted(out.agents)
-        ]
-        writes += [
             (records.agent_event_name(*k), None if e is None else records.encode_event(e[2], e[3]))
             for k, e in out.agent_events.items()
         ]
@@ -356,7 +347,7 @@ class Pipeline:
         return [
             *((f"r|{k}", records.encode(v)) for k, v in part.routes.items()),
             *((f"d|{k}", records.encode(v)) for k, v in part.seen.items()),
-            *((f"g|{k}", records.encode(v)) for k, v in part.agents.items()),
+            *((f"o|{k}", records.encode(v)) for k, v in part.agents.items()),
             *(
                 (records.history_name(k, e[0], e[1]), records.encode_event(e[2], e[3]))
                 for k, v in part.agents.items()
@@ -370,11 +361,6 @@ class Pipeline:
         return [
             *((f"q|{k}", records.encode(v)) for k, v in ps.queues.items()),
             *((k, records.encode(v)) for k, v in ps.contacts.items()),
-            *(
-                (records.agent_slot_name(q, a), records.encode(slot))
-                for q, slots in ps.agents.items()
-                for a, slot in slots.items()
-            ),
             *(
                 (records.agent_event_name(q, a, e[0], e[1]), records.encode_event(e[2], e[3]))
                 for q, slots in ps.agents.items()
@@ -429,10 +415,6 @@ class Pipeline:
         for part in self.router_parts.values():  # stored one record per event, in any order
             for rec in part.agents.values():
                 rec.history.sort(key=lambda e: (e[0], e[1]))
-        for ps in self.agg_parts.values():
-            for slots in ps.agents.values():
-                for slot in slots.values():
-                    slot.events.sort(key=lambda e: (e[0], e[1]))
         now = self.clock()
         for ps in self.agg_parts.values():
             ps.last_event_wall = now
@@ -447,7 +429,10 @@ class Pipeline:
         if name.startswith("e|"):
             queue, agent_id, qevent = records.decode_agent_event(name, value)
             slots = self.agg_parts[partition].agents.setdefault(sys.intern(queue), {})
-            slots.setdefault(agent_id, AgentSlot(queue, agent_id, -1, None)).events.append(qevent)
+            slots.setdefault(agent_id, AgentSlot(queue, agent_id)).events.append(qevent)
+            return
+        if not records.known(name):
+            log.warning("unknown stored record skipped", extra={"record": name[:80]})
             return
         rec = records.decode(name, value)
         if isinstance(rec, QueueRecord):
@@ -465,17 +450,11 @@ class Pipeline:
         elif isinstance(rec, SeenIds):
             self.router_parts[partition].seen[name[2:]] = rec
         elif isinstance(rec, AgentRecord):
-            rec.queues = [sys.intern(q) for q in rec.queues]
+            rec.told = [sys.intern(q) for q in rec.told]
             agents = self.router_parts[partition].agents
             if (known := agents.get(name[2:])) is not None:
                 rec.history = known.history  # events restored before the agent's record
             agents[name[2:]] = rec
-        elif isinstance(rec, AgentSlot):
-            rec.queue = sys.intern(rec.queue)
-            slots = self.agg_parts[partition].agents.setdefault(rec.queue, {})
-            if (placeholder := slots.get(rec.agent_id)) is not None:
-                rec.events = placeholder.events
-            slots[rec.agent_id] = rec
         elif isinstance(rec, CustomerRecord):
             cp = self.customer_parts.setdefault(partition, CustomerPartition())
             cp.records[rec.customer_id] = rec
@@ -508,20 +487,17 @@ def _chunks(
     return out
 
 
-def _agent_chunks(
-    updates: list[AgentUpdate],
-) -> list[tuple[list[tuple[str, int, str | None]], list[list[QueueEvent]]]]:
-    """Agents' slots and events (as ``ForwardBatch`` carries them) in runs of at most
+def _agent_chunks(updates: list[AgentUpdate]) -> list[list[tuple[str, list[QueueEvent]]]]:
+    """Agents' events (as ``ForwardBatch`` carries them) in runs of at most
     ``FORWARD_CHUNK_BYTES`` (estimated)."""
-    out: list[tuple[list[tuple[str, int, str | None]], list[list[QueueEvent]]]] = []
+    out: list[list[tuple[str, list[QueueEvent]]]] = []
     size = FORWARD_CHUNK_BYTES
     for upd in updates:
-        n = 64 + 40 * len(upd.events)
+        n = 32 + 40 * len(upd.events)
         if size + n > FORWARD_CHUNK_BYTES:
-            out.append(([], []))
+            out.append([])
             size = 0
-        out[-1][0].append((upd.agent_id, upd.seq, upd.state))
-        out[-1][1].append(upd.events)
+        out[-1].append((upd.agent_id, upd.events))
         size += n
     return out
 

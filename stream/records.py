@@ -1,15 +1,15 @@
 """Table keys and the binary encoding of every stored record (msgpack via msgspec).
 
 Keys start with the partition number they belong to — ``b"3|q|billing"``, ``b"3|c:call-1"``,
-``b"3|r|t:ticket-9"``, ``b"3|g|agent-7"`` (an agent's state, routes table),
-``b"3|a|7:billing|agent-7"`` (an agent's slot in a queue, aggregates table), an agent's
-events one record each — ``b"3|h|agent-7|<time>|<hash>"`` (routes table) and
+``b"3|r|t:ticket-9"``, ``b"3|o|agent-7"`` (the queues an agent was told, routes table), an
+agent's events one record each — ``b"3|h|agent-7|<time>|<hash>"`` (routes table) and
 ``b"3|e|7:billing|agent-7|<time>|<hash>"`` (seen from a queue, aggregates table), so a new
-event writes a few bytes, not the agent's whole history —, ``b"3|u|cust-1"``
-and ``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
-``stream.kpis.customers``, aggregates table) — so the table
-writes each record to that changelog partition and a worker can tell, after a rebalance, which
-records it owns. The kind after the partition says which type to decode.
+event writes a few bytes, not the agent's whole history —, ``b"3|u|cust-1"`` and
+``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
+``stream.kpis.customers``, aggregates table) — so the table writes each record to that
+changelog partition and a worker can tell, after a rebalance, which records it owns. The kind
+after the partition says which type to decode; kinds this version does not know (``g`` and
+``a`` of older versions, which kept agents' events inline) are skipped on recovery.
 
 Contact records and routes — one per open contact, so most of the stored bytes — are encoded as
 msgpack arrays of their fields in declaration order (a map would repeat every field name in
@@ -26,13 +26,13 @@ from typing import Any, Final
 import msgspec
 
 from stream.aggregator import QueueRecord
-from stream.kpis.agents import AgentRecord, AgentSlot
+from stream.kpis.agents import AgentRecord
 from stream.kpis.customers import CustomerRecord, CustomerTotals
 from stream.kpis.productivity import HistoryEvent, QueueEvent
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
-Row = CallRecord | TicketRecord | Route | AgentRecord | AgentSlot  # stored as arrays
+Row = CallRecord | TicketRecord | Route | AgentRecord  # stored as arrays
 Record = Row | QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
@@ -49,15 +49,17 @@ _ROWS: Final[dict[str, type[Row]]] = {
     "c": CallRecord,
     "t": TicketRecord,
     "r": Route,
-    "g": AgentRecord,
-    "a": AgentSlot,
+    "o": AgentRecord,
 }
-_UNSTORED: Final = frozenset({"history", "events", "cached_timeline"})  # agents' events: own records
+_UNSTORED: Final = frozenset({"history"})  # an agent's events: records of their own
 _STORED: Final[dict[type, list[str]]] = {
     cls: [f.name for f in dataclasses.fields(cls) if f.name not in _UNSTORED]
     for cls in _ROWS.values()
 }
-_FIELDS: Final[dict[type, Any]] = {cls: attrgetter(*names) for cls, names in _STORED.items()}
+_FIELDS: Final[dict[type, Any]] = {  # record → tuple of its stored fields
+    cls: attrgetter(*names) if len(names) > 1 else lambda r, n=names[0]: (getattr(r, n),)
+    for cls, names in _STORED.items()
+}
 _ANY: Final = msgspec.msgpack.Decoder()
 
 
@@ -72,9 +74,9 @@ def key(partition: int, name: str) -> bytes:
     return f"{partition}|{name}".encode()
 
 
-def agent_slot_name(queue: str, agent_id: str) -> str:
-    """Record name of an agent's slot in a queue; the queue's length keeps it unambiguous."""
-    return f"a|{len(queue)}:{queue}|{agent_id}"
+def known(name: str) -> bool:
+    """Whether this version stores records of the kind of ``name`` (``h`` and ``e`` aside)."""
+    return name[0] in _ROWS or name[0] in _DECODERS
 
 
 def history_name(agent_id: str, at: float, tie: bytes) -> str:
@@ -83,7 +85,8 @@ def history_name(agent_id: str, at: float, tie: bytes) -> str:
 
 
 def agent_event_name(queue: str, agent_id: str, at: float, tie: bytes) -> str:
-    """Record name of one of an agent's events seen from a queue (aggregates table)."""
+    """Record name of one of an agent's events seen from a queue (aggregates table); the
+    queue's length keeps it unambiguous."""
     return f"e|{len(queue)}:{queue}|{agent_id}|{at!r}|{tie.hex()}"
 
 
@@ -123,7 +126,7 @@ def decode(name: str, value: bytes) -> Record:
     raw = _ANY.decode(value)
     if isinstance(raw, dict):
         return row_type(**{k: v for k, v in raw.items() if k not in _UNSTORED})
-    return row_type(*raw[: len(_STORED[row_type])])  # (older rows held agents' events inline)
+    return row_type(*raw)
 
 
 def partition_of(raw: bytes | str) -> int:

@@ -43,7 +43,7 @@ from stream.events import (
     TicketStatusChanged,
     decode,
 )
-from stream.kpis.agents import AgentRecord, apply_agent_event, slot_states
+from stream.kpis.agents import AgentRecord, tell
 from stream.kpis.productivity import HistoryEvent, QueueEvent, contains, insert_event, seen_from
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,12 @@ class RouterStats:
 
 @dataclass(slots=True)
 class SeenIds:
-    """The last events of an agent or customer (not forwarded, so de-duplicated here)."""
+    """The last events of a customer (not forwarded, so de-duplicated here)."""
 
     seen: bytes = b""
 
 
-SEEN_KEEP: Final = 64  # entries per agent/customer; publisher retries arrive within these
+SEEN_KEEP: Final = 64  # entries per customer; publisher retries arrive within these
 DUPLICATE: Final = "<duplicate>"
 
 
@@ -121,15 +121,12 @@ class Forward:
 
 @dataclass(frozen=True, slots=True)
 class AgentUpdate:
-    """An agent's current state in one queue (``None``: not in it), for the queue's owner."""
+    """An agent's events seen from one queue, for the queue's owner (``stream.kpis.agents``)."""
 
     queue: str
     agent_id: str
-    seq: int
-    state: str | None
-    events: list[QueueEvent] = field(default_factory=list)
-    """Its events of the batch (or its whole history) seen from the queue
-    (``stream.kpis.productivity``)."""
+    events: list[QueueEvent]
+    """The agent's events of the batch, or its whole history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +231,8 @@ class Router:
                 stats.duplicates += not replay
             elif verdict is not None and not replay:
                 stats.accepted[verdict] = stats.accepted.get(verdict, 0) + 1
-        # One slot per agent and queue per batch, with its newest seq and the batch's events:
-        # the queue's owner keeps only the newest state and every event once.
+        # One update per agent and queue per batch, with the batch's events: the queue's owner
+        # keeps every event once.
         for agent_id, events in out.agent_events.items():
             rec = part.agents[agent_id]
             if agent_id in out.full_history:
@@ -243,8 +240,8 @@ class Router:
             else:
                 send = [e for e in events if contains(rec.history, e)]  # not pruned at once
             out.agent_updates.extend(
-                AgentUpdate(queue, agent_id, rec.seq, state, [seen_from(e, queue) for e in send])
-                for queue, state in slot_states(rec)
+                AgentUpdate(queue, agent_id, [seen_from(e, queue) for e in send])
+                for queue in rec.told
             )
         return out
 
@@ -272,11 +269,11 @@ class Router:
                 "timestamp_out_of_range",
                 f"occurred_at is {t - wall_now:.0f} s ahead of the clock",
             )
-        if isinstance(ev, (AgentEvent, CustomerEvent)):
+        if isinstance(ev, AgentStateChanged):
+            return self._agent(part, ev, t, out, replay)
+        if isinstance(ev, CustomerEvent):
             verdict = self._remember(part, ev, source, msg.offset, out)
-            if isinstance(ev, AgentStateChanged) and verdict != DUPLICATE:
-                self._agent(part, ev, t, out, replay)
-            elif isinstance(ev, (CustomerChurned, OrderPlaced)) and verdict != DUPLICATE:
+            if isinstance(ev, (CustomerChurned, OrderPlaced)) and verdict != DUPLICATE:
                 # Replays too: the fact may have died with the worker; its owner skips it then.
                 kind = "churn" if isinstance(ev, CustomerChurned) else "order"
                 h = event_hash(ev.event_id)
@@ -295,14 +292,10 @@ class Router:
 
     @staticmethod
     def _remember(
-        part: RouterPartition,
-        ev: AgentEvent | CustomerEvent,
-        source: str,
-        offset: int,
-        out: RouterOutput,
+        part: RouterPartition, ev: CustomerEvent, source: str, offset: int, out: RouterOutput
     ) -> str:
-        """Count an agent/customer event once: its type, or ``DUPLICATE``."""
-        key = route_key("a" if isinstance(ev, AgentEvent) else "u", ev.contact_id)
+        """Count a customer event once: its type, or ``DUPLICATE``."""
+        key = route_key("u", ev.contact_id)
         rec = part.seen.get(key)
         if rec is None:
             rec = part.seen[key] = SeenIds()
@@ -317,26 +310,34 @@ class Router:
     @staticmethod
     def _agent(
         part: RouterPartition, ev: AgentStateChanged, t: float, out: RouterOutput, replay: bool
-    ) -> None:
-        """Apply an agent event (``stream.kpis.agents``, ``.productivity``); the agent's current
-        slot and the event go to every queue it was ever in. Sent for replays and stale events
-        too, not only on changes: the queue's owner skips what it has (by ``seq``, by event), and
-        a replay re-sends the whole history, in case a forward died with the worker."""
+    ) -> str:
+        """Keep an agent event (``stream.kpis.agents``, ``.productivity``) and send it to every
+        queue the agent was ever in; its type, or ``DUPLICATE``.
+
+        The agent's history is its de-duplication memory: an event already in it (same time,
+        same event-id hash) is a duplicate — unless it is a replay (same message after a crash),
+        which re-sends the whole history, in case a forward died with the worker; the queue's
+        owner skips what it has."""
         rec = part.agents.get(ev.agent_id)
         if rec is None:
             rec = part.agents[ev.agent_id] = AgentRecord()
-        h, told = event_hash(ev.event_id), len(rec.told)
-        if apply_agent_event(rec, ev.state, ev.queues, t, h):
+        event = (t, event_hash(ev.event_id), ev.state, _queue_list(ev.queues))
+        if contains(rec.history, event):
+            if not replay:
+                return DUPLICATE
+        else:
+            new, dropped = insert_event(rec.history, event)
+            if new:
+                out.history_writes[(ev.agent_id, t, event[1])] = event
+            for old in dropped:
+                out.history_writes[(ev.agent_id, old[0], old[1])] = None
+        if tell(rec, ev.queues):
             out.agent_writes[ev.agent_id] = rec
-        if replay or len(rec.told) != told:
             out.full_history.add(ev.agent_id)  # a new queue needs the agent's past as well
-        event = (t, h, ev.state, None if ev.queues is None else sorted(set(ev.queues)))
-        new, dropped = insert_event(rec.history, event)
-        if new:
-            out.history_writes[(ev.agent_id, t, h)] = event
-        for old in dropped:
-            out.history_writes[(ev.agent_id, old[0], old[1])] = None
+        if replay:
+            out.full_history.add(ev.agent_id)
         out.agent_events.setdefault(ev.agent_id, []).append(event)
+        return _type_of(ev)
 
     def _resolve(
         self, part: RouterPartition, ev: Event, t: float, out: RouterOutput
@@ -385,6 +386,11 @@ class Router:
         for k in gone:
             del part.routes[k]
         return gone
+
+
+def _queue_list(queues: tuple[str, ...] | None) -> list[str] | None:
+    """An event's queue list as the history keeps it: sorted, without repeats, interned."""
+    return None if queues is None else sorted({sys.intern(q) for q in queues})
 
 
 def _finishes(ev: Event) -> bool:

@@ -22,7 +22,8 @@ Redis layout, ``P`` = ``<app_id>:wallboard``:
 
 Writes are idempotent (HSET of the whole snapshot) and ordered: a Lua script refuses a snapshot
 whose ``(version, updated_at)`` is older than the stored one, ``version`` being the sum of the
-source offsets the queue's state has applied (plus its agent slots' sequence numbers). So after
+source offsets the queue's state has applied (plus, per agent in the queue, the time of its
+newest event in whole seconds: it only grows, unlike the number of events kept). So after
 a rebalance a worker that lost the queue cannot overwrite the new owner with older numbers,
 unless the stored snapshot is older than ``TAKEOVER_SECONDS`` (its writer is gone: e.g.
 offsets reset with a recreated topic).
@@ -95,8 +96,8 @@ class QueueSnapshot:
     at: float
     """The worker's clock when the snapshot was taken (ages are measured to it)."""
     version: int
-    """Sum of the source offsets the queue's state has applied plus the sequence numbers of its
-    agents' states: grows as the state does."""
+    """Sum of the source offsets the queue's state has applied plus its agents' newest event
+    times (s): grows as the state does."""
     calls_waiting: int | None
     oldest_call_waiting_seconds: float | None
     service_level_today: float | None
@@ -143,7 +144,7 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 team=targets.team(name),
                 at=now,
                 version=sum(q.applied.values())
-                + sum(slot.seq for slot in ps.agents.get(name, {}).values()),
+                + sum(int(s.events[-1][0]) for s in ps.agents.get(name, {}).values() if s.events),
                 calls_waiting=None if reading is None else reading.calls_waiting,
                 oldest_call_waiting_seconds=(
                     None if reading is None else reading.oldest_call_waiting_seconds

@@ -383,18 +383,22 @@ def test_route_forwards_accepted_events_keyed_by_queue_and_dead_letters_the_rest
         writes = w.records("routes")
         assert [(x.partition, x.key) for x in writes] == [
             (2, b"2|r|c:c1"),
-            (2, b"2|d|a:a1"),  # the agent's recent event ids (agents have no route record)
-            (2, b"2|g|a1"),  # the agent's state (no queues: nothing forwarded)
+            # the agent's event (its history; no queues named: no "o" record, nothing forwarded)
+            (2, b"2|h|a1|1795343480.0|4b1eafc318f6dedf"),
             (2, b"2|s|calls/2"),
             (2, b"2|s|tickets/2"),
             (2, b"2|s|agents/2"),
         ]
         assert records.decode("r|c:c1", _value(writes[0])) == Route("billing", "phone")
-        assert records.decode("s|calls/2", _value(writes[3])) == RouterStats(
+        assert records.decode_history(writes[1].key.decode()[2:], _value(writes[1])) == (
+            "a1",
+            (1795343480.0, bytes.fromhex("4b1eafc318f6dedf"), "available", None),
+        )
+        assert records.decode("s|calls/2", _value(writes[2])) == RouterStats(
             offset=5,
             rejected={"invalid_json": 2, "unknown_contact": 1, "timestamp_out_of_range": 1},
         )
-        assert records.decode("s|agents/2", _value(writes[5])) == RouterStats(
+        assert records.decode("s|agents/2", _value(writes[4])) == RouterStats(
             offset=0, accepted={"agent.state_changed": 1}
         )
         assert [(x.partition, x.key) for x in w.changelog("routes")] == [

@@ -16,14 +16,8 @@ import msgspec
 import pytest
 
 from stream.config import TargetBook
-from stream.kpis.agents import (
-    AgentRecord,
-    AgentSlot,
-    agents_by_state,
-    apply_agent_event,
-    apply_slot,
-    slot_states,
-)
+from stream.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
+from stream.kpis.productivity import HistoryEvent, insert_event, seen_from
 from stream.pipeline import FORWARD_CHUNK_BYTES, ForwardBatch
 from stream.snapshots import build_snapshots
 from tests.unit.test_aggregator import NOW, Harness, Input, body, call
@@ -229,40 +223,44 @@ def test_the_wallboard_shows_agents_available() -> None:
     assert snap.version > before  # a newer agent state is never refused by the Lua guard
 
 
-# --- the pure registers --------------------------------------------------------------------------
+# --- pure: the state from the events ----------------------------------------------------------
 
 
-def test_registers_are_order_independent() -> None:
-    events = [
-        ("available", ("billing",), 0.0, b"1"),
-        ("busy", None, 30.0, b"3"),
-        ("away", ("support", "billing"), 20.0, b"2"),
-        ("offline", None, 20.0, b"0"),  # same time as "away": the hash breaks the tie
+def test_the_state_in_a_queue_does_not_depend_on_the_arrival_order() -> None:
+    events: list[HistoryEvent] = [
+        (0.0, b"1", "available", ["billing"]),
+        (30.0, b"3", "busy", None),
+        (20.0, b"2", "away", ["billing", "support"]),
+        (20.0, b"0", "offline", None),  # same time as "away": the hash breaks the tie
     ]
     results = set()
     for order in itertools.permutations(events):
-        rec = AgentRecord()
-        for state, queues, at, tie in order:
-            apply_agent_event(rec, state, queues, at, tie)
-        results.add((rec.state, tuple(rec.queues)))
-    assert results == {("busy", ("billing", "support"))}
+        history: list[HistoryEvent] = []
+        slots = {q: AgentSlot(q, "a1") for q in ("billing", "support")}
+        for event in order:
+            insert_event(history, event)
+            for queue, slot in slots.items():
+                add_events(slot, [seen_from(event, queue)])
+        results.add((slots["billing"].state, slots["support"].state, len(history)))
+    assert results == {("busy", "busy", 4)}
 
 
-def test_slots_apply_only_when_newer() -> None:
-    slots: dict[str, AgentSlot] = {}
-    assert apply_slot(slots, "billing", "a1", 2, "busy")[1] == (None, "busy")
-    assert apply_slot(slots, "billing", "a1", 1, "available")[1] is None
-    assert apply_slot(slots, "billing", "a1", 2, "busy")[1] is None
-    assert apply_slot(slots, "billing", "a1", 3, None)[1] == ("busy", None)
-    assert slots["a1"].state is None  # kept: an older slot arriving later stays refused
+def test_add_events_reports_the_move_and_skips_known_events() -> None:
+    slot = AgentSlot("billing", "a1")
+    e1, e2 = (0.0, b"1", "available", True), (10.0, b"2", "busy", None)
+    assert add_events(slot, [e1]) == ([e1], [], (None, "available"))
+    assert add_events(slot, [e1]) == ([], [], ("available", "available"))  # known: nothing
+    assert add_events(slot, [e2, e1]) == ([e2], [], ("available", "busy"))
+    left = (20.0, b"3", "busy", False)  # a list without the queue: not in it any more
+    assert add_events(slot, [left]) == ([left], [], ("busy", None))
+    assert slot.timeline() == [(0.0, "available"), (10.0, "busy"), (20.0, None)]
 
 
-def test_a_queue_left_keeps_getting_the_current_slot() -> None:
+def test_told_grows_with_every_queue_named() -> None:
     rec = AgentRecord()
-    apply_agent_event(rec, "available", ("billing",), 0.0, b"1")
-    apply_agent_event(rec, "busy", ("support",), 1.0, b"2")
-    assert slot_states(rec) == [("billing", None), ("support", "busy")]
-    assert rec.seq == 2
+    assert tell(rec, ("support",)) and rec.told == ["support"]
+    assert not tell(rec, None) and not tell(rec, ("support",)) and not tell(rec, ())
+    assert tell(rec, ("billing", "support")) and rec.told == ["billing", "support"]
 
 
 def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
@@ -279,9 +277,9 @@ def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
     slots = [
         slot
         for _, payload in forwards
-        for slot in msgspec.msgpack.decode(payload, type=ForwardBatch).agents
+        for slot in msgspec.msgpack.decode(payload, type=ForwardBatch).agent_events
     ]
-    assert sorted(agent_id for agent_id, _, _ in slots) == sorted(f"a{i}" for i in range(20))
+    assert sorted(agent_id for agent_id, _ in slots) == sorted(f"a{i}" for i in range(20))
     assert len(forwards) > 1  # the events did not fit one forward
     assert max(len(payload) for _, payload in forwards) <= 2 * FORWARD_CHUNK_BYTES
     h.aggregate(forwards)

@@ -1015,10 +1015,10 @@ def test_record_keys_name_their_partition_and_kind() -> None:
     h = Harness()
     h.run(SCENARIO)
     kinds = {records.split_key(k)[1][0] for k in h.table}
-    # d: agent/customer event memory, g: an agent's state (a1 has no queues, so no "a" slots),
-    # h: an event of its history, u/k: a customer's churns, the partition's churn counts
+    # h: an event of an agent's history (a1 names no queues: no "o" record, no "e" events),
+    # d: a customer's event memory, u/k: its churns, the partition's churn counts
     # (stream.kpis.customers)
-    assert kinds == {"q", "c", "t", "r", "s", "d", "g", "h", "u", "k"}
+    assert kinds == {"q", "c", "t", "r", "s", "d", "h", "u", "k"}
     assert {records.split_key(k) for k in h.table if b"|q|" in k} == {
         (0, "q|billing"),
         (1, "q|support"),

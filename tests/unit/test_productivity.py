@@ -77,7 +77,9 @@ PURE: list[tuple[str, list[Ev], dict[str, float]]] = [
         "same instant: the event-id hash decides, in any order",
         [(0, "e1", "available", B), (0, "e2", "busy", B)],
         seconds_by_state(
-            queue_timeline(history_of([(0, "e1", "available", B), (0, "e2", "busy", B)]), "billing"),
+            queue_timeline(
+                history_of([(0, "e1", "available", B), (0, "e2", "busy", B)]), "billing"
+            ),
             T0,
             T0 + 1000,
         ),
