@@ -319,16 +319,19 @@ class PipelineCollector(Collector):
 
 
 def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterator[Metric]:
-    """Churn and conversion families (``stream.kpis.customers``): no queue label — customers
-    live on the partition of their id, so every worker exports its part and Prometheus sums over
-    workers (``sum(...after_contact) / sum(...churned)`` is the share)."""
-    churned, after, contacts, converted = 0, 0, 0, 0
+    """Churn and conversion families (``stream.kpis.customers``): customers live on the
+    partition of their id, so every worker exports its part — conversion per queue of the
+    contact, churn without a queue — and Prometheus sums over workers
+    (``sum(...after_contact) / sum(...churned)`` is the share)."""
+    churned, after = 0, 0
+    by_queue: dict[str, tuple[int, int]] = {}
     windows: dict[str, tuple[int, int]] = {}
     for cp in parts:
         churned += cp.totals.churned
         after += cp.totals.churned_after_contact
-        contacts += cp.totals.contacts
-        converted += cp.totals.converted
+        for queue, (c, v) in cp.totals.queues.items():
+            c0, v0 = by_queue.get(queue, (0, 0))
+            by_queue[queue] = (c0 + c, v0 + v)
         for kind in WINDOW_KINDS:
             counts = current_counts(cp.totals, kind, now)
             if counts is not None:
@@ -342,16 +345,21 @@ def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterat
         "Churned customers with a contact (ticket) in the 30 days before churning.",
         value=after,
     )
-    yield CounterMetricFamily(
+    contacts = CounterMetricFamily(
         P + "contacts_with_customer",
-        "Contacts naming a customer (tickets with customer_id), one per ticket.",
-        value=contacts,
+        "Contacts naming a customer (tickets with customer_id), one per ticket, by its queue.",
+        labels=["queue"],
     )
-    yield CounterMetricFamily(
+    converted = CounterMetricFamily(
         P + "contacts_converted",
         "Contacts followed by an order of the same customer within the conversion horizon.",
-        value=converted,
+        labels=["queue"],
     )
+    for queue in sorted(by_queue):
+        contacts.add_metric([queue], by_queue[queue][0])
+        converted.add_metric([queue], by_queue[queue][1])
+    yield contacts
+    yield converted
     in_window = GaugeMetricFamily(
         P + "customers_churned_in_window",
         "Churns in the current UTC window (15m, 1h, today).",

@@ -3,9 +3,10 @@
 **Churn**: customers who churned, and how many of them had contacted support before.
 **Conversion**: contacts followed by an order of the same customer within a horizon
 (``STREAM_CONVERSION_HORIZON_SECONDS``, default 7 days): an order at ``o`` converts every contact
-at ``c`` with ``c < o ≤ c + horizon``. The denominator is every contact with a customer seen so
-far (counted at once); a contact is counted converted when its first qualifying order arrives,
-so the share of the newest contacts (horizon still open) can still grow.
+at ``c`` with ``c < o ≤ c + horizon``, counted per queue of the contact (the ticket's queue). The
+denominator is every contact with a customer seen so far (counted at once); a contact is counted
+converted when its first qualifying order arrives, so the share of the newest contacts (horizon
+still open) can still grow.
 
 Contacts are keyed by contact (``ticket_id``), churns and orders by ``customer_id``: the router
 sends a small *fact* per contact that names a customer (a ``ticket.created`` with
@@ -54,12 +55,15 @@ Order = tuple[float, bytes]  # (occurred at, event-id hash)
 
 @dataclass(slots=True)
 class CustomerRecord:
-    """One customer's remembered contacts (sorted by time), churns and orders."""
+    """One customer's remembered contacts (sorted by time), churns and orders.
+
+    Tuples, replaced on change: most customers have one contact and no churn or order, and an
+    empty tuple is shared (a list per field would cost about 150 bytes per customer)."""
 
     customer_id: str
-    contacts: list[Contact] = field(default_factory=list)
-    churns: list[Churn] = field(default_factory=list)
-    orders: list[Order] = field(default_factory=list)
+    contacts: tuple[Contact, ...] = ()
+    churns: tuple[Churn, ...] = ()
+    orders: tuple[Order, ...] = ()
 
     def newest(self) -> float:
         """Event time of the customer's newest fact (contact, churn or order)."""
@@ -83,6 +87,16 @@ class CustomerTotals:
     """Contacts with a customer (distinct tickets)."""
     converted: int = 0
     """Of them, those followed by an order within the horizon."""
+    queues: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """``contacts`` and ``converted`` per queue of the contact."""
+
+
+def _count_contacts(totals: CustomerTotals, queue: str, contacts: int, converted: int) -> None:
+    totals.contacts += contacts
+    totals.converted += converted
+    if contacts or converted:
+        c, v = totals.queues.get(queue, (0, 0))
+        totals.queues[queue] = (c + contacts, v + converted)
 
 
 def _had_contact(rec: CustomerRecord, at: float) -> bool:
@@ -126,21 +140,25 @@ def add_contact(
     Idempotent: a contact already remembered (same hash) changes nothing — if it is seen again
     with another time, the earlier time is kept. Returns whether anything changed."""
     was: bool | None = None
-    for i, (t, h, _) in enumerate(rec.contacts):
+    contacts = list(rec.contacts)
+    for i, (t, h, q) in enumerate(contacts):
         if h == contact:
             if at >= t:
                 return False
-            was = _converted(rec, t, horizon)
-            del rec.contacts[i]
+            was, queue = _converted(rec, t, horizon), q  # the contact keeps its first queue
+            del contacts[i]
             break
-    insort(rec.contacts, (at, contact, queue))
+    insort(contacts, (at, contact, queue))
+    rec.contacts = tuple(contacts)
     _seen(totals, at)
-    totals.contacts += was is None
-    totals.converted += int(_converted(rec, at, horizon)) - int(bool(was))
-    for i, (t, h, after) in enumerate(rec.churns):
+    converted = int(_converted(rec, at, horizon)) - int(bool(was))
+    _count_contacts(totals, queue, int(was is None), converted)
+    churns = list(rec.churns)
+    for i, (t, h, after) in enumerate(churns):
         if not after and t - LOOKBACK_SECONDS <= at <= t:
-            rec.churns[i] = (t, h, True)
+            churns[i] = (t, h, True)
             _book(totals, t, 0, 1)
+    rec.churns = tuple(churns)
     return True
 
 
@@ -150,7 +168,7 @@ def add_churn(rec: CustomerRecord, totals: CustomerTotals, at: float, event: byt
     if any(h == event for _, h, _ in rec.churns):
         return False
     after = _had_contact(rec, at)
-    rec.churns.append((at, event, after))
+    rec.churns += ((at, event, after),)
     _seen(totals, at)
     _book(totals, at, 1, int(after))
     return True
@@ -167,11 +185,12 @@ def add_order(
     earlier qualifying order become converted. Returns whether anything changed."""
     if any(h == event for _, h in rec.orders):
         return False
-    newly = [c for c, _, _ in rec.contacts if c < at <= c + horizon]
-    newly = [c for c in newly if not _converted(rec, c, horizon)]
-    rec.orders.append((at, event))
+    newly = [(c, q) for c, _, q in rec.contacts if c < at <= c + horizon]
+    newly = [(c, q) for c, q in newly if not _converted(rec, c, horizon)]
+    rec.orders += ((at, event),)
     _seen(totals, at)
-    totals.converted += len(newly)
+    for _, queue in newly:
+        _count_contacts(totals, queue, 0, 1)
     return True
 
 
@@ -193,9 +212,9 @@ def prune(rec: CustomerRecord, totals: CustomerTotals) -> bool:
         return False
     floor = totals.newest - 2 * LOOKBACK_SECONDS
     sizes = (len(rec.contacts), len(rec.churns), len(rec.orders))
-    rec.contacts = [c for c in rec.contacts if c[0] >= floor]
-    rec.churns = [c for c in rec.churns if c[0] >= floor]
-    rec.orders = [o for o in rec.orders if o[0] >= floor]
+    rec.contacts = tuple(c for c in rec.contacts if c[0] >= floor)
+    rec.churns = tuple(c for c in rec.churns if c[0] >= floor)
+    rec.orders = tuple(o for o in rec.orders if o[0] >= floor)
     return (len(rec.contacts), len(rec.churns), len(rec.orders)) != sizes
 
 

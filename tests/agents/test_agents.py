@@ -32,7 +32,7 @@ from faust.types import TP
 from faust.types import Message as KafkaMessage
 from prometheus_client import CollectorRegistry
 
-from stream import records
+from stream import records, segments
 from stream.aggregator import QueueRecord
 from stream.app import Wiring
 from stream.config import Settings, TargetBook
@@ -48,7 +48,6 @@ WAIT_SECONDS: Final = 2.0
 _app_ids = itertools.count(1)
 _event_ids = itertools.count(1)
 _partitioner = DefaultPartitioner()
-_SEGMENT: Final = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]])
 
 Input = tuple[str, int, bytes | None, bytes | None]  # topic, partition, key, value
 
@@ -683,7 +682,7 @@ def expand(writes: Iterable[Logged]) -> list[Logged]:
         partition, name = records.split_key(write.key)
         if write.value is None or not name.startswith(("x|", "k|")):
             continue  # a segment's tombstone or the manifest
-        for record, value in _SEGMENT.decode(write.value):
+        for record, value in segments.unpack(write.value):
             key = f"{partition}|{record}".encode()
             out.append(Logged(write.topic, write.partition, key, value))
     return out

@@ -48,8 +48,8 @@ def churn(m: Samples) -> dict[str, float | None]:
     out: dict[str, float | None] = {
         "churned": value(m, "contact_centre_customers_churned_total"),
         "after": value(m, "contact_centre_customers_churned_after_contact_total"),
-        "contacts": value(m, "contact_centre_contacts_with_customer_total"),
-        "converted": value(m, "contact_centre_contacts_converted_total"),
+        "contacts": value(m, "contact_centre_contacts_with_customer_total", queue="billing"),
+        "converted": value(m, "contact_centre_contacts_converted_total", queue="billing"),
     }
     for w in ("15m", "1h", "today"):
         out[w] = value(m, "contact_centre_customers_churned_in_window", window=w)

@@ -20,7 +20,7 @@ import msgspec
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from stream import records
+from stream import records, segments
 from stream.aggregator import QueueRecord
 from stream.config import TargetBook, parse_targets
 from stream.kpis.histogram import (
@@ -757,8 +757,8 @@ CRASHES = [
 
 def only_queue_records(delta: bytes | None) -> bytes | None:
     assert delta is not None
-    writes = msgspec.msgpack.decode(delta, type=list[tuple[str, bytes | None]])
-    return msgspec.msgpack.encode([(n, v) for n, v in writes if n.startswith("q|")])
+    writes = segments.unpack(delta)
+    return msgspec.msgpack.encode([(n, v) for n, v in writes if n.startswith("q|")])  # plain
 
 
 def record_writes(writes: list[tuple[bytes, bytes | None]]) -> list[tuple[bytes, bytes | None]]:
@@ -767,7 +767,7 @@ def record_writes(writes: list[tuple[bytes, bytes | None]]) -> list[tuple[bytes,
     for key, value in writes:
         partition, name = records.split_key(key)
         assert name.startswith("x|") and value is not None
-        for rname, rvalue in msgspec.msgpack.decode(value, type=list[tuple[str, bytes | None]]):
+        for rname, rvalue in segments.unpack(value):
             out.append((records.key(partition, rname), rvalue))
     return out
 

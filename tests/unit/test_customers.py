@@ -120,9 +120,9 @@ def test_prune_drops_facts_older_than_twice_the_lookback() -> None:
     add_contact(rec, totals, T0, b"t1", "billing")
     assert prune(rec, totals)
     assert (rec.contacts, rec.churns, rec.orders) == (
-        [(T0, b"t1", "billing")],
-        [],
-        [(T0 - 59 * DAY, b"o0")],
+        ((T0, b"t1", "billing"),),
+        (),
+        ((T0 - 59 * DAY, b"o0"),),
     )
     assert not prune(rec, totals)
     assert (totals.contacts, totals.churned) == (2, 1)  # counts stay
@@ -171,7 +171,18 @@ def apply_conversion(facts: list[Fact]) -> tuple[int, int]:
             add_contact(rec, totals, T0 + seconds, ident.encode(), "billing")
         else:
             add_order(rec, totals, T0 + seconds, ident.encode())
+    assert totals.queues.get("billing", (0, 0)) == (totals.contacts, totals.converted)
     return totals.contacts, totals.converted
+
+
+def test_conversion_counts_per_queue_of_the_contact() -> None:
+    rec, totals = CustomerRecord("u1"), CustomerTotals()
+    add_contact(rec, totals, T0, b"t1", "billing")
+    add_contact(rec, totals, T0 + 5, b"t2", "sales")
+    add_contact(rec, totals, T0 - H - 1, b"t0", "sales")  # too long before the order
+    add_order(rec, totals, T0 + 10, b"o1")
+    assert totals.queues == {"billing": (1, 1), "sales": (2, 1)}
+    assert (totals.contacts, totals.converted) == (3, 2)
 
 
 @pytest.mark.parametrize(
@@ -316,7 +327,7 @@ CASES: list[tuple[str, list[Input], Expected]] = [
 
 
 def churn_samples(h: Harness) -> Expected:
-    out: Expected = {}
+    out: Expected = {"contacts": 0, "converted": 0}  # per queue: no series before a contact
     for (name, labels), v in h.samples().items():
         window = dict(labels).get("window")
         if name == "contact_centre_customers_churned_total":
@@ -324,8 +335,10 @@ def churn_samples(h: Harness) -> Expected:
         elif name == "contact_centre_customers_churned_after_contact_total":
             out["after"] = v
         elif name == "contact_centre_contacts_with_customer_total":
+            assert dict(labels) == {"queue": "billing"}
             out["contacts"] = v
         elif name == "contact_centre_contacts_converted_total":
+            assert dict(labels) == {"queue": "billing"}
             out["converted"] = v
         elif name == "contact_centre_customers_churned_in_window":
             assert window is not None
