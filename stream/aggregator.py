@@ -19,6 +19,7 @@ Exactness under at-least-once delivery, record by record:
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -89,8 +90,8 @@ class QueueLive:
     awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # "t:<id>" → (at, ch)
     agents: dict[str, int] | None = None  # state → agents in the queue; None: never had one
     # SLA timers (``stream.kpis.sla``): kind → sorted deadlines of items still pending it.
-    deadlines: dict[str, list[float]] = field(default_factory=dict)
-    open_created: list[float] = field(default_factory=list)  # sorted created at, unsolved tickets
+    deadlines: dict[str, array[float]] = field(default_factory=dict)
+    open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,7 +403,7 @@ class Aggregator:
         Deadlines are recomputed from the record and the targets on the way out as on the way
         in (a ticket's ``created_at`` never changes), so removal finds the value it inserted.
         ``bulk`` (a rebuild, entries only) appends; the caller sorts the lists afterwards."""
-        add = list.append if bulk else sla.add
+        add = array.append if bulk else sla.add
         w0, b0, a0 = before
         w1, b1, a1 = after
         if w0 == w1 and (b0 is None) == (b1 is None) and a0 == a1:
@@ -410,19 +411,19 @@ class Aggregator:
         targets = self.targets.for_queue(rec.queue, rec.channel)
         dl = live.deadlines
         if w0 != w1:
-            answer = dl.setdefault("answer", [])
+            answer = dl.setdefault("answer", sla.instants())
             if w0 is not None:
                 sla.remove(answer, w0 + targets.answer_target_seconds)
             if w1 is not None:
                 add(answer, w1 + targets.answer_target_seconds)
         if a0 != a1:
-            first = dl.setdefault("first_response", [])
+            first = dl.setdefault("first_response", sla.instants())
             if a0 is not None:
                 sla.remove(first, a0[0] + targets.first_response_seconds)
             if a1 is not None:
                 add(first, a1[0] + targets.first_response_seconds)
         if (b0 is None) != (b1 is None) and isinstance(rec, TicketRecord):
-            resolution = dl.setdefault("resolution", [])
+            resolution = dl.setdefault("resolution", sla.instants())
             deadline = rec.created_at + targets.resolution_seconds
             if b1 is None:
                 sla.remove(resolution, deadline)
@@ -489,9 +490,9 @@ class Aggregator:
             self._update_live(live, ckey, NOT_LIVE, view)
             self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
         for live in ps.live.values():
-            live.open_created.sort()
-            for deadlines in live.deadlines.values():
-                deadlines.sort()
+            live.open_created = sla.instants(live.open_created)
+            for kind, deadlines in live.deadlines.items():
+                live.deadlines[kind] = sla.instants(deadlines)
         for queue, slots in ps.agents.items():
             live = ps.live.get(queue)
             if live is None:

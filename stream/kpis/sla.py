@@ -11,12 +11,15 @@ the deadline itself (whenever it is read) without any periodic scan over contact
 * at risk = now < deadline ≤ now + horizon (default 15 min; count of items; 0 when none).
 
 The backlog by age reads the same kind of sorted list, of unsolved tickets' creation times.
-Pure: instants are epoch seconds passed in, never read from a clock.
+Pure: instants are epoch seconds passed in, never read from a clock. The lists are arrays of
+doubles (``instants()``): 8 bytes an entry instead of a float object and a pointer (32).
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right, insort
+from collections.abc import Iterable, MutableSequence, Sequence
 from typing import Final
 
 SLA_KINDS: Final[tuple[str, ...]] = ("answer", "first_response", "resolution")
@@ -32,12 +35,17 @@ AGE_BUCKETS: Final[tuple[tuple[str, float, float | None], ...]] = (
 )
 
 
-def add(instants: list[float], at: float) -> None:
+def instants(values: Iterable[float] = ()) -> array[float]:
+    """A sorted multiset of instants holding ``values``."""
+    return array("d", sorted(values))
+
+
+def add(instants: MutableSequence[float], at: float) -> None:
     """Insert ``at`` keeping ``instants`` sorted (duplicates allowed: a multiset)."""
     insort(instants, at)
 
 
-def remove(instants: list[float], at: float) -> bool:
+def remove(instants: MutableSequence[float], at: float) -> bool:
     """Remove one occurrence of ``at``; False when it was not there (nothing changes)."""
     i = bisect_right(instants, at) - 1
     if i >= 0 and instants[i] == at:
@@ -46,19 +54,19 @@ def remove(instants: list[float], at: float) -> bool:
     return False
 
 
-def breached(deadlines: list[float], now: float) -> int:
+def breached(deadlines: Sequence[float], now: float) -> int:
     """Items whose deadline is at or before ``now``: count, 0 for an empty list."""
     return bisect_right(deadlines, now)
 
 
 def at_risk(
-    deadlines: list[float], now: float, horizon_seconds: float = AT_RISK_HORIZON_SECONDS
+    deadlines: Sequence[float], now: float, horizon_seconds: float = AT_RISK_HORIZON_SECONDS
 ) -> int:
     """Items whose deadline falls in (now, now + horizon]: count, 0 for an empty list."""
     return bisect_right(deadlines, now + horizon_seconds) - bisect_right(deadlines, now)
 
 
-def by_age(created: list[float], now: float) -> dict[str, int]:
+def by_age(created: Sequence[float], now: float) -> dict[str, int]:
     """Unsolved tickets per age bucket (``AGE_BUCKETS``; age = now − created, a bucket holds
     ages ≥ its lower bound and < its upper bound); every bucket present, 0 when empty. A
     creation time after ``now`` (clock skew) counts as age 0. Edges are computed as instants
