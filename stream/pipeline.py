@@ -84,7 +84,8 @@ class Outgoing:
 class CustomerPartition:
     """Customer records (``stream.kpis.customers``) of one partition of the forward topic."""
 
-    records: dict[str, CustomerRecord] = field(default_factory=dict)
+    records: dict[str, bytes] = field(default_factory=dict)
+    """Customer id → its stored bytes (``records.encode_customer``), decoded for each fact."""
     totals: CustomerTotals = field(default_factory=CustomerTotals)
 
 
@@ -233,12 +234,14 @@ class Pipeline:
         cp = self.customer_parts.get(partition)
         if cp is None:
             cp = self.customer_parts[partition] = CustomerPartition()
-        changed: set[str] = set()
+        changed: dict[str, bytes] = {}
+        horizon = self.conversion_horizon_seconds
         for fact in facts:
-            rec = cp.records.get(fact.customer_id)
-            if rec is None:
-                rec = cp.records[fact.customer_id] = CustomerRecord(fact.customer_id)
-            horizon = self.conversion_horizon_seconds
+            stored = cp.records.get(fact.customer_id)
+            if stored is None:
+                rec = CustomerRecord(fact.customer_id)
+            else:
+                rec = records.decode_customer(stored)
             if fact.kind == "contact":
                 queue = sys.intern(fact.queue)
                 done = customers.add_contact(rec, cp.totals, fact.at, fact.ident, queue, horizon)
@@ -247,13 +250,13 @@ class Pipeline:
             else:
                 done = customers.add_churn(rec, cp.totals, fact.at, fact.ident)
             if done:
-                changed.add(fact.customer_id)
-            elif not rec.contacts and not rec.churns:
-                del cp.records[fact.customer_id]
+                changed[rec.customer_id] = cp.records[rec.customer_id] = records.encode_customer(
+                    rec
+                )
         if not changed:
             return []
         writes: list[RecordWrite] = [("k|customers", records.encode(cp.totals))]
-        writes += [(f"u|{cid}", records.encode(cp.records[cid])) for cid in sorted(changed)]
+        writes += [(f"u|{cid}", changed[cid]) for cid in sorted(changed)]
         return self._store(self.agg_logs, partition, writes)
 
     def tick(self) -> Effects:
@@ -278,15 +281,15 @@ class Pipeline:
             default=self.clock(),
         )
         for partition, cp in self.customer_parts.items():
-            old = [cid for cid, rec in cp.records.items() if customers.expired(rec, cp.totals)]
-            for cid in old:
-                del cp.records[cid]
-            dropped: list[RecordWrite] = [(f"u|{cid}", None) for cid in old]
-            dropped += [
-                (f"u|{cid}", records.encode(rec))
-                for cid, rec in cp.records.items()
-                if customers.prune(rec, cp.totals)
-            ]
+            dropped: list[RecordWrite] = []
+            for cid, stored in list(cp.records.items()):
+                rec = records.decode_customer(stored)
+                if customers.expired(rec, cp.totals):
+                    del cp.records[cid]
+                    dropped.append((f"u|{cid}", None))
+                elif customers.prune(rec, cp.totals):
+                    cp.records[cid] = records.encode_customer(rec)
+                    dropped.append((f"u|{cid}", cp.records[cid]))
             if dropped:
                 effects.aggregate_writes += self._store(self.agg_logs, partition, dropped)
         for partition, part in self.router_parts.items():
@@ -376,7 +379,7 @@ class Pipeline:
             return []
         return [
             ("k|customers", records.encode(cp.totals)),
-            *((f"u|{cid}", records.encode(rec)) for cid, rec in cp.records.items()),
+            *((f"u|{cid}", stored) for cid, stored in cp.records.items()),
         ]
 
     @staticmethod
@@ -431,6 +434,10 @@ class Pipeline:
             slots = self.agg_parts[partition].agents.setdefault(sys.intern(queue), {})
             slots.setdefault(agent_id, AgentSlot(queue, agent_id)).events.append(qevent)
             return
+        if name.startswith("u|"):  # kept as stored bytes (maps of older versions: as arrays)
+            cp = self.customer_parts.setdefault(partition, CustomerPartition())
+            cp.records[name[2:]] = records.encode_customer(records.decode_customer(value))
+            return
         if not records.known(name):
             log.warning("unknown stored record skipped", extra={"record": name[:80]})
             return
@@ -455,9 +462,6 @@ class Pipeline:
             if (known := agents.get(name[2:])) is not None:
                 rec.history = known.history  # events restored before the agent's record
             agents[name[2:]] = rec
-        elif isinstance(rec, CustomerRecord):
-            cp = self.customer_parts.setdefault(partition, CustomerPartition())
-            cp.records[rec.customer_id] = rec
         elif isinstance(rec, CustomerTotals):
             self.customer_parts.setdefault(partition, CustomerPartition()).totals = rec
 

@@ -27,7 +27,7 @@ import msgspec
 
 from stream.aggregator import QueueRecord
 from stream.kpis.agents import AgentRecord
-from stream.kpis.customers import CustomerRecord, CustomerTotals
+from stream.kpis.customers import Churn, Contact, CustomerRecord, CustomerTotals, Order
 from stream.kpis.productivity import HistoryEvent, QueueEvent
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
@@ -40,7 +40,7 @@ _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds
     "q": msgspec.msgpack.Decoder(QueueRecord),
     "s": msgspec.msgpack.Decoder(RouterStats),
     "d": msgspec.msgpack.Decoder(SeenIds),
-    "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers)
+    "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers), as a map
     "k": msgspec.msgpack.Decoder(CustomerTotals),  # a partition's churn counts
 }
 
@@ -65,6 +65,8 @@ _ANY: Final = msgspec.msgpack.Decoder()
 
 def encode(record: Record) -> bytes:
     """The stored bytes of a record."""
+    if isinstance(record, CustomerRecord):
+        return encode_customer(record)
     fields = _FIELDS.get(type(record))
     return _ENCODER.encode(record if fields is None else fields(record))
 
@@ -72,6 +74,24 @@ def encode(record: Record) -> bytes:
 def key(partition: int, name: str) -> bytes:
     """Table key of record ``name`` (``"q|<queue>"``, ``"c:<id>"``, ...) in ``partition``."""
     return f"{partition}|{name}".encode()
+
+
+_CUSTOMER_ROW: Final = msgspec.msgpack.Decoder(
+    tuple[str, tuple[Contact, ...], tuple[Churn, ...], tuple[Order, ...]]
+)
+
+
+def encode_customer(rec: CustomerRecord) -> bytes:
+    """A customer's stored bytes: an array of its fields (what the worker keeps in memory too:
+    a few dozen bytes instead of a record, tuples and their items)."""
+    return _ENCODER.encode((rec.customer_id, rec.contacts, rec.churns, rec.orders))
+
+
+def decode_customer(value: bytes) -> CustomerRecord:
+    """A customer from its stored bytes (``encode_customer``, or a map as stored before)."""
+    if 0x80 <= value[0] <= 0x8F or value[0] in (0xDE, 0xDF):  # a msgpack map
+        return _DECODERS["u"].decode(value)  # type: ignore[no-any-return]
+    return CustomerRecord(*_CUSTOMER_ROW.decode(value))
 
 
 def known(name: str) -> bool:
@@ -120,6 +140,8 @@ def split_key(raw: bytes | str) -> tuple[int, str]:
 
 def decode(name: str, value: bytes) -> Record:
     """Decode a stored record; its type follows from the key name's kind letter."""
+    if name[0] == "u":
+        return decode_customer(value)
     row_type = _ROWS.get(name[0])
     if row_type is None:
         return _DECODERS[name[0]].decode(value)  # type: ignore[no-any-return]

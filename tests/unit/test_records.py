@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from stream import records
+from stream.kpis.customers import CustomerRecord
 from stream.router import Route
 from stream.state import CallRecord, TicketRecord
 
@@ -37,3 +38,11 @@ def test_a_new_ticket_is_small() -> None:
     ticket = TicketRecord("support", "email", 1795436911.486569, updated_at=1795436911.486569)
     ticket.seen = bytes(16)
     assert len(records.encode(ticket)) <= 64
+
+
+def test_customers_are_stored_as_arrays_and_older_maps_still_decode() -> None:
+    rec = CustomerRecord("u1", ((1.0, b"h" * 8, "billing"),), (), ((2.0, b"o" * 8),))
+    stored = records.encode(rec)
+    assert msgspec.msgpack.decode(stored)[0] == "u1"  # an array: no field names
+    assert records.decode("u|u1", stored) == rec
+    assert records.decode_customer(msgspec.msgpack.encode(rec)) == rec  # a map, as before
