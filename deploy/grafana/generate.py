@@ -1,6 +1,6 @@
 """Generates the Grafana dashboards in ``deploy/grafana/dashboards/`` with grafana-foundation-sdk.
 
-Three dashboards, each with a fixed ``uid`` so that links and provisioning survive a rebuild:
+Five dashboards, each with a fixed ``uid`` so that links and provisioning survive a rebuild:
 
 * ``cc-overview``: the live contact-centre overview, one row of tiles per queue (a row repeated
   over the ``queue`` variable). Tiles are coloured by the queue's own targets: each tile's
@@ -10,8 +10,17 @@ Three dashboards, each with a fixed ``uid`` so that links and provisioning survi
 * ``cc-queue``: the drill-down of one queue: service level by window and over sliding windows
   with its goal, percentiles of answer wait, handle time, first response and resolution
   computed from the exported histograms, volumes, backlog, surveys.
+* ``cc-service-quality``: service quality of one queue in the window chosen with ``$window``
+  (today, 1 h, 15 min): CSAT with its Wilson 95 % interval and mean rating, NPS with promoters,
+  passives and detractors, the changes against the previous window, resolved within target,
+  reopen, escalation, first-contact resolution and complaint rates (with the sliding 6 h
+  ratios the alerts read), SLA timers breached and at risk by kind, the backlog by age and
+  full-resolution percentiles.
+* ``cc-workforce``: agents by state, occupancy and contacts per staffed agent-hour of one
+  queue; churn, churn after contact and conversion after contact of all customers (those
+  series have no queue: each worker exports its customers' part, so panels sum over workers).
 * ``cc-pipeline``: pipeline health: accepted, rejected, duplicate and late events, partitions per
-  worker, event-time lag, consumer lag, scrape health.
+  worker, event-time lag, consumer lag, scrape health, wallboard snapshot errors.
 
 Every expression uses only metrics the workers export (``stream/metrics.py``), the recording
 rules of ``deploy/prometheus/rules/`` and, named in ``EXTERNAL_METRICS``, Prometheus' own scrape
@@ -53,6 +62,15 @@ EXTERNAL_METRICS: Final = {
 _UNNAMED: Final = "\x00" * 65  # no queue is called this: the book answers with its defaults
 Q: Final = 'queue="$queue"'
 RATE: Final = "$__rate_interval"
+W: Final = 'window="$window"'
+WINDOWS: Final = ("today", "1h", "15m")  # the exported window kinds, the $window choices
+AGE_BUCKETS: Final = ("<1d", "1-3d", "3-7d", "7-30d", ">30d")  # stream.kpis.sla, youngest first
+AGENT_STATES: Final = (  # stream.kpis.agents.EXPORTED_STATES, with a colour each
+    ("available", "green"),
+    ("busy", "blue"),
+    ("after_call_work", "yellow"),
+    ("away", "text"),
+)
 
 
 def _query(
@@ -150,6 +168,7 @@ def _graph(
     description: str,
     width: int = 12,
     height: int = 8,
+    stacked: bool = False,
 ) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
@@ -167,9 +186,40 @@ def _graph(
             .show_legend(True)
         )
     )
+    if stacked:
+        panel = panel.stacking(
+            common_b.StackingConfig().mode(common.StackingMode.NORMAL)
+        ).fill_opacity(40)
     for i, (expr, legend) in enumerate(queries):
         panel = panel.with_target(_query(expr, legend, ref=chr(ord("A") + i)))
     return panel
+
+
+def _colour(panel: timeseries.Panel, colours: Sequence[tuple[str, str]]) -> timeseries.Panel:
+    """Fixed colours for the series named (legend) in ``colours``."""
+    for name, colour in colours:
+        panel = panel.override_by_name(
+            name,
+            [
+                model.DynamicConfigValue(
+                    id_val="color", value={"mode": "fixed", "fixedColor": colour}
+                )
+            ],
+        )
+    return panel
+
+
+def _band(panel: timeseries.Panel, upper: str, lower: str) -> timeseries.Panel:
+    """Shade between the series ``upper`` and ``lower`` (an interval), drawn without lines."""
+    line = model.DynamicConfigValue(id_val="custom.lineWidth", value=0)
+    return panel.override_by_name(
+        upper,
+        [
+            model.DynamicConfigValue(id_val="custom.fillBelowTo", value=lower),
+            model.DynamicConfigValue(id_val="custom.fillOpacity", value=20),
+            line,
+        ],
+    ).override_by_name(lower, [line])
 
 
 def _queue_variable(multi: bool) -> dash.QueryVariable:
@@ -182,6 +232,18 @@ def _queue_variable(multi: bool) -> dash.QueryVariable:
         .sort(model.VariableSort.ALPHABETICAL_ASC)
         .multi(multi)
         .include_all(multi)
+    )
+
+
+def _window_variable() -> dash.CustomVariable:
+    """The window of the exported window gauges (``window`` label); today by default."""
+    options = [model.VariableOption(selected=w == "today", text=w, value=w) for w in WINDOWS]
+    return (
+        dash.CustomVariable("window")
+        .label("Window")
+        .values(",".join(WINDOWS))
+        .options(options)
+        .current(options[0])
     )
 
 
@@ -414,15 +476,15 @@ def queue_drilldown() -> model.Dashboard:
 
 
 def pipeline() -> model.Dashboard:
-    """Pipeline health: events in, rejects, partitions, lags."""
+    """Pipeline health: events in, rejects, partitions, lags, wallboard snapshot errors."""
     ids = _Ids()
     worker = 'job="contact-centre-worker"'
     g = _graph
     panels: list[_Item] = [
-        _tile(ids, "Workers up", f"sum(up{{{worker}}})", "short", width=4,
+        _tile(ids, "Workers up", f"sum(up{{{worker}}})", "short", width=3,
               description="Workers Prometheus scrapes successfully."),
         _tile(ids, "Partitions owned", "sum(contact_centre_worker_partitions)", "short",
-              width=4, description="Sum over workers; equals STREAM_PARTITIONS when all are "
+              width=3, description="Sum over workers; equals STREAM_PARTITIONS when all are "
                                    "assigned."),
         _tile(ids, "Events / s", "sum(rate(contact_centre_events_total[5m]))", "short", width=4,
               description="Accepted events per second over 5 minutes."),
@@ -436,7 +498,13 @@ def pipeline() -> model.Dashboard:
                                         "(StaleData alerts above 5 minutes).",
               thresholds=_thresholds((None, "green"), (300, "red"))),
         _tile(ids, "Consumer lag", "sum(consumergroup:kafka_consumergroup_lag:sum)", "short",
-              width=4, description="Messages not yet consumed, from kafka-exporter."),
+              width=3, description="Messages not yet consumed, from kafka-exporter."),
+        _tile(ids, "Snapshot errors (15 min)",
+              "sum(increase(contact_centre_snapshot_errors_total[15m]))", "short", width=3,
+              description="Failed wallboard snapshot publishing ticks (Redis unreachable or "
+                          "erroring) over 15 minutes; — when no worker publishes "
+                          "(STREAM_REDIS_URL unset).",
+              thresholds=_thresholds((None, "green"), (1, "red"))),
         g(ids, "Accepted events by type", [
             (f"sum by (type) (rate(contact_centre_events_total[{RATE}]))", "{{type}}"),
         ], "short", description="Events per second accepted by the workers."),
@@ -461,6 +529,12 @@ def pipeline() -> model.Dashboard:
         g(ids, "Scrape duration", [
             (f"scrape_duration_seconds{{{worker}}}", "{{instance}}"),
         ], "s", description="The collector builds every series at scrape time."),
+        g(ids, "Wallboard snapshot errors", [
+            (f"sum by (instance) (rate(contact_centre_snapshot_errors_total[{RATE}]))",
+             "{{instance}}"),
+        ], "short", width=24, description="Failed snapshot publishing ticks per second by "
+                                          "worker: the wallboard tiles of that worker's queues "
+                                          "are not updated (WallboardSnapshotsFailing)."),
     ]  # fmt: skip
     d = _base(
         "cc-pipeline",
@@ -468,6 +542,319 @@ def pipeline() -> model.Dashboard:
         "Events in, rejects, partitions, event-time and consumer lag of the KPI workers.",
         ["pipeline"],
     )
+    return _add(d, panels).build()
+
+
+def _percentiles(metric: str, window: str) -> list[tuple[str, str]]:
+    """p50, p90 and p99 of the queue's histogram ``metric`` over the sliding ``window``."""
+    return [
+        (
+            f"histogram_quantile({q / 100}, sum by (le) (rate({metric}_bucket{{{Q}}}[{window}])))",
+            f"p{q}",
+        )
+        for q in (50, 90, 99)
+    ]
+
+
+def service_quality() -> model.Dashboard:
+    """One queue's service quality in the window chosen with ``$window``: surveys, ticket rates,
+    SLA timers, backlog by age, full resolution."""
+    ids = _Ids()
+    g = _graph
+    qw = f"{Q},{W}"
+    green, orange, red = "green", "orange", "red"
+    tiles: list[_Item] = [
+        _tile(
+            ids,
+            "CSAT ($window)",
+            f"contact_centre_csat_ratio{{{qw}}}",
+            "percentunit",
+            width=3,
+            description="Ratings 4–5 ÷ all ratings in the window. — below the "
+            "queue's minimum sample (targets file survey_min_sample).",
+        ),
+        _tile(
+            ids,
+            "NPS ($window)",
+            f"contact_centre_nps_score{{{qw}}}",
+            "short",
+            width=3,
+            description="% promoters (9–10) − % detractors (0–6), −100..+100.",
+        ),
+        _tile(
+            ids,
+            "First-contact resolution ($window)",
+            f"contact_centre_first_contact_resolution_ratio{{{qw}}}",
+            "percentunit",
+            width=3,
+            description="One-touch solves not reopened within 7 days ÷ solved.",
+        ),
+        _tile(
+            ids,
+            "Reopen rate ($window)",
+            f"contact_centre_reopen_rate_ratio{{{qw}}}",
+            "percentunit",
+            width=3,
+            description="Reopened ÷ solved tickets.",
+        ),
+        _tile(
+            ids,
+            "Escalation rate ($window)",
+            f"contact_centre_escalation_rate_ratio{{{qw}}}",
+            "percentunit",
+            width=3,
+            description="Tickets escalated ÷ tickets created.",
+        ),
+        _tile(
+            ids,
+            "Complaint rate ($window)",
+            f"contact_centre_complaint_rate_ratio{{{qw}}}",
+            "percentunit",
+            width=3,
+            description="Tickets of category complaint ÷ tickets created.",
+        ),
+        _tile(
+            ids,
+            "SLA breached now",
+            f"sum(contact_centre_sla_breached{{{Q}}})",
+            "short",
+            width=3,
+            description="Waiting calls and unsolved tickets past their answer, "
+            "first-response or resolution deadline.",
+            thresholds=_thresholds((None, green), (1, red)),
+        ),
+        _tile(
+            ids,
+            "SLA at risk now",
+            f"sum(contact_centre_sla_at_risk{{{Q}}})",
+            "short",
+            width=3,
+            description="Waiting calls and unsolved tickets whose deadline falls "
+            "within the next 15 minutes.",
+            thresholds=_thresholds((None, green), (1, orange)),
+        ),
+    ]
+    csat = _band(
+        g(
+            ids,
+            "CSAT and its Wilson 95 % interval ($window)",
+            [
+                (f"contact_centre_csat_ratio{{{qw}}}", "CSAT"),
+                (f"contact_centre_csat_wilson_upper_ratio{{{qw}}}", "upper 95 %"),
+                (f"contact_centre_csat_wilson_lower_ratio{{{qw}}}", "lower 95 %"),
+            ],
+            "percentunit",
+            description="Ratings 4–5 ÷ ratings, shaded between the bounds of the "
+            "Wilson 95 % interval: a wide band means too few "
+            "responses to trust the ratio.",
+        ),
+        "upper 95 %",
+        "lower 95 %",
+    )
+    nps_counts = _colour(
+        g(
+            ids,
+            "NPS promoters, passives and detractors ($window)",
+            [
+                (f"contact_centre_nps_promoters{{{qw}}}", "promoters"),
+                (f"contact_centre_nps_passives{{{qw}}}", "passives"),
+                (f"contact_centre_nps_detractors{{{qw}}}", "detractors"),
+            ],
+            "short",
+            stacked=True,
+            description="NPS responses in the window: promoters (9–10), "
+            "passives (7–8), detractors (0–6).",
+        ),
+        [("promoters", green), ("passives", "yellow"), ("detractors", red)],
+    )
+    by_age = g(
+        ids,
+        "Tickets open by age",
+        [
+            (f'sum(contact_centre_tickets_open_by_age{{{Q},age="{age}"}})', age)
+            for age in AGE_BUCKETS
+        ],
+        "short",
+        width=24,
+        stacked=True,
+        description="Unsolved tickets by age since creation, youngest at the bottom.",
+    )
+    panels: list[_Item] = [
+        *tiles,
+        dash.Row("Satisfaction").id(ids()),
+        csat,
+        g(ids, "CSAT mean rating ($window)", [
+            (f"contact_centre_csat_mean_score{{{qw}}}", "mean rating"),
+        ], "short", description="Mean CSAT rating on the 1–5 scale.").min(1).max(5),
+        g(ids, "NPS ($window)", [
+            (f"contact_centre_nps_score{{{qw}}}", "NPS"),
+        ], "short", description="% promoters − % detractors.").min(-100).max(100),
+        nps_counts,
+        g(ids, "Survey responses ($window)", [
+            (f"contact_centre_csat_responses{{{qw}}}", "CSAT"),
+            (f"contact_centre_nps_responses{{{qw}}}", "NPS"),
+        ], "short", description="Responses in the window; scores are shown only from the "
+                                "queue's minimum sample on."),
+        g(ids, "Change against the previous window ($window)", [
+            (f"contact_centre_csat_ratio_change{{{qw}}} * 100", "CSAT (points)"),
+            (f"contact_centre_nps_score_change{{{qw}}}", "NPS (points)"),
+        ], "short", description="This window's score − that of the previous window of the same "
+                                "kind (quarter hour, hour, day), in points; no data when either "
+                                "has too few responses. CsatFalling alerts on today's."),
+        dash.Row("Tickets").id(ids()),
+        g(ids, "Resolved within target and first-contact resolution ($window)", [
+            (f"contact_centre_resolved_within_target_ratio{{{qw}}}", "resolved within target"),
+            (f"contact_centre_first_contact_resolution_ratio{{{qw}}}",
+             "first-contact resolution"),
+        ], "percentunit", description="First resolutions within the resolution target ÷ "
+                                      "solved; one-touch solves not reopened within 7 days ÷ "
+                                      "solved."),
+        g(ids, "Reopen and escalation rates", [
+            (f"contact_centre_reopen_rate_ratio{{{qw}}}", "reopen ($window)"),
+            (f"contact_centre_escalation_rate_ratio{{{qw}}}", "escalation ($window)"),
+            (f"queue:contact_centre_reopen_rate:ratio6h{{{Q}}}", "reopen, sliding 6 h"),
+            (f"queue:contact_centre_escalation_rate:ratio6h{{{Q}}}", "escalation, sliding 6 h"),
+        ], "percentunit", description="Reopened ÷ solved and escalated ÷ created: the window "
+                                      "gauges, and over the last 6 hours from the counters as "
+                                      "ReopenRateHigh and EscalationRateHigh see them."),
+        g(ids, "Complaint rate", [
+            (f"contact_centre_complaint_rate_ratio{{{qw}}}", "complaints ($window)"),
+            (f"contact_centre_complaint_rate_change_ratio{{{qw}}}",
+             "change vs previous window ($window)"),
+            (f"queue:contact_centre_complaint_rate:ratio6h{{{Q}}}", "sliding 6 h"),
+            (f"queue:contact_centre_complaint_rate:ratio1d_offset6h{{{Q}}}",
+             "the day before those 6 h"),
+        ], "percentunit", description="Complaints ÷ tickets created, and the change against the "
+                                      "previous window; ComplaintRateRising compares the last "
+                                      "6 hours with the day before them."),
+        g(ids, "Full resolution time percentiles", [
+            *_percentiles("contact_centre_full_resolution_seconds", "6h"),
+            (f"queue:contact_centre_resolution_target:seconds{{{Q}}}", "resolution target"),
+        ], "s", description="Ticket creation to last solved, booked when a ticket first "
+                            "closes; from the histogram over the last 6 hours."),
+        dash.Row("SLA timers and backlog").id(ids()),
+        g(ids, "SLA breached by kind", [
+            (f"sum by (kind) (contact_centre_sla_breached{{{Q}}})", "{{kind}}"),
+        ], "short", description="Items past their deadline now: waiting calls (answer), "
+                                "tickets without a first response (first_response), unsolved "
+                                "tickets (resolution)."),
+        g(ids, "SLA at risk by kind", [
+            (f"sum by (kind) (contact_centre_sla_at_risk{{{Q}}})", "{{kind}}"),
+        ], "short", description="Items whose deadline falls within the next 15 minutes."),
+        by_age,
+    ]  # fmt: skip
+    d = (
+        _base(
+            "cc-service-quality",
+            "Contact centre — service quality",
+            "One queue: CSAT and NPS with sample sizes and trends, ticket outcome rates, SLA "
+            "timers, backlog by age, full resolution time.",
+            ["quality"],
+        )
+        .with_variable(_queue_variable(multi=False))
+        .with_variable(_window_variable())
+    )
+    return _add(d, panels).build()
+
+
+def workforce() -> model.Dashboard:
+    """Agents of one queue; churn and conversion of all customers."""
+    ids = _Ids()
+    g = _graph
+    today = 'window="today"'
+
+    def agents(state: str) -> str:
+        return f'sum(contact_centre_agents{{{Q},state="{state}"}})'
+
+    def summed(metric: str, labels: str = "") -> str:
+        return f"sum({metric}{{{labels}}})" if labels else f"sum({metric})"
+
+    churned, after = (
+        "contact_centre_customers_churned_in_window",
+        "contact_centre_customers_churned_after_contact_in_window",
+    )
+    share_after_all = (
+        "sum(contact_centre_customers_churned_after_contact_total) / "
+        "sum(contact_centre_customers_churned_total)"
+    )
+    conversion = (
+        "sum(contact_centre_contacts_converted_total) / "
+        "sum(contact_centre_contacts_with_customer_total)"
+    )
+    panels: list[_Item] = [
+        dash.Row("Agents in $queue").id(ids()),
+        _tile(ids, "Available", agents("available"), "short", width=4,
+              description="Agents of the queue available now."),
+        _tile(ids, "Busy", agents("busy"), "short", width=4,
+              description="Agents of the queue handling a contact now."),
+        _tile(ids, "After-call work", agents("after_call_work"), "short", width=4,
+              description="Agents of the queue in after-call work now."),
+        _tile(ids, "Away", agents("away"), "short", width=4,
+              description="Agents of the queue logged in but away (offline is not counted)."),
+        _tile(ids, "Occupancy today", f"contact_centre_occupancy_ratio{{{Q},{today}}}",
+              "percentunit", width=4, description="Busy + after-call work ÷ (that + available) "
+                                                  "agent time, since local midnight."),
+        _tile(ids, "Contacts per agent-hour today",
+              f"contact_centre_contacts_per_staffed_agent_hour{{{Q},{today}}}", "short",
+              width=4, description="(Tickets solved + calls completed) ÷ staffed agent-hours "
+                                   "(every state but offline), since local midnight."),
+        _colour(
+            g(ids, "Agents by state", [(agents(s), s) for s, _ in AGENT_STATES], "short",
+              width=24, stacked=True, description="Agents serving the queue by their newest "
+                                                  "state; an agent serving several queues "
+                                                  "counts in each."),
+            AGENT_STATES,
+        ),
+        g(ids, "Occupancy by window", [
+            (f"contact_centre_occupancy_ratio{{{Q}}}", "{{window}}"),
+        ], "percentunit", description="Agent time busy or in after-call work ÷ (that + "
+                                      "available), per window; no data without staffed time."),
+        g(ids, "Contacts per staffed agent-hour by window", [
+            (f"contact_centre_contacts_per_staffed_agent_hour{{{Q}}}", "{{window}}"),
+        ], "short", description="(Tickets solved + calls completed) ÷ staffed agent-hours."),
+        dash.Row("Customers (all queues)").id(ids()),
+        _tile(ids, "Churned today (UTC)", summed(churned, today), "short", width=6,
+              description="customer.churned events since UTC midnight, summed over workers "
+                          "(customers have no queue)."),
+        _tile(ids, "Churned after a contact today",
+              f"{summed(after, today)} / {summed(churned, today)}", "percentunit", width=6,
+              description="Share of today's churned customers who had a ticket in the 30 days "
+                          "before churning."),
+        _tile(ids, "Churned after a contact (all time)", share_after_all, "percentunit",
+              width=6, description="Share of all churned customers who had a ticket in the 30 "
+                                   "days before churning."),
+        _tile(ids, "Conversion after contact", conversion, "percentunit", width=6,
+              description="Contacts followed by an order of the same customer within the "
+                          "conversion horizon ÷ contacts naming a customer (all time)."),
+        g(ids, "Churned customers by window (UTC)", [
+            (f"sum by (window) ({churned})", "churned {{window}}"),
+            (f"sum by (window) ({after})", "after a contact {{window}}"),
+        ], "short", description="Churns in the current UTC window, and those of customers with "
+                                "a ticket in the 30 days before; summed over workers."),
+        g(ids, "Share of churned customers who had a contact", [
+            (share_after_all, "all time"),
+            (f"{summed(after, today)} / {summed(churned, today)}", "today (UTC)"),
+        ], "percentunit", description="Churned after a contact ÷ churned; no data while nobody "
+                                      "churned."),
+        g(ids, "Conversion after contact", [
+            (conversion, "converted share"),
+        ], "percentunit", description="Converted contacts ÷ contacts naming a customer, all "
+                                      "time; contacts younger than the horizon can still "
+                                      "convert, so the share of recent contacts grows."),
+        g(ids, "Contacts with a customer and conversions", [
+            ("sum(contact_centre_contacts_with_customer_total)", "contacts with a customer"),
+            ("sum(contact_centre_contacts_converted_total)", "converted"),
+        ], "short", description="All-time counts summed over workers (each worker counts the "
+                                "customers of its partitions, so rates over a rebalance would "
+                                "be wrong; totals are not)."),
+    ]  # fmt: skip
+    d = _base(
+        "cc-workforce",
+        "Contact centre — workforce & customers",
+        "Agents of one queue by state, occupancy and productivity; churn and conversion after "
+        "contact of all customers.",
+        ["workforce", "customers"],
+    ).with_variable(_queue_variable(multi=False))
     return _add(d, panels).build()
 
 
@@ -487,6 +874,8 @@ def dashboards(book: TargetBook) -> dict[str, model.Dashboard]:
         "overview.json": overview(book),
         "queue.json": queue_drilldown(),
         "pipeline.json": pipeline(),
+        "service-quality.json": service_quality(),
+        "workforce.json": workforce(),
     }
 
 

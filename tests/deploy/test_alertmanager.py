@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from tests.deploy.expressions import DEPLOY, rules
 
@@ -44,6 +45,13 @@ def test_config_passes_amtool_check_config() -> None:
         # A queue named like a pipeline alert's label value still routes by category.
         (["category=pipeline", "queue=billing", "severity=warning"], "platform"),
         (["alertname=Watchdog"], "contact-centre-ops"),
+        # The SLA-timer alerts: a caller past target pages, tickets go to the channel.
+        (["alertname=CallsPastAnswerDeadline", "category=service", "queue=billing",
+          "severity=critical"], "billing-team-pager"),
+        (["alertname=TicketsPastSlaDeadline", "category=service", "queue=tech-support",
+          "kind=resolution", "severity=warning"], "support-team"),
+        (["alertname=WallboardSnapshotsFailing", "category=pipeline", "instance=w1:6066",
+          "severity=warning"], "platform"),
     ],
 )  # fmt: skip
 def test_alerts_route_by_category_team_and_severity(labels: list[str], receiver: str) -> None:
@@ -61,6 +69,17 @@ def test_a_wrong_receiver_fails_the_routing_check() -> None:
         "category=service", "queue=billing", "severity=warning",
     )  # fmt: skip
     assert result.returncode != 0
+
+
+def test_inhibitions_name_existing_alerts() -> None:
+    """A renamed alert must not leave an inhibition that silently matches nothing."""
+    alerts = {rule["alert"] for rule in rules() if "alert" in rule}
+    config = yaml.safe_load(CONFIG.read_text())
+    for rule in config["inhibit_rules"]:
+        for matcher in rule["source_matchers"] + rule["target_matchers"]:
+            name, _, value = matcher.partition("=")
+            if name == "alertname":
+                assert value.strip('"') in alerts, matcher
 
 
 def test_every_alert_carries_the_labels_the_routes_match() -> None:

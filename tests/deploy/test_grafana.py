@@ -23,7 +23,40 @@ from tests.deploy.expressions import (
     recorded_names,
 )
 
-UIDS = {"overview.json": "cc-overview", "queue.json": "cc-queue", "pipeline.json": "cc-pipeline"}
+UIDS = {
+    "overview.json": "cc-overview",
+    "queue.json": "cc-queue",
+    "pipeline.json": "cc-pipeline",
+    "service-quality.json": "cc-service-quality",
+    "workforce.json": "cc-workforce",
+}
+# Families that the quality, workforce and pipeline boards show (sample names as PromQL reads
+# them): each must be read by a panel of the board named.
+BOARD_FAMILIES = {
+    "service-quality.json": {
+        "contact_centre_csat_ratio", "contact_centre_csat_mean_score",
+        "contact_centre_csat_wilson_lower_ratio", "contact_centre_csat_wilson_upper_ratio",
+        "contact_centre_csat_responses", "contact_centre_csat_ratio_change",
+        "contact_centre_nps_score", "contact_centre_nps_responses",
+        "contact_centre_nps_promoters", "contact_centre_nps_passives",
+        "contact_centre_nps_detractors", "contact_centre_nps_score_change",
+        "contact_centre_resolved_within_target_ratio", "contact_centre_reopen_rate_ratio",
+        "contact_centre_escalation_rate_ratio", "contact_centre_first_contact_resolution_ratio",
+        "contact_centre_complaint_rate_ratio", "contact_centre_complaint_rate_change_ratio",
+        "contact_centre_sla_breached", "contact_centre_sla_at_risk",
+        "contact_centre_tickets_open_by_age", "contact_centre_full_resolution_seconds_bucket",
+    },
+    "workforce.json": {
+        "contact_centre_agents", "contact_centre_occupancy_ratio",
+        "contact_centre_contacts_per_staffed_agent_hour",
+        "contact_centre_customers_churned_total",
+        "contact_centre_customers_churned_after_contact_total",
+        "contact_centre_customers_churned_in_window",
+        "contact_centre_customers_churned_after_contact_in_window",
+        "contact_centre_contacts_with_customer_total", "contact_centre_contacts_converted_total",
+    },
+    "pipeline.json": {"contact_centre_snapshot_errors_total"},
+}  # fmt: skip
 
 
 def test_committed_dashboards_are_the_generated_ones() -> None:
@@ -104,6 +137,85 @@ def test_drilldown_reads_percentiles_from_the_histograms() -> None:
         assert f"rate(contact_centre_{histogram}_bucket" in exprs
     assert "histogram_quantile(0.9," in exprs
     assert 'contact_centre_service_level_ratio{queue="$queue"}' in exprs
+
+
+def _reads(board: dict[str, Any]) -> set[str]:
+    return {name for p in panels(board) for t in p["targets"] for name in metric_names(t["expr"])}
+
+
+def test_quality_workforce_and_pipeline_boards_show_their_families() -> None:
+    boards = dashboards()
+    for name, families in BOARD_FAMILIES.items():
+        assert families <= _reads(boards[name]), f"{name}: {families - _reads(boards[name])}"
+
+
+def _titled(board: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["title"]: p for p in panels(board)}
+
+
+def test_quality_board_follows_the_queue_and_window_variables() -> None:
+    board = dashboards()["service-quality.json"]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["queue"]["type"] == "query" and not variables["queue"]["multi"]
+    window = variables["window"]
+    assert window["type"] == "custom" and window["query"] == "today,1h,15m"
+    assert window["current"]["value"] == "today"
+    for panel in panels(board):
+        for target in panel["targets"]:
+            assert 'queue="$queue"' in target["expr"], (panel["title"], target["expr"])
+            # A window gauge is read in the chosen window, named in the legend or the title.
+            if 'window="$window"' in target["expr"]:
+                assert "$window" in panel["title"] + target.get("legendFormat", "")
+
+
+def test_quality_board_shades_the_wilson_interval_and_stacks_ages_in_order() -> None:
+    titled = _titled(dashboards()["service-quality.json"])
+    csat = titled["CSAT and its Wilson 95 % interval ($window)"]
+    legends = [t["legendFormat"] for t in csat["targets"]]
+    assert legends == ["CSAT", "upper 95 %", "lower 95 %"]
+    upper = next(
+        o for o in csat["fieldConfig"]["overrides"] if o["matcher"]["options"] == "upper 95 %"
+    )
+    assert {"id": "custom.fillBelowTo", "value": "lower 95 %"} in upper["properties"]
+    ages = titled["Tickets open by age"]
+    assert ages["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    assert [t["legendFormat"] for t in ages["targets"]] == list(generate.AGE_BUCKETS)
+    full = " ".join(t["expr"] for t in titled["Full resolution time percentiles"]["targets"])
+    assert "histogram_quantile(0.5," in full and "histogram_quantile(0.99," in full
+
+
+def test_workforce_board_stacks_agents_and_sums_customers_over_workers() -> None:
+    board = dashboards()["workforce.json"]
+    titled = _titled(board)
+    agents = titled["Agents by state"]
+    assert agents["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    assert [t["legendFormat"] for t in agents["targets"]] == [
+        "available", "busy", "after_call_work", "away",
+    ]  # fmt: skip
+    conversion = titled["Conversion after contact"]["targets"][0]["expr"]
+    assert conversion == (
+        "sum(contact_centre_contacts_converted_total) / "
+        "sum(contact_centre_contacts_with_customer_total)"
+    )
+    for panel in panels(board):
+        for target in panel["targets"]:
+            names = metric_names(target["expr"])
+            customers = any("customer" in n or "contacts_converted" in n for n in names)
+            if customers:
+                # No queue label on customers: every worker exports its part.
+                assert "queue=" not in target["expr"] and "sum" in target["expr"], panel["title"]
+                # A counter summed over workers drops when a partition moves: no rate().
+                assert "rate(" not in target["expr"] and "increase(" not in target["expr"]
+            elif names:
+                assert 'queue="$queue"' in target["expr"], panel["title"]
+
+
+def test_pipeline_board_shows_snapshot_errors() -> None:
+    titled = _titled(dashboards()["pipeline.json"])
+    tile = titled["Snapshot errors (15 min)"]
+    assert tile["type"] == "stat"
+    assert tile["fieldConfig"]["defaults"]["thresholds"]["steps"][1] == {"color": "red", "value": 1}
+    assert titled["Wallboard snapshot errors"]["type"] == "timeseries"
 
 
 def test_every_expression_reads_exported_recorded_or_named_external_metrics() -> None:

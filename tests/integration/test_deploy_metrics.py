@@ -1,11 +1,14 @@
 """Every metric the deployment reads exists in a real worker's /metrics.
 
-A worker on the real embedded broker gets a small event set that touches every KPI family
-(answered, abandoned, short-abandoned and completed calls; tickets answered, solved, reopened,
-escalated, surveyed; one rejected message), then one scrape must contain every metric name that
-any Grafana panel or any recording/alert rule expression reads. Names that the recording rules
-create count as present; ``EXTERNAL_METRICS`` (Prometheus' own ``up`` and scrape series,
-kafka-exporter's lag) are the only others allowed.
+A worker on the real embedded broker, publishing wallboard snapshots to a real Redis as in the
+compose stack, gets a small event set that touches every KPI family (answered, abandoned,
+short-abandoned and completed calls; tickets answered, solved, reopened, escalated, surveyed, a
+complaint solved in one touch and closed; surveys and a ticket in the previous quarter hour for
+the changes against it; agents' states; a customer's contact, order and churn; one rejected
+message), then one scrape must contain every metric name that any Grafana panel or any
+recording/alert rule expression reads. Names that the recording rules create count as present;
+``EXTERNAL_METRICS`` (Prometheus' own ``up`` and scrape series, kafka-exporter's lag) are the
+only others allowed.
 
 Prometheus stores histogram samples as ``<name>_bucket``, ``_sum`` and ``_count`` and counters
 with ``_total``: the expressions use those sample names, so they are compared with the sample
@@ -15,12 +18,15 @@ names of the scrape, never with the family names.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deploy.grafana.generate import EXTERNAL_METRICS
 from stream.broker import EmbeddedBroker
+from stream.redis_server import RedisServer, redis_server_binary
 from tests.deploy.expressions import all_expressions, metric_names, recorded_names
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, accounted, publish, wait_until
@@ -50,6 +56,15 @@ def ticket(ticket_id: str, *steps: tuple[str, str, dict[str, Any]]) -> list[Publ
     return [("tickets", ticket_id, ev(t, at, ticket_id=ticket_id, **f)) for t, at, f in steps]
 
 
+def agent(agent_id: str, state: str, at: str, **fields: Any) -> Publishable:
+    return ("agents", agent_id, ev("agent.state_changed", at, agent_id=agent_id, state=state,
+                                   **fields))  # fmt: skip
+
+
+def customer(customer_id: str, type_: str, at: str, **fields: Any) -> Publishable:
+    return ("customers", customer_id, ev(type_, at, customer_id=customer_id, **fields))
+
+
 Q = {"queue": "billing"}
 EVENTS: list[Publishable] = [
     # Answered within target, held, completed: handle time, ASA, service level.
@@ -76,14 +91,50 @@ EVENTS: list[Publishable] = [
         ("ticket.created", "10:37:00", {**Q, "channel": "web"}),
         ("ticket.message_added", "10:37:30", {"author": "agent"}),
         ("ticket.status_changed", "10:38:00", {"status": "pending"})),
+    # A complaint of a customer, solved with one agent message and closed: complaints,
+    # one-touch solves, full resolution time; the customer's order and churn after it:
+    # contacts with a customer, conversions, churn after contact.
+    *ticket("e4",
+        ("ticket.created", "10:34:00",
+         {**Q, "channel": "email", "category": "complaint", "customer_id": "k1"}),
+        ("ticket.message_added", "10:34:30", {"author": "agent", "agent_id": "a2"}),
+        ("ticket.status_changed", "10:35:00", {"status": "solved"}),
+        ("ticket.status_changed", "10:35:30", {"status": "closed"})),
+    customer("k1", "order.placed", "10:36:00", value=40.0),
+    customer("k1", "customer.churned", "10:39:00", reason="price"),
+    # The quarter hour before: a ticket and its surveys, for the changes against it.
+    *ticket("e0",
+        ("ticket.created", "10:20:00", {**Q, "channel": "chat"}),
+        ("survey.responded", "10:21:00", {"kind": "csat", "score": 2}),
+        ("survey.responded", "10:21:10", {"kind": "nps", "score": 3})),
+    # Agents of the queue: states, occupancy, contacts per staffed agent-hour.
+    agent("a1", "available", "10:25:00", queues=["billing"]),
+    agent("a1", "busy", "10:31:10"),
+    agent("a2", "available", "10:25:00", queues=["billing"]),
     ("calls", "bad", b"{not json"),
 ]  # fmt: skip
 
 
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """Snapshot publishing as in the compose stack (exports contact_centre_snapshot_errors)."""
+    binary = redis_server_binary(prefer_system=True)
+    assert binary is not None, "no redis-server: run `make system` (Debian redis-server)"
+    server = RedisServer(binary=binary, log_path=tmp_path / "redis.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def test_every_metric_of_the_dashboards_and_rules_is_exported(
-    broker: EmbeddedBroker, workers: WorkerFactory
+    broker: EmbeddedBroker, workers: WorkerFactory, redis_server: RedisServer
 ) -> None:
-    w = workers(frozen_time="2026-11-22T10:40:00Z", STREAM_GRACE_SECONDS="1800")
+    w = workers(
+        frozen_time="2026-11-22T10:40:00Z",
+        STREAM_GRACE_SECONDS="1800",
+        STREAM_REDIS_URL=redis_server.url,
+    )
     wait_until(lambda: w.partitions() == {0, 1, 2, 3}, 90, "the worker to own all partitions")
     n = publish(broker.bootstrap, EVENTS)
     wait_until(lambda: accounted(w.scrape()) == n, 60, f"{n} messages accounted for")
@@ -105,5 +156,14 @@ def test_every_metric_of_the_dashboards_and_rules_is_exported(
         "contact_centre_calls_short_abandoned_total",
         "contact_centre_service_level_ratio",
         "contact_centre_worker_partitions",
+        "contact_centre_full_resolution_seconds_bucket",
+        "contact_centre_tickets_complaints_total",
+        "contact_centre_csat_ratio_change",
+        "contact_centre_complaint_rate_change_ratio",
+        "contact_centre_agents",
+        "contact_centre_occupancy_ratio",
+        "contact_centre_customers_churned_in_window",
+        "contact_centre_sla_breached",
+        "contact_centre_snapshot_errors_total",
     } <= read & scraped
     assert "contact_centre_no_such_metric" not in present
