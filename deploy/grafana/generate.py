@@ -17,8 +17,9 @@ Five dashboards, each with a fixed ``uid`` so that links and provisioning surviv
   ratios the alerts read), SLA timers breached and at risk by kind, the backlog by age and
   full-resolution percentiles.
 * ``cc-workforce``: agents by state, occupancy and contacts per staffed agent-hour of one
-  queue; churn, churn after contact and conversion after contact of all customers (those
-  series have no queue: each worker exports its customers' part, so panels sum over workers).
+  queue; conversion after contact of its contacts and of all; churn and churn after contact of
+  all customers (churn has no queue label). Customer series come from the partition of the
+  customer's id, so each worker exports its part of every queue: panels sum over workers.
 * ``cc-pipeline``: pipeline health: accepted, rejected, duplicate and late events, partitions per
   worker, event-time lag, consumer lag, scrape health, wallboard snapshot errors.
 
@@ -758,7 +759,8 @@ def service_quality() -> model.Dashboard:
 
 
 def workforce() -> model.Dashboard:
-    """Agents of one queue; churn and conversion of all customers."""
+    """Agents of one queue; conversion after contact of its contacts and of all; churn of all
+    customers."""
     ids = _Ids()
     g = _graph
     today = 'window="today"'
@@ -780,6 +782,11 @@ def workforce() -> model.Dashboard:
     conversion = (
         "sum(contact_centre_contacts_converted_total) / "
         "sum(contact_centre_contacts_with_customer_total)"
+    )
+    # Per queue of the contact, still summed: every worker exports its customers' part of it.
+    queue_conversion = (
+        f"sum(contact_centre_contacts_converted_total{{{Q}}}) / "
+        f"sum(contact_centre_contacts_with_customer_total{{{Q}}})"
     )
     panels: list[_Item] = [
         dash.Row("Agents in $queue").id(ids()),
@@ -812,20 +819,23 @@ def workforce() -> model.Dashboard:
         g(ids, "Contacts per staffed agent-hour by window", [
             (f"contact_centre_contacts_per_staffed_agent_hour{{{Q}}}", "{{window}}"),
         ], "short", description="(Tickets solved + calls completed) ÷ staffed agent-hours."),
-        dash.Row("Customers (all queues)").id(ids()),
-        _tile(ids, "Churned today (UTC)", summed(churned, today), "short", width=6,
-              description="customer.churned events since UTC midnight, summed over workers "
-                          "(customers have no queue)."),
+        dash.Row("Customers").id(ids()),
+        _tile(ids, "Churned today (UTC)", summed(churned, today), "short", width=4,
+              description="customer.churned events since UTC midnight, all queues (churn has "
+                          "no queue), summed over workers."),
         _tile(ids, "Churned after a contact today",
-              f"{summed(after, today)} / {summed(churned, today)}", "percentunit", width=6,
+              f"{summed(after, today)} / {summed(churned, today)}", "percentunit", width=5,
               description="Share of today's churned customers who had a ticket in the 30 days "
                           "before churning."),
         _tile(ids, "Churned after a contact (all time)", share_after_all, "percentunit",
-              width=6, description="Share of all churned customers who had a ticket in the 30 "
+              width=5, description="Share of all churned customers who had a ticket in the 30 "
                                    "days before churning."),
-        _tile(ids, "Conversion after contact", conversion, "percentunit", width=6,
-              description="Contacts followed by an order of the same customer within the "
-                          "conversion horizon ÷ contacts naming a customer (all time)."),
+        _tile(ids, "Conversion after contact in $queue", queue_conversion, "percentunit",
+              width=5, description="Contacts of the queue followed by an order of the same "
+                                   "customer within the conversion horizon ÷ the queue's "
+                                   "contacts naming a customer (all time)."),
+        _tile(ids, "Conversion after contact, all queues", conversion, "percentunit", width=5,
+              description="The same over the contacts of every queue."),
         g(ids, "Churned customers by window (UTC)", [
             (f"sum by (window) ({churned})", "churned {{window}}"),
             (f"sum by (window) ({after})", "after a contact {{window}}"),
@@ -837,22 +847,24 @@ def workforce() -> model.Dashboard:
         ], "percentunit", description="Churned after a contact ÷ churned; no data while nobody "
                                       "churned."),
         g(ids, "Conversion after contact", [
-            (conversion, "converted share"),
+            (queue_conversion, "$queue"),
+            (conversion, "all queues"),
         ], "percentunit", description="Converted contacts ÷ contacts naming a customer, all "
                                       "time; contacts younger than the horizon can still "
                                       "convert, so the share of recent contacts grows."),
-        g(ids, "Contacts with a customer and conversions", [
-            ("sum(contact_centre_contacts_with_customer_total)", "contacts with a customer"),
-            ("sum(contact_centre_contacts_converted_total)", "converted"),
-        ], "short", description="All-time counts summed over workers (each worker counts the "
-                                "customers of its partitions, so rates over a rebalance would "
-                                "be wrong; totals are not)."),
+        g(ids, "Contacts with a customer and conversions in $queue", [
+            (f"sum(contact_centre_contacts_with_customer_total{{{Q}}})",
+             "contacts with a customer"),
+            (f"sum(contact_centre_contacts_converted_total{{{Q}}})", "converted"),
+        ], "short", description="All-time counts of the queue's contacts, summed over workers "
+                                "(each worker counts the customers of its partitions, so rates "
+                                "over a rebalance would be wrong; totals are not)."),
     ]  # fmt: skip
     d = _base(
         "cc-workforce",
         "Contact centre — workforce & customers",
-        "Agents of one queue by state, occupancy and productivity; churn and conversion after "
-        "contact of all customers.",
+        "Agents of one queue by state, occupancy and productivity; conversion after contact; "
+        "churn of all customers.",
         ["workforce", "customers"],
     ).with_variable(_queue_variable(multi=False))
     return _add(d, panels).build()

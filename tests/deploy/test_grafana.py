@@ -192,22 +192,26 @@ def test_workforce_board_stacks_agents_and_sums_customers_over_workers() -> None
     assert [t["legendFormat"] for t in agents["targets"]] == [
         "available", "busy", "after_call_work", "away",
     ]  # fmt: skip
-    conversion = titled["Conversion after contact"]["targets"][0]["expr"]
-    assert conversion == (
+    conversion = [t["expr"] for t in titled["Conversion after contact"]["targets"]]
+    assert conversion == [
+        'sum(contact_centre_contacts_converted_total{queue="$queue"}) / '
+        'sum(contact_centre_contacts_with_customer_total{queue="$queue"})',
         "sum(contact_centre_contacts_converted_total) / "
-        "sum(contact_centre_contacts_with_customer_total)"
-    )
+        "sum(contact_centre_contacts_with_customer_total)",
+    ]
     for panel in panels(board):
         for target in panel["targets"]:
-            names = metric_names(target["expr"])
-            customers = any("customer" in n or "contacts_converted" in n for n in names)
-            if customers:
-                # No queue label on customers: every worker exports its part.
-                assert "queue=" not in target["expr"] and "sum" in target["expr"], panel["title"]
-                # A counter summed over workers drops when a partition moves: no rate().
-                assert "rate(" not in target["expr"] and "increase(" not in target["expr"]
+            expr, names = target["expr"], metric_names(target["expr"])
+            if any("churned" in n for n in names):
+                # Churn has no queue label.
+                assert "queue=" not in expr, panel["title"]
+            if any("customer" in n or "contacts_converted" in n for n in names):
+                # Every worker exports its customers' part: summed, and never rate() of it
+                # (a counter summed over workers drops when a partition moves).
+                assert expr.startswith("sum") and "rate(" not in expr, panel["title"]
+                assert "increase(" not in expr, panel["title"]
             elif names:
-                assert 'queue="$queue"' in target["expr"], panel["title"]
+                assert 'queue="$queue"' in expr, panel["title"]
 
 
 def test_pipeline_board_shows_snapshot_errors() -> None:
