@@ -69,6 +69,7 @@ class Wiring:
             conversion_horizon_seconds=settings.conversion_horizon_seconds,
             max_event_bytes=settings.max_event_bytes,
             future_skew_seconds=settings.future_skew_seconds,
+            forward_partitions=settings.partitions,
         )
         self.app = faust.App(
             settings.app_id,
@@ -221,7 +222,10 @@ class Wiring:
         """
         for out in effects.messages:
             self.topics[out.role].send_soon(
-                key=out.key, value=out.value, headers=list(out.headers) or None
+                key=out.key,
+                value=out.value,
+                partition=out.partition,
+                headers=list(out.headers) or None,
             )
         for table, writes in ((self.routes, effects.route_writes),
                               (self.aggregates, effects.aggregate_writes)):  # fmt: skip

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from aiokafka.partitioner import murmur2
 
 from stream import records
 from stream.aggregator import (
@@ -58,7 +59,7 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     """Unused: senders before per-event agent records put numbered agent states here."""
     customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
     """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
-    keyed by customer id with an empty ``queue``."""
+    to the customers' partition (``customer_partition``) with an empty ``queue``."""
     timelines: list[Any] = msgspec.field(default_factory=list)
     """Unused: senders before per-event agent records put whole timelines here."""
     agent_events: list[tuple[str, list[QueueEvent]]] = msgspec.field(default_factory=list)
@@ -72,12 +73,21 @@ _BATCH_DECODER = msgspec.msgpack.Decoder(ForwardBatch)
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A message to publish: topic role (``forward``, ``dead_letter``, ``window``), key, value."""
+    """A message to publish: topic role (``forward``, ``dead_letter``, ``window``), key, value;
+    ``partition`` when the sender chose it (else the key's hash decides)."""
 
     role: str
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None
+
+
+def customer_partition(customer_id: str, partitions: int) -> int:
+    """The forward-topic partition that owns a customer: Kafka's default partitioner
+    (murmur2 of the id), where forwards keyed by customer id went before they were grouped."""
+    index: int = murmur2(customer_id.encode()) & 0x7FFFFFFF
+    return index % partitions
 
 
 @dataclass(slots=True)
@@ -108,9 +118,11 @@ class Pipeline:
         aggregator: Aggregator,
         clock: Callable[[], float],
         retention_seconds: float,
+        forward_partitions: int,
         conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
     ) -> None:
         self.router = router
+        self.forward_partitions = forward_partitions
         self.aggregator = aggregator
         self.clock = clock
         self.retention_seconds = retention_seconds
@@ -133,6 +145,7 @@ class Pipeline:
         retention_seconds: float,
         max_event_bytes: int,
         future_skew_seconds: float,
+        forward_partitions: int,
         conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
     ) -> Pipeline:
         router = Router(
@@ -144,6 +157,7 @@ class Pipeline:
             aggregator=aggregator,
             clock=clock,
             retention_seconds=retention_seconds,
+            forward_partitions=forward_partitions,
             conversion_horizon_seconds=conversion_horizon_seconds,
         )
 
@@ -198,9 +212,15 @@ class Pipeline:
                 events = agent_chunks[i] if i < len(agent_chunks) else []
                 payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk, agent_events=events))
                 effects.messages.append(Outgoing("forward", key, payload))
-        for customer_id, facts in by_customer.items():  # to the customer's partition
-            payload = _BATCH_ENCODER.encode(ForwardBatch("", [], [], facts))
-            effects.messages.append(Outgoing("forward", customer_id.encode(), payload))
+        # Customer facts to the partition of each customer, one message per partition (a message
+        # per customer would be a produce round of its own).
+        to_partition: dict[int, list[tuple[str, str, float, bytes, str]]] = {}
+        for customer_id, facts in by_customer.items():
+            part_no = customer_partition(customer_id, self.forward_partitions)
+            to_partition.setdefault(part_no, []).extend(facts)
+        for part_no, facts in sorted(to_partition.items()):
+            payload = _BATCH_ENCODER.encode(ForwardBatch("", [], customers=facts))
+            effects.messages.append(Outgoing("forward", None, payload, partition=part_no))
         return effects
 
     # --- stage 2 ----------------------------------------------------------------------------

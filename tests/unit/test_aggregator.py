@@ -121,6 +121,7 @@ class Harness:
             retention_seconds=self.retention_seconds,
             max_event_bytes=65536,
             future_skew_seconds=300.0,
+            forward_partitions=len(PARTITIONS),
         )
 
     def restart(self, partitions: set[int] = PARTITIONS) -> None:
@@ -169,9 +170,11 @@ class Harness:
         forwards = []
         for out in effects.messages:
             if out.role == "forward":
+                if out.partition is not None:  # customer facts: the pipeline chose it
+                    forwards.append((out.partition, out.value))
+                    continue
                 assert out.key is not None
-                # Queues map as fixed; customer facts go by customer id (stream.kpis.customers).
-                key = out.key.decode()
+                key = out.key.decode()  # queues map as fixed
                 partition = QUEUE_PARTITION.get(key, input_partition(out.key))
                 forwards.append((partition, out.value))
             elif out.role == "dead_letter":

@@ -14,6 +14,7 @@ import itertools
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from stream import records
 from stream.config import Settings
@@ -31,8 +32,8 @@ from stream.kpis.customers import (
     expired,
     prune,
 )
-from stream.pipeline import CustomerPartition
-from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, ticket
+from stream.pipeline import CustomerPartition, customer_partition
+from tests.unit.test_aggregator import NOW, PARTITIONS, T0, Harness, Input, body, ticket
 
 DAY = 86400.0
 
@@ -436,3 +437,17 @@ def test_churn_is_not_an_event_of_a_queue() -> None:
         == 1
     )
     assert NOW - T0 == 870  # the windows above assume the scenario clock
+
+
+def test_customer_facts_go_one_message_per_partition_where_the_key_would_send_them() -> None:
+    """Grouped per partition (a message per customer costs a produce round each), on the
+    partition Kafka's default partitioner gives the customer id, where they always went."""
+    every = list(range(8))
+    for cid in ("u1", "cust-42", "ü-7", ""):
+        assert customer_partition(cid, 8) == DefaultPartitioner()(cid.encode(), every, every)
+    h = Harness()
+    batch = h.publish([created(f"e{i}", 0, f"t{i}", f"u{i}") for i in range(50)])
+    effects = h.pipeline.route(batch)
+    grouped = [m for m in effects.messages if m.role == "forward" and m.partition is not None]
+    assert sorted(m.partition or 0 for m in grouped) == sorted(PARTITIONS)  # one each, 50 customers
+    assert all(m.key is None for m in grouped)

@@ -55,6 +55,7 @@ class Wiring:
             retention_seconds=86400.0,
             max_event_bytes=65536,
             future_skew_seconds=300.0,
+            forward_partitions=2,
         )
         self.offsets: dict[str, int] = {}
         self.ids = 0
