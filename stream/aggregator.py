@@ -87,7 +87,7 @@ class QueueLive:
 
     waiting: dict[str, float] = field(default_factory=dict)  # "c:<id>" → queued at
     backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
-    awaiting: dict[str, tuple[float, str]] = field(default_factory=dict)  # "t:<id>" → (at, ch)
+    awaiting: dict[str, float] = field(default_factory=dict)  # "t:<id>" → created at
     agents: dict[str, int] | None = None  # state → agents in the queue; None: never had one
     # SLA timers (``stream.kpis.sla``): kind → sorted deadlines of items still pending it.
     deadlines: dict[str, array[float]] = field(default_factory=dict)
@@ -419,9 +419,9 @@ class Aggregator:
         if a0 != a1:
             first = dl.setdefault("first_response", sla.instants())
             if a0 is not None:
-                sla.remove(first, a0[0] + targets.first_response_seconds)
+                sla.remove(first, a0 + targets.first_response_seconds)
             if a1 is not None:
-                add(first, a1[0] + targets.first_response_seconds)
+                add(first, a1 + targets.first_response_seconds)
         if (b0 is None) != (b1 is None) and isinstance(rec, TicketRecord):
             resolution = dl.setdefault("resolution", sla.instants())
             deadline = rec.created_at + targets.resolution_seconds

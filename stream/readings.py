@@ -8,6 +8,7 @@ this module only decides which state feeds them at ``now``.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -54,7 +55,7 @@ class LiveReading:
 def live_reading(live: QueueLive, now: float) -> LiveReading:
     """The live gauges of a queue from its live index (``stream.aggregator.QueueLive``)."""
     oldest_call = min(live.waiting.values(), default=None)
-    oldest_ticket = min((created for created, _ in live.awaiting.values()), default=None)
+    oldest_ticket = min(live.awaiting.values(), default=None)
     return LiveReading(
         calls_waiting=len(live.waiting),
         oldest_call_waiting_seconds=0.0 if oldest_call is None else max(0.0, now - oldest_call),
@@ -176,13 +177,12 @@ def window_readings(
     for kind in kinds:
         start, totals = aggregator.current_window(q, kind, now)
         breached = 0
-        if live is not None and live.awaiting:
+        if live is not None:
             # Tickets past their first-response deadline without a response, where the
-            # deadline fell in this window (a breach is booked when it happens).
-            for created, channel in live.awaiting.values():
-                deadline = created + targets.for_queue(name, channel).first_response_seconds
-                if start <= deadline <= now:
-                    breached += 1
+            # deadline fell in this window (a breach is booked when it happens): the SLA
+            # timers hold exactly those deadlines, sorted.
+            deadlines = live.deadlines.get("first_response", ())
+            breached = bisect_right(deadlines, now) - bisect_left(deadlines, start)
         if totals is None and not breached:
             continue
         gauges = window_gauges(totals or WindowTotals(), breached)

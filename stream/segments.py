@@ -38,8 +38,14 @@ _WRITES: Final = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]])
 _ZLIB: Final = 0x78  # first byte of a zlib stream; a msgpack array never starts with it
 
 
-def _pack(writes: Sequence[RecordWrite]) -> bytes:
-    return zlib.compress(_ENCODER.encode(writes), 1)
+def _packed(writes: Sequence[RecordWrite]) -> list[bytes]:
+    """The values storing ``writes`` in order: one, unless they exceed ``CHUNK_BYTES``."""
+    if not writes:
+        return []
+    whole = _ENCODER.encode(writes)
+    if len(whole) <= CHUNK_BYTES:  # the common case: no per-record sizing
+        return [zlib.compress(whole, 1)]
+    return [zlib.compress(_ENCODER.encode(chunk), 1) for chunk in _chunks(writes)]
 
 
 def unpack(value: bytes) -> list[RecordWrite]:
@@ -74,8 +80,7 @@ class SegmentLog:
     def append(self, writes: Sequence[RecordWrite]) -> list[TableWrite]:
         """Table writes storing one batch's record writes (in order) as delta segments."""
         out: list[TableWrite] = []
-        for chunk in _chunks(writes):
-            value = _pack(chunk)
+        for value in _packed(writes):
             key = self._key("x", self.gen, self.seq)
             self.seq += 1
             self.delta_bytes += len(value)
@@ -93,8 +98,7 @@ class SegmentLog:
         out: list[TableWrite] = []
         size = 0
         new_keys: set[bytes] = set()
-        for i, chunk in enumerate(_chunks(list(records))):
-            value = _pack(chunk)
+        for i, value in enumerate(_packed(list(records))):
             key = self._key("k", gen, i)
             size += len(value)
             new_keys.add(key)

@@ -265,13 +265,14 @@ def awaiting_first_response_since(rec: ContactRecord) -> float | None:
     return None
 
 
-LiveView = tuple[float | None, str | None, tuple[float, str] | None]
+LiveView = tuple[float | None, str | None, float | None]
 NOT_LIVE: Final[LiveView] = (None, None, None)
 
 
 def live_view(rec: ContactRecord | None) -> LiveView:
     """What a contact adds to the live gauges, in one pass: (waiting since, backlog status,
-    (awaiting first response since, channel)); the three functions above, combined for speed."""
+    awaiting first response since); the three functions above, combined for speed. The instants
+    are the record's own float objects, so the live index holds no copies."""
     if rec is None:
         return NOT_LIVE
     if type(rec) is CallRecord:
@@ -280,7 +281,7 @@ def live_view(rec: ContactRecord | None) -> LiveView:
     if rec.status not in BACKLOG_STATUSES:
         return NOT_LIVE
     if rec.first_response_at is None:
-        return (None, rec.status, (rec.created_at, rec.channel))
+        return (None, rec.status, rec.created_at)
     return (None, rec.status, None)
 
 

@@ -583,11 +583,11 @@ def test_hand_computed_scenario(batch_size: int) -> None:
     live = h.pipeline.agg_parts[0].live["billing"]
     assert live.waiting == {"c:c5": T0 + 400}
     assert {k: v for k, v in live.backlog.items() if v} == {"pending": 1, "on_hold": 1}
-    assert live.awaiting == {"t:t2": (T0 + 50, "email"), "t:t3": (T0 + 200, "email")}
+    assert live.awaiting == {"t:t2": T0 + 50, "t:t3": T0 + 200}
     live = h.pipeline.agg_parts[1].live["support"]
     assert live.waiting == {"c:c7": T0 + 500}
     assert {k: v for k, v in live.backlog.items() if v} == {"open": 1}
-    assert live.awaiting == {"t:t5": (T0 + 300, "chat")}
+    assert live.awaiting == {"t:t5": T0 + 300}
 
     # one dead letter per rejected input, with the original bytes and coordinates
     dead = sorted(
