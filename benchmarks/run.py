@@ -485,7 +485,10 @@ async def memory(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Results
     async with aiohttp.ClientSession() as session:
         worker.start()
         await worker.wait_ready(session, plan.timeout)
-        await asyncio.sleep(2)  # let start-up garbage settle before the baseline
+        # Both readings wait for the worker's periodic work — windows, expiry, the heap trim
+        # (STREAM_HEAP_TRIM_SECONDS) — so they compare settled states, not a burst's peak.
+        settle = settings.heap_trim_seconds + 1.0
+        await asyncio.sleep(settle)
         out.rss_before = worker.rss()
         await producer.start()
         try:
@@ -522,7 +525,7 @@ async def memory(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Results
             return tickets == plan.open_tickets and calls == plan.waiting_calls
 
         await _poll(all_open, plan.timeout, "every contact to be open", 0.25)
-        await asyncio.sleep(2)
+        await asyncio.sleep(settle)
         out.rss_after = worker.rss()
         worker.stop()
 
@@ -621,7 +624,10 @@ def report(out: Results, plot_name: str) -> str:
         "scrape whose processed count reaches k (the scrape's receive time: an upper bound).",
         "- **Memory**: `VmRSS` of a fresh worker, idle, then with every ticket open and awaiting "
         "a first response and every call waiting (both checked on `/metrics`); the difference "
-        "divided by the contacts. It includes the changelog segments the in-memory table keeps.",
+        "divided by the contacts. Each reading waits one heap-trim interval plus a second "
+        "(`STREAM_HEAP_TRIM_SECONDS`, `stream/heap.py`), so it sees the settled state, not the "
+        "peak of the burst that opened the contacts. It includes the changelog segments the "
+        "in-memory table keeps.",
         "- **Recovery**: the pipeline's worker gets SIGTERM after the set; it is started again "
         "with the same data directory and counts until it is ready and every counter, histogram "
         "and backlog gauge equals the value before the stop.",

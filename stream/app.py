@@ -20,7 +20,7 @@ import faust
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from stream import records
+from stream import heap, records
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
 from stream.logs import logging_config
@@ -161,6 +161,12 @@ class Wiring:
             if not app.rebalancing:
                 self._check_ownership()
                 await self.perform(self.pipeline.tick())
+
+        if s.heap_trim_seconds > 0:
+
+            @app.timer(s.heap_trim_seconds)  # type: ignore[untyped-decorator]
+            async def trim_heap() -> None:
+                heap.trim()
 
         @app.timer(60.0)  # type: ignore[untyped-decorator]
         async def expire() -> None:

@@ -321,6 +321,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "producer_max_batch_bytes": _integer(1, 64 * 1024 * 1024),
     "batch_consumer": _boolean,
     "fetch_max_wait_ms": _integer(1, 60_000),
+    "heap_trim_seconds": _seconds(zero_allowed=True),
     "batch_within_seconds": _seconds(zero_allowed=False),
     "session_timeout_seconds": _seconds(zero_allowed=False),
     "store": _text(
@@ -405,6 +406,8 @@ class Settings:
     """Longest wait of a fetch with no new data. Kafka answers as soon as data arrives; the
     embedded Tansu broker waits this long, so it bounds event-to-metric latency there (Faust's
     own value is 1500)."""
+    heap_trim_seconds: float = 5.0
+    """How often the worker returns freed heap memory to the OS (``stream.heap``); ``0`` never."""
     producer_max_batch_bytes: int = 16384
     """Producer batch size limit. Set 1 on the embedded Tansu broker: its memory engine answers
     ListOffsets(latest) with the last batch's base offset + 1, so with multi-record batches Faust
