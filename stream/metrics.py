@@ -126,7 +126,9 @@ class KpiCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._collect(self.pipeline.agg_parts.values())
-        yield from _customer_families(self.pipeline.customer_parts.values(), self.clock())
+        yield from _customer_families(
+            self.pipeline.customer_parts.values(), self.pipeline.active_customers(), self.clock()
+        )
         yield from _productivity_families(self.pipeline, self.clock())
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).collect()
@@ -134,7 +136,7 @@ class KpiCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         """The families, without samples (what a restricted registry matches names against)."""
         yield from self._collect(())
-        yield from _customer_families((), 0.0)
+        yield from _customer_families((), None, 0.0)
         yield from _productivity_families(None, 0.0)
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).describe()
@@ -318,7 +320,9 @@ class PipelineCollector(Collector):
         )
 
 
-def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterator[Metric]:
+def _customer_families(
+    parts: Iterable[CustomerPartition], active: int | None, now: float
+) -> Iterator[Metric]:
     """Churn and conversion families (``stream.kpis.customers``): customers live on the
     partition of their id, so every worker exports its part — conversion per queue of the
     contact, churn without a queue — and Prometheus sums over workers
@@ -345,6 +349,14 @@ def _customer_families(parts: Iterable[CustomerPartition], now: float) -> Iterat
         "Churned customers with a contact (ticket) in the 30 days before churning.",
         value=after,
     )
+    active_family = GaugeMetricFamily(
+        P + "customers_active",
+        "Customers with a contact (ticket) in the last 30 days of event time, as of the last "
+        "expiry pass (every 60 s); the churn rate's denominator.",
+    )
+    if active is not None:
+        active_family.add_metric([], active)
+    yield active_family
     contacts = CounterMetricFamily(
         P + "contacts_with_customer",
         "Contacts naming a customer (tickets with customer_id), one per ticket, by its queue.",

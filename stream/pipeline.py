@@ -96,6 +96,9 @@ class CustomerPartition:
 
     records: dict[str, bytes] = field(default_factory=dict)
     """Customer id → its stored bytes (``records.encode_customer``), decoded for each fact."""
+    active: int | None = None
+    """Active customers (``customers.is_active``) as of the last pass over the records: the
+    first read (``Pipeline.active_customers``), then every expiry."""
     totals: CustomerTotals = field(default_factory=CustomerTotals)
 
 
@@ -279,6 +282,19 @@ class Pipeline:
         writes += [(f"u|{cid}", changed[cid]) for cid in sorted(changed)]
         return self._store(self.agg_logs, partition, writes)
 
+    def active_customers(self) -> int | None:
+        """Active customers over the partitions here, as of the last pass (each partition's
+        first count is taken now); None when no customer partition is here."""
+        if not self.customer_parts:
+            return None
+        for cp in self.customer_parts.values():
+            if cp.active is None:
+                cp.active = sum(
+                    customers.is_active(records.decode_customer(stored), cp.totals)
+                    for stored in cp.records.values()
+                )
+        return sum(cp.active or 0 for cp in self.customer_parts.values())
+
     def tick(self) -> Effects:
         """Close windows the wall clock has made final in idle partitions."""
         effects = Effects()
@@ -302,14 +318,18 @@ class Pipeline:
         )
         for partition, cp in self.customer_parts.items():
             dropped: list[RecordWrite] = []
+            active = 0
             for cid, stored in list(cp.records.items()):
                 rec = records.decode_customer(stored)
                 if customers.expired(rec, cp.totals):
                     del cp.records[cid]
                     dropped.append((f"u|{cid}", None))
-                elif customers.prune(rec, cp.totals):
+                    continue
+                active += customers.is_active(rec, cp.totals)
+                if customers.prune(rec, cp.totals):
                     cp.records[cid] = records.encode_customer(rec)
                     dropped.append((f"u|{cid}", cp.records[cid]))
+            cp.active = active
             if dropped:
                 effects.aggregate_writes += self._store(self.agg_logs, partition, dropped)
         for partition, part in self.router_parts.items():

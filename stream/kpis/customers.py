@@ -1,6 +1,7 @@
 """Churn, retention and conversion after contact: facts of customers, joined by customer.
 
-**Churn**: customers who churned, and how many of them had contacted support before.
+**Churn**: customers who churned, and how many of them had contacted support before; *active
+customers* (a contact in the last 30 days of event time) are the churn rate's denominator.
 **Conversion**: contacts followed by an order of the same customer within a horizon
 (``STREAM_CONVERSION_HORIZON_SECONDS``, default 7 days): an order at ``o`` converts every contact
 at ``c`` with ``c < o ≤ c + horizon``, counted per queue of the contact (the ticket's queue). The
@@ -222,6 +223,21 @@ def expired(rec: CustomerRecord, totals: CustomerTotals) -> bool:
     """True when the customer's newest fact is more than 30 days older than the partition's
     (longer than any horizon that matters: the default is 7 days)."""
     return totals.newest is not None and rec.newest() < totals.newest - LOOKBACK_SECONDS
+
+
+def is_active(rec: CustomerRecord, totals: CustomerTotals) -> bool:
+    """Whether the customer had a contact in the 30 days (event time) before the partition's
+    newest fact: an *active customer*, the denominator of the churn rate."""
+    newest = totals.newest
+    return newest is not None and any(c[0] >= newest - LOOKBACK_SECONDS for c in rec.contacts)
+
+
+def churn_rate(churned: int, active: int) -> float | None:
+    """Churned customers ÷ active customers (a contact in the last 30 days); ratio; ``None``
+    when no customer is active."""
+    if active <= 0:
+        return None
+    return churned / active
 
 
 def current_counts(totals: CustomerTotals, kind: str, now: float) -> tuple[int, int] | None:

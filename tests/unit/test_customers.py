@@ -26,6 +26,7 @@ from stream.kpis.customers import (
     add_churn,
     add_contact,
     add_order,
+    churn_rate,
     churned_after_contact_share,
     conversion_share,
     current_counts,
@@ -451,3 +452,35 @@ def test_customer_facts_go_one_message_per_partition_where_the_key_would_send_th
     grouped = [m for m in effects.messages if m.role == "forward" and m.partition is not None]
     assert sorted(m.partition or 0 for m in grouped) == sorted(PARTITIONS)  # one each, 50 customers
     assert all(m.key is None for m in grouped)
+
+
+def test_churn_rate_formula() -> None:
+    assert churn_rate(0, 0) is None  # nobody active: no data
+    assert churn_rate(3, 0) is None
+    assert churn_rate(1, 4) == 0.25
+
+
+def test_active_customers_had_a_contact_in_the_last_30_days() -> None:
+    """Per partition, 30 days of event time before its newest fact; a recent contact on each
+    partition sets that clock to T0."""
+    recent = {customer_partition(f"r{i}", len(PARTITIONS)): f"r{i}" for i in range(20)}
+    assert set(recent) == PARTITIONS
+    h = Harness()
+    h.run(
+        [
+            *(created(f"now-{cid}", 0, f"t-{cid}", cid) for cid in recent.values()),
+            created("e1", -31 * DAY, "t1", "old"),  # too long ago
+            created("e2", -29 * DAY, "t2", "month"),  # within 30 days
+            created("e3", -40 * DAY, "t3", "back"),
+            created("e4", -DAY, "t4", "back"),  # an old contact and a recent one: active
+            churned("c1", 5, "churner"),  # churned without a contact: not active
+            ordered("o1", 5, "buyer"),  # an order is not a contact
+        ]
+    )
+    active = {k: v for k, v in h.samples().items() if k[0] == "contact_centre_customers_active"}
+    assert active == {("contact_centre_customers_active", ()): len(recent) + 2}
+    # The count is as of the last pass: new contacts show after the next expiry.
+    h.run([created("e5", 0, "t5", "new")])
+    assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 2
+    h.perform(h.pipeline.expire())
+    assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 3
