@@ -351,8 +351,8 @@ def _customer_families(
     )
     active_family = GaugeMetricFamily(
         P + "customers_active",
-        "Customers with a contact (ticket) in the last 30 days of event time, as of the last "
-        "expiry pass (every 60 s); the churn rate's denominator.",
+        "Customers with a contact (ticket) in the 30 days of event time before their "
+        "partition's newest fact; the churn rate's denominator.",
     )
     if active is not None:
         active_family.add_metric([], active)

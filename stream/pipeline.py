@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ from stream.aggregator import (
     QueueRecord,
     TargetSource,
 )
-from stream.kpis import customers
+from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import CustomerRecord, CustomerTotals
 from stream.kpis.productivity import QueueEvent
@@ -96,9 +97,20 @@ class CustomerPartition:
 
     records: dict[str, bytes] = field(default_factory=dict)
     """Customer id → its stored bytes (``records.encode_customer``), decoded for each fact."""
-    active: int | None = None
-    """Active customers (``customers.is_active``) as of the last pass over the records: the
-    first read (``Pipeline.active_customers``), then every expiry."""
+    last_contacts: array[float] = field(default_factory=sla.instants)
+    """Each remembered customer's newest contact time, sorted: active customers are counted
+    with one binary search (``customers.active_count``)."""
+
+    def track(self, before: CustomerRecord | None, after: CustomerRecord | None) -> None:
+        """Move a customer's newest contact time in ``last_contacts``."""
+        old = before.contacts[-1][0] if before is not None and before.contacts else None
+        new = after.contacts[-1][0] if after is not None and after.contacts else None
+        if old != new:
+            if old is not None:
+                sla.remove(self.last_contacts, old)
+            if new is not None:
+                sla.add(self.last_contacts, new)
+
     totals: CustomerTotals = field(default_factory=CustomerTotals)
 
 
@@ -261,10 +273,10 @@ class Pipeline:
         horizon = self.conversion_horizon_seconds
         for fact in facts:
             stored = cp.records.get(fact.customer_id)
-            if stored is None:
-                rec = CustomerRecord(fact.customer_id)
-            else:
+            rec = CustomerRecord(fact.customer_id)
+            if stored is not None:
                 rec = records.decode_customer(stored)
+            before = CustomerRecord(rec.customer_id, rec.contacts)
             if fact.kind == "contact":
                 queue = sys.intern(fact.queue)
                 done = customers.add_contact(rec, cp.totals, fact.at, fact.ident, queue, horizon)
@@ -273,9 +285,9 @@ class Pipeline:
             else:
                 done = customers.add_churn(rec, cp.totals, fact.at, fact.ident)
             if done:
-                changed[rec.customer_id] = cp.records[rec.customer_id] = records.encode_customer(
-                    rec
-                )
+                encoded = cp.records[rec.customer_id] = records.encode_customer(rec)
+                changed[rec.customer_id] = encoded
+                cp.track(before, rec)
         if not changed:
             return []
         writes: list[RecordWrite] = [("k|customers", records.encode(cp.totals))]
@@ -283,17 +295,14 @@ class Pipeline:
         return self._store(self.agg_logs, partition, writes)
 
     def active_customers(self) -> int | None:
-        """Active customers over the partitions here, as of the last pass (each partition's
-        first count is taken now); None when no customer partition is here."""
+        """Active customers (``customers.active_count``) over the partitions here; None when no
+        customer partition is here."""
         if not self.customer_parts:
             return None
-        for cp in self.customer_parts.values():
-            if cp.active is None:
-                cp.active = sum(
-                    customers.is_active(records.decode_customer(stored), cp.totals)
-                    for stored in cp.records.values()
-                )
-        return sum(cp.active or 0 for cp in self.customer_parts.values())
+        return sum(
+            customers.active_count(cp.last_contacts, cp.totals)
+            for cp in self.customer_parts.values()
+        )
 
     def tick(self) -> Effects:
         """Close windows the wall clock has made final in idle partitions."""
@@ -318,18 +327,18 @@ class Pipeline:
         )
         for partition, cp in self.customer_parts.items():
             dropped: list[RecordWrite] = []
-            active = 0
             for cid, stored in list(cp.records.items()):
                 rec = records.decode_customer(stored)
                 if customers.expired(rec, cp.totals):
                     del cp.records[cid]
+                    cp.track(rec, None)
                     dropped.append((f"u|{cid}", None))
                     continue
-                active += customers.is_active(rec, cp.totals)
+                before = rec.contacts
                 if customers.prune(rec, cp.totals):
+                    cp.track(CustomerRecord(cid, before), rec)
                     cp.records[cid] = records.encode_customer(rec)
                     dropped.append((f"u|{cid}", cp.records[cid]))
-            cp.active = active
             if dropped:
                 effects.aggregate_writes += self._store(self.agg_logs, partition, dropped)
         for partition, part in self.router_parts.items():
@@ -458,6 +467,8 @@ class Pipeline:
         for part in self.router_parts.values():  # stored one record per event, in any order
             for rec in part.agents.values():
                 rec.history.sort(key=lambda e: (e[0], e[1]))
+        for cp in self.customer_parts.values():
+            cp.last_contacts = sla.instants(cp.last_contacts)
         now = self.clock()
         for ps in self.agg_parts.values():
             ps.last_event_wall = now
@@ -476,7 +487,10 @@ class Pipeline:
             return
         if name.startswith("u|"):  # kept as stored bytes (maps of older versions: as arrays)
             cp = self.customer_parts.setdefault(partition, CustomerPartition())
-            cp.records[name[2:]] = records.encode_customer(records.decode_customer(value))
+            customer = records.decode_customer(value)
+            cp.records[name[2:]] = records.encode_customer(customer)
+            if customer.contacts:
+                cp.last_contacts.append(customer.contacts[-1][0])  # sorted after the load
             return
         if not records.known(name):
             log.warning("unknown stored record skipped", extra={"record": name[:80]})

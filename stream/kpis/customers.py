@@ -34,7 +34,8 @@ so no queue's time zone applies.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -225,11 +226,12 @@ def expired(rec: CustomerRecord, totals: CustomerTotals) -> bool:
     return totals.newest is not None and rec.newest() < totals.newest - LOOKBACK_SECONDS
 
 
-def is_active(rec: CustomerRecord, totals: CustomerTotals) -> bool:
-    """Whether the customer had a contact in the 30 days (event time) before the partition's
-    newest fact: an *active customer*, the denominator of the churn rate."""
-    newest = totals.newest
-    return newest is not None and any(c[0] >= newest - LOOKBACK_SECONDS for c in rec.contacts)
+def active_count(last_contacts: Sequence[float], totals: CustomerTotals) -> int:
+    """Active customers — a contact in the 30 days (event time) before the partition's newest
+    fact, the churn rate's denominator — from each customer's newest contact time, sorted."""
+    if totals.newest is None:
+        return 0
+    return len(last_contacts) - bisect_left(last_contacts, totals.newest - LOOKBACK_SECONDS)
 
 
 def churn_rate(churned: int, active: int) -> float | None:

@@ -50,6 +50,7 @@ def churn(m: Samples) -> dict[str, float | None]:
         "after": value(m, "contact_centre_customers_churned_after_contact_total"),
         "contacts": value(m, "contact_centre_contacts_with_customer_total", queue="billing"),
         "converted": value(m, "contact_centre_contacts_converted_total", queue="billing"),
+        "active": value(m, "contact_centre_customers_active"),
     }
     for w in ("15m", "1h", "today"):
         out[w] = value(m, "contact_centre_customers_churned_in_window", window=w)
@@ -90,7 +91,9 @@ def test_churn_after_contact_is_exact_across_a_sigkill(
     wait_until(lambda: first.partitions() == {0, 1, 2, 3}, 90, "the worker to own all partitions")
     assert publish(broker.bootstrap, FIRST) == 9
     wait_until(lambda: accounted(first.scrape()) == 9, 60, "9 messages accounted for")
+    # active: u1 (contact 20 days before its partition's newest fact); u2's is 52 days old
     want: dict[str, float | None] = {"churned": 3, "after": 1, "contacts": 2, "converted": 1,
+                                     "active": 1,
                                      "15m": 2, "1h": 2, "today": 3,
                                      "15m_after": 1, "1h_after": 1, "today_after": 1}  # fmt: skip
     wait_until(lambda: churn(first.scrape()) == want, 60, f"churn {want}")
@@ -103,7 +106,8 @@ def test_churn_after_contact_is_exact_across_a_sigkill(
     second = workers(frozen_time="2026-11-22T10:40:00Z")
     wait_until(lambda: second.partitions() == {0, 1, 2, 3}, 90, "the second worker ready")
     wait_until(lambda: accounted(second.scrape()) == 16, 90, "16 messages accounted for")
-    want = {"churned": 4, "after": 2, "contacts": 4, "converted": 3, "15m": 3, "1h": 3, "today": 4,
+    want = {"churned": 4, "after": 2, "contacts": 4, "converted": 3, "active": 3,  # + u3, u4
+            "15m": 3, "1h": 3, "today": 4,
             "15m_after": 1, "1h_after": 1, "today_after": 2}  # fmt: skip
     wait_until(lambda: churn(second.scrape()) == want, 60, f"churn {want}")
     m = second.scrape()

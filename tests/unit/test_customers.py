@@ -479,8 +479,17 @@ def test_active_customers_had_a_contact_in_the_last_30_days() -> None:
     )
     active = {k: v for k, v in h.samples().items() if k[0] == "contact_centre_customers_active"}
     assert active == {("contact_centre_customers_active", ()): len(recent) + 2}
-    # The count is as of the last pass: new contacts show after the next expiry.
-    h.run([created("e5", 0, "t5", "new")])
-    assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 2
-    h.perform(h.pipeline.expire())
+    h.run([created("e5", 0, "t5", "new")])  # live: counts at once
     assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 3
+    h.restart()  # rebuilt from the stored customers
+    assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 3
+
+    def tracked() -> int:
+        return sum(len(cp.last_contacts) for cp in h.pipeline.customer_parts.values())
+
+    before = tracked()
+    h.perform(h.pipeline.expire())  # forgets "old" (no fact for over 30 days)
+    assert tracked() == before - 1
+    assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 3
+    h.run([created("e6", -5 * DAY, "t6", "old")])  # back: active again
+    assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 4
