@@ -18,7 +18,8 @@ Five dashboards, each with a fixed ``uid`` so that links and provisioning surviv
   full-resolution percentiles.
 * ``cc-workforce``: agents by state, occupancy and contacts per staffed agent-hour of one
   queue; conversion after contact of its contacts and of all; churn and churn after contact of
-  all customers (churn has no queue label). Customer series come from the partition of the
+  all customers (churn has no queue label), active customers, today's churn rate (churned ÷
+  active) and retention (1 − churn rate). Customer series come from the partition of the
   customer's id, so each worker exports its part of every queue: panels sum over workers.
 * ``cc-pipeline``: pipeline health: accepted, rejected, duplicate and late events, partitions per
   worker, event-time lag, consumer lag, scrape health, wallboard snapshot errors.
@@ -759,8 +760,8 @@ def service_quality() -> model.Dashboard:
 
 
 def workforce() -> model.Dashboard:
-    """Agents of one queue; conversion after contact of its contacts and of all; churn of all
-    customers."""
+    """Agents of one queue; conversion after contact of its contacts and of all; churn, churn
+    rate and retention of all customers."""
     ids = _Ids()
     g = _graph
     today = 'window="today"'
@@ -782,6 +783,12 @@ def workforce() -> model.Dashboard:
     conversion = (
         "sum(contact_centre_contacts_converted_total) / "
         "sum(contact_centre_contacts_with_customer_total)"
+    )
+    # Churn rate = churned today ÷ active customers, as stream.kpis.customers.churn_rate: no
+    # data without an active customer; 0 while nobody churned today (a worker exports the
+    # window's gauge only once a churn falls in it).
+    churn_rate = (
+        f"({summed(churned, today)} or vector(0)) / (sum(contact_centre_customers_active) > 0)"
     )
     # Per queue of the contact, still summed: every worker exports its customers' part of it.
     queue_conversion = (
@@ -859,12 +866,32 @@ def workforce() -> model.Dashboard:
         ], "short", description="All-time counts of the queue's contacts, summed over workers "
                                 "(each worker counts the customers of its partitions, so rates "
                                 "over a rebalance would be wrong; totals are not)."),
+        # At the end, so that the ids of the panels above stay as they were.
+        dash.Row("Churn rate and retention (all queues)").id(ids()),
+        _tile(ids, "Active customers", "sum(contact_centre_customers_active)", "short", width=8,
+              description="Customers with a contact (ticket) in the 30 days of event time "
+                          "before their partition's newest fact, all queues, summed over "
+                          "workers: the churn rate's denominator."),
+        _tile(ids, "Churn rate today", churn_rate, "percentunit", width=8,
+              description="Customers churned since UTC midnight ÷ active customers; no data "
+                          "while no customer is active."),
+        _tile(ids, "Retention today", f"1 - {churn_rate}", "percentunit", width=8,
+              description="1 − churn rate today."),
+        g(ids, "Churn rate today (UTC)", [
+            (churn_rate, "churn rate"),
+        ], "percentunit", description="Churned since UTC midnight ÷ active customers: it climbs "
+                                      "through the day and restarts at 0 at UTC midnight "
+                                      "(retention, 1 − churn rate, is the tile above)."),
+        g(ids, "Active customers over time", [
+            ("sum(contact_centre_customers_active)", "active customers"),
+        ], "short", description="Customers with a contact in the 30 days of event time before "
+                                "their partition's newest fact, summed over workers."),
     ]  # fmt: skip
     d = _base(
         "cc-workforce",
         "Contact centre — workforce & customers",
         "Agents of one queue by state, occupancy and productivity; conversion after contact; "
-        "churn of all customers.",
+        "churn, churn rate and retention of all customers.",
         ["workforce", "customers"],
     ).with_variable(_queue_variable(multi=False))
     return _add(d, panels).build()

@@ -120,7 +120,16 @@ def metric_names(promql: str) -> set[str]:
     return names
 
 
-def _walk(node: object, names: set[str]) -> None:
+def unsummed_names(promql: str) -> set[str]:
+    """The metric names ``promql`` selects outside every ``sum`` aggregation."""
+    names: set[str] = set()
+    _walk(parse(promql), names, skip_sums=True)
+    return names
+
+
+def _walk(node: object, names: set[str], skip_sums: bool = False) -> None:
+    if skip_sums and isinstance(node, promql_parser.AggregateExpr) and str(node.op) == "sum":
+        return
     if isinstance(node, promql_parser.VectorSelector):
         if node.name:
             names.add(node.name)
@@ -128,18 +137,18 @@ def _walk(node: object, names: set[str]) -> None:
             if matcher.name == "__name__":
                 names.add(matcher.value)
     elif isinstance(node, promql_parser.MatrixSelector):
-        _walk(node.vector_selector, names)
+        _walk(node.vector_selector, names, skip_sums)
     elif isinstance(node, promql_parser.BinaryExpr):
-        _walk(node.lhs, names)
-        _walk(node.rhs, names)
+        _walk(node.lhs, names, skip_sums)
+        _walk(node.rhs, names, skip_sums)
     elif isinstance(node, promql_parser.AggregateExpr):
-        _walk(node.expr, names)
+        _walk(node.expr, names, skip_sums)
         if node.param is not None:
-            _walk(node.param, names)
+            _walk(node.param, names, skip_sums)
     elif isinstance(
         node, promql_parser.UnaryExpr | promql_parser.ParenExpr | promql_parser.SubqueryExpr
     ):
-        _walk(node.expr, names)
+        _walk(node.expr, names, skip_sums)
     elif isinstance(node, promql_parser.Call):
         for arg in node.args:
-            _walk(arg, names)
+            _walk(arg, names, skip_sums)

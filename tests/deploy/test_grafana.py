@@ -21,6 +21,7 @@ from tests.deploy.expressions import (
     metric_names,
     panels,
     recorded_names,
+    unsummed_names,
 )
 
 UIDS = {
@@ -53,6 +54,7 @@ BOARD_FAMILIES = {
         "contact_centre_customers_churned_after_contact_total",
         "contact_centre_customers_churned_in_window",
         "contact_centre_customers_churned_after_contact_in_window",
+        "contact_centre_customers_active",
         "contact_centre_contacts_with_customer_total", "contact_centre_contacts_converted_total",
     },
     "pipeline.json": {"contact_centre_snapshot_errors_total"},
@@ -208,10 +210,37 @@ def test_workforce_board_stacks_agents_and_sums_customers_over_workers() -> None
             if any("customer" in n or "contacts_converted" in n for n in names):
                 # Every worker exports its customers' part: summed, and never rate() of it
                 # (a counter summed over workers drops when a partition moves).
-                assert expr.startswith("sum") and "rate(" not in expr, panel["title"]
+                assert not unsummed_names(expr), panel["title"]
+                assert "rate(" not in expr, panel["title"]
                 assert "increase(" not in expr, panel["title"]
             elif names:
                 assert 'queue="$queue"' in expr, panel["title"]
+
+
+def test_workforce_board_shows_churn_rate_over_active_customers_and_retention() -> None:
+    board = dashboards()["workforce.json"]
+    titled = _titled(board)
+    churned = 'sum(contact_centre_customers_churned_in_window{window="today"})'
+    active = "sum(contact_centre_customers_active)"
+    # 0 while nobody churned today (no window gauge yet); no data without an active customer.
+    rate = f"({churned} or vector(0)) / ({active} > 0)"
+
+    def exprs(title: str) -> list[str]:
+        return [t["expr"] for t in titled[title]["targets"]]
+
+    assert titled["Active customers"]["type"] == "stat"
+    assert exprs("Active customers") == [active]
+    assert titled["Churn rate today"]["type"] == "stat"
+    assert exprs("Churn rate today") == [rate]
+    assert exprs("Retention today") == [f"1 - {rate}"]
+    assert exprs("Churn rate today (UTC)") == [rate]
+    assert exprs("Active customers over time") == [active]
+    for title in ("Churn rate today", "Retention today", "Churn rate today (UTC)"):
+        assert titled[title]["fieldConfig"]["defaults"]["unit"] == "percentunit", title
+    # Appended in a row of their own: the panels before keep their ids.
+    ids = {p["title"]: p["id"] for p in board["panels"]}
+    assert ids["Contacts with a customer and conversions in $queue"] == 20
+    assert ids["Churn rate and retention (all queues)"] == 21
 
 
 def test_pipeline_board_shows_snapshot_errors() -> None:

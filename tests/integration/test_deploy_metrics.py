@@ -163,6 +163,7 @@ def test_every_metric_of_the_dashboards_and_rules_is_exported(
         "contact_centre_agents",
         "contact_centre_occupancy_ratio",
         "contact_centre_customers_churned_in_window",
+        "contact_centre_customers_active",
         "contact_centre_sla_breached",
         "contact_centre_snapshot_errors_total",
     } <= read & scraped
