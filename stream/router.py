@@ -388,9 +388,21 @@ class Router:
         return gone
 
 
+_QUEUE_LISTS: dict[tuple[str, ...], list[str]] = {}
+_QUEUE_LISTS_MAX: Final = 10_000
+
+
 def _queue_list(queues: tuple[str, ...] | None) -> list[str] | None:
-    """An event's queue list as the history keeps it: sorted, without repeats, interned."""
-    return None if queues is None else sorted({sys.intern(q) for q in queues})
+    """An event's queue list as the history keeps it: sorted, without repeats, interned — and
+    shared: agents name the same few lists over and over (never mutated)."""
+    if queues is None:
+        return None
+    found = _QUEUE_LISTS.get(queues)
+    if found is None:
+        if len(_QUEUE_LISTS) >= _QUEUE_LISTS_MAX:
+            _QUEUE_LISTS.clear()
+        found = _QUEUE_LISTS[queues] = sorted({sys.intern(q) for q in queues})
+    return found
 
 
 def _finishes(ev: Event) -> bool:
