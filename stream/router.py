@@ -6,9 +6,9 @@ event, tagged with its queue and source coordinates, to the aggregator (stage 2)
 queues. Rejections carry a reason for the dead-letter topic.
 
 Agent events are keyed by agent, not by contact, and name no single queue: the router keeps each
-agent's state (``stream.kpis.agents``: newest state and newest queue list by event time) and
-forwards the agent's resulting state *per queue* (``AgentUpdate``) to every queue it is or was
-in, so each queue's agent counts live with the queue's other numbers on one stage-2 partition.
+agent's recent events (``stream.kpis.agents``) and forwards every event, seen from each queue
+the agent is or was in (``AgentUpdate``), to that queue's partition, so each queue's agent
+counts live with the queue's other numbers on one stage-2 partition.
 
 Exactly-once effects under at-least-once delivery: ``RouterStats`` of a source topic-partition
 records the last offset already counted; replayed messages at or below it are routed and
@@ -18,11 +18,14 @@ idempotent (set once) and written before the stats.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
+
+import msgspec
 
 from stream.dedup import ENTRY, coordinates, event_hash, find_seen
 from stream.events import (
@@ -413,7 +416,12 @@ def _finishes(ev: Event) -> bool:
 
 def _type_of(ev: Event | AgentEvent | CustomerEvent) -> str:
     """The contract ``type`` string of an event (its msgspec tag)."""
-    return str(type(ev).__struct_config__.tag)
+    return _tag(type(ev))
+
+
+@functools.cache
+def _tag(event_type: type[msgspec.Struct]) -> str:
+    return str(event_type.__struct_config__.tag)
 
 
 __all__ = [

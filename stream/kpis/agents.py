@@ -58,9 +58,12 @@ def tell(rec: AgentRecord, queues: Sequence[str] | None) -> bool:
 
     Even a stale event's queues count: which queues have (possibly all-zero) series then depends
     on the events, not on their arrival order."""
-    if queues is None or set(queues) <= set(rec.told):
+    if queues is None:
         return False
-    rec.told = sorted(set(rec.told).union(queues))
+    told = rec.told
+    if all(q in told for q in queues):  # the usual case: a short list, nothing new
+        return False
+    rec.told = sorted(set(told).union(queues))
     return True
 
 
