@@ -587,6 +587,8 @@ def _book_fact(
             totals.bump("solved_within_target", channel)
         for w in windows:
             w.solved_within += flag
+            w.first_resolutions += 1
+            w.first_resolution_seconds += value
     elif kind == "full_resolution":
         observe(totals.histogram("full_resolution", channel), RESOLUTION_BOUNDS, value)
     elif kind == "solved":

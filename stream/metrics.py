@@ -83,6 +83,12 @@ _WINDOW_HELP: Final = {
     "first_response_within_target_ratio": (
         "First responses within target ÷ (first responses + tickets past target without one)."
     ),
+    "average_first_response_seconds": (
+        "Mean first response time of tickets that got their first response in the window."
+    ),
+    "average_resolution_seconds": (
+        "Mean resolution time (created → first solved) of tickets first solved in the window."
+    ),
     "csat_ratio": "CSAT ratings 4-5 ÷ all ratings.",
     "nps_score": "Net promoter score: % promoters − % detractors (−100..+100).",
     "csat_responses": "CSAT responses in the window.",

@@ -85,6 +85,12 @@ def window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
         "first_response_within_target_ratio": tickets.first_response_within_target(
             w.first_responses_within, w.first_responses, breached
         ),
+        "average_first_response_seconds": tickets.average_first_response(
+            w.first_response_seconds, w.first_responses
+        ),
+        "average_resolution_seconds": tickets.average_resolution(
+            w.first_resolution_seconds, w.first_resolutions
+        ),
         "csat_ratio": surveys.csat(w.csat_positive, w.csat_responses),
         "nps_score": surveys.nps(w.nps_promoters, w.nps_detractors, w.nps_responses),
     }

@@ -26,6 +26,22 @@ def first_response_within_target(
     return responded_within / denominator
 
 
+def average_first_response(first_response_seconds: float, responded: int) -> float | None:
+    """Mean first response time (created → first public agent message) of the tickets that got
+    their first response in the window; seconds, ``None`` when none did."""
+    if responded <= 0:
+        return None
+    return first_response_seconds / responded
+
+
+def average_resolution(resolution_seconds: float, resolved: int) -> float | None:
+    """Mean resolution time (created → first solved) of the tickets first solved in the window;
+    seconds, ``None`` when none was."""
+    if resolved <= 0:
+        return None
+    return resolution_seconds / resolved
+
+
 def resolved_within_target(solved_within: int, solved: int) -> float | None:
     """First resolutions within target ÷ first resolutions; ratio 0..1 or ``None``."""
     if solved <= 0:

@@ -41,6 +41,8 @@ class WindowTotals:
     nps_detractors: int = 0
     complaints: int = 0
     first_contact_resolved: int = 0  # one-touch solves, less those reopened within 7 days
+    first_resolutions: int = 0  # tickets solved for the first time (created → first solved)
+    first_resolution_seconds: float = 0.0
 
 
 _WINDOW_FIELDS = tuple(f.name for f in fields(WindowTotals))

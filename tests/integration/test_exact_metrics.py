@@ -199,6 +199,13 @@ def test_known_event_set_gives_exact_metrics(
     assert v("first_response_within_target_ratio", queue="support", window="15m") == 0.5
     assert v("first_response_within_target_ratio", queue="billing", window="15m") is None
     assert v("first_response_within_target_ratio", queue="billing", window="1h") == 1.0
+    # Mean FRT / resolution of the tickets responded to / first solved in the window: t1's reply
+    # at 10:25 (300 s) is before the 10:30 quarter, its solve at 10:30 (600 s) in it.
+    assert v("average_first_response_seconds", queue="billing", window="15m") is None
+    assert v("average_first_response_seconds", queue="billing", window="1h") == 300
+    assert v("average_first_response_seconds", queue="support", window="15m") == 30
+    assert v("average_resolution_seconds", queue="billing", window="15m") == 600
+    assert v("average_resolution_seconds", queue="support", window="today") == 60
     # SLA timers at 10:40:00: c5 due 10:38:20, c7 10:39:20, t2 (chat) 10:36:00 are breached; t4's
     # (web) first response is due tomorrow 10:05; every resolution deadline is 2 days out.
     for queue, breached in (("billing", (1, 0, 0)), ("support", (1, 1, 0))):

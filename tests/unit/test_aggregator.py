@@ -428,6 +428,8 @@ BILLING_WINDOW = WindowTotals(
     nps_detractors=0,
     complaints=1,  # t1
     first_contact_resolved=1,  # t1 (one reply) and t2 (none) solved one-touch, t2 reopened
+    first_resolutions=2,
+    first_resolution_seconds=850.0,  # 600 + 250, as in the resolution histogram
 )
 SUPPORT_WINDOW = WindowTotals(
     offered=2,
@@ -453,6 +455,8 @@ SUPPORT_WINDOW = WindowTotals(
     nps_promoters=0,
     nps_detractors=1,
     first_contact_resolved=1,  # t4: one reply
+    first_resolutions=1,
+    first_resolution_seconds=700.0,
 )
 WINDOW_KEYS = {f"15m@{T0:.0f}", f"1h@{T0:.0f}", f"today@{MIDNIGHT:.0f}"}
 
@@ -515,6 +519,8 @@ EXPECTED: Samples = (
             "average_speed_of_answer_seconds": 30.0,
             "average_handle_time_seconds": 215.0,
             "first_response_within_target_ratio": 1.0,
+            "average_first_response_seconds": 120.0,
+            "average_resolution_seconds": 425.0,  # (600 + 250) ÷ 2 first resolutions
             "csat_ratio": 1.0,
             "nps_score": 100.0,
         },
@@ -545,6 +551,8 @@ EXPECTED: Samples = (
             "average_handle_time_seconds": 170.0,
             # 0 within ÷ (1 response + t5, past its 60 s target without one)
             "first_response_within_target_ratio": 0.0,
+            "average_first_response_seconds": 90.0,
+            "average_resolution_seconds": 700.0,
             "csat_ratio": 0.0,
             "nps_score": -100.0,
         },

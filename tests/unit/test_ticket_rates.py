@@ -24,6 +24,11 @@ def test_is_one_touch(messages: int, reopened: int, expected: bool) -> None:
 @pytest.mark.parametrize(
     ("function", "numerator", "denominator", "expected"),
     [
+        (tickets.average_first_response, 0.0, 0, None),  # nobody responded: no data
+        (tickets.average_first_response, 90.0, 1, 90.0),  # a single response
+        (tickets.average_first_response, 850.0, 2, 425.0),
+        (tickets.average_resolution, 0.0, 0, None),
+        (tickets.average_resolution, 700.0, 1, 700.0),
         (tickets.first_contact_resolution, 0, 0, None),  # no solves: no data
         (tickets.first_contact_resolution, 0, 3, 0.0),
         (tickets.first_contact_resolution, 3, 4, 0.75),
