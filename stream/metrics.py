@@ -409,9 +409,19 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
         "(Tickets solved + calls completed) ÷ staffed agent-hours (every state but offline).",
         labels=["queue", "window"],
     )
+    solved_per_hour = GaugeMetricFamily(
+        P + "tickets_solved_per_staffed_agent_hour",
+        "Tickets solved ÷ staffed agent-hours (every state but offline).",
+        labels=["queue", "window"],
+    )
+    calls_per_hour = GaugeMetricFamily(
+        P + "calls_completed_per_staffed_agent_hour",
+        "Calls completed (after-call work ended) ÷ staffed agent-hours.",
+        labels=["queue", "window"],
+    )
+    families = (occupancy_family, per_hour, solved_per_hour, calls_per_hour)
     if pipeline is None:
-        yield occupancy_family
-        yield per_hour
+        yield from families
         return
     for ps in pipeline.agg_parts.values():
         for name in sorted(ps.agents):
@@ -429,11 +439,15 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
                     occupancy_family.add_metric([name, kind], occ)
                 solved = 0 if totals is None else totals.solved
                 handled = 0 if totals is None else totals.handled
-                rate = productivity.contacts_per_staffed_hour(solved, handled, seconds)
-                if rate is not None:
-                    per_hour.add_metric([name, kind], rate)
-    yield occupancy_family
-    yield per_hour
+                for family, (s, c) in (
+                    (per_hour, (solved, handled)),
+                    (solved_per_hour, (solved, 0)),
+                    (calls_per_hour, (0, handled)),
+                ):
+                    rate = productivity.contacts_per_staffed_hour(s, c, seconds)
+                    if rate is not None:
+                        family.add_metric([name, kind], rate)
+    yield from families
 
 
 def _le(bound: float) -> str:

@@ -91,6 +91,10 @@ def test_productivity_is_exact_across_a_sigkill(
             "occ_today": 0.4, "per_hour_today": 2 / (2100 / 3600)}  # fmt: skip
     wait_until(lambda: rates(second.scrape()) == pytest.approx(want), 60, f"productivity {want}")
     m = second.scrape()
+    for family in ("tickets_solved", "calls_completed"):  # t1 and c1: one each
+        name = f"contact_centre_{family}_per_staffed_agent_hour"
+        assert value(m, name, queue="billing", window="15m") == pytest.approx(3.0)
+        assert value(m, name, queue="billing", window="1h") == pytest.approx(1 / (2100 / 3600))
     assert value(m, "contact_centre_events_duplicate_total") == 1
     assert value(m, "contact_centre_agents", queue="billing", state="busy") == 1
     assert value(m, "contact_centre_agents", queue="billing", state="away") == 1

@@ -167,6 +167,7 @@ SCENARIO: list[Input] = [
     ticket("t1", "ticket.created", 10, "T1", queue="billing", channel="email"),
     status("t2", 200, "T1", "solved"),
 ]
+WINDOWS = ("15m", "1h", "today")
 # NOW is T0 + 870. In [T0, NOW): a1 available 100 + 370, busy 300, ACW 100; a2 away 300.
 # Since midnight: a1 available 700 + 370 (from 09:50), the rest as above.
 EXPECTED = {
@@ -182,6 +183,14 @@ EXPECTED = {
     ("contacts_per_staffed_agent_hour", "support", "15m"): 0.0,
     ("contacts_per_staffed_agent_hour", "support", "1h"): 0.0,
     ("contacts_per_staffed_agent_hour", "support", "today"): 0.0,
+    # the split: t1 is the only contact (a solve, no completed call)
+    **{
+        ("tickets_solved_per_staffed_agent_hour", "billing", w): 1 / (staffed / 3600)
+        for w, staffed in (("15m", 1170), ("1h", 1170), ("today", 1770))
+    },
+    **{("calls_completed_per_staffed_agent_hour", "billing", w): 0.0 for w in WINDOWS},
+    **{("tickets_solved_per_staffed_agent_hour", "support", w): 0.0 for w in WINDOWS},
+    **{("calls_completed_per_staffed_agent_hour", "support", w): 0.0 for w in WINDOWS},
 }
 
 
@@ -189,7 +198,7 @@ def productivity_samples(h: Harness) -> dict[tuple[str, str, str], float]:
     out: dict[tuple[str, str, str], float] = {}
     for (name, labels), v in h.samples().items():
         short = name.removeprefix("contact_centre_")
-        if short in ("occupancy_ratio", "contacts_per_staffed_agent_hour"):
+        if short == "occupancy_ratio" or short.endswith("_per_staffed_agent_hour"):
             d = dict(labels)
             out[(short, d["queue"], d["window"])] = v
     return out
