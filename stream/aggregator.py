@@ -562,9 +562,12 @@ def _book_fact(
     elif kind == "handled":
         totals.bump("handled", channel)
         observe(totals.histogram("handle_time", channel), HANDLE_TIME_BOUNDS, value)
+        if flag:
+            totals.bump("handled_within_target", channel)
         for w in windows:
             w.handled += 1
             w.handle_seconds += value
+            w.handled_within += flag
     elif kind == "created":
         totals.bump("tickets_created", channel)
         if flag:  # category complaint

@@ -43,6 +43,8 @@ _COUNTERS: Final = (
      "Abandoned calls that waited less than the short-abandon threshold."),
     ("calls_answered_within_target", "answered_within_target",
      "Calls answered with a wait at most the queue's answer target."),
+    ("calls_handled_within_target", "handled_within_target",
+     "Completed calls with talk + hold + ACW at most the queue's handle-time target."),
     ("tickets_created", "tickets_created", "Tickets created."),
     ("first_responses_within_target", "first_responses_within_target",
      "Tickets whose first public agent response came within the first-response target."),
@@ -80,6 +82,9 @@ _WINDOW_HELP: Final = {
     "abandon_rate_ratio": "Abandoned ÷ offered calls.",
     "average_speed_of_answer_seconds": "Mean wait of answered calls.",
     "average_handle_time_seconds": "Mean talk + hold + ACW of calls completed in the window.",
+    "handle_time_within_target_ratio": (
+        "Calls completed within the handle-time target ÷ calls completed in the window."
+    ),
     "first_response_within_target_ratio": (
         "First responses within target ÷ (first responses + tickets past target without one)."
     ),

@@ -82,6 +82,7 @@ def window_gauges(w: WindowTotals, breached: int) -> dict[str, float | None]:
             w.wait_seconds, w.answered
         ),
         "average_handle_time_seconds": calls.average_handle_time(w.handle_seconds, w.handled),
+        "handle_time_within_target_ratio": calls.handled_within_target(w.handled_within, w.handled),
         "first_response_within_target_ratio": tickets.first_response_within_target(
             w.first_responses_within, w.first_responses, breached
         ),

@@ -64,6 +64,8 @@ class TargetsLike(Protocol):
     def first_response_seconds(self) -> float: ...
     @property
     def resolution_seconds(self) -> float: ...
+    @property
+    def handle_time_seconds(self) -> float: ...
 
 
 @dataclass(slots=True)
@@ -155,8 +157,9 @@ def apply_call(
         if phase != WRAPUP or rec.answered_at is None:
             return _reject(f"wrap-up completed in phase {PHASE_NAMES[phase]}")
         rec.phase, rec.updated_at = DONE, t
-        # talk + hold + ACW = (ended − answered) + (wrapped − ended)
-        return rec, [("handled", ch, max(0.0, t - rec.answered_at), False)]
+        # talk + hold + ACW = (ended − answered) + (wrapped − ended); flag: within the target
+        handle = max(0.0, t - rec.answered_at)
+        return rec, [("handled", ch, handle, handle <= targets.handle_time_seconds)]
     return Rejection("wrong_topic", f"{type(ev).__name__} is not a call event")
 
 

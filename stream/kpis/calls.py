@@ -45,6 +45,15 @@ def average_handle_time(handle_seconds_sum: float, completed: int) -> float | No
     return handle_seconds_sum / completed
 
 
+def handled_within_target(handled_within: int, handled: int) -> float | None:
+    """Completed calls whose handle time (talk + hold + ACW) was at most the queue's handle-time
+    target ÷ completed calls ("time with the customer against a target"); ratio 0..1, ``None``
+    with none completed."""
+    if handled <= 0:
+        return None
+    return handled_within / handled
+
+
 def is_short_abandon(wait_seconds: float, short_abandon_seconds: float) -> bool:
     """An abandon before the short-abandon threshold (e.g. a misdial) — excluded from SL."""
     return wait_seconds < short_abandon_seconds

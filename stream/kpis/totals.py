@@ -43,6 +43,7 @@ class WindowTotals:
     first_contact_resolved: int = 0  # one-touch solves, less those reopened within 7 days
     first_resolutions: int = 0  # tickets solved for the first time (created → first solved)
     first_resolution_seconds: float = 0.0
+    handled_within: int = 0  # completed calls with talk + hold + ACW ≤ the handle-time target
 
 
 _WINDOW_FIELDS = tuple(f.name for f in fields(WindowTotals))
@@ -60,6 +61,7 @@ COUNTERS = (
     "abandoned",
     "short_abandoned",
     "handled",
+    "handled_within_target",
     "tickets_created",
     "first_responses",
     "first_responses_within_target",

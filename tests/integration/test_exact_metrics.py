@@ -169,6 +169,9 @@ def test_known_event_set_gives_exact_metrics(
     assert v("average_speed_of_answer_seconds", queue="billing", window="15m") == 27.5
     assert v("average_speed_of_answer_seconds", queue="billing", window="today") == 25
     assert v("average_handle_time_seconds", queue="billing", window="15m") == 290
+    # c1's 290 s is within the 6 min handle-time target
+    assert v("calls_handled_within_target_total", queue="billing", channel="phone") == 1
+    assert v("handle_time_within_target_ratio", queue="billing", window="15m") == 1.0
     # Tickets.
     be, bw, se, sch = (
         {"queue": "billing", "channel": "email"},

@@ -56,6 +56,7 @@ class Targets:
     short_abandon_seconds: float = 5.0
     first_response_seconds: float = 60.0
     resolution_seconds: float = 3600.0
+    handle_time_seconds: float = 360.0
 
 
 TARGETS = Targets()
@@ -177,7 +178,20 @@ CALLS: list[tuple[list[Step], list[Fact], int, float]] = [
     # handle time = talk + ACW = wrapped − answered
     (
         [("queued", 0), ("answered", 10), ("ended", 100), ("wrapup", 130)],
-        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 120.0, False)],
+        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 120.0, True)],
+        DONE,
+        0.0,
+    ),
+    # the flag: handle time within the 360 s target, the boundary included
+    (
+        [("queued", 0), ("answered", 10), ("ended", 300), ("wrapup", 370)],
+        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 360.0, True)],
+        DONE,
+        0.0,
+    ),
+    (
+        [("queued", 0), ("answered", 10), ("ended", 300), ("wrapup", 371)],
+        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 361.0, False)],
         DONE,
         0.0,
     ),
@@ -191,7 +205,7 @@ CALLS: list[tuple[list[Step], list[Fact], int, float]] = [
             ("ended", 100),
             ("wrapup", 130),
         ],
-        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 120.0, False)],
+        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 120.0, True)],
         DONE,
         30.0,
     ),
@@ -206,7 +220,7 @@ CALLS: list[tuple[list[Step], list[Fact], int, float]] = [
             ("ended", 70),
             ("wrapup", 100),
         ],
-        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 90.0, False)],
+        [OFFERED, ("answered", "chat", 10.0, True), ("handled", "chat", 90.0, True)],
         DONE,
         35.0,
     ),
