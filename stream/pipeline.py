@@ -97,6 +97,7 @@ class CustomerPartition:
 
     records: dict[str, bytes] = field(default_factory=dict)
     """Customer id → its stored bytes (``records.encode_customer``), decoded for each fact."""
+    totals: CustomerTotals = field(default_factory=CustomerTotals)
     last_contacts: array[float] = field(default_factory=sla.instants)
     """Each remembered customer's newest contact time, sorted: active customers are counted
     with one binary search (``customers.active_count``)."""
@@ -110,8 +111,6 @@ class CustomerPartition:
                 sla.remove(self.last_contacts, old)
             if new is not None:
                 sla.add(self.last_contacts, new)
-
-    totals: CustomerTotals = field(default_factory=CustomerTotals)
 
 
 @dataclass(slots=True)
