@@ -30,7 +30,7 @@ from stream.aggregator import (
 )
 from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
-from stream.kpis.customers import CustomerRecord, CustomerTotals
+from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
 from stream.kpis.productivity import QueueEvent
 from stream.router import (
     AgentUpdate,
@@ -102,10 +102,11 @@ class CustomerPartition:
     """Each remembered customer's newest contact time, sorted: active customers are counted
     with one binary search (``customers.active_count``)."""
 
-    def track(self, before: CustomerRecord | None, after: CustomerRecord | None) -> None:
-        """Move a customer's newest contact time in ``last_contacts``."""
-        old = before.contacts[-1][0] if before is not None and before.contacts else None
-        new = after.contacts[-1][0] if after is not None and after.contacts else None
+    def track(self, before: Sequence[Contact], after: Sequence[Contact]) -> None:
+        """Move a customer's newest contact time in ``last_contacts`` (its contacts before and
+        after a change, sorted by time)."""
+        old = before[-1][0] if before else None
+        new = after[-1][0] if after else None
         if old != new:
             if old is not None:
                 sla.remove(self.last_contacts, old)
@@ -275,7 +276,7 @@ class Pipeline:
             rec = CustomerRecord(fact.customer_id)
             if stored is not None:
                 rec = records.decode_customer(stored)
-            before = CustomerRecord(rec.customer_id, rec.contacts)
+            before = rec.contacts  # a tuple: the change replaces it
             if fact.kind == "contact":
                 queue = sys.intern(fact.queue)
                 done = customers.add_contact(rec, cp.totals, fact.at, fact.ident, queue, horizon)
@@ -286,7 +287,7 @@ class Pipeline:
             if done:
                 encoded = cp.records[rec.customer_id] = records.encode_customer(rec)
                 changed[rec.customer_id] = encoded
-                cp.track(before, rec)
+                cp.track(before, rec.contacts)
         if not changed:
             return []
         writes: list[RecordWrite] = [("k|customers", records.encode(cp.totals))]
@@ -330,12 +331,12 @@ class Pipeline:
                 rec = records.decode_customer(stored)
                 if customers.expired(rec, cp.totals):
                     del cp.records[cid]
-                    cp.track(rec, None)
+                    cp.track(rec.contacts, ())
                     dropped.append((f"u|{cid}", None))
                     continue
                 before = rec.contacts
                 if customers.prune(rec, cp.totals):
-                    cp.track(CustomerRecord(cid, before), rec)
+                    cp.track(before, rec.contacts)
                     cp.records[cid] = records.encode_customer(rec)
                     dropped.append((f"u|{cid}", cp.records[cid]))
             if dropped:
