@@ -270,6 +270,7 @@ def run_worker(settings: Settings) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
     wiring = Wiring(settings, load_targets(settings.targets_file))
+    heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.heap
     worker = faust.Worker(
         wiring.app,
         loglevel=settings.log_level,

@@ -322,6 +322,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "batch_consumer": _boolean,
     "fetch_max_wait_ms": _integer(1, 60_000),
     "heap_trim_seconds": _seconds(zero_allowed=True),
+    "gc_young_threshold": _integer(0, 10_000_000),
     "batch_within_seconds": _seconds(zero_allowed=False),
     "session_timeout_seconds": _seconds(zero_allowed=False),
     "store": _text(
@@ -408,6 +409,9 @@ class Settings:
     own value is 1500)."""
     heap_trim_seconds: float = 5.0
     """How often the worker returns freed heap memory to the OS (``stream.heap``); ``0`` never."""
+    gc_young_threshold: int = 50_000
+    """Allocations between collections of the cyclic garbage collector's youngest generation
+    (``stream.heap``; CPython's default is 700); ``0`` keeps Python's own settings."""
     producer_max_batch_bytes: int = 16384
     """Producer batch size limit. Set 1 on the embedded Tansu broker: its memory engine answers
     ListOffsets(latest) with the last batch's base offset + 1, so with multi-record batches Faust
