@@ -145,7 +145,9 @@ class Wiring:
                     Message(m.topic, m.partition, m.offset, m.key, m.value)
                     for m in (e.message for e in events)
                 ]
-                await self.perform(self.pipeline.route(batch))
+                with heap.collector_paused():
+                    effects = self.pipeline.route(batch)
+                await self.perform(effects)
 
         @app.agent(self.by_queue, name="aggregate")
         async def aggregate(stream: Any) -> None:
@@ -154,7 +156,9 @@ class Wiring:
                 for e in events:
                     by_partition.setdefault(e.message.partition, []).append(e.message.value)
                 for partition, payloads in by_partition.items():
-                    await self.perform(self.pipeline.aggregate(partition, payloads))
+                    with heap.collector_paused():
+                        effects = self.pipeline.aggregate(partition, payloads)
+                    await self.perform(effects)
 
         @app.timer(1.0)  # type: ignore[untyped-decorator]
         async def close_windows() -> None:
@@ -209,10 +213,11 @@ class Wiring:
                 by_queue.setdefault(tp.partition, []).extend(r.value for r in recs)
             else:
                 inputs += recs
-        if inputs:
-            self.enqueue(self.pipeline.route(inputs))
-        for partition, payloads in by_queue.items():
-            self.enqueue(self.pipeline.aggregate(partition, payloads))
+        with heap.collector_paused():  # see stream.heap
+            if inputs:
+                self.enqueue(self.pipeline.route(inputs))
+            for partition, payloads in by_queue.items():
+                self.enqueue(self.pipeline.aggregate(partition, payloads))
         await self.app.producer.buffer.wait_until_ebb()
 
     async def perform(self, effects: Effects) -> None:

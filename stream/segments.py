@@ -3,7 +3,7 @@
 Writing one changelog message per touched record costs a producer round of work per record,
 which caps a worker at a few thousand events per second. Instead each batch's record writes for
 one partition go into a *delta* — one table value holding ``[(name, bytes | None), ...]`` — so a
-batch is also atomic in the changelog. When the deltas outgrow the live state, a *snapshot* of
+batch is also atomic in the changelog. When the deltas outgrow twice the live state, a *snapshot* of
 every live record is written in chunks, then a *manifest* naming it, then tombstones for
 everything older; the changelog (and the table's memory) stays proportional to the live state.
 
@@ -32,6 +32,7 @@ TableWrite = tuple[bytes, bytes | None]  # table key, value (None: tombstone)
 
 CHUNK_BYTES: Final = 512 * 1024
 MIN_SNAPSHOT_BYTES: Final = 1024 * 1024
+SNAPSHOT_RATIO: Final = 2  # deltas : snapshot at which a new snapshot is written
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _WRITES: Final = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]])
@@ -42,10 +43,7 @@ def _packed(writes: Sequence[RecordWrite]) -> list[bytes]:
     """The values storing ``writes`` in order: one, unless they exceed ``CHUNK_BYTES``."""
     if not writes:
         return []
-    whole = _ENCODER.encode(writes)
-    if len(whole) <= CHUNK_BYTES:  # the common case: no per-record sizing
-        return [zlib.compress(whole, 1)]
-    return [zlib.compress(_ENCODER.encode(chunk), 1) for chunk in _chunks(writes)]
+    return [zlib.compress(run, 1) for run in _runs(writes, _ENCODER.encode(writes))]
 
 
 def unpack(value: bytes) -> list[RecordWrite]:
@@ -89,8 +87,10 @@ class SegmentLog:
         return out
 
     def wants_snapshot(self) -> bool:
-        """True once the deltas since the last snapshot outweigh the live state they describe."""
-        return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, self.snapshot_bytes)
+        """True once the deltas since the last snapshot outweigh twice the live state they
+        describe: the changelog stays within three times the state, and a snapshot (every
+        live record encoded again) costs at most half of what the deltas cost."""
+        return self.delta_bytes > max(MIN_SNAPSHOT_BYTES, SNAPSHOT_RATIO * self.snapshot_bytes)
 
     def snapshot(self, records: Iterable[tuple[str, bytes]]) -> list[TableWrite]:
         """Chunks of every live record, the manifest, then tombstones for all that is older."""
@@ -157,15 +157,19 @@ def is_segment(name: str) -> bool:
     return name[:2] in ("x|", "k|") or name == "m"
 
 
-def _chunks(writes: Sequence[RecordWrite]) -> list[list[RecordWrite]]:
-    """Consecutive runs of at most ``CHUNK_BYTES`` (a single larger record gets its own run)."""
-    out: list[list[RecordWrite]] = [[]]
-    size = 0
-    for name, value in writes:
-        n = len(name) + (len(value) if value is not None else 0) + 8
-        if out[-1] and size + n > CHUNK_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append((name, value))
-        size += n
-    return out if out[-1] else []
+def _runs(writes: Sequence[RecordWrite], encoded: bytes) -> list[bytes]:
+    """Encoded consecutive runs of ``writes`` (``encoded``: all of them), each at most
+    ``CHUNK_BYTES`` unless it is a single larger record.
+
+    Split by count into pieces about half the limit, each encoded once; a piece that still
+    exceeds it (records of very different sizes) is split again. The sizing stays in the
+    encoder (C) instead of a Python loop over every record of a snapshot."""
+    if len(encoded) <= CHUNK_BYTES or len(writes) == 1:
+        return [encoded]
+    pieces = min(len(writes), 2 * -(-len(encoded) // CHUNK_BYTES))
+    step = -(-len(writes) // pieces)
+    out: list[bytes] = []
+    for i in range(0, len(writes), step):
+        piece = writes[i : i + step]
+        out += _runs(piece, _ENCODER.encode(piece))
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from stream import segments
@@ -80,6 +82,20 @@ def test_large_batches_are_split_into_chunks_in_order() -> None:
     apply(store, writes)
     _, state = recovered(store, partition=0)
     assert next(iter(state)) == "q|a" and len(state) == 6
+    for _, value in writes:  # each chunk within the limit (no single record exceeds it here)
+        assert value is not None
+        assert len(zlib.decompress(value)) <= segments.CHUNK_BYTES
+
+
+def test_runs_of_uneven_records_stay_within_the_limit_and_in_order() -> None:
+    sizes = [10, 400_000, 5, 5, 300_000, 7, 600_000, *([100] * 3000)]  # one record over it
+    writes = [(f"r{i}", b"x" * n) for i, n in enumerate(sizes)]
+    values = SegmentLog(0).append(writes)
+    runs = [segments.unpack(v) for _, v in values if v is not None]
+    assert [w for run in runs for w in run] == writes
+    for run, (_, value) in zip(runs, values, strict=True):
+        assert value is not None
+        assert len(run) == 1 or len(zlib.decompress(value)) <= segments.CHUNK_BYTES
 
 
 def test_a_missing_snapshot_chunk_is_an_error() -> None:
