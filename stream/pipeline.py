@@ -206,10 +206,8 @@ class Pipeline:
             if out.stats_changed:  # after the routes: a stored offset implies stored routes
                 writes += [(f"s|{src}", records.encode(st)) for src, st in part.stats.items()]
             effects.route_writes += self._store(self.route_logs, partition, writes)
-            for fwd in out.forwards:
-                by_queue.setdefault(fwd.queue, []).append(
-                    (fwd.channel, fwd.source, fwd.offset, fwd.key, fwd.value)
-                )
+            for fwd in out.forwards:  # (queue, channel, source, offset, key, value)
+                by_queue.setdefault(fwd[0], []).append(fwd[1:])
             for upd in out.agent_updates:
                 by_queue_agents.setdefault(upd.queue, []).append(upd)
             for fact in out.customer_facts:

@@ -23,7 +23,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 import msgspec
 
@@ -99,8 +99,7 @@ class InputMessage(Protocol):
     def value(self) -> bytes | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One input Kafka message as the router sees it."""
 
     topic: str
@@ -110,8 +109,7 @@ class Message:
     value: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class Forward:
+class Forward(NamedTuple):
     """An accepted event on its way to the queue that owns it."""
 
     queue: str
@@ -122,8 +120,7 @@ class Forward:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class AgentUpdate:
+class AgentUpdate(NamedTuple):
     """An agent's events seen from one queue, for the queue's owner (``stream.kpis.agents``)."""
 
     queue: str
@@ -132,8 +129,7 @@ class AgentUpdate:
     """The agent's events of the batch, or its whole history."""
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerFact:
+class CustomerFact(NamedTuple):
     """A contact, churn or order of a customer, for the customer's stage-2 partition
     (``stream.kpis.customers``): kind ``contact`` (ident: hash of ``t:<ticket_id>``), ``churn``
     or ``order`` (ident: hash of the event id)."""

@@ -7,9 +7,10 @@ batch is also atomic in the changelog. When the deltas outgrow twice the live st
 every live record is written in chunks, then a *manifest* naming it, then tombstones for
 everything older; the changelog (and the table's memory) stays proportional to the live state.
 
-Delta and chunk values are zlib-compressed msgpack (level 1: about a fifth of the size at a few
-hundred MB/s; the in-memory table holds every live value, so this is most of the changelog's
-share of the worker's memory). Uncompressed values of earlier versions still decode.
+Delta and chunk values are Zstandard-compressed msgpack (level 1: about a fifth of the size, and
+several times faster than zlib's fastest level, which cost the worker ~5 % of its time; the
+in-memory table holds every live value, so this is most of the changelog's share of the worker's
+memory). Values of earlier versions — zlib-compressed or uncompressed — still decode.
 
 Keys (all start with the partition, see ``stream.records``): ``p|x|GEN|SEQ`` deltas,
 ``p|k|GEN|INDEX`` snapshot chunks, ``p|m`` the manifest. Recovery reads the manifest's
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
+import zstandard
 
 RecordWrite = tuple[str, bytes | None]  # record name ("q|billing", "c:call-1", ...), bytes
 TableWrite = tuple[bytes, bytes | None]  # table key, value (None: tombstone)
@@ -36,18 +38,24 @@ SNAPSHOT_RATIO: Final = 2  # deltas : snapshot at which a new snapshot is writte
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _WRITES: Final = msgspec.msgpack.Decoder(list[tuple[str, bytes | None]])
-_ZLIB: Final = 0x78  # first byte of a zlib stream; a msgpack array never starts with it
+_ZSTD: Final = zstandard.ZstdCompressor(level=1)  # frames record their size: one-shot decode
+_UNZSTD: Final = zstandard.ZstdDecompressor()
+_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"  # a frame's first bytes; no msgpack array starts so
+_ZLIB: Final = 0x78  # first byte of a zlib stream (earlier versions); nor with this
 
 
 def _packed(writes: Sequence[RecordWrite]) -> list[bytes]:
     """The values storing ``writes`` in order: one, unless they exceed ``CHUNK_BYTES``."""
     if not writes:
         return []
-    return [zlib.compress(run, 1) for run in _runs(writes, _ENCODER.encode(writes))]
+    compress = _ZSTD.compress
+    return [compress(run) for run in _runs(writes, _ENCODER.encode(writes))]
 
 
 def unpack(value: bytes) -> list[RecordWrite]:
     """The record writes a delta or chunk value holds."""
+    if value[:4] == _ZSTD_MAGIC:
+        return _WRITES.decode(_UNZSTD.decompress(value))
     return _WRITES.decode(zlib.decompress(value) if value[0] == _ZLIB else value)
 
 

@@ -61,7 +61,8 @@ def test_cycles_are_still_collected_after_tuning() -> None:
     a.other, b.other = b, a
     ref = weakref.ref(a)
     del a, b
-    kept = [[] for _ in range(2_000)]  # net allocations: past the young generation's threshold
+    # Net allocations past the young generation's threshold: a collection runs.
+    kept: list[list[int]] = [[] for _ in range(2_000)]
     assert ref() is None
     assert len(kept) == 2_000
 
@@ -71,3 +72,21 @@ def test_the_young_threshold_is_a_setting_and_zero_keeps_pythons_own() -> None:
     assert Settings.from_env({"STREAM_GC_YOUNG_THRESHOLD": "0"}).gc_young_threshold == 0
     with pytest.raises(ConfigError, match="STREAM_GC_YOUNG_THRESHOLD"):
         Settings.from_env({"STREAM_GC_YOUNG_THRESHOLD": "-5"})
+
+
+@pytest.mark.usefixtures("collector")
+def test_the_collector_is_paused_inside_a_batch_and_runs_again_after() -> None:
+    assert gc.isenabled()
+    with heap.collector_paused():
+        assert not gc.isenabled()
+        with heap.collector_paused():  # nested: the outer block resumes it
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector")
+def test_the_collector_resumes_when_the_batch_raises() -> None:
+    with pytest.raises(RuntimeError), heap.collector_paused():
+        raise RuntimeError("a bug in the batch")
+    assert gc.isenabled()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import zlib
 
+import msgspec
 import pytest
+import zstandard
 
 from stream import segments
 from stream.segments import SegmentLog, TableWrite
@@ -84,7 +86,7 @@ def test_large_batches_are_split_into_chunks_in_order() -> None:
     assert next(iter(state)) == "q|a" and len(state) == 6
     for _, value in writes:  # each chunk within the limit (no single record exceeds it here)
         assert value is not None
-        assert len(zlib.decompress(value)) <= segments.CHUNK_BYTES
+        assert len(zstandard.ZstdDecompressor().decompress(value)) <= segments.CHUNK_BYTES
 
 
 def test_runs_of_uneven_records_stay_within_the_limit_and_in_order() -> None:
@@ -95,7 +97,8 @@ def test_runs_of_uneven_records_stay_within_the_limit_and_in_order() -> None:
     assert [w for run in runs for w in run] == writes
     for run, (_, value) in zip(runs, values, strict=True):
         assert value is not None
-        assert len(run) == 1 or len(zlib.decompress(value)) <= segments.CHUNK_BYTES
+        size = len(zstandard.ZstdDecompressor().decompress(value))
+        assert len(run) == 1 or size <= segments.CHUNK_BYTES
 
 
 def test_a_missing_snapshot_chunk_is_an_error() -> None:
@@ -104,3 +107,11 @@ def test_a_missing_snapshot_chunk_is_an_error() -> None:
     del store[b"3|k|0000000001|000000000000"]
     with pytest.raises(ValueError, match="lacks chunks"):
         recovered(store)
+
+
+def test_values_of_earlier_versions_still_decode() -> None:
+    writes = [("q|a", b"1"), ("c:1", None)]
+    raw = msgspec.msgpack.encode(writes)
+    assert segments.unpack(raw) == writes  # uncompressed
+    assert segments.unpack(zlib.compress(raw, 1)) == writes  # zlib
+    assert SegmentLog(0).append(writes)[0][1] != raw  # written compressed (Zstandard) now
