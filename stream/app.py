@@ -21,6 +21,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from stream import heap, records
+from stream.broker import create_topics
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
 from stream.logs import logging_config
@@ -266,6 +267,30 @@ class Wiring:
         log.info("partitions loaded", extra={"partitions": sorted(owned)})
 
 
+def ensure_output_topics(settings: Settings, timeout: float = 10.0) -> bool:
+    """Create the topics the worker writes to besides its own (dead letters, closed windows)
+    when they are missing, with the worker's partition count; False when that failed.
+
+    Faust creates only its internal topics. Left to the broker's auto-creation, the first message
+    to a missing topic waits for metadata while every message behind it in Faust's producer
+    buffer waits too; on the embedded Tansu broker a run of the benchmark stalled that way
+    (the worker sent nothing for minutes, then could not even stop). A failure here — no right
+    to create topics, broker not up yet — is logged, not fatal: the topics may well exist."""
+    names = [settings.topic_dead_letter, settings.topic_windows]
+    try:
+        asyncio.run(
+            create_topics(settings.bootstrap_servers, names, settings.partitions, timeout=timeout)
+        )
+    except Exception as exc:  # any failure: carry on, see the docstring
+        log.warning(
+            "could not create the output topics (they must exist): %s",
+            exc,
+            extra={"topics": names, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        return False
+    return True
+
+
 def run_worker(settings: Settings) -> None:
     """Run one worker until stopped (SIGINT/SIGTERM)."""
     try:
@@ -274,6 +299,7 @@ def run_worker(settings: Settings) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
+    ensure_output_topics(settings)
     wiring = Wiring(settings, load_targets(settings.targets_file))
     heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.heap
     worker = faust.Worker(
