@@ -3,14 +3,16 @@
 Writing one changelog message per touched record costs a producer round of work per record,
 which caps a worker at a few thousand events per second. Instead each batch's record writes for
 one partition go into a *delta* — one table value holding ``[(name, bytes | None), ...]`` — so a
-batch is also atomic in the changelog. When the deltas outgrow twice the live state, a *snapshot* of
-every live record is written in chunks, then a *manifest* naming it, then tombstones for
-everything older; the changelog (and the table's memory) stays proportional to the live state.
+batch is also atomic in the changelog. When the deltas outgrow twice the live state, a
+*snapshot* of every live record is written in chunks, then a *manifest* naming it, then
+tombstones for everything older; the changelog (and the table's memory) stays proportional to
+the live state.
 
-Delta and chunk values are Zstandard-compressed msgpack (level 1: about a fifth of the size, and
-several times faster than zlib's fastest level, which cost the worker ~5 % of its time; the
-in-memory table holds every live value, so this is most of the changelog's share of the worker's
-memory). Values of earlier versions — zlib-compressed or uncompressed — still decode.
+Delta and chunk values are Zstandard-compressed msgpack (level 1: a fifth of the size or less;
+measured on event-like records, ~5× faster than zlib's fastest level, which cost the worker ~5 %
+of its time, and smaller; the in-memory table holds every live value, so this is most of the
+changelog's share of the worker's memory). Values of earlier versions — zlib-compressed or
+uncompressed — still decode.
 
 Keys (all start with the partition, see ``stream.records``): ``p|x|GEN|SEQ`` deltas,
 ``p|k|GEN|INDEX`` snapshot chunks, ``p|m`` the manifest. Recovery reads the manifest's
