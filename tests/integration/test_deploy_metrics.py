@@ -18,15 +18,13 @@ names of the scrape, never with the family names.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deploy.grafana.generate import EXTERNAL_METRICS
 from stream.broker import EmbeddedBroker
-from stream.redis_server import RedisServer, redis_server_binary
+from stream.redis_server import RedisServer
 from tests.deploy.expressions import all_expressions, metric_names, recorded_names
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, accounted, publish, wait_until
@@ -113,18 +111,6 @@ EVENTS: list[Publishable] = [
     agent("a2", "available", "10:25:00", queues=["billing"]),
     ("calls", "bad", b"{not json"),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """Snapshot publishing as in the compose stack (exports contact_centre_snapshot_errors)."""
-    binary = redis_server_binary(prefer_system=True)
-    assert binary is not None, "no redis-server: run `make system` (Debian redis-server)"
-    server = RedisServer(binary=binary, log_path=tmp_path / "redis.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_every_metric_of_the_dashboards_and_rules_is_exported(

@@ -57,17 +57,6 @@ queues:
 STALE_SECONDS = "6"  # > 2 heartbeats (2 s each): a loaded machine must not grey a live tile
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary(prefer_system=True)
-    assert binary is not None, "no redis-server: run `make system` (Debian redis-server)"
-    server = RedisServer(binary=binary, log_path=tmp_path / "redis.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 class WallboardProcess:
     """``python -m stream wallboard`` on a free 127.0.0.1 port."""
 
