@@ -486,7 +486,8 @@ class Pipeline:
         if name.startswith("u|"):  # kept as stored bytes (maps of older versions: as arrays)
             cp = self.customer_parts.setdefault(partition, CustomerPartition())
             customer = records.decode_customer(value)
-            cp.records[name[2:]] = records.encode_customer(customer)
+            older = records.is_older_customer(value)
+            cp.records[name[2:]] = records.encode_customer(customer) if older else value
             if customer.contacts:
                 cp.last_contacts.append(customer.contacts[-1][0])  # sorted after the load
             return

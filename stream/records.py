@@ -89,9 +89,14 @@ def encode_customer(rec: CustomerRecord) -> bytes:
 
 def decode_customer(value: bytes) -> CustomerRecord:
     """A customer from its stored bytes (``encode_customer``, or a map as stored before)."""
-    if 0x80 <= value[0] <= 0x8F or value[0] in (0xDE, 0xDF):  # a msgpack map
+    if is_older_customer(value):
         return _DECODERS["u"].decode(value)  # type: ignore[no-any-return]
     return CustomerRecord(*_CUSTOMER_ROW.decode(value))
+
+
+def is_older_customer(value: bytes) -> bool:
+    """Whether a customer's stored bytes are a map, as stored before ``encode_customer``."""
+    return 0x80 <= value[0] <= 0x8F or value[0] in (0xDE, 0xDF)  # a msgpack map
 
 
 def known(name: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import msgspec
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -34,6 +35,7 @@ from stream.kpis.customers import (
     prune,
 )
 from stream.pipeline import CustomerPartition, customer_partition
+from stream.segments import SegmentLog
 from tests.unit.test_aggregator import NOW, PARTITIONS, T0, Harness, Input, body, ticket
 
 DAY = 86400.0
@@ -493,3 +495,19 @@ def test_active_customers_had_a_contact_in_the_last_30_days() -> None:
     assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 3
     h.run([created("e6", -5 * DAY, "t6", "old")])  # back: active again
     assert h.samples()[("contact_centre_customers_active", ())] == len(recent) + 4
+
+
+def test_a_restart_keeps_stored_customers_as_they_are_and_converts_older_maps() -> None:
+    h = Harness()
+    h.run([created("e1", 0, "t1", "u1"), churned("c1", 10, "u1")])
+    before = {cid: v for cp in h.pipeline.customer_parts.values() for cid, v in cp.records.items()}
+    h.restart()
+    after = {cid: v for cp in h.pipeline.customer_parts.values() for cid, v in cp.records.items()}
+    assert after == before  # the stored bytes, as they were
+
+    older = CustomerRecord("u9", ((5.0, b"h" * 8, "billing"),), (), ())
+    writes = SegmentLog(0).append([("u|u9", msgspec.msgpack.encode(older))])  # a map
+    h.pipeline.load({0}, [], writes)
+    stored = h.pipeline.customer_parts[0].records["u9"]
+    assert stored == records.encode_customer(older)  # converted to the array form
+    assert list(h.pipeline.customer_parts[0].last_contacts) == [5.0]
