@@ -507,7 +507,7 @@ def test_a_restart_keeps_stored_customers_as_they_are_and_converts_older_maps() 
 
     older = CustomerRecord("u9", ((5.0, b"h" * 8, "billing"),), (), ())
     writes = SegmentLog(0).append([("u|u9", msgspec.msgpack.encode(older))])  # a map
-    h.pipeline.load({0}, [], writes)
+    h.pipeline.load({0}, [], [(key, value) for key, value in writes if value is not None])
     stored = h.pipeline.customer_parts[0].records["u9"]
     assert stored == records.encode_customer(older)  # converted to the array form
     assert list(h.pipeline.customer_parts[0].last_contacts) == [5.0]
