@@ -2,17 +2,23 @@
 # (worker, simulate, wallboard, replay). docker-compose.yml runs it; see deploy/README.md.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# uv pinned with hashes, then exactly uv.lock: the image runs the versions the tests ran.
+COPY tools/uv.txt tools/
+RUN pip install --no-cache-dir --require-hashes -r tools/uv.txt
+COPY pyproject.toml uv.lock README.md ./
 COPY stream ./stream
-# rocksdict: the RocksDB table store (STREAM_STORE=rocksdb://) that production workers use.
-RUN pip install --no-cache-dir --prefix=/install . rocksdict
+# No dev group; the rocksdb extra is rocksdict, the RocksDB table store (STREAM_STORE=rocksdb://)
+# that production workers use.
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
+RUN uv sync --locked --no-dev --extra rocksdb --no-editable --no-cache
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/stream --create-home stream \
     && install -d -o stream /var/lib/stream/data
-COPY --from=build /install /usr/local
+COPY --from=build /opt/venv /opt/venv
 COPY deploy/targets.example.yaml /etc/stream/targets.yaml
-ENV PYTHONUNBUFFERED=1 \
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
     STREAM_WEB_HOST=0.0.0.0 \
     STREAM_WEB_PORT=6066 \
     STREAM_DATA_DIR=/var/lib/stream/data \

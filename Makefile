@@ -1,23 +1,43 @@
 # Contact-centre KPI stream processor — `make help` lists the targets.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+# The environment every target runs in; CI points it at a new directory (.ci/run).
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv, itself installed from tools/uv.txt (pinned, with hashes), installs everything else from uv.lock.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system demo test unit integration soak lint format check bench clean
+.PHONY: help venv system demo test unit integration soak lint format check bench clean lock lock-check doctor
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(UV): tools/uv.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv.txt
+	@touch $(UV)
+
+# --locked: install exactly what uv.lock says, and fail if uv.lock no longer matches pyproject.toml.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create the virtual environment and install the project
+venv: $(STAMP) ## Create the virtual environment from uv.lock (runtime + dev, with hashes)
+
+lock: | $(UV) ## Move uv.lock to the newest releases pyproject.toml allows, and print what moved
+	$(UV) lock --upgrade
+
+lock-check: | $(UV) ## Fail when uv.lock does not match pyproject.toml (run `make lock` to refresh it)
+	$(UV) lock --check
+
+doctor: $(STAMP) ## Check this machine for what the product needs, each with a fix
+	$(BIN)/python -m stream doctor
 
 system: ## Install the Debian packages the tests use (promtool, chromium, ...) when missing
 	bash scripts/install-system-deps.sh
@@ -67,4 +87,4 @@ deploy-check: $(STAMP) system ## promtool, amtool, docker-compose checks of depl
 	$(BIN)/ruff format --check deploy
 
 clean: ## Remove the environment and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var test-output
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache var test-output

@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Publish traffic from a queueing model of four queues (billing, tech-support, sales, "
         "returns) to STREAM_BROKER_URL. By default in real time (event times are now) until "
         "Ctrl-C; --fast publishes the last --duration seconds of traffic at full speed. "
-        "--record writes events to an NDJSON file instead (no broker needed).",
+        "--record writes events to an NDJSON file instead (no broker needed), their event "
+        "times ending now.",
     )
     simulate.add_argument(
         "--rate",
@@ -240,6 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="0: as fast as possible; else the recorded pace times X (default: 1)",
     )
     replay.set_defaults(handler=_cmd_replay)
+
+    doctor = command(
+        "doctor",
+        "check this machine for what the product and its tests need",
+        "Check, without changing anything: the Python version, the runtime packages, the "
+        "Debian tools the tests use (promtool, amtool, docker-compose, chromium, "
+        "redis-server), every STREAM_* setting, the targets file, the data directory, the "
+        "broker at STREAM_BROKER_URL and Redis at STREAM_REDIS_URL. Prints one line per "
+        "check with a fix for each problem; exits 1 when a required check failed.",
+    )
+    doctor.set_defaults(handler=_cmd_doctor)
 
     wallboard = command(
         "wallboard",
@@ -416,6 +428,12 @@ def _cmd_wallboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from stream import doctor
+
+    return doctor.run()
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     from stream.app import run_worker
@@ -430,13 +448,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.record is not None:
         from datetime import UTC, datetime
 
+        from stream.paths import writable_file_parent
+
+        writable_file_parent(args.record, "--record")
         seed = args.seed if args.seed is not None else 1
+        end = datetime.now(UTC).replace(microsecond=0)
+        start = simulate.start_ending_at(end, args.events, seed, rate_multiplier=args.rate)
         written = simulate.write_ndjson(
-            args.record,
-            args.events,
-            seed,
-            datetime.now(UTC).replace(microsecond=0),
-            rate_multiplier=args.rate,
+            args.record, args.events, seed, start, rate_multiplier=args.rate
         )
         print(f"wrote {written} events to {args.record} (seed {seed})")
         return 0

@@ -26,6 +26,7 @@ from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
 from stream.logs import logging_config
 from stream.metrics import KpiCollector, PipelineCollector, SnapshotErrorsCollector
+from stream.paths import writable_directory
 from stream.pipeline import Effects, Pipeline
 from stream.router import Message
 from stream.snapshots import (
@@ -299,6 +300,7 @@ def run_worker(settings: Settings) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
+    writable_directory(settings.data_dir, "data_dir")  # Faust makes it without its parents
     ensure_output_topics(settings)
     wiring = Wiring(settings, load_targets(settings.targets_file))
     heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.heap

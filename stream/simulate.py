@@ -968,6 +968,27 @@ def write_ndjson(
     return written
 
 
+def start_ending_at(
+    end: datetime,
+    n_events: int,
+    seed: int,
+    *,
+    queues: Sequence[QueueProfile] = DEFAULT_QUEUES,
+    rate_multiplier: float = 1.0,
+) -> datetime:
+    """The start at which the first ``n_events`` of a simulation end at ``end``.
+
+    The model has no time of day (its rates are constant), so the same seed from a shifted
+    start gives the same events shifted: a recording made with this start is recent history,
+    not events from the future (which a worker rejects beyond ``STREAM_FUTURE_SKEW_SECONDS``).
+    """
+    simulation = Simulation(seed=seed, start=end, queues=queues, rate_multiplier=rate_multiplier)
+    last = simulation.start
+    for item in itertools.islice(simulation.events(), n_events):
+        last = item.at
+    return end - timedelta(seconds=last - simulation.start)
+
+
 @dataclass(slots=True)
 class ReplayStats:
     """What a replay has sent."""

@@ -395,7 +395,7 @@ class SnapshotReader:
             await pubsub.subscribe(f"{self.prefix}:updates")
             yield _Updates(pubsub)
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def close(self) -> None:
         await self._redis.aclose()

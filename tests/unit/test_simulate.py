@@ -37,6 +37,7 @@ from stream.simulate import (
     SimEvent,
     Simulation,
     route,
+    start_ending_at,
     write_ndjson,
 )
 
@@ -270,3 +271,14 @@ def test_write_ndjson_records_the_events(tmp_path: Path, events: list[SimEvent])
     lines = path.read_bytes().splitlines()
     assert len(lines) == 1000
     assert lines == [encode(e.event) for e in events[:1000]]
+
+
+def test_a_recording_can_end_now_with_the_same_events_shifted() -> None:
+    end = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
+    start = start_ending_at(end, 500, seed=7)
+    shifted = Simulation(seed=7, start=start).take(500)
+    original = Simulation(seed=7, start=end).take(500)
+    assert shifted[-1].at == epoch_seconds(end)
+    offset = epoch_seconds(end) - epoch_seconds(start)
+    assert [round(e.at + offset, 6) for e in shifted] == [round(e.at, 6) for e in original]
+    assert [type(e.event) for e in shifted] == [type(e.event) for e in original]
