@@ -9,6 +9,9 @@ measures, each on the same broker:
   (events/s from its first to its last processed event, and the ratio to the ceiling);
 - ``recovery``: the same worker stopped and restarted: seconds until it serves the same
   counters, histograms and backlog gauges again;
+- ``backlog``: fresh workers reading the published set as a backlog, event-time alignment on and
+  off: catch-up rate, peak resident size and open windows, and every closed window checked
+  against a reference computed from the file (``benchmarks.backlog``);
 - ``latency``: a fresh worker fed at a fixed offered load: publish → ``/metrics`` reflects it;
 - ``memory``: a fresh worker's resident size before and after N open tickets and M waiting calls.
 
@@ -41,6 +44,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tqdm import tqdm
 
+from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
 from stream.config import Settings
 from stream.events import CallQueued, Rejection, TicketCreated, decode, encode
@@ -48,6 +52,7 @@ from stream.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PARTITIONS: Final = 8
+_WATERMARK: Final = "contact_centre_watermark_timestamp_seconds"
 _PROCESSED: Final = (
     "contact_centre_events_total",
     "contact_centre_events_rejected_total",
@@ -107,6 +112,7 @@ class Results:
     rss_before: int = 0
     rss_after: int = 0
     throughput_series: list[tuple[float, float]] = field(default_factory=list)
+    backlogs: list[Backlog] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -398,6 +404,41 @@ async def throughput_and_recovery(
         worker.stop()
 
 
+async def backlogs(
+    settings: Settings, data: Path, total: int, run_dir: Path, plan: Plan, out: Results
+) -> None:
+    """The set read as a backlog by fresh workers, alignment on and off; windows checked."""
+    expected, final = await asyncio.to_thread(reference_windows, data, settings)
+    for alignment in (settings.alignment_seconds, 0.0):
+        result = await _backlog(settings, total, run_dir, plan, alignment, final)
+        compare(result.got, expected, final, result)
+        out.backlogs.append(result)
+
+
+async def _backlog(
+    settings: Settings, total: int, run_dir: Path, plan: Plan, alignment: float, final: float
+) -> Backlog:
+    app_id = f"bench-backlog-{alignment:.0f}"
+    worker = Worker(settings, app_id, run_dir)
+    worker.env.update(
+        STREAM_ALIGNMENT_SECONDS=str(alignment), STREAM_TOPIC_WINDOWS=f"{app_id}-windows"
+    )
+    result = Backlog(alignment)
+    try:
+        await read_backlog(worker, total, plan.timeout, result, _PROCESSED)
+        async with aiohttp.ClientSession() as session:
+
+            async def final_watermark() -> bool:
+                body = await worker.get(session, "/metrics", (_WATERMARK,)) or ""
+                return _WATERMARK in body and sums(body, (_WATERMARK,)) >= final
+
+            await _poll(final_watermark, 120, "the watermark to reach the newest event", 0.25)
+        result.got = await read_windows(settings.bootstrap_servers, f"{app_id}-windows")
+    finally:
+        worker.stop()
+    return result
+
+
 async def latency(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Results) -> None:
     """Publish at ``plan.latency_rate`` for ``plan.latency_seconds``; publish → /metrics."""
     settings = topic_settings(broker, "bench-latency")
@@ -588,6 +629,19 @@ def report(out: Results, plot_name: str) -> str:
         ("Publishing the set (`stream replay`, full speed)", f"{out.publish_rate:,.0f} events/s",
          "", ""),
     ]  # fmt: skip
+    for b in out.backlogs:
+        name = (f"alignment {b.alignment_seconds:.0f} s" if b.alignment_seconds
+                else "alignment off")  # fmt: skip
+        exact = b.late == 0 and b.windows_wrong == 0 and b.windows_exact == b.windows_expected
+        rows += [
+            (f"Backlog read ({name}): catch-up rate", f"{b.rate:,.0f} events/s", "", ""),
+            (f"Backlog read ({name}): late events, closed windows exact",
+             f"{b.late:.0f} late; {b.windows_exact:,} / {b.windows_expected:,} exact"
+             + (f", {b.windows_wrong} wrong" if b.windows_wrong else ""),
+             "0 late, all exact", verdict(exact)),
+            (f"Backlog read ({name}): peak resident size, peak open windows",
+             f"{b.peak_rss / 2**20:.0f} MiB, {b.peak_windows_open:,}", "", ""),
+        ]  # fmt: skip
     lines = [
         "# Benchmarks",
         "",
@@ -631,6 +685,12 @@ def report(out: Results, plot_name: str) -> str:
         "- **Recovery**: the pipeline's worker gets SIGTERM after the set; it is started again "
         "with the same data directory and counts until it is ready and every counter, histogram "
         "and backlog gauge equals the value before the stop.",
+        "- **Backlog**: fresh workers read the published set as a backlog (as after an outage "
+        "or a backfill), with event-time alignment (`STREAM_ALIGNMENT_SECONDS`) on and off. "
+        "The reference is the same file fed in event-time order through the pipeline's pure "
+        "code in-process (`benchmarks/backlog.py`); every window the reference closes by its "
+        "final watermark must be published once with the same totals, and no window may differ. "
+        "Peaks are polled with `/metrics` every 0.25 s (`contact_centre_windows_open`, `VmRSS`).",
         "",
         "## Reproduce",
         "",
@@ -703,6 +763,10 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         await throughput_and_recovery(settings, total, work, plan, out)
         _say(f"pipeline: {out.pipeline_rate:,.0f} events/s ({out.ratio:.3f} of the ceiling), "
              f"recovery {out.recovery_seconds:.1f} s")  # fmt: skip
+        await backlogs(settings, data, total, work, plan, out)
+        for b in out.backlogs:
+            _say(f"backlog, alignment {b.alignment_seconds:.0f} s: {b.rate:,.0f} events/s, "
+                 f"{b.late:.0f} late, exact {b.windows_exact}/{b.windows_expected}")  # fmt: skip
         await latency(broker, work, plan, out)
         _say(f"latency: p50 {out.latency_p50 * 1000:.0f} ms, p99 {out.latency_p99 * 1000:.0f} ms")
         await memory(broker, work, plan, out)
@@ -711,6 +775,9 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
     plot(out, png)
     doc.write_text(report(out, os.path.relpath(png, doc.parent)))
     summary = {k: v for k, v in dataclasses.asdict(out).items() if k != "latencies"}
+    summary["backlogs"] = [
+        {k: v for k, v in dataclasses.asdict(b).items() if k != "got"} for b in out.backlogs
+    ]
     (work / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     return out
 

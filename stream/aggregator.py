@@ -19,6 +19,7 @@ Exactness under at-least-once delivery, record by record:
 from __future__ import annotations
 
 import logging
+import math
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from stream.kpis.histogram import (
 from stream.kpis.productivity import QueueEvent
 from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
+from stream.progress import Progress, Report, advance, merge
 from stream.router import AgentUpdate, Forward
 from stream.state import (
     NOT_LIVE,
@@ -57,7 +59,7 @@ from stream.state import (
     live_view,
     survey_fact,
 )
-from stream.windows import WINDOW_KINDS, is_closed, stream_time, window_end, window_start
+from stream.windows import WINDOW_KINDS, is_closed, window_end, window_start
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ class PartitionState:
     contacts: dict[str, ContactRecord] = field(default_factory=dict)
     agents: dict[str, dict[str, AgentSlot]] = field(default_factory=dict)  # queue → agent → slot
     last_event_wall: float | None = None
+    progress: Progress = field(default_factory=Progress)
+    """The source partitions' event-time progress and the watermark (``stream.progress``)."""
 
     def queue_key(self, queue: str) -> str:
         return f"{self.partition}|q|{queue}"
@@ -145,6 +149,7 @@ class BatchOutput:
     """Agents' events stored, or dropped by the prune (None), by (queue, agent id, time, hash)."""
     rejected: list[Rejected] = field(default_factory=list)
     closed: list[ClosedWindow] = field(default_factory=list)
+    progress_changed: bool = False
 
 
 class TargetSource(Protocol):
@@ -164,6 +169,9 @@ class Aggregator:
         self.targets = targets
         self.grace_seconds = grace_seconds
         self.idle_seconds = idle_seconds
+        self.expected_sources: frozenset[str] = frozenset()
+        """Every source topic-partition (``"topic/partition"``): one not heard from holds the
+        watermark (``stream.progress``). Empty: the sources heard from."""
         self._zones: dict[str, ZoneInfo] = {}
         self._calendars: dict[str, BusinessCalendar] = {}
         # Per queue, the (start, end, key) of the window of each kind last booked into.
@@ -183,17 +191,28 @@ class Aggregator:
 
     # --- applying events --------------------------------------------------------------------
 
-    def apply(self, ps: PartitionState, items: Iterable[Forward], wall_now: float) -> BatchOutput:
-        """Apply a batch of forwarded events in order; then close windows the watermark passed."""
+    def apply(
+        self,
+        ps: PartitionState,
+        items: Iterable[Forward],
+        wall_now: float,
+        marks: Iterable[Report] = (),
+    ) -> BatchOutput:
+        """Apply a batch of forwarded events in order, then the sources' progress reports that
+        came with them (``stream.progress.Report``);
+        then close the windows the watermark passed."""
         out = BatchOutput()
+        mark = ps.progress.watermark
         for item in items:
             try:
-                self._apply_one(ps, item, out)
+                self._apply_one(ps, item, out, mark)
             except Exception as exc:  # a bug must not stop the worker: the input is kept
                 log.exception("aggregating failed", extra={"source": item.source})
                 detail = f"{type(exc).__name__}: {exc}"[:500]
                 out.rejected.append(Rejected("processing_error", detail, item))
             ps.last_event_wall = wall_now
+        if merge(ps.progress, marks):
+            out.progress_changed = True
         self.close_windows(ps, wall_now, out)
         return out
 
@@ -204,7 +223,9 @@ class Aggregator:
             ps.live[queue] = QueueLive()
         return rec
 
-    def _apply_one(self, ps: PartitionState, item: Forward, out: BatchOutput) -> None:
+    def _apply_one(
+        self, ps: PartitionState, item: Forward, out: BatchOutput, mark: float | None
+    ) -> None:
         try:
             ev = decode_trusted(item.value)  # validated by the router already
         except msgspec.DecodeError:  # only a foreign writer to the internal topic could do this
@@ -232,7 +253,7 @@ class Aggregator:
         if isinstance(ev, SurveyResponded):
             # A survey changes no lifecycle; with its contact forgotten it cannot be de-duplicated.
             if not queue_done:
-                self._book(q, [survey_fact(ev)], t, item.queue)
+                self._book(q, [survey_fact(ev)], t, item.queue, mark)
                 self._count(q, item, type_, out)
             if rec is not None:
                 rec.seen += h + coord
@@ -264,7 +285,7 @@ class Aggregator:
             self._update_live(live, ckey, before, after)
             self._update_timers(live, new_rec, before, after)
         if not queue_done:
-            self._book(q, facts, t, item.queue)
+            self._book(q, facts, t, item.queue, mark)
             self._count(q, item, type_, out)
 
     def apply_agents(
@@ -299,14 +320,18 @@ class Aggregator:
         q.applied[item.source] = item.offset
         out.queues.add(item.queue)
 
-    def _book(self, q: QueueRecord, facts: list[Fact], t: float, queue: str) -> None:
-        """Book facts into all-time totals and every window still open for time ``t``."""
+    def _book(
+        self, q: QueueRecord, facts: list[Fact], t: float, queue: str, mark: float | None
+    ) -> None:
+        """Book facts into all-time totals and every window still open for time ``t`` under
+        the watermark ``mark``; an event whose window the watermark has passed is late."""
         if q.max_event_time is None or t > q.max_event_time:
             q.max_event_time = t
         if not facts:
             return
         windows: list[WindowTotals] = []
-        mark = q.max_event_time - self.grace_seconds
+        if mark is None:
+            mark = -math.inf
         late = False
         spans = self._spans.get(queue)
         if spans is None:
@@ -332,7 +357,10 @@ class Aggregator:
         totals = q.totals
         for kind_, channel, value, flag in facts:
             if kind_ == "one_touch_reopened":
-                self._unbook_one_touch(q, channel, value)
+                # Windows final by the reopen's own time (end + grace <= t) keep the solve, as
+                # they would had the events come in time order: the result cannot depend on
+                # how far a slower source partition holds the watermark back.
+                self._unbook_one_touch(q, channel, value, max(mark, t - self.grace_seconds))
                 continue
             _book_fact(totals, windows, kind_, channel, value, flag)
             business = _BUSINESS_HISTOGRAMS.get(kind_)
@@ -342,15 +370,17 @@ class Aggregator:
                 seconds = business_seconds(t - value, t, self.calendar(queue))
                 observe(totals.histogram(business[0], channel), business[1], seconds)
 
-    def _unbook_one_touch(self, q: QueueRecord, channel: str, solved_at: float) -> None:
+    def _unbook_one_touch(
+        self, q: QueueRecord, channel: str, solved_at: float, mark: float
+    ) -> None:
         """A one-touch solve at ``solved_at`` was reopened within 7 days: it leaves the
-        first-contact resolutions of the windows holding the solve that are still open (a
-        closed window is final) and is counted in the all-time ``one_touch_reopened``."""
+        first-contact resolutions of the windows holding the solve that end after ``mark`` (the
+        watermark, or the reopen's time minus the grace when later: a closed window is final)
+        and is counted in the all-time ``one_touch_reopened``."""
         q.totals.bump("one_touch_reopened", channel)
         zone = self.zone(q.queue)
         # Past the watermark a window is final even before close_windows pops it at the end of
         # the batch: leaving it alone keeps the result independent of batch boundaries.
-        mark = (q.max_event_time or solved_at) - self.grace_seconds
         for kind in WINDOW_KINDS:
             start = window_start(kind, solved_at, zone)
             w = q.windows.get(f"{kind}@{int(start)}")
@@ -435,12 +465,21 @@ class Aggregator:
     # --- windows ----------------------------------------------------------------------------
 
     def close_windows(self, ps: PartitionState, wall_now: float, out: BatchOutput) -> None:
-        """Close every window whose end the watermark has passed; they are published once."""
+        """Move the watermark to what the sources allow (``stream.progress``), then close every
+        window whose end it has passed; they are published once."""
+        if advance(
+            ps.progress,
+            self.expected_sources,
+            grace_seconds=self.grace_seconds,
+            wall_now=wall_now,
+            last_event_wall=ps.last_event_wall,
+            idle_seconds=self.idle_seconds,
+        ):
+            out.progress_changed = True
+        mark = ps.progress.watermark
+        if mark is None:
+            return
         for name, q in ps.queues.items():
-            now = stream_time(q.max_event_time, ps.last_event_wall, wall_now, self.idle_seconds)
-            if now is None:
-                continue
-            mark = now - self.grace_seconds
             zone = self.zone(name)
             for wkey in list(q.windows):
                 kind, _, start_s = wkey.partition("@")

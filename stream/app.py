@@ -13,10 +13,12 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -25,7 +27,12 @@ from stream.broker import create_topics
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
 from stream.logs import logging_config
-from stream.metrics import KpiCollector, PipelineCollector, SnapshotErrorsCollector
+from stream.metrics import (
+    KpiCollector,
+    PipelineCollector,
+    ProgressCollector,
+    SnapshotErrorsCollector,
+)
 from stream.paths import writable_directory
 from stream.pipeline import Effects, Pipeline
 from stream.router import Message
@@ -37,6 +44,13 @@ from stream.snapshots import (
 )
 
 log = logging.getLogger("stream.app")
+
+PROGRESS_INTERVAL_SECONDS = 0.2
+"""Most often the sources' progress is reported after routed batches (also every second)."""
+
+
+def _names(tps: Iterable[TP]) -> list[str]:
+    return sorted(f"{tp.topic}/{tp.partition}" for tp in tps)
 
 
 class KeyedTable(faust.Table):  # type: ignore[type-arg]
@@ -53,8 +67,15 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
 class Wiring:
     """The Faust app of one worker and the pipeline it feeds."""
 
-    def __init__(self, settings: Settings, targets: TargetBook) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        targets: TargetBook,
+        input_partitions: Mapping[str, int] | None = None,
+    ) -> None:
         self.settings = settings
+        self.input_partitions = dict(input_partitions or {})
+        """Partition counts of the input topics read before the start (``partition_counts``)."""
         self.clock = settings.clock()
         self.pipeline = Pipeline.create(
             topic_kinds={
@@ -107,14 +128,21 @@ class Wiring:
                 "batch_topics": frozenset({*settings.input_topics, self.by_queue_name}),
                 "batch_handler": staticmethod(self.on_batch) if settings.batch_consumer else None,
                 "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+                "between_fetches": staticmethod(self.align),
             },
         )
         self.routes = self._table("routes")
         self.aggregates = self._table("aggregates")
         self._loaded = False
+        # Event-time progress (stream.progress): per source "topic/partition", the offset after
+        # the last record routed here; when it was last reported; partitions paused to align.
+        self._routed_next: dict[str, int] = {}
+        self._reported_at = 0.0
+        self._aligned: set[TP] = set()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(KpiCollector(self.pipeline, self.clock, with_pipeline=False))
         self.registry.register(PipelineCollector(self.pipeline))
+        self.registry.register(ProgressCollector(self.pipeline, lambda: len(self._aligned)))
         self.targets = targets
         self.publisher: SnapshotPublisher | None = None
         if settings.redis_url:  # wallboard snapshots: see stream.snapshots
@@ -149,7 +177,10 @@ class Wiring:
                 ]
                 with heap.collector_paused():
                     effects = self.pipeline.route(batch)
+                self._note_routed(batch)
                 await self.perform(effects)
+                if time.monotonic() - self._reported_at >= PROGRESS_INTERVAL_SECONDS:
+                    await self.perform(self.report_progress())
 
         @app.agent(self.by_queue, name="aggregate")
         async def aggregate(stream: Any) -> None:
@@ -166,6 +197,7 @@ class Wiring:
         async def close_windows() -> None:
             if not app.rebalancing:
                 self._check_ownership()
+                self.enqueue(self.report_progress())
                 await self.perform(self.pipeline.tick())
 
         if s.heap_trim_seconds > 0:
@@ -218,9 +250,76 @@ class Wiring:
         with heap.collector_paused():  # see stream.heap
             if inputs:
                 self.enqueue(self.pipeline.route(inputs))
+                self._note_routed(inputs)
+                if time.monotonic() - self._reported_at >= PROGRESS_INTERVAL_SECONDS:
+                    self.enqueue(self.report_progress())
             for partition, payloads in by_queue.items():
                 self.enqueue(self.pipeline.aggregate(partition, payloads))
         await self.app.producer.buffer.wait_until_ebb()
+
+    # --- event-time progress (stream.progress) ----------------------------------------------
+
+    def _note_routed(self, messages: Sequence[Any]) -> None:
+        routed = self._routed_next
+        for m in messages:  # in offset order per partition
+            source = f"{m.topic}/{m.partition}"
+            if m.offset >= routed.get(source, 0):
+                routed[source] = m.offset + 1
+
+    def report_progress(self) -> Effects:
+        """Progress reports of the source partitions assigned here (``stream.progress``).
+
+        A partition's position is the offset after the last record *routed* here (not the
+        consumer's position, which runs ahead by the records fetched and not yet handled), or,
+        before any, its committed offset; its end is the high-water mark of the last fetch."""
+        self._reported_at = time.monotonic()
+        consumer: Any = self.app.consumer
+        positions: dict[str, tuple[int, int]] = {}
+        for tp in self._assigned_inputs():
+            end = consumer.highwater(tp)
+            if end is None:  # no fetch answered yet: nothing to claim
+                continue
+            source = f"{tp.topic}/{tp.partition}"
+            routed = self._routed_next.get(source)
+            if routed is None:
+                # Faust's committed offset (private; faust-streaming is pinned below 0.16).
+                routed = consumer._committed_offset.get(tp) or 0
+            positions[source] = (routed, end)
+        # A paused partition's end offset is not fetched any more: what arrived since is not
+        # known, so its report carries no stamp (stream.progress.Report).
+        paused = {f"{tp.topic}/{tp.partition}" for tp in self._aligned}
+        return self.pipeline.progress(positions, unstamped=paused)
+
+    def _assigned_inputs(self) -> list[TP]:
+        inputs = set(self.settings.input_topics)
+        try:
+            assignment = self.app.consumer.assignment()
+        except ConsumerNotStarted:  # starting, or an in-process test context
+            return []
+        return [tp for tp in assignment if tp.topic in inputs]
+
+    def align(self) -> None:
+        """Event-time alignment (``STREAM_ALIGNMENT_SECONDS``): pause the input partitions far
+        ahead of the slowest source still behind, resume them once it has caught up. Called by
+        the consumer between fetches only (``BatchConsumer.between_fetches``)."""
+        if self.settings.alignment_seconds <= 0 or self.app.rebalancing or not self._loaded:
+            return
+        floor = self.pipeline.slowest_source()
+        ahead: set[TP] = set()
+        if floor is not None:
+            limit = floor + self.settings.alignment_seconds
+            for tp in self._assigned_inputs():
+                high = self.pipeline.source_highs.get(f"{tp.topic}/{tp.partition}")
+                if high is not None and high > limit:
+                    ahead.add(tp)
+        pause, resume = ahead - self._aligned, self._aligned - ahead
+        if pause:
+            self.app.consumer.pause_partitions(pause)
+            log.info("paused to align event time: %s", ", ".join(_names(pause)))
+        if resume:
+            self.app.consumer.resume_partitions(resume)
+            log.info("resumed after aligning event time: %s", ", ".join(_names(resume)))
+        self._aligned = ahead
 
     async def perform(self, effects: Effects) -> None:
         """Queue a batch's effects, then wait for room in the producer buffer."""
@@ -265,7 +364,50 @@ class Wiring:
         self._loaded = True  # not ready before the first assignment has been recovered
         owned = self._owned()
         self.pipeline.load(owned, self.routes.data.items(), self.aggregates.data.items())
+        if self._aligned:  # resuming is safe at any time (only a pause can drop a fetch)
+            self.app.consumer.resume_partitions(self._aligned)
+            self._aligned = set()
+        self._routed_next = {
+            s: n for s, n in self._routed_next.items() if int(s.rpartition("/")[2]) in owned
+        }
+        # Every partition of every input topic: one not heard from holds the watermark. The
+        # consumer's metadata can still be empty at the first assignment: then the counts read
+        # before the start, then the documented rule (STREAM_PARTITIONS partitions each).
+        sources: set[str] = set()
+        for topic in self.settings.input_topics:
+            count = (
+                self.app.consumer.topic_partitions(topic)
+                or self.input_partitions.get(topic)
+                or self.settings.partitions
+            )
+            sources.update(f"{topic}/{p}" for p in range(count))
+        self.pipeline.aggregator.expected_sources = frozenset(sources)
         log.info("partitions loaded", extra={"partitions": sorted(owned)})
+
+
+def partition_counts(
+    settings: Settings, topics: Iterable[str], timeout: float = 10.0
+) -> dict[str, int]:
+    """Partition counts of ``topics`` from the broker's metadata (missing topics: absent;
+    an unreachable broker: empty, logged — the consumer's metadata is used later)."""
+
+    async def read() -> dict[str, int]:
+        from aiokafka import AIOKafkaClient
+
+        client = AIOKafkaClient(bootstrap_servers=settings.bootstrap_servers)
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+            cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            found = {t: len(cluster.partitions_for_topic(t) or ()) for t in topics}
+            return {t: n for t, n in found.items() if n}
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # not fatal: see the docstring
+        log.warning("could not read the input topics' partition counts: %s", exc)
+        return {}
 
 
 def ensure_output_topics(settings: Settings, timeout: float = 10.0) -> bool:
@@ -302,7 +444,8 @@ def run_worker(settings: Settings) -> None:
         pass
     writable_directory(settings.data_dir, "data_dir")  # Faust makes it without its parents
     ensure_output_topics(settings)
-    wiring = Wiring(settings, load_targets(settings.targets_file))
+    counts = partition_counts(settings, settings.input_topics)
+    wiring = Wiring(settings, load_targets(settings.targets_file), counts)
     heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.heap
     worker = faust.Worker(
         wiring.app,

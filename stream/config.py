@@ -312,6 +312,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "topic_windows": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "partitions": _integer(1, 10_000),
     "grace_seconds": _seconds(zero_allowed=True),
+    "alignment_seconds": _seconds(zero_allowed=True),
     "idle_seconds": _seconds(zero_allowed=False),
     "future_skew_seconds": _seconds(zero_allowed=True),
     "retention_seconds": _seconds(zero_allowed=False),
@@ -385,7 +386,11 @@ class Settings:
     partitions: int = 8
     """Partitions of the internal topic and the table."""
     grace_seconds: float = 60.0
-    """Watermark = largest ``occurred_at`` seen minus this; later events count as late."""
+    """Watermark = the event time every source partition has reached minus this
+    (``stream.progress``); events for windows it has passed count as late."""
+    alignment_seconds: float = 600.0
+    """While a backlog is read, a source partition more than this far (event time) ahead of the
+    slowest one still behind is paused until that one catches up; ``0`` never pauses."""
     idle_seconds: float = 30.0
     """Quiet time after which a partition's watermark follows the wall clock."""
     future_skew_seconds: float = 300.0

@@ -71,6 +71,11 @@ class BatchConsumer(AIOKafkaConsumer):
     batch_topics: frozenset[str] = frozenset()
     batch_handler: BatchHandler | None = None
     fetch_max_wait_ms: int = 1500
+    between_fetches: Callable[[], None] | None = None
+    """Called before each fetch, when no fetch is in flight and every record fetched so far
+    has been handled: the one safe moment to pause or resume partitions. Faust's fetch takes
+    its set of active partitions by reference and drops what it fetched for a partition that
+    left the set meanwhile, so a pause from anywhere else can lose records."""
 
     def _new_consumer_thread(self) -> Any:
         thread_class = type(
@@ -85,8 +90,11 @@ class BatchConsumer(AIOKafkaConsumer):
         read_offset = self._read_offset
         batch_topics = self.batch_topics
         handler = self.batch_handler
+        between = self.between_fetches
         try:
             while not (consumer_stopped() or fetcher_stopped()):
+                if between is not None and handler is not None:
+                    between()
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)
                 if not records or self.should_stop:

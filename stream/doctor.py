@@ -66,7 +66,16 @@ def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Find
     return Finding("python", ok, f"Python {shown} (needs >= {need})", f"install Python >= {need}")
 
 
-def check_packages(find: Callable[[str], object] = importlib.util.find_spec) -> Finding:
+def _importable(name: str) -> object:
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # a broken or half-installed package
+        return None
+
+
+def check_packages(find: Callable[[str], object] = _importable) -> Finding:
     missing = [name for name in RUNTIME_MODULES if find(name) is None]
     if missing:
         return Finding(

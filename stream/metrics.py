@@ -474,3 +474,60 @@ class SnapshotErrorsCollector(Collector):
             "Wallboard snapshot publishing ticks that failed (Redis unreachable or erroring).",
             value=self.errors(),
         )
+
+
+class ProgressCollector(Collector):
+    """Event-time progress (``stream.progress``): why windows close when they do.
+
+    ``contact_centre_watermark_timestamp_seconds``: the lowest watermark of the partitions here
+    (absent before any has one); ``contact_centre_source_partitions_behind``: source
+    partitions the partitions here last heard to be behind their end offset (a backlog being
+    read); ``contact_centre_source_partitions_paused``: source partitions this worker holds back
+    to align event time (``STREAM_ALIGNMENT_SECONDS``); ``contact_centre_windows_open``: windows
+    not yet final (what a backlog read keeps in memory).
+    """
+
+    def __init__(self, pipeline: Pipeline, paused: Callable[[], int]) -> None:
+        self.pipeline = pipeline
+        self.paused = paused
+
+    def describe(self) -> Iterator[Metric]:
+        """The families by name, so ``/metrics?name[]=`` can ask for them."""
+        yield from self._families(None, 0, 0, 0)
+
+    def collect(self) -> Iterator[Metric]:
+        parts = self.pipeline.agg_parts.values()
+        marks = [ps.progress.watermark for ps in parts if ps.progress.watermark is not None]
+        behind = {
+            name for ps in parts for name, mark in ps.progress.sources.items() if not mark.caught_up
+        }
+        windows = sum(len(q.windows) for ps in parts for q in ps.queues.values())
+        yield from self._families(min(marks, default=None), len(behind), self.paused(), windows)
+
+    @staticmethod
+    def _families(
+        watermark_at: float | None, behind: int, paused: int, windows: int
+    ) -> Iterator[Metric]:
+        watermark = GaugeMetricFamily(
+            P + "watermark_timestamp_seconds",
+            "Event time up to which windows are final: the lowest watermark of the partitions "
+            "here (the slowest source partition's newest event time minus the grace period).",
+        )
+        if watermark_at is not None:
+            watermark.add_metric([], watermark_at)
+        yield watermark
+        yield GaugeMetricFamily(
+            P + "source_partitions_behind",
+            "Input partitions not yet read to their end offset, as last reported (a backlog).",
+            value=behind,
+        )
+        yield GaugeMetricFamily(
+            P + "source_partitions_paused",
+            "Input partitions this worker pauses because they run ahead in event time.",
+            value=paused,
+        )
+        yield GaugeMetricFamily(
+            P + "windows_open",
+            "Windows not yet final in the partitions here (all queues and kinds).",
+            value=windows,
+        )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
 from stream.kpis.productivity import QueueEvent
+from stream.progress import Progress, Report, slowest
 from stream.router import (
     AgentUpdate,
     CustomerFact,
@@ -65,6 +67,9 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     """Unused: senders before per-event agent records put whole timelines here."""
     agent_events: list[tuple[str, list[QueueEvent]]] = msgspec.field(default_factory=list)
     """Agents' events seen from the queue, ``(agent id, events)``: see ``stream.kpis.agents``."""
+    marks: list[Report] = msgspec.field(default_factory=list)
+    """Progress reports of source partitions (``stream.progress.Report``), sent to every
+    partition after the forwards they cover, with an empty ``queue``."""
 
 
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
@@ -147,6 +152,8 @@ class Pipeline:
         self.customer_parts: dict[int, CustomerPartition] = {}
         self.route_logs: dict[int, SegmentLog] = {}
         self.agg_logs: dict[int, SegmentLog] = {}
+        self.source_highs: dict[str, float] = {}
+        """Newest event time routed here from each source topic-partition (``stream.progress``)."""
 
     @classmethod
     def create(
@@ -216,6 +223,10 @@ class Pipeline:
                 )
             for dead in out.dead_letters:
                 effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
+            highs = self.source_highs
+            for source, t in out.highs.items():
+                if t > highs.get(source, -math.inf):
+                    highs[source] = t
         for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
             key = queue.encode()
             agent_chunks = _agent_chunks(by_queue_agents.get(queue, []))
@@ -236,6 +247,40 @@ class Pipeline:
             effects.messages.append(Outgoing("forward", None, payload, partition=part_no))
         return effects
 
+    def progress(
+        self, positions: Mapping[str, tuple[int, int]], *, unstamped: Collection[str] = ()
+    ) -> Effects:
+        """Progress reports of the source partitions routed here, one message to every partition
+        of the forward topic (``stream.progress``): ``positions`` maps ``"topic/partition"`` to
+        (offset after the last record routed, the partition's end offset); the ``unstamped``
+        sources (paused: their end offset may be old) get no stamp. Queued after the forwards
+        of the records they cover, they reach each partition after them."""
+        effects = Effects()
+        if not positions:
+            return effects
+        # The stamp: the newest event time routed here, from records fetched before the end
+        # offsets reported (see stream.progress.Report).
+        stamp = max(self.source_highs.values(), default=None)
+        marks: list[Report] = [
+            (
+                source,
+                self.source_highs.get(source),
+                next_offset,
+                end_offset,
+                None if source in unstamped else stamp,
+            )
+            for source, (next_offset, end_offset) in sorted(positions.items())
+        ]
+        payload = _BATCH_ENCODER.encode(ForwardBatch("", [], marks=marks))
+        for partition in range(self.forward_partitions):
+            effects.messages.append(Outgoing("forward", None, payload, partition=partition))
+        return effects
+
+    def slowest_source(self) -> float | None:
+        """The high mark of the slowest source still behind, as the partitions here know it."""
+        found = [m for ps in self.agg_parts.values() if (m := slowest(ps.progress)) is not None]
+        return min(found) if found else None
+
     # --- stage 2 ----------------------------------------------------------------------------
 
     def aggregate(self, partition: int, payloads: Iterable[bytes]) -> Effects:
@@ -244,9 +289,11 @@ class Pipeline:
         items: list[Forward] = []
         agents: list[AgentUpdate] = []
         facts: list[CustomerFact] = []
+        marks: list[Report] = []
         intern = sys.intern  # records keep queue and channel: one string each, not per contact
         for payload in payloads:
             batch = _BATCH_DECODER.decode(payload)
+            marks += batch.marks
             queue = intern(batch.queue)
             for channel, source, offset, key, value in batch.items:
                 items.append(Forward(queue, intern(channel), source, offset, key, value))
@@ -254,7 +301,7 @@ class Pipeline:
             if batch.agents and not batch.agent_events:
                 log.warning("agent states from an older worker ignored", extra={"queue": queue})
             facts += (CustomerFact(*fact) for fact in batch.customers)
-        out = self.aggregator.apply(ps, items, self.clock())
+        out = self.aggregator.apply(ps, items, self.clock(), marks)
         if agents:
             self.aggregator.apply_agents(ps, agents, out)
         effects = self._effects(ps, out)
@@ -363,6 +410,8 @@ class Pipeline:
             (records.agent_event_name(*k), None if e is None else records.encode_event(e[2], e[3]))
             for k, e in out.agent_events.items()
         ]
+        if out.progress_changed:
+            writes.append(("w|progress", records.encode(ps.progress)))
         effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
         for rej in out.rejected:
             msg = Message(
@@ -418,6 +467,7 @@ class Pipeline:
                 for e in slot.events
             ),
             *self._customer_records(partition),
+            ("w|progress", records.encode(ps.progress)),
         ]
 
     def _customer_records(self, partition: int) -> list[tuple[str, bytes]]:
@@ -446,6 +496,9 @@ class Pipeline:
         """Rebuild the state of ``partitions`` from the two tables' stored segments; forget all
         other partitions."""
         self.router_parts = {p: RouterPartition(p) for p in partitions}
+        self.source_highs = {
+            s: t for s, t in self.source_highs.items() if int(s.rpartition("/")[2]) in partitions
+        }
         self.agg_parts = {p: PartitionState(p) for p in partitions}
         self.customer_parts = {}
         self.route_logs, self.agg_logs = {}, {}
@@ -517,6 +570,8 @@ class Pipeline:
             agents[name[2:]] = rec
         elif isinstance(rec, CustomerTotals):
             self.customer_parts.setdefault(partition, CustomerPartition()).totals = rec
+        elif isinstance(rec, Progress):
+            self.agg_parts[partition].progress = rec
 
     def revoke(self, partitions: set[int]) -> None:
         """Drop the state of partitions moved to another worker (their series leave with them)."""
@@ -526,6 +581,8 @@ class Pipeline:
             self.customer_parts.pop(p, None)
             self.route_logs.pop(p, None)
             self.agg_logs.pop(p, None)
+        for source in [s for s in self.source_highs if int(s.rpartition("/")[2]) in partitions]:
+            del self.source_highs[source]
 
 
 def _chunks(

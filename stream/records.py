@@ -6,8 +6,10 @@ agent's events one record each — ``b"3|h|agent-7|<time>|<hash>"`` (routes tabl
 ``b"3|e|7:billing|agent-7|<time>|<hash>"`` (seen from a queue, aggregates table), so a new
 event writes a few bytes, not the agent's whole history —, ``b"3|u|cust-1"`` and
 ``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
-``stream.kpis.customers``, aggregates table) — so the table writes each record to that
-changelog partition and a worker can tell, after a rebalance, which records it owns. The kind
+``stream.kpis.customers``, aggregates table), ``b"3|w|progress"`` (the source partitions'
+event-time progress and the watermark: ``stream.progress``, aggregates table) — so the table
+writes each record to that changelog partition and a worker can tell, after a rebalance, which
+records it owns. The kind
 after the partition says which type to decode; kinds this version does not know (``g`` and
 ``a`` of older versions, which kept agents' events inline) are skipped on recovery.
 
@@ -29,11 +31,12 @@ from stream.aggregator import QueueRecord
 from stream.kpis.agents import AgentRecord
 from stream.kpis.customers import Churn, Contact, CustomerRecord, CustomerTotals, Order
 from stream.kpis.productivity import HistoryEvent, QueueEvent
+from stream.progress import Progress
 from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
 Row = CallRecord | TicketRecord | Route | AgentRecord  # stored as arrays
-Record = Row | QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals
+Record = Row | QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals | Progress
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds: _ROWS
@@ -42,6 +45,7 @@ _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds
     "d": msgspec.msgpack.Decoder(SeenIds),
     "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers), as a map
     "k": msgspec.msgpack.Decoder(CustomerTotals),  # a partition's churn counts
+    "w": msgspec.msgpack.Decoder(Progress),  # the sources' progress and the watermark
 }
 
 

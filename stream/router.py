@@ -171,6 +171,9 @@ class RouterOutput:
     """Agents' events stored, or dropped by the prune (None), by (agent id, time, hash)."""
     customer_facts: list[CustomerFact] = field(default_factory=list)
     stats_changed: bool = False
+    highs: dict[str, float] = field(default_factory=dict)
+    """Per source topic-partition, the newest event time of the batch (``stream.progress``):
+    every event with a valid time counts, rejected ones too — it is the partition's progress."""
 
 
 def route_key(kind: str, contact_id: str) -> str:
@@ -268,6 +271,9 @@ class Router:
                 "timestamp_out_of_range",
                 f"occurred_at is {t - wall_now:.0f} s ahead of the clock",
             )
+        high = out.highs.get(source)
+        if high is None or t > high:
+            out.highs[source] = t
         if isinstance(ev, AgentStateChanged):
             return self._agent(part, ev, t, out, replay)
         if isinstance(ev, CustomerEvent):

@@ -5,10 +5,9 @@ and ``1h`` are aligned to the epoch (clock-aligned in UTC and in every zone with
 quarter-hour offset); ``today`` starts at local midnight in the queue's time zone, so it lasts
 23 or 25 hours on the days clocks change.
 
-The watermark is the largest event time seen minus the grace period; a window is final (closed)
-once the watermark reaches its end, and an event whose window is already closed is *late* for
-that window. When no event has arrived for ``idle_seconds`` of wall time, the stream time follows
-the wall clock so windows still close at night.
+A window is final (closed) once the watermark reaches its end, and an event whose window is
+already closed is *late* for that window. The watermark itself — the event time every source
+partition has reached, minus the grace period — is ``stream.progress``'s.
 """
 
 from __future__ import annotations
@@ -58,27 +57,6 @@ def _local_midnight_epoch(midnight: datetime, zone: ZoneInfo) -> float:
             .timestamp()
         )
     return candidate.timestamp()
-
-
-def stream_time(
-    max_event_time: float | None,
-    last_event_wall: float | None,
-    wall_now: float,
-    idle_seconds: float,
-) -> float | None:
-    """The stream's notion of "now": the newest event time, or the wall clock once idle."""
-    if max_event_time is None:
-        return None
-    if last_event_wall is not None and wall_now - last_event_wall >= idle_seconds:
-        return max(max_event_time, wall_now)
-    return max_event_time
-
-
-def watermark(stream_now: float | None, grace_seconds: float) -> float | None:
-    """Event time up to which every window is final: stream time minus the grace period."""
-    if stream_now is None:
-        return None
-    return stream_now - grace_seconds
 
 
 def is_closed(end: float, mark: float | None) -> bool:

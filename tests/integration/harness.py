@@ -35,6 +35,10 @@ PIPELINE_FAMILIES = frozenset(
         "contact_centre_events_duplicate_total",
         "contact_centre_events_late_total",
         "contact_centre_worker_partitions",
+        "contact_centre_watermark_timestamp_seconds",
+        "contact_centre_source_partitions_behind",
+        "contact_centre_source_partitions_paused",
+        "contact_centre_windows_open",
     }
 )
 

@@ -42,3 +42,10 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     assert results["recovery_seconds"] > 0
     assert 0 < results["latency_p50"] <= results["latency_p99"] <= results["latency_max"]
     assert results["rss_before"] > 0 and results["rss_after"] > 0
+    # The backlog phase: both reads exact, nothing late, every due window compared.
+    assert [b["alignment_seconds"] for b in results["backlogs"]] == [600.0, 0.0]
+    for b in results["backlogs"]:
+        assert b["late"] == 0 and b["windows_wrong"] == 0
+        assert 0 < b["windows_exact"] == b["windows_expected"]
+        assert b["rate"] > 0 and b["peak_rss"] > 0 and b["peak_windows_open"] > 0
+    assert "| Backlog read (alignment 600 s): late events, closed windows exact |" in text

@@ -51,3 +51,16 @@ def test_an_unreachable_broker_is_reported_not_fatal() -> None:
     settings = _settings(f"127.0.0.1:{find_free_port()}", "nowhere")  # nothing listens there
 
     assert ensure_output_topics(settings, timeout=2.0) is False
+
+
+def test_input_partition_counts_are_read_before_the_start(broker: EmbeddedBroker) -> None:
+    """What the watermark expects (stream.progress): every partition of every input topic."""
+    from stream.app import partition_counts as read_counts
+
+    prefix = f"in-{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_topics(broker.bootstrap, [f"{prefix}-calls"], 3))
+    settings = _settings(broker.bootstrap, prefix)
+    topics = [f"{prefix}-calls", f"{prefix}-missing"]
+    assert read_counts(settings, topics) == {f"{prefix}-calls": 3}
+    unreachable = Settings(broker_url=f"kafka://127.0.0.1:{find_free_port()}")
+    assert read_counts(unreachable, topics, timeout=2) == {}

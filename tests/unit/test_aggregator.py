@@ -104,6 +104,7 @@ class Harness:
     route_store: dict[bytes, bytes] = field(default_factory=dict)  # the "routes" table
     agg_store: dict[bytes, bytes] = field(default_factory=dict)  # the "aggregates" table
     next_offset: dict[tuple[str, int], int] = field(default_factory=dict)
+    routed_next: dict[tuple[str, int], int] = field(default_factory=dict)
     dead_letters: list[Outgoing] = field(default_factory=list)
     windows: list[Outgoing] = field(default_factory=list)
     pipeline: Pipeline = field(init=False)
@@ -185,7 +186,17 @@ class Harness:
         return forwards
 
     def route(self, messages: list[Message]) -> list[tuple[int, bytes]]:
-        return self.perform(self.pipeline.route(messages))
+        """Route, then report every published partition's progress as the consumer does:
+        routed through the offset after the last routed record, out of what is published."""
+        forwards = self.perform(self.pipeline.route(messages))
+        for m in messages:
+            tp = (m.topic, m.partition)
+            self.routed_next[tp] = max(self.routed_next.get(tp, 0), m.offset + 1)
+        positions = {
+            f"{topic}/{partition}": (self.routed_next.get((topic, partition), 0), end)
+            for (topic, partition), end in self.next_offset.items()
+        }
+        return forwards + self.perform(self.pipeline.progress(positions))
 
     def aggregate(self, forwards: list[tuple[int, bytes]]) -> None:
         by_partition: dict[int, list[bytes]] = {}
@@ -1034,8 +1045,8 @@ def test_record_keys_name_their_partition_and_kind() -> None:
     kinds = {records.split_key(k)[1][0] for k in h.table}
     # h: an event of an agent's history (a1 names no queues: no "o" record, no "e" events),
     # d: a customer's event memory, u/k: its churns, the partition's churn counts
-    # (stream.kpis.customers)
-    assert kinds == {"q", "c", "t", "r", "s", "d", "h", "u", "k"}
+    # (stream.kpis.customers), w: the sources' progress and the watermark (stream.progress)
+    assert kinds == {"q", "c", "t", "r", "s", "d", "h", "u", "k", "w"}
     assert {records.split_key(k) for k in h.table if b"|q|" in k} == {
         (0, "q|billing"),
         (1, "q|support"),

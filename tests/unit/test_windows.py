@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.windows import WINDOW_KINDS, is_closed, stream_time, watermark, window_end, window_start
+from stream.windows import WINDOW_KINDS, is_closed, window_end, window_start
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -94,38 +94,6 @@ def test_windows_tile_the_time_line(kind: str, zone: ZoneInfo, at: float) -> Non
         assert datetime.fromtimestamp(at, zone).date() == local.date()
     else:
         assert end - start == {"15m": 900, "1h": 3600}[kind]
-
-
-# (max event time, last event wall time, wall now, idle seconds, expected stream time)
-STREAM_TIMES: list[tuple[float | None, float | None, float, float, float | None]] = [
-    (None, None, 1000.0, 30.0, None),  # nothing seen: no stream time
-    (None, 990.0, 1000.0, 30.0, None),
-    (500.0, None, 1000.0, 30.0, 500.0),  # no wall time of the last event: event time only
-    (500.0, 990.0, 1000.0, 30.0, 500.0),  # busy: event time
-    (500.0, 970.1, 1000.0, 30.0, 500.0),  # 29.9 s quiet: still event time
-    (500.0, 970.0, 1000.0, 30.0, 1000.0),  # quiet for exactly idle: follows the wall clock
-    (500.0, 100.0, 1000.0, 30.0, 1000.0),
-    (2000.0, 100.0, 1000.0, 30.0, 2000.0),  # events ahead of the wall clock: never goes back
-]
-
-
-@pytest.mark.parametrize(("max_event", "last_wall", "wall_now", "idle", "expected"), STREAM_TIMES)
-def test_stream_time(
-    max_event: float | None,
-    last_wall: float | None,
-    wall_now: float,
-    idle: float,
-    expected: float | None,
-) -> None:
-    assert stream_time(max_event, last_wall, wall_now, idle) == expected
-
-
-@pytest.mark.parametrize(
-    ("stream_now", "grace", "expected"),
-    [(None, 60.0, None), (1000.0, 60.0, 940.0), (1000.0, 0.0, 1000.0)],
-)
-def test_watermark(stream_now: float | None, grace: float, expected: float | None) -> None:
-    assert watermark(stream_now, grace) == expected
 
 
 @pytest.mark.parametrize(
