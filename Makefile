@@ -71,7 +71,10 @@ check: lint unit ## Lint and fast tests (before every commit)
 bench: $(STAMP) ## Pipeline vs raw consumer on the embedded broker; writes docs/benchmarks.md + PNG
 	$(BIN)/python -m benchmarks.run
 
-.PHONY: dashboards target-rules deploy-check
+.PHONY: dashboards target-rules deploy-check schemas
+schemas: $(STAMP) ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from stream/events.py
+	$(BIN)/python -m stream schema --out docs/schemas --asyncapi docs/asyncapi.yaml
+
 dashboards: $(STAMP) ## Regenerate deploy/grafana/dashboards/*.json (grafana-foundation-sdk)
 	$(BIN)/python -m deploy.grafana.generate
 

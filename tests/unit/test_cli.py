@@ -15,7 +15,7 @@ from stream.demo import parse_metric_totals, summary_line
 from stream.simulate import PublishStats
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ("demo", "broker", "worker", "simulate", "replay", "wallboard")
+COMMANDS = ("demo", "broker", "worker", "simulate", "replay", "wallboard", "schema")
 
 
 def clean_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
