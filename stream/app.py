@@ -372,15 +372,11 @@ class Wiring:
         }
         # Every partition of every input topic: one not heard from holds the watermark. The
         # consumer's metadata can still be empty at the first assignment: then the counts read
-        # before the start, then the documented rule (STREAM_PARTITIONS partitions each).
+        # before the start. A topic that does not exist holds nothing (it has no events).
         sources: set[str] = set()
         for topic in self.settings.input_topics:
-            count = (
-                self.app.consumer.topic_partitions(topic)
-                or self.input_partitions.get(topic)
-                or self.settings.partitions
-            )
-            sources.update(f"{topic}/{p}" for p in range(count))
+            count = self.app.consumer.topic_partitions(topic) or self.input_partitions.get(topic)
+            sources.update(f"{topic}/{p}" for p in range(count or 0))
         self.pipeline.aggregator.expected_sources = frozenset(sources)
         log.info("partitions loaded", extra={"partitions": sorted(owned)})
 

@@ -310,3 +310,28 @@ def _publish_to_partition(bootstrap: str, messages: list[Publishable], partition
         return len(messages)
 
     return asyncio.run(run())
+
+
+def test_input_topics_that_do_not_exist_hold_nothing(
+    broker: EmbeddedBroker, workers: WorkerFactory
+) -> None:
+    """A centre with calls only: no tickets, agents or customers topic was ever created."""
+    name = "calls-only"
+    asyncio.run(create_topics(broker.bootstrap, [f"{name}-calls"], 4))
+    env = {f"STREAM_TOPIC_{t.upper()}": f"{name}-{t}" for t in INPUT_TOPICS}
+    env.update(
+        STREAM_APP_ID=f"{name}-app",
+        STREAM_TOPIC_DEAD_LETTER=f"{name}-dead-letter",
+        STREAM_TOPIC_WINDOWS=f"{name}-windows",
+    )
+    t0 = START.timestamp()
+    stream: list[Publishable] = [
+        (f"{name}-calls", f"c{i}", _event("call.queued", f"q{i}", t0 + 300 * i, call_id=f"c{i}",
+                                          queue="billing"))
+        for i in range(8)
+    ]  # fmt: skip
+    w = started(workers, **env)
+    publish(broker.bootstrap, stream)
+    wait_until(lambda: settled(w, len(stream), t0 + 300 * 7 - GRACE), 120, "settled")
+    windows = read_windows(broker.bootstrap, f"{name}-windows")
+    assert windows[f"billing|15m|{int(t0)}"]["totals"]["offered"] == 3
