@@ -140,6 +140,25 @@ def assert_same_samples(a: Samples, b: Samples) -> None:
     assert kpis(a) == pytest.approx(kpis(b), rel=1e-9)
 
 
+def assert_exact(
+    bootstrap: str,
+    subject: WorkerProcess,
+    reference: WorkerProcess,
+    events: list[tuple[float, Publishable]],
+    total: int,
+) -> dict[str, Any]:
+    """Both settled at the final watermark, the same closed windows and samples, 0 late."""
+    mark = final_watermark(events)
+    wait_until(
+        lambda: settled(subject, total, mark) and settled(reference, total, mark), 240, "settled"
+    )
+    windows = assert_same_windows(bootstrap, "kpi-windows", "ref-windows")
+    a, b = subject.scrape(), reference.scrape()
+    assert value(a, LATE) == 0 and value(b, LATE) == 0
+    assert_same_samples(a, b)
+    return windows
+
+
 def started(workers: WorkerFactory, **env: str) -> WorkerProcess:
     w = workers(frozen_time=FROZEN, STREAM_GRACE_SECONDS=str(GRACE), **env)
     return w
@@ -158,15 +177,10 @@ def test_a_backlog_published_before_the_worker_starts_gives_exact_windows(
     # Both read everything as a backlog: started after the events were published.
     subject = started(workers, STREAM_ALIGNMENT_SECONDS=alignment)
     reference = started(workers, **ref_env)
-    mark = final_watermark(events)
-    wait_until(lambda: settled(subject, n, mark) and settled(reference, n, mark), 240, "settled")
-    windows = assert_same_windows(broker.bootstrap, "kpi-windows", "ref-windows")
+    windows = assert_exact(broker.bootstrap, subject, reference, events, n)
     per_kind = collections.Counter(doc["window"] for doc in windows.values())
     assert per_kind["15m"] >= 4 * HOURS * 4 - 4  # every quarter hour of every queue but the last
     assert per_kind["1h"] >= 4 * (HOURS - 1)
-    a, b = subject.scrape(), reference.scrape()
-    assert value(a, LATE) == 0 and value(b, LATE) == 0
-    assert_same_samples(a, b)
     paused = "paused to align event time" in subject.log_path.read_text()
     if alignment != "600":  # 600 s pauses or not, as the fetches fall
         assert paused == (alignment == "60"), "60 s of alignment pauses partitions; 0 never"
@@ -188,14 +202,7 @@ def test_an_outage_then_a_restart_gives_the_windows_of_live_traffic(
     total = n + publish(broker.bootstrap, during)
     publish(broker.bootstrap, renamed(during, "ref"))
     subject = started(workers)
-    mark = final_watermark(events)
-    wait_until(
-        lambda: settled(subject, total, mark) and settled(reference, total, mark), 240, "settled"
-    )
-    assert_same_windows(broker.bootstrap, "kpi-windows", "ref-windows")
-    a, b = subject.scrape(), reference.scrape()
-    assert value(a, LATE) == 0
-    assert_same_samples(a, b)
+    assert_exact(broker.bootstrap, subject, reference, events, total)
 
 
 def test_two_workers_one_killed_while_the_backlog_grows(
@@ -223,14 +230,7 @@ def test_two_workers_one_killed_while_the_backlog_grows(
     total = n + publish(broker.bootstrap, during)
     publish(broker.bootstrap, renamed(during, "ref"))
     wait_until(lambda: first.partitions() == {0, 1, 2, 3}, 120, "the survivor owning everything")
-    mark = final_watermark(events)
-    wait_until(
-        lambda: settled(first, total, mark) and settled(reference, total, mark), 240, "settled"
-    )
-    assert_same_windows(broker.bootstrap, "kpi-windows", "ref-windows")
-    a, b = first.scrape(), reference.scrape()
-    assert value(a, LATE) == 0
-    assert_same_samples(a, b)
+    assert_exact(broker.bootstrap, first, reference, events, total)
 
 
 def test_idle_partitions_do_not_hold_windows_open(
