@@ -108,6 +108,7 @@ class Wiring:
             broker_heartbeat_interval=max(0.5, settings.session_timeout_seconds / 5),
             consumer_auto_offset_reset="earliest",
             producer_max_batch_size=settings.producer_max_batch_bytes,
+            producer_max_request_size=settings.producer_max_request_bytes,
             table_standby_replicas=0,
             autodiscover=False,
         )

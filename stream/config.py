@@ -58,6 +58,9 @@ __all__ = [
 ]
 
 ENV_PREFIX: Final = "STREAM_"
+FORWARD_FRAMING_BYTES: Final = 64 * 1024
+"""Room a forwarded event needs beyond its own bytes: the internal message's framing and the
+record batch's headers (``stream.pipeline.ForwardBatch``)."""
 
 # The contract's channels (docs/contract.md). Repeated here rather than imported from events.py so
 # that this module stays free of msgspec and of the event model.
@@ -318,6 +321,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "retention_seconds": _seconds(zero_allowed=False),
     "conversion_horizon_seconds": _seconds(zero_allowed=False),
     "max_event_bytes": _integer(1, 100 * 1024 * 1024),
+    "producer_max_request_bytes": _integer(1_000_000, 1024 * 1024 * 1024),
     "batch_max": _integer(1, 1_000_000),
     "producer_max_batch_bytes": _integer(1, 64 * 1024 * 1024),
     "batch_consumer": _boolean,
@@ -400,7 +404,14 @@ class Settings:
     conversion_horizon_seconds: float = 7 * 86400.0
     """An order at most this long after a contact converts it (``stream.kpis.customers``)."""
     max_event_bytes: int = 65536
-    """Larger messages are rejected (``too_large``) before decoding."""
+    """Larger messages are rejected (``too_large``) before decoding. At most
+    ``producer_max_request_bytes`` less ``FORWARD_FRAMING_BYTES``: an accepted event is forwarded
+    whole to the internal topic, and one the producer refused would stop the worker again on
+    every restart."""
+    producer_max_request_bytes: int = 1_000_000
+    """The producer's largest request (Faust's ``producer_max_request_size``; Kafka brokers take
+    about 1 MB by default, ``message.max.bytes``). At least 1 MB: dead letters of up to 512 KiB
+    must fit."""
     batch_max: int = 10000
     """Most events taken from a stream at once."""
     batch_within_seconds: float = 0.05
@@ -447,6 +458,15 @@ class Settings:
             else:
                 # Normalised values (trimmed, upper-cased, parsed) replace the given ones.
                 object.__setattr__(self, field.name, converted)
+        if not errors and self.max_event_bytes > (
+            limit := self.producer_max_request_bytes - FORWARD_FRAMING_BYTES
+        ):
+            errors.append(
+                f"{_variable('max_event_bytes')}={self.max_event_bytes}: expected at most {limit} "
+                f"({_variable('producer_max_request_bytes')}={self.producer_max_request_bytes} "
+                f"less {FORWARD_FRAMING_BYTES} for the forward's framing): a larger event would "
+                "be accepted, then refused by the producer, and stop the worker on every restart"
+            )
         if not errors:
             # Each input topic must be distinct: the router tells event families by topic.
             seen: dict[str, str] = {}

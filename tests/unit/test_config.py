@@ -94,7 +94,8 @@ def test_every_field_has_exactly_one_variable() -> None:
         ("STREAM_IDLE_SECONDS", "1.5", "idle_seconds", 1.5),
         ("STREAM_FUTURE_SKEW_SECONDS", "10m", "future_skew_seconds", 600.0),
         ("STREAM_RETENTION_SECONDS", "7d", "retention_seconds", 7 * DAY),
-        ("STREAM_MAX_EVENT_BYTES", "1048576", "max_event_bytes", 1048576),
+        ("STREAM_MAX_EVENT_BYTES", "524288", "max_event_bytes", 524288),
+        ("STREAM_PRODUCER_MAX_REQUEST_BYTES", "4194304", "producer_max_request_bytes", 4194304),
         ("STREAM_BATCH_MAX", "500", "batch_max", 500),
         ("STREAM_BATCH_WITHIN_SECONDS", "20ms", "batch_within_seconds", 0.02),
         ("STREAM_SESSION_TIMEOUT_SECONDS", "30", "session_timeout_seconds", 30.0),
@@ -975,3 +976,20 @@ def test_example_file_business_hours() -> None:
     assert billing.weekly[5:] == ((), ())
     assert date(2026, 12, 25) in billing.holidays
     assert book.calendar("sales").always_open
+
+
+def test_an_event_too_large_to_forward_is_a_configuration_error() -> None:
+    """A 1 MiB limit under a 1 MB producer: an accepted event the producer then refuses would
+    stop the worker on every restart (the poison pill). Both settings are named."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"STREAM_MAX_EVENT_BYTES": "1048576"})
+    (message,) = caught.value.errors
+    assert message.startswith("STREAM_MAX_EVENT_BYTES=1048576: expected at most 934464 ")
+    assert "STREAM_PRODUCER_MAX_REQUEST_BYTES=1000000" in message
+    raised = Settings.from_env(
+        {"STREAM_MAX_EVENT_BYTES": "1048576", "STREAM_PRODUCER_MAX_REQUEST_BYTES": "2097152"}
+    )
+    assert (raised.max_event_bytes, raised.producer_max_request_bytes) == (1048576, 2097152)
+    assert Settings.from_env({"STREAM_MAX_EVENT_BYTES": "934464"}).max_event_bytes == 934464
+    with pytest.raises(ConfigError, match="STREAM_PRODUCER_MAX_REQUEST_BYTES='65536': expected"):
+        Settings.from_env({"STREAM_PRODUCER_MAX_REQUEST_BYTES": "65536"})
