@@ -199,8 +199,8 @@ class Aggregator:
         marks: Iterable[Report] = (),
     ) -> BatchOutput:
         """Apply a batch of forwarded events in order, then the sources' progress reports that
-        came with them (``stream.progress.Report``);
-        then close the windows the watermark passed."""
+        came with them (``stream.progress.Report``), then close the windows the watermark
+        passed."""
         out = BatchOutput()
         mark = ps.progress.watermark
         for item in items:

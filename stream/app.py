@@ -35,6 +35,7 @@ from stream.metrics import (
 )
 from stream.paths import writable_directory
 from stream.pipeline import Effects, Pipeline
+from stream.progress import source_partition
 from stream.router import Message
 from stream.snapshots import (
     PUBLISH_INTERVAL_SECONDS,
@@ -136,7 +137,10 @@ class Wiring:
         self.aggregates = self._table("aggregates")
         self._loaded = False
         # Event-time progress (stream.progress): per source "topic/partition", the offset after
-        # the last record routed here; when it was last reported; partitions paused to align.
+        # the last record routed by this process; when it was last reported; partitions paused
+        # to align. Not the router's stored RouterStats.offset: after a crash that one can name
+        # records whose forwards were lost and will be forwarded again, later than a report
+        # claiming them routed would arrive.
         self._routed_next: dict[str, int] = {}
         self._reported_at = 0.0
         self._aligned: set[TP] = set()
@@ -369,7 +373,7 @@ class Wiring:
             self.app.consumer.resume_partitions(self._aligned)
             self._aligned = set()
         self._routed_next = {
-            s: n for s, n in self._routed_next.items() if int(s.rpartition("/")[2]) in owned
+            s: n for s, n in self._routed_next.items() if source_partition(s) in owned
         }
         # Every partition of every input topic: one not heard from holds the watermark. The
         # consumer's metadata can still be empty at the first assignment: then the counts read

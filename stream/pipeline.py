@@ -33,7 +33,7 @@ from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
 from stream.kpis.productivity import QueueEvent
-from stream.progress import Progress, Report, slowest
+from stream.progress import Progress, Report, slowest, source_partition
 from stream.router import (
     AgentUpdate,
     CustomerFact,
@@ -416,7 +416,7 @@ class Pipeline:
         for rej in out.rejected:
             msg = Message(
                 rej.item.source.rpartition("/")[0],
-                int(rej.item.source.rpartition("/")[2]),
+                source_partition(rej.item.source),
                 rej.item.offset,
                 rej.item.key,
                 rej.item.value,
@@ -497,7 +497,7 @@ class Pipeline:
         other partitions."""
         self.router_parts = {p: RouterPartition(p) for p in partitions}
         self.source_highs = {
-            s: t for s, t in self.source_highs.items() if int(s.rpartition("/")[2]) in partitions
+            s: t for s, t in self.source_highs.items() if source_partition(s) in partitions
         }
         self.agg_parts = {p: PartitionState(p) for p in partitions}
         self.customer_parts = {}
@@ -581,7 +581,7 @@ class Pipeline:
             self.customer_parts.pop(p, None)
             self.route_logs.pop(p, None)
             self.agg_logs.pop(p, None)
-        for source in [s for s in self.source_highs if int(s.rpartition("/")[2]) in partitions]:
+        for source in [s for s in self.source_highs if source_partition(s) in partitions]:
             del self.source_highs[source]
 
 

@@ -32,7 +32,7 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Progress", "Report", "SourceMark", "advance", "merge", "slowest"]
+__all__ = ["Progress", "Report", "SourceMark", "advance", "merge", "slowest", "source_partition"]
 
 Report = tuple[str, float | None, int, int, float | None]
 """``(source, high mark, next offset, end offset, stamp)``: what a router says of one source
@@ -40,6 +40,11 @@ partition. The stamp is the newest event time the router had routed from any of 
 when it said it: everything it had routed was fetched before the end offset it reports, so
 records appended to the source later are no older (when publishers write in event-time order;
 the grace period covers the rest)."""
+
+
+def source_partition(source: str) -> int:
+    """The partition number of a source named ``"topic/partition"``."""
+    return int(source.rpartition("/")[2])
 
 
 @dataclass(slots=True)
