@@ -6,6 +6,7 @@ for every queue (all partitions). The takeover time (kill → exact) is recorded
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_the_survivor_is_exact_for_every_partition_after_a_kill(
     pair = [workers(**defaults), workers(**defaults)]
     wait_until(lambda: split(*pair), 120, "two workers owning disjoint halves of the partitions")
     n = publish(broker.bootstrap, traffic())
-    wait_until(lambda: accounted(merged(*(w.scrape() for w in pair))) == n, 60, "all counted")
+    wait_until(partial(counted_by_both, pair, n), 60, "all counted by the two")
     assert_truth(*(w.scrape() for w in pair), rounds=1)
 
     takeovers: list[float] = []
@@ -38,12 +39,12 @@ def test_the_survivor_is_exact_for_every_partition_after_a_kill(
         killed = time.monotonic()
         # Traffic for every queue (so for the dead worker's partitions too) while it is down.
         n += publish(broker.bootstrap, traffic(k + 1))
-        wait_until(lambda s=survivor: exact_everywhere(s, n), 90, "the survivor to be exact")
+        wait_until(partial(exact_everywhere, survivor, n), 90, "the survivor to be exact")
         takeovers.append(time.monotonic() - killed)
         assert_truth(survivor.scrape(), rounds=k + 2)
         victim.start()
         wait_until(lambda: split(*pair), 120, "the partitions to be split again")
-        wait_until(lambda: accounted(merged(*(w.scrape() for w in pair))) == n, 60, "counted")
+        wait_until(partial(counted_by_both, pair, n), 60, "all counted by the two again")
         assert_truth(*(w.scrape() for w in pair), rounds=k + 2)
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -55,3 +56,7 @@ def test_the_survivor_is_exact_for_every_partition_after_a_kill(
 def exact_everywhere(survivor: WorkerProcess, published: int) -> bool:
     """The survivor owns every partition, is ready and has counted every published event."""
     return survivor.partitions() == {0, 1, 2, 3} and accounted(survivor.scrape()) == published
+
+
+def counted_by_both(pair: list[WorkerProcess], published: int) -> bool:
+    return accounted(merged(*(w.scrape() for w in pair))) == published
