@@ -37,6 +37,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import run as bench
 from stream.broker import EmbeddedBroker
+from stream.config import Settings
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 POLL_SECONDS: Final = 0.05
@@ -146,7 +147,7 @@ async def takeover(
 
 
 async def failover(
-    settings: bench.Settings,
+    settings: Settings,
     total: int,
     run_dir: Path,
     kills: int,
