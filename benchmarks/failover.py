@@ -9,7 +9,8 @@ histograms and backlog gauges added together. Then, ``kills`` times, it SIGKILLs
 
 - ``detected``: the survivor stops being ready (the group noticed and started a rebalance);
 - ``owned``: the survivor is ready again and owns every partition;
-- ``exact``: and every stable series equals the truth — the takeover time.
+- ``exact``: and every stable series equals the truth — the takeover time (taken when the
+  proving ``/metrics`` answer arrived, before this process parses it: ~0.4 s for 40 queues).
 
 The killed worker is started again (same data directory) and the pair splits again before the
 next kill. The survivor's own log is kept in the work directory for the details. Nothing here
@@ -140,9 +141,9 @@ async def takeover(
             if owned is None:
                 owned = now
             body = await survivor.get(session, "/metrics")
+            served = time.perf_counter() - killed  # not counting our own parsing of the answer
             if body is not None and stable([body]) == truth:
-                done = time.perf_counter() - killed
-                return Takeover(detected if detected is not None else owned, owned, done)
+                return Takeover(detected if detected is not None else owned, owned, served)
         await asyncio.sleep(POLL_SECONDS)
 
 
