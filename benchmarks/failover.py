@@ -230,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.failover",
         description="Two workers, one SIGKILLed: seconds until the other serves exact numbers.",
     )
-    parser.add_argument("--events", type=int, default=20_000, help="size of the event set")
-    parser.add_argument("--queues", type=int, default=12, help="queues in the event set")
+    parser.add_argument("--events", type=int, default=200_000, help="size of the event set")
+    parser.add_argument("--queues", type=int, default=40, help="queues in the event set")
     parser.add_argument("--kills", type=int, default=5, help="takeovers measured")
     parser.add_argument("--env", action="append", default=[], metavar="STREAM_X=VALUE",
                         help="an extra worker setting (repeatable)")  # fmt: skip
