@@ -16,7 +16,8 @@ write of each key wins), so the remembered offset may lag (the worker's own writ
 it) but never runs ahead of what the store holds.
 
 The worker's own writes move the offset as well, once the changelog has acknowledged them
-(Faust calls ``set_persisted_offset``), so a partition kept across a rebalance is not read again.
+(Faust calls ``set_persisted_offset``) and only while they follow it without a gap, so a
+partition kept across a rebalance is not read again.
 Keys written by the worker itself (``table[key] = value``) are tracked too, so a partition that
 moves away takes them with it instead of staying in memory. Partitions are read from the key
 (``stream.records``), as ``KeyedTable`` does.
@@ -73,10 +74,14 @@ class WarmMemoryStore(MemoryStore):  # type: ignore[type-arg]
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         """The changelog acknowledged one of the worker's own writes at ``offset``.
 
-        Ignored for a partition forgotten meanwhile (a late acknowledgement): its offset must
-        not claim records the store no longer holds."""
-        if tp.partition in self.held and offset > self.applied.get(tp.partition, -1):
-            self.applied[tp.partition] = offset
+        Taken only when it directly follows the offset already held: a gap means records of
+        another writer in between (a zombie's write after its partition moved on), which this
+        store has not applied, so the offset must stay before them. Ignored, too, for a
+        partition forgotten meanwhile (a late acknowledgement). Either way the offset lags,
+        which only means records are read again."""
+        partition = tp.partition
+        if partition in self.held and offset == self.applied.get(partition, -1) + 1:
+            self.applied[partition] = offset
 
     def take_changed(self) -> set[int]:
         """Partitions changed by changelog records since the last call."""
