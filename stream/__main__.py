@@ -335,6 +335,10 @@ def _config_error_message(exc: BaseException) -> str | None:
 
 
 def _kafka_error_message(exc: BaseException) -> str | None:
+    from stream.security import AccessError
+
+    if isinstance(exc, AccessError):
+        return str(exc)
     try:
         from aiokafka.errors import KafkaConnectionError, KafkaError
     except ImportError:
@@ -440,15 +444,18 @@ def _cmd_wallboard(args: argparse.Namespace) -> int:
             "there (e.g. STREAM_REDIS_URL=redis://127.0.0.1:6379/0; `make demo` starts one)",
             status=2,
         )
+    from stream.security import check_access, redis_options
     from stream.snapshots import key_prefix
     from stream.web.server import run_wallboard
 
+    check_access(settings, kafka=False)  # a refused password: one clear error, exit 1
     run_wallboard(
         settings.redis_url,
         prefix=key_prefix(settings.app_id),
         host=args.host or settings.wallboard_host,
         port=args.port or settings.wallboard_port,
         stale_seconds=args.stale_seconds or settings.wallboard_stale_seconds,
+        redis_options=redis_options(settings),
     )
     return 0
 

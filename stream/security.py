@@ -371,4 +371,3 @@ def check_access(settings: Settings, *, kafka: bool = True, redis: bool = True) 
             await check_redis(settings.redis_url, redis_options(settings))
 
     asyncio.run(both())
-
