@@ -334,6 +334,11 @@ async def check_redis(url: str, options: Mapping[str, Any], timeout: float = 5.0
     try:
         await client.ping()
     except (exceptions.AuthenticationError, exceptions.AuthenticationWrongNumberOfArgsError):
+        if "password" not in options and redact_url(url) == url:
+            raise AccessError(
+                f"Redis at {where} needs a password; set STREAM_REDIS_PASSWORD_FILE (or put it "
+                "in STREAM_REDIS_URL)"
+            ) from None
         raise AccessError(
             f"Redis at {where} refused the password; check STREAM_REDIS_PASSWORD_FILE (or the "
             "password in STREAM_REDIS_URL)"
