@@ -292,11 +292,30 @@ async def check_kafka(settings: Settings, timeout: float = 10.0) -> bool:
                 f"authentication (unknown user or wrong password: {type(error).__name__} "
                 f"{error}); {_kafka_fix(settings)}"
             ) from None
+        except kafka_errors.KafkaConnectionError as error:
+            if settings.kafka_security_protocol == "PLAINTEXT":
+                continue  # closed on us: a broker going down, perhaps; try the next one
+            # Reached, then closed during the TLS or SASL exchange: brokers do this to a
+            # mechanism they do not offer and to refused credentials (Tansu), or to a client
+            # speaking the wrong protocol to the listener.
+            raise AccessError(
+                f"the Kafka broker {where} closed the connection during the "
+                f"{settings.kafka_security_protocol} exchange ({_error_text(error)}): "
+                f"{_closed_reason(settings)}; {_kafka_fix(settings)}"
+            ) from None
         except (OSError, TimeoutError, kafka_errors.KafkaError):
-            continue  # not reachable (or closed on us before speaking): try the next one
+            continue  # not reachable: try the next one
         conn.close()
         return True
     return False
+
+
+def _closed_reason(settings: Settings) -> str:
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        return (
+            f"the broker may not offer {settings.kafka_sasl_mechanism}, or refused the credentials"
+        )
+    return "the listener may not be a TLS one (check STREAM_KAFKA_SECURITY_PROTOCOL)"
 
 
 def _error_text(error: BaseException) -> str:

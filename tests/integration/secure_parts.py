@@ -97,9 +97,14 @@ class TlsFront:
     TCP connection accepted (handshakes that then fail included)."""
 
     def __init__(
-        self, target_port: int, certs: Certificates, *, require_client_cert: bool = False
+        self,
+        target_port: int,
+        certs: Certificates,
+        *,
+        require_client_cert: bool = False,
+        port: int | None = None,
     ) -> None:
-        self.port = find_free_port()
+        self.port = port or find_free_port()
         self.target_port = target_port
         self.connections = 0
         self.handshakes_failed = 0
