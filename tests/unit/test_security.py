@@ -107,7 +107,7 @@ def test_faust_gets_the_same_credentials(tmp_path: Path) -> None:
         kafka_sasl_mechanism="SCRAM-SHA-256",
         kafka_sasl_username="kpi",
         kafka_sasl_password_file=secret_file(tmp_path),
-        kafka_ssl_check_hostname="false",
+        kafka_ssl_check_hostname=False,
     )
     credentials = faust_credentials(sasl)
     assert isinstance(credentials, faust.SASLCredentials)
