@@ -286,11 +286,16 @@ async def check_kafka(settings: Settings, timeout: float = 10.0) -> bool:
             ) from None
         except (KeyError, ValueError, AssertionError) as error:
             # aiokafka's SCRAM client fails this way when the server's final message is an
-            # error ("e=unknown-user", "e=invalid-proof") or its signature is wrong.
+            # error ("e=unknown-user", "e=invalid-proof": KeyError 'v') or its signature is
+            # wrong (ValueError).
+            what = (
+                "the server ended the exchange with an error: unknown user or wrong password"
+                if isinstance(error, KeyError)
+                else f"{error}"
+            )
             raise AccessError(
                 f"the Kafka broker {where} refused {settings.kafka_sasl_mechanism} "
-                f"authentication (unknown user or wrong password: {type(error).__name__} "
-                f"{error}); {_kafka_fix(settings)}"
+                f"authentication ({what}); {_kafka_fix(settings)}"
             ) from None
         except kafka_errors.KafkaConnectionError as error:
             if settings.kafka_security_protocol == "PLAINTEXT":

@@ -278,7 +278,12 @@ def test_refused_sasl_credentials_stop_the_worker_once_with_a_clear_error(
         assert "closed the connection during the SASL_SSL exchange" in errors[0], output
         assert "may not offer PLAIN, or refused the credentials" in errors[0], output
     else:  # the SCRAM exchange ends with the server's error ("e=unknown-user")
-        assert f"refused {mechanism} authentication" in errors[0], output
+        assert errors[0] == (
+            f"error: the Kafka broker 127.0.0.1:{port} refused {mechanism} authentication (the "
+            "server ended the exchange with an error: unknown user or wrong password); check "
+            "STREAM_KAFKA_SASL_USERNAME='kpi-worker', the password "
+            f"(STREAM_KAFKA_SASL_PASSWORD_FILE) and STREAM_KAFKA_SASL_MECHANISM={mechanism}"
+        )
     assert "STREAM_KAFKA_SASL_USERNAME='kpi-worker'" in errors[0]
     assert SASL_PASSWORD not in output
     assert "Traceback" not in output
