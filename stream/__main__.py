@@ -370,6 +370,13 @@ async def _until_signal(coro: Coroutine[Any, Any, _T]) -> tuple[_T | None, bool]
             loop.remove_signal_handler(sig)
 
 
+def _check_kafka_access(settings: Settings) -> None:
+    """Refused credentials or TLS: one clear error (``AccessError``) before any publishing."""
+    from stream.security import check_access
+
+    check_access(settings, redis=False)
+
+
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -522,6 +529,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return 0
 
     settings = _settings()
+    _check_kafka_access(settings)
     stats = simulate.PublishStats()
     mode = "at full speed" if args.fast else "in real time (Ctrl-C stops)"
     print(f"publishing simulated traffic to {settings.broker_url} {mode}", flush=True)
@@ -551,6 +559,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from stream import simulate
 
     settings = _settings()
+    _check_kafka_access(settings)
     try:
         total = simulate.count_lines(args.file)
     except OSError as exc:

@@ -307,23 +307,81 @@ def test_an_untrusted_broker_certificate_stops_the_worker_with_a_clear_error(
     assert tls_broker.connections == 1
 
 
-def test_a_refused_redis_password_stops_the_wallboard_with_a_clear_error(
+def test_a_refused_or_missing_redis_password_stops_the_wallboard_and_the_worker(
     certs: Certificates, tmp_path: Path
 ) -> None:
-    with secured_redis(certs, REDIS_PASSWORD, tmp_path / "redis.log") as redis_port:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-        env.update(
-            STREAM_REDIS_URL=f"rediss://kpi:wrong-{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0",
-            STREAM_REDIS_SSL_CAFILE=str(certs.ca),
-            STREAM_WALLBOARD_PORT=str(find_free_port()),
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    with (
+        secured_redis(certs, REDIS_PASSWORD, tmp_path / "redis.log") as redis_port,
+        tansu(tmp_path / "broker.log") as broker_port,
+    ):
+        where = f"127.0.0.1:{redis_port}/0"
+        wrong = {
+            "STREAM_REDIS_URL": f"rediss://kpi:wrong-{REDIS_PASSWORD}@{where}",
+            "STREAM_REDIS_SSL_CAFILE": str(certs.ca),
+            "STREAM_WALLBOARD_PORT": str(find_free_port()),
+        }
+        none = {**wrong, "STREAM_REDIS_URL": f"rediss://{where}"}
+        worker = worker_env(
+            f"kafka://127.0.0.1:{broker_port}", "kpi-redis", tmp_path / "data", FROZEN, **wrong
         )
-        status, output, _ = run_command("wallboard", env)
-    assert status == 1, output
-    assert output.strip().splitlines()[-1] == (
-        f"error: Redis at rediss://kpi:********@127.0.0.1:{redis_port}/0 refused the password; "
-        "check STREAM_REDIS_PASSWORD_FILE (or the password in STREAM_REDIS_URL)"
+        runs = [
+            run_command("wallboard", {**plain, **wrong}),
+            run_command("wallboard", {**plain, **none}),
+            run_command("worker", worker),
+        ]
+    refused = (
+        f"error: Redis at rediss://kpi:********@{where} refused the password; check "
+        "STREAM_REDIS_PASSWORD_FILE (or the password in STREAM_REDIS_URL)"
     )
-    assert REDIS_PASSWORD not in output
+    needed = (
+        f"error: Redis at rediss://{where} needs a password; set STREAM_REDIS_PASSWORD_FILE (or "
+        "put it in STREAM_REDIS_URL)"
+    )
+    assert [(status, output.strip().splitlines()[-1]) for status, output, _ in runs] == [
+        (1, refused),
+        (1, needed),
+        (1, refused),
+    ], [output for _, output, _ in runs]
+    assert all(REDIS_PASSWORD not in output for _, output, _ in runs)
+
+
+def test_refused_credentials_stop_simulate_and_replay_before_publishing(
+    certs: Certificates, tmp_path: Path
+) -> None:
+    port = find_free_port()
+    recorded = tmp_path / "events.ndjson"
+    recorded.write_text(json.dumps(EVENTS[0][2]) + "\n")
+    with tansu(tmp_path / "broker.log", advertised_port=port, authentication=True) as plain:
+        front = TlsFront(plain, certs, port=port).start()
+        try:
+            env = worker_env(
+                f"kafka://127.0.0.1:{port}", "kpi-refused", tmp_path / "data", FROZEN,
+                STREAM_KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+                STREAM_KAFKA_SASL_MECHANISM="SCRAM-SHA-256",
+                STREAM_KAFKA_SASL_USERNAME="kpi-sim",
+                STREAM_KAFKA_SASL_PASSWORD=SASL_PASSWORD,
+                STREAM_KAFKA_SSL_CAFILE=str(certs.ca),
+            )  # fmt: skip
+            simulated = run_command("simulate", env)
+            replayed = subprocess.run(
+                [sys.executable, "-m", "stream", "replay", str(recorded), "--speed", "0"],
+                env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            connections = front.connections
+        finally:
+            front.stop()
+    expected = (
+        f"error: the Kafka broker 127.0.0.1:{port} refused SCRAM-SHA-256 authentication (the "
+        "server ended the exchange with an error: unknown user or wrong password); check "
+        "STREAM_KAFKA_SASL_USERNAME='kpi-sim', the password (STREAM_KAFKA_SASL_PASSWORD_FILE) "
+        "and STREAM_KAFKA_SASL_MECHANISM=SCRAM-SHA-256"
+    )
+    replay_output = replayed.stdout + replayed.stderr
+    assert (simulated[0], simulated[1].strip().splitlines()[-1]) == (1, expected), simulated[1]
+    assert (replayed.returncode, replay_output.strip().splitlines()[-1]) == (1, expected)
+    assert SASL_PASSWORD not in simulated[1] + replay_output
+    assert connections == 2  # one each
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,7 +392,7 @@ EXTERNAL = os.environ.get("STREAM_TEST_SECURE_BROKER_URL")
 needs_cluster = pytest.mark.skipif(
     not EXTERNAL,
     reason="no secured cluster: set STREAM_TEST_SECURE_BROKER_URL and STREAM_TEST_SECURE_KAFKA_* "
-    "(e.g. the docker-compose.secured.yml override, see deploy/README.md)",
+    "(e.g. the deploy/secured stack, see deploy/README.md)",
 )
 
 
