@@ -281,8 +281,8 @@ async def check_kafka(settings: Settings, timeout: float = 10.0) -> bool:
             ) from None
         except refused as error:
             raise AccessError(
-                f"the Kafka broker {where} refused authentication ({type(error).__name__}: "
-                f"{_error_text(error)}); {_kafka_fix(settings)}"
+                f"the Kafka broker {where} refused {settings.kafka_sasl_mechanism} "
+                f"authentication ({_error_text(error)}); {_kafka_fix(settings)}"
             ) from None
         except (KeyError, ValueError, AssertionError) as error:
             # aiokafka's SCRAM client fails this way when the server's final message is an
@@ -325,7 +325,9 @@ def _closed_reason(settings: Settings) -> str:
 
 def _error_text(error: BaseException) -> str:
     text = str(error)
-    return text if text and "<AIOKafkaConnection" not in text else "credentials refused"
+    if not text or "<AIOKafkaConnection" in text:
+        return type(error).__name__
+    return text if type(error).__name__ in text else f"{type(error).__name__}: {text}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,8 +4,11 @@
   file) and Redis with a password (from a file) on a TLS-only port: a worker gives exact metrics,
   publishes its snapshots, the wallboard serves them, and no secret shows in /metrics, in the
   logs or in ``doctor``'s findings.
-* Refused SASL credentials (SCRAM-SHA-256, SCRAM-SHA-512, PLAIN, over TLS) and an untrusted
-  broker certificate: the worker exits 1 with one clear line after exactly one connection.
+* SASL_SSL with SCRAM-SHA-512 (password file) through the SASL gate: exact metrics, every
+  connection of the worker and of our clients authenticated.
+* Refused SASL credentials (SCRAM-SHA-256, SCRAM-SHA-512, PLAIN, over TLS; Tansu's way and
+  Apache Kafka's) and an untrusted broker certificate: the worker exits 1 with one clear line
+  after exactly one connection; simulate and replay likewise.
 * Redis refusing the password: the wallboard exits 1 with one clear line.
 * A real SASL_SSL + SCRAM cluster, when one is configured (``STREAM_TEST_SECURE_*``, see
   ``test_external_secured_cluster``): the worker against it gives exact metrics.
@@ -211,6 +214,52 @@ def test_worker_over_mutual_tls_and_redis_with_password_and_tls(
     assert repr(settings).count("********") == 0  # files only: no secret value in the settings
 
 
+def test_worker_over_sasl_ssl_with_scram_gives_exact_metrics(
+    certs: Certificates, tmp_path: Path
+) -> None:
+    port = find_free_port()
+    users = {"kpi": SASL_PASSWORD}
+    with tansu(tmp_path / "broker.log", advertised_port=port) as plain:
+        front = TlsFront(plain, certs, port=port, sasl_users=users).start()
+        assert front.sasl is not None
+        try:
+            env = worker_env(
+                f"kafka://127.0.0.1:{port}", f"kpi-sasl-{uuid.uuid4().hex[:8]}",
+                tmp_path / "data", FROZEN,
+                STREAM_KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+                STREAM_KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
+                STREAM_KAFKA_SASL_USERNAME="kpi",
+                STREAM_KAFKA_SASL_PASSWORD_FILE=secret_file(tmp_path, "sasl", SASL_PASSWORD),
+                STREAM_KAFKA_SSL_CAFILE=str(certs.ca),
+            )  # fmt: skip
+            settings = Settings.from_env(env)
+            security = aiokafka_options(settings)
+            asyncio.run(
+                create_topics(settings.bootstrap_servers, INPUT_TOPICS, 4, security=security)
+            )
+            worker = WorkerProcess(env, tmp_path / "worker.log").start()
+            try:
+                wait_until(lambda: worker.partitions() == {0, 1, 2, 3}, 90, "the worker to own all")
+                assert publish_with(settings, EVENTS) == 4
+                wait_until(lambda: accounted(worker.scrape()) == 4, 60, "4 messages accounted for")
+                samples = worker.scrape()
+                with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics") as r:
+                    metrics_text = r.read().decode()
+            finally:
+                worker.stop()
+            authenticated, refused = list(front.sasl.authenticated), front.sasl.refused
+        finally:
+            front.stop()
+    assert total(samples, "contact_centre_calls_waiting") == 2
+    assert total(samples, "contact_centre_events_rejected_total") == 0
+    # Every connection authenticated: ours (topics, check, metadata, publisher) and Faust's.
+    assert refused == 0
+    assert set(authenticated) == {("kpi", "SCRAM-SHA-512")}
+    assert len(authenticated) == front.connections
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert SASL_PASSWORD not in metrics_text and SASL_PASSWORD not in log
+
+
 def wallboard_snapshots(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     """Start the wallboard on ``env``'s Redis settings, read /api/snapshots once, stop it."""
     port = find_free_port()
@@ -250,13 +299,26 @@ def wallboard_snapshots(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     return got
 
 
-@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"])
+@pytest.mark.parametrize(
+    ("authenticator", "mechanism"),
+    [
+        ("tansu", "SCRAM-SHA-512"),
+        ("tansu", "SCRAM-SHA-256"),
+        ("tansu", "PLAIN"),
+        ("kafka-like", "SCRAM-SHA-512"),
+        ("kafka-like", "PLAIN"),
+    ],
+)
 def test_refused_sasl_credentials_stop_the_worker_once_with_a_clear_error(
-    certs: Certificates, tmp_path: Path, mechanism: str, record_property: Any
+    certs: Certificates, tmp_path: Path, authenticator: str, mechanism: str
 ) -> None:
+    """``tansu``: the broker with SASL required (no user can exist); ``kafka-like``: the gate,
+    which knows the user with another password and answers as Apache Kafka does (error 58)."""
     port = find_free_port()
-    with tansu(tmp_path / "broker.log", advertised_port=port, authentication=True) as plain:
-        front = TlsFront(plain, certs, port=port).start()
+    required = authenticator == "tansu"
+    users = None if required else {"kpi-worker": "another-password"}
+    with tansu(tmp_path / "broker.log", advertised_port=port, authentication=required) as plain:
+        front = TlsFront(plain, certs, port=port, sasl_users=users).start()
         try:
             env = worker_env(
                 f"kafka://127.0.0.1:{port}", "kpi-refused", tmp_path / "data", FROZEN,
@@ -270,21 +332,31 @@ def test_refused_sasl_credentials_stop_the_worker_once_with_a_clear_error(
             connections = front.connections
         finally:
             front.stop()
-    record_property("seconds_to_exit", round(seconds, 2))
+    print(f"{authenticator} {mechanism}: exit {status} after {seconds:.2f} s")
     assert status == 1, output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, output
-    if mechanism == "PLAIN":  # Tansu offers SCRAM only: it closes the connection on PLAIN
-        assert "closed the connection during the SASL_SSL exchange" in errors[0], output
-        assert "may not offer PLAIN, or refused the credentials" in errors[0], output
+    check = (
+        "check STREAM_KAFKA_SASL_USERNAME='kpi-worker', the password "
+        f"(STREAM_KAFKA_SASL_PASSWORD_FILE) and STREAM_KAFKA_SASL_MECHANISM={mechanism}"
+    )
+    broker = f"error: the Kafka broker 127.0.0.1:{port}"
+    if not required:
+        assert errors[0] == (
+            f"{broker} refused {mechanism} authentication ([Error 58] SaslAuthenticationFailed: "
+            f"Authentication failed: invalid credentials with {mechanism}); {check}"
+        )
+    elif mechanism == "PLAIN":  # Tansu offers SCRAM only: it closes the connection on PLAIN
+        assert errors[0] == (
+            f"{broker} closed the connection during the SASL_SSL exchange "
+            "(KafkaConnectionError: Connection at 127.0.0.1:"
+            f"{port} closed): the broker may not offer PLAIN, or refused the credentials; {check}"
+        )
     else:  # the SCRAM exchange ends with the server's error ("e=unknown-user")
         assert errors[0] == (
-            f"error: the Kafka broker 127.0.0.1:{port} refused {mechanism} authentication (the "
-            "server ended the exchange with an error: unknown user or wrong password); check "
-            "STREAM_KAFKA_SASL_USERNAME='kpi-worker', the password "
-            f"(STREAM_KAFKA_SASL_PASSWORD_FILE) and STREAM_KAFKA_SASL_MECHANISM={mechanism}"
+            f"{broker} refused {mechanism} authentication (the server ended the exchange with "
+            f"an error: unknown user or wrong password); {check}"
         )
-    assert "STREAM_KAFKA_SASL_USERNAME='kpi-worker'" in errors[0]
     assert SASL_PASSWORD not in output
     assert "Traceback" not in output
     assert connections == 1  # one attempt, no retry storm
