@@ -18,12 +18,15 @@ This module owns:
   is not an error here (it may come up later).
 
 Secrets come from ``STREAM_*_PASSWORD`` or, preferably, ``STREAM_*_PASSWORD_FILE`` (read when a
-client is made, so a rotated file is picked up on restart). Nothing here logs a secret.
+client is made, so a rotated file is picked up on restart). Nothing here logs a secret, and
+``redact_client_logs()`` keeps aiokafka's DEBUG log of SASL requests (the PLAIN password in
+clear) out of the logs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -43,6 +46,7 @@ __all__ = [
     "faust_credentials",
     "problems",
     "read_secret",
+    "redact_client_logs",
     "redact_url",
     "redis_options",
 ]
@@ -206,9 +210,38 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+class _SaslRedaction(logging.Filter):
+    """aiokafka logs every request and response at DEBUG, SaslAuthenticate's bytes included
+    (the PLAIN password in clear): those arguments are replaced by their type's name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            type(arg).__name__.startswith(_SASL_STRUCTS) for arg in record.args
+        ):
+            record.args = tuple(
+                f"<{type(arg).__name__}: redacted>"
+                if type(arg).__name__.startswith(_SASL_STRUCTS)
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+_SASL_STRUCTS: Final = ("SaslAuthenticate", "SaslHandShake")
+_REDACTION: Final = _SaslRedaction()
+
+
+def redact_client_logs() -> None:
+    """Keep SASL tokens out of aiokafka's DEBUG log (idempotent; done by ``aiokafka_options``)."""
+    logger = logging.getLogger("aiokafka.conn")
+    if _REDACTION not in logger.filters:
+        logger.addFilter(_REDACTION)
+
+
 def aiokafka_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for any aiokafka client (producer, consumer, admin, ``AIOKafkaClient``):
     the security protocol, the TLS context and the SASL mechanism and credentials."""
+    redact_client_logs()
     options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
     context = _ssl_context(settings)
     if context is not None:

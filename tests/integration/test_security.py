@@ -214,9 +214,14 @@ def test_worker_over_mutual_tls_and_redis_with_password_and_tls(
     assert repr(settings).count("********") == 0  # files only: no secret value in the settings
 
 
-def test_worker_over_sasl_ssl_with_scram_gives_exact_metrics(
-    certs: Certificates, tmp_path: Path
+@pytest.mark.parametrize(
+    ("mechanism", "log_level"), [("SCRAM-SHA-512", "INFO"), ("PLAIN", "DEBUG")]
+)
+def test_worker_over_sasl_ssl_gives_exact_metrics(
+    certs: Certificates, tmp_path: Path, mechanism: str, log_level: str
 ) -> None:
+    """PLAIN at DEBUG: aiokafka logs every request then, the password's included unless
+    redacted (``stream.security.redact_client_logs``)."""
     port = find_free_port()
     users = {"kpi": SASL_PASSWORD}
     with tansu(tmp_path / "broker.log", advertised_port=port) as plain:
@@ -227,10 +232,11 @@ def test_worker_over_sasl_ssl_with_scram_gives_exact_metrics(
                 f"kafka://127.0.0.1:{port}", f"kpi-sasl-{uuid.uuid4().hex[:8]}",
                 tmp_path / "data", FROZEN,
                 STREAM_KAFKA_SECURITY_PROTOCOL="SASL_SSL",
-                STREAM_KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
+                STREAM_KAFKA_SASL_MECHANISM=mechanism,
                 STREAM_KAFKA_SASL_USERNAME="kpi",
                 STREAM_KAFKA_SASL_PASSWORD_FILE=secret_file(tmp_path, "sasl", SASL_PASSWORD),
                 STREAM_KAFKA_SSL_CAFILE=str(certs.ca),
+                STREAM_LOG_LEVEL=log_level,
             )  # fmt: skip
             settings = Settings.from_env(env)
             security = aiokafka_options(settings)
@@ -254,10 +260,12 @@ def test_worker_over_sasl_ssl_with_scram_gives_exact_metrics(
     assert total(samples, "contact_centre_events_rejected_total") == 0
     # Every connection authenticated: ours (topics, check, metadata, publisher) and Faust's.
     assert refused == 0
-    assert set(authenticated) == {("kpi", "SCRAM-SHA-512")}
+    assert set(authenticated) == {("kpi", mechanism)}
     assert len(authenticated) == front.connections
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert SASL_PASSWORD not in metrics_text and SASL_PASSWORD not in log
+    if log_level == "DEBUG":  # the requests were logged, their SASL bytes redacted
+        assert "<SaslAuthenticateRequest_v1: redacted>" in log
 
 
 def wallboard_snapshots(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:

@@ -229,3 +229,33 @@ def test_a_configuration_error_never_shows_a_secret(
     err = capsys.readouterr().err
     assert err.startswith("configuration error: STREAM_REDIS_URL='ftp://kpi:********@cache'")
     assert SECRET not in err
+
+
+def test_aiokafka_debug_log_of_sasl_requests_is_redacted() -> None:
+    from aiokafka.protocol.admin import SaslAuthenticateRequest_v1, SaslHandShakeRequest_v1
+
+    aiokafka_options(Settings())  # every client's options install the redaction
+    logger = logging.getLogger("aiokafka.conn")
+    token = b"kpi\x00kpi\x00" + SECRET.encode()
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Keep()
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("Request to %s:%d %d: %s", "b1", 9092, 7, SaslAuthenticateRequest_v1(token))
+        logger.debug("Request to %s:%d %d: %s", "b1", 9092, 6, SaslHandShakeRequest_v1("PLAIN"))
+        logger.debug("Request to %s:%d %d: %s", "b1", 9092, 8, "MetadataRequest_v1(...)")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert seen == [
+        "Request to b1:9092 7: <SaslAuthenticateRequest_v1: redacted>",
+        "Request to b1:9092 6: <SaslHandShakeRequest_v1: redacted>",
+        "Request to b1:9092 8: MetadataRequest_v1(...)",
+    ]
