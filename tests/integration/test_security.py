@@ -260,6 +260,7 @@ def test_worker_over_sasl_ssl_gives_exact_metrics(
     assert total(samples, "contact_centre_events_rejected_total") == 0
     # Every connection authenticated: ours (topics, check, metadata, publisher) and Faust's.
     assert refused == 0
+    print(f"{mechanism}: {len(authenticated)} connections authenticated")
     assert set(authenticated) == {("kpi", mechanism)}
     assert len(authenticated) == front.connections
     log = (tmp_path / "worker.log").read_text(errors="replace")
