@@ -10,6 +10,7 @@ Only static checks live here. Checks that need a clock (too far in the future), 
 earlier events (unknown contact, invalid transition) happen downstream.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Final, Literal, TypeAlias
@@ -18,6 +19,7 @@ import msgspec
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_JSON_DEPTH",
     "MIN_OCCURRED_AT",
     "REASONS",
     "SCORE_RANGES",
@@ -53,6 +55,7 @@ __all__ = [
     "decode",
     "encode",
     "epoch_seconds",
+    "json_depth",
 ]
 
 # --- field types -------------------------------------------------------------------------------
@@ -291,6 +294,7 @@ REASONS: Final = (
     "too_large",
     "invalid_utf8",
     "invalid_json",
+    "too_deeply_nested",
     "not_an_object",
     "missing_field",
     "wrong_field_type",
@@ -302,6 +306,11 @@ REASONS: Final = (
 )
 
 DEFAULT_MAX_BYTES: Final = 65536
+MAX_JSON_DEPTH: Final = 256
+"""Deepest nesting of objects and arrays accepted (the event itself is level 1), in unknown fields
+too: msgspec parses nesting recursively, on the caller's stack, and stops at Python's recursion
+limit — so without a fixed bound how deep a document may be would depend on how deep the caller
+is. Deeper documents are rejected ``too_deeply_nested`` before they are parsed."""
 _DETAIL_HEAD_CHARS: Final = 120
 
 
@@ -335,6 +344,15 @@ def decode(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Rejecti
     """Decode one Kafka message value into an event, or say why it is rejected. Never raises."""
     if len(raw) > max_bytes:
         return Rejection("too_large", f"payload is {len(raw)} bytes, the limit is {max_bytes}")
+    # Only a document with more brackets than the limit can nest deeper; counting them is a
+    # memchr-speed scan, and short documents skip even that.
+    if len(raw) > MAX_JSON_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        depth = json_depth(raw)
+        if depth > MAX_JSON_DEPTH:
+            return Rejection(
+                "too_deeply_nested",
+                f"objects and arrays nest {depth} levels deep, the limit is {MAX_JSON_DEPTH}",
+            )
     try:
         event = _DECODER.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -350,6 +368,25 @@ def decode(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Rejecti
     if event.occurred_at.year <= 2000 or type(event) is SurveyResponded:
         return _semantic_rejection(event) or event
     return event
+
+
+# A JSON string (an unterminated one runs to the end); possessive, so it never backtracks.
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep objects and arrays nest in ``raw`` (brackets inside strings do not count; in a
+    malformed document, the brackets as they come)."""
+    depth = deepest = 0
+    for b in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        if b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
 
 
 def _semantic_rejection(event: Event) -> Rejection | None:
@@ -394,8 +431,8 @@ def _classify_failure(raw: bytes, exc: Exception) -> Rejection:
         return rejection
     try:
         generic = _GENERIC_DECODER.decode(raw)
-    except RecursionError:
-        return Rejection("invalid_json", "JSON nesting is too deep")
+    except RecursionError:  # within MAX_JSON_DEPTH, but the caller's stack was already deep
+        return Rejection("too_deeply_nested", "JSON nesting is too deep for the decoder's stack")
     except (msgspec.DecodeError, UnicodeDecodeError) as parse_exc:
         return Rejection("invalid_json", str(parse_exc))
     if not isinstance(generic, dict):
@@ -403,7 +440,7 @@ def _classify_failure(raw: bytes, exc: Exception) -> Rejection:
             "not_an_object", f"expected a JSON object, got {_json_kind(generic)} - at `$`"
         )
     if isinstance(exc, RecursionError):
-        return Rejection("invalid_json", "JSON nesting is too deep")
+        return Rejection("too_deeply_nested", "JSON nesting is too deep for the decoder's stack")
     return Rejection(_field_reason(str(exc)), _detail(str(exc)))
 
 

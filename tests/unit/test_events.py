@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from stream.events import (
+    MAX_JSON_DEPTH,
     REASONS,
     AgentStateChanged,
     CallAbandoned,
@@ -28,6 +29,7 @@ from stream.events import (
     decode,
     encode,
     epoch_seconds,
+    json_depth,
 )
 
 OCCURRED_AT_TEXT = "2026-11-22T14:03:12.345Z"
@@ -391,6 +393,53 @@ def test_unknown_fields_are_ignored() -> None:
     )
 
 
+def deep_unknown_field(levels: int) -> bytes:
+    """A call.answered with an unknown field nesting objects and arrays to ``levels`` in all
+    (the event is level 1), with brackets and an escaped quote inside its strings."""
+    inner = b'"[{\\"]"'
+    for i in range(levels - 1):
+        inner = b'{"a' + str(i).encode() + b'":' + inner + b"}" if i % 2 else b"[" + inner + b"]"
+    return msg("call.answered", call_id="c1", agent_id="a7")[:-1] + b',"x_trace":' + inner + b"}"
+
+
+@pytest.mark.parametrize("levels", [3, 100, MAX_JSON_DEPTH])
+def test_nested_unknown_fields_are_ignored_up_to_the_depth_limit(levels: int) -> None:
+    raw = deep_unknown_field(levels)
+    assert json_depth(raw) == levels
+    expected = CallAnswered(event_id=EID, occurred_at=OCCURRED_AT, call_id="c1", agent_id="a7")
+    assert decode(raw) == expected
+
+
+def test_the_depth_limit_does_not_depend_on_the_callers_stack() -> None:
+    """msgspec recurses on the caller's stack: at the limit a deep caller still decodes, and one
+    level over, a shallow caller still rejects."""
+    at_limit, over = deep_unknown_field(MAX_JSON_DEPTH), deep_unknown_field(MAX_JSON_DEPTH + 1)
+
+    def nest(frames: int, raw: bytes) -> object:
+        return decode(raw) if frames == 0 else nest(frames - 1, raw)
+
+    assert isinstance(nest(600, at_limit), CallAnswered)
+    assert decode(over) == Rejection(
+        "too_deeply_nested", "objects and arrays nest 257 levels deep, the limit is 256"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"),
+    [
+        (b"{}", 1),
+        (b'{"a":[1,{"b":[]}]}', 4),
+        (b'{"a":"[[[{{{"}', 1),
+        (b'{"a":"\\"}', 1),  # an escaped backslash closes the string
+        (b'{"a":"\\"[[["}', 1),  # escaped backslash, escaped quote: still one string
+        (b'[[["unterminated [[[', 3),
+        (b"]]]", 0),
+    ],
+)
+def test_json_depth(raw: bytes, depth: int) -> None:
+    assert json_depth(raw) == depth
+
+
 def test_field_order_does_not_matter() -> None:
     raw = (
         b'{"call_id":"c1","queue":"q","occurred_at":"2026-11-22T14:03:12.345Z",'
@@ -543,8 +592,20 @@ REJECTED: list[tuple[str, bytes, str, str]] = [
     (
         "nesting too deep in an ignored field",
         msg("call.ended", call_id="c1")[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}",
-        "invalid_json",
-        "nesting is too deep",
+        "too_deeply_nested",
+        "nest 5001 levels deep, the limit is 256",
+    ),
+    (
+        "one level too deep in an ignored field",
+        msg("call.ended", call_id="c1")[:-1] + b',"x":' + b'{"a":' * 256 + b"1" + b"}" * 257,
+        "too_deeply_nested",
+        "nest 257 levels deep, the limit is 256",
+    ),
+    (
+        "too deep and truncated",
+        b'{"x":' + b"[" * 300,
+        "too_deeply_nested",
+        "nest 301 levels deep",
     ),
     ("empty array", b"[]", "not_an_object", "got an array - at `$`"),
     (
