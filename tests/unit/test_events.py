@@ -1,5 +1,7 @@
 """Table-driven tests of the event contract: every type decodes, every rejection has its reason."""
 
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
@@ -27,6 +29,7 @@ from stream.events import (
     TicketMessageAdded,
     TicketStatusChanged,
     decode,
+    decode_trusted,
     encode,
     epoch_seconds,
     json_depth,
@@ -411,17 +414,22 @@ def test_nested_unknown_fields_are_ignored_up_to_the_depth_limit(levels: int) ->
 
 
 def test_the_depth_limit_does_not_depend_on_the_callers_stack() -> None:
-    """msgspec recurses on the caller's stack: at the limit a deep caller still decodes, and one
-    level over, a shallow caller still rejects."""
+    """msgspec recurses on the caller's stack (it ran out at about 990 levels from a shallow
+    caller, and reported it as invalid JSON): at the limit a deep caller still decodes, one level
+    over a shallow caller still rejects, and the recursion limit is left as it was."""
     at_limit, over = deep_unknown_field(MAX_JSON_DEPTH), deep_unknown_field(MAX_JSON_DEPTH + 1)
+    limit = sys.getrecursionlimit()
 
-    def nest(frames: int, raw: bytes) -> object:
-        return decode(raw) if frames == 0 else nest(frames - 1, raw)
+    def nest(frames: int, raw: bytes, decoder: Callable[[bytes], object]) -> object:
+        return decoder(raw) if frames == 0 else nest(frames - 1, raw, decoder)
 
-    assert isinstance(nest(600, at_limit), CallAnswered)
+    expected = CallAnswered(event_id=EID, occurred_at=OCCURRED_AT, call_id="c1", agent_id="a7")
+    assert nest(600, at_limit, decode) == expected
+    assert nest(600, at_limit, decode_trusted) == expected  # the aggregator's decoder
     assert decode(over) == Rejection(
-        "too_deeply_nested", "objects and arrays nest 257 levels deep, the limit is 256"
+        "too_deeply_nested", "objects and arrays nest 1001 levels deep, the limit is 1000"
     )
+    assert sys.getrecursionlimit() == limit
 
 
 @pytest.mark.parametrize(
@@ -593,19 +601,31 @@ REJECTED: list[tuple[str, bytes, str, str]] = [
         "nesting too deep in an ignored field",
         msg("call.ended", call_id="c1")[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}",
         "too_deeply_nested",
-        "nest 5001 levels deep, the limit is 256",
+        "nest 5001 levels deep, the limit is 1000",
     ),
     (
         "one level too deep in an ignored field",
-        msg("call.ended", call_id="c1")[:-1] + b',"x":' + b'{"a":' * 256 + b"1" + b"}" * 257,
+        msg("call.ended", call_id="c1")[:-1] + b',"x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001,
         "too_deeply_nested",
-        "nest 257 levels deep, the limit is 256",
+        "nest 1001 levels deep, the limit is 1000",
     ),
     (
         "too deep and truncated",
-        b'{"x":' + b"[" * 300,
+        b'{"x":' + b"[" * 1500,
         "too_deeply_nested",
-        "nest 301 levels deep",
+        "nest 1501 levels deep",
+    ),
+    (
+        "deep but within the limit, truncated",
+        b'{"x":' + b"[" * 990,
+        "invalid_json",
+        "truncated",
+    ),
+    (
+        "deep, within the limit, a field error before it",
+        msg("call.ended", call_id=7)[:-1] + b',"x":' + b"[" * 990 + b"]" * 990 + b"}",
+        "wrong_field_type",
+        "`$.call_id`",
     ),
     ("empty array", b"[]", "not_an_object", "got an array - at `$`"),
     (
