@@ -26,6 +26,7 @@ from stream import heap, records
 from stream.broker import create_topics
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
+from stream.delivery import GuardedTopic
 from stream.logs import logging_config
 from stream.metrics import (
     KpiCollector,
@@ -34,7 +35,7 @@ from stream.metrics import (
     SnapshotErrorsCollector,
 )
 from stream.paths import writable_directory
-from stream.pipeline import Effects, Pipeline
+from stream.pipeline import Effects, Outgoing, Pipeline
 from stream.progress import source_partition
 from stream.router import Message
 from stream.security import aiokafka_options, check_access, faust_credentials, redis_options
@@ -113,6 +114,8 @@ class Wiring:
             producer_max_request_size=settings.producer_max_request_bytes,
             table_standby_replicas=0,
             autodiscover=False,
+            # Every topic of the app, changelogs too: a refused message must not stop the worker.
+            Topic=type("PipelineTopic", (GuardedTopic,), {"on_refused": self._on_refused}),
             broker_credentials=faust_credentials(settings),
         )
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -355,6 +358,18 @@ class Wiring:
                         del table[key]
                 else:
                     table[key] = value
+
+    def _on_refused(self, topic: str, fut: Any, error: BaseException) -> None:
+        """A message the producer refused for itself (``stream.delivery``): its dead letters
+        instead (``Pipeline.refused``), queued like any message."""
+        roles = {t.get_topic_name(): role for role, t in self.topics.items()}
+        m = fut.message
+        headers = tuple((k, bytes(v)) for k, v in m.headers or ())
+        refused = Outgoing(roles.get(topic, "changelog"), m.key, m.value or b"", headers)
+        error_text = f"{type(error).__name__}: {error}"
+        self.enqueue(
+            Effects(messages=self.pipeline.refused(refused.role, topic, refused, error_text))
+        )
 
     def _owned(self) -> set[int]:
         names = {*self.settings.input_topics, self.by_queue_name}
