@@ -23,7 +23,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -179,10 +179,18 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"redis": ok}, status=200 if ok else 503)
 
 
-def create_app(redis_url: str, *, prefix: str, stale_seconds: float) -> web.Application:
-    """The wallboard's aiohttp application, following snapshots under ``prefix`` in Redis."""
+def create_app(
+    redis_url: str,
+    *,
+    prefix: str,
+    stale_seconds: float,
+    redis_options: Mapping[str, Any] | None = None,
+) -> web.Application:
+    """The wallboard's aiohttp application, following snapshots under ``prefix`` in Redis
+    (``redis_options``: password and TLS CA, ``stream.security.redis_options``)."""
     app = web.Application()
-    app[HUB] = Hub(SnapshotReader(redis_url, prefix=prefix), stale_seconds=stale_seconds)
+    reader = SnapshotReader(redis_url, prefix=prefix, options=redis_options)
+    app[HUB] = Hub(reader, stale_seconds=stale_seconds)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         hub = app[HUB]
@@ -209,10 +217,18 @@ def create_app(redis_url: str, *, prefix: str, stale_seconds: float) -> web.Appl
 
 
 def run_wallboard(
-    redis_url: str, *, prefix: str, host: str, port: int, stale_seconds: float
+    redis_url: str,
+    *,
+    prefix: str,
+    host: str,
+    port: int,
+    stale_seconds: float,
+    redis_options: Mapping[str, Any] | None = None,
 ) -> None:
     """Serve the wallboard until SIGINT/SIGTERM."""
-    app = create_app(redis_url, prefix=prefix, stale_seconds=stale_seconds)
+    app = create_app(
+        redis_url, prefix=prefix, stale_seconds=stale_seconds, redis_options=redis_options
+    )
     shown = f"[{host}]" if ":" in host else host
     if shown in ("0.0.0.0", "[::]"):
         shown = "127.0.0.1"
