@@ -31,7 +31,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -253,15 +253,18 @@ async def _health(request: web.Request) -> web.Response:
 
 
 def create_app(
-    redis_url: str, *, prefix: str, stale_seconds: float, max_clients: int = MAX_CLIENTS
+    redis_url: str,
+    *,
+    prefix: str,
+    stale_seconds: float,
+    max_clients: int = MAX_CLIENTS,
+    redis_options: Mapping[str, Any] | None = None,
 ) -> web.Application:
-    """The wallboard's aiohttp application, following snapshots under ``prefix`` in Redis."""
+    """The wallboard's aiohttp application, following snapshots under ``prefix`` in Redis
+    (``redis_options``: password and TLS CA, ``stream.security.redis_options``)."""
     app = web.Application()
-    app[HUB] = Hub(
-        SnapshotReader(redis_url, prefix=prefix),
-        stale_seconds=stale_seconds,
-        max_clients=max_clients,
-    )
+    reader = SnapshotReader(redis_url, prefix=prefix, options=redis_options)
+    app[HUB] = Hub(reader, stale_seconds=stale_seconds, max_clients=max_clients)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         hub = app[HUB]
@@ -295,9 +298,16 @@ def run_wallboard(
     port: int,
     stale_seconds: float,
     max_clients: int = MAX_CLIENTS,
+    redis_options: Mapping[str, Any] | None = None,
 ) -> None:
     """Serve the wallboard until SIGINT/SIGTERM."""
-    app = create_app(redis_url, prefix=prefix, stale_seconds=stale_seconds, max_clients=max_clients)
+    app = create_app(
+        redis_url,
+        prefix=prefix,
+        stale_seconds=stale_seconds,
+        max_clients=max_clients,
+        redis_options=redis_options,
+    )
     shown = f"[{host}]" if ":" in host else host
     if shown in ("0.0.0.0", "[::]"):
         shown = "127.0.0.1"
