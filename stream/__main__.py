@@ -285,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="grey a tile out after S seconds without an update "
         "(default: STREAM_WALLBOARD_STALE_SECONDS, 10)",
     )
+    wallboard.add_argument(
+        "--max-clients",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="stream to at most N browsers, answer 503 beyond "
+        "(default: STREAM_WALLBOARD_MAX_CLIENTS, 100)",
+    )
     wallboard.set_defaults(handler=_cmd_wallboard)
 
     schema = command(
@@ -464,6 +472,7 @@ def _cmd_wallboard(args: argparse.Namespace) -> int:
         host=args.host or settings.wallboard_host,
         port=args.port or settings.wallboard_port,
         stale_seconds=args.stale_seconds or settings.wallboard_stale_seconds,
+        max_clients=args.max_clients or settings.wallboard_max_clients,
         redis_options=redis_options(settings),
     )
     return 0

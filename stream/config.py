@@ -331,6 +331,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "wallboard_port": _integer(1, 65535),
     "wallboard_host": _text(r"[A-Za-z0-9._:%\[\]-]+", "a host name or IP address to listen on"),
     "wallboard_stale_seconds": _seconds(zero_allowed=False),
+    "wallboard_max_clients": _integer(1, 100_000),
     "app_id": _text(_KAFKA_NAME, "1..249 characters of A-Z a-z 0-9 . _ -"),
     "topic_tickets": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "topic_calls": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
@@ -430,6 +431,8 @@ class Settings:
     wallboard_host: str = "127.0.0.1"
     wallboard_stale_seconds: float = 10.0
     """A wallboard tile greys out after this long without a snapshot from its worker."""
+    wallboard_max_clients: int = 100
+    """Browsers one wallboard process streams to; more get 503 with ``Retry-After``."""
     app_id: str = "contact-centre-kpis"
     """Faust app id: consumer group and prefix of internal topics."""
     topic_tickets: str = "tickets"
