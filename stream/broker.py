@@ -83,6 +83,9 @@ def find_free_port(host: str = _HOST) -> int:
 
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As Tansu binds: connections of a broker that just stopped (TIME_WAIT) do not keep
+        # its port from a new one on the same port; only a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
