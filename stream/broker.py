@@ -186,6 +186,7 @@ class EmbeddedBroker:
         binary: str | None = None,
         stop_with_parent: bool = True,
         data_dir: str | os.PathLike[str] | None = None,
+        object_store_fsync: bool = True,
     ) -> None:
         """Describe a broker; nothing runs until `start`.
 
@@ -197,6 +198,8 @@ class EmbeddedBroker:
             (more exactly, the thread that called `start`) dies without calling `stop`.
         :param data_dir: keep the broker's data as files in this directory (made when missing)
             and find it there again at the next start; None keeps it in memory only.
+        :param object_store_fsync: with ``data_dir``, flush every write to disk before Tansu
+            is answered (survives a power cut); False survives process crashes only.
         """
         if port is not None and not 0 < port < 65536:
             raise ValueError(f"port must be in 1..65535, got {port}")
@@ -212,6 +215,7 @@ class EmbeddedBroker:
         self._owns_log = False
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._store: ObjectStoreServer | None = None
+        self._store_fsync = object_store_fsync
 
     # -- addresses ---------------------------------------------------------------------------
     @property
@@ -359,7 +363,7 @@ class EmbeddedBroker:
         assert self._data_dir is not None
         if self._store is None:
             self._store = ObjectStoreServer(
-                self._data_dir, bucket=_BUCKET, log_path=self._active_log
+                self._data_dir, bucket=_BUCKET, fsync=self._store_fsync, log_path=self._active_log
             )
         if not self._store.is_running():
             try:
