@@ -248,3 +248,48 @@ def test_worker_stays_exact_across_a_broker_restart(
         assert value(m, "contact_centre_calls_offered_total", **labels) == 120
         assert value(m, "contact_centre_answer_wait_seconds_sum", **labels) == 120 * 30
     assert value(m, "contact_centre_events_duplicate_total") == 60
+
+
+def _cli_broker(port: int, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stream", "broker", "--port", str(port), *args],
+        env={**os.environ, **env},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_until(lambda: "broker listening on" in log.read_text(), 60, "the CLI broker to listen")
+    return proc
+
+
+async def _read_all(bootstrap: str, topic: str, n: int) -> list[bytes | None]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        got: list[bytes | None] = []
+        deadline = time.monotonic() + 30
+        while len(got) < n and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                got += [r.value for r in records]
+        return got
+    finally:
+        await consumer.stop()
+
+
+def test_cli_broker_data_dir_and_setting_keep_the_data(tmp_path: Path) -> None:
+    port, log, data = find_free_port(), tmp_path / "cli-1.log", tmp_path / "var" / "broker"
+    first = _cli_broker(port, log, "--data-dir", str(data))
+    try:
+        assert f"its data is kept in {data}" in log.read_text()
+        publish(f"127.0.0.1:{port}", [("calls", None, b"one"), ("calls", None, b"two")])
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+    assert (data / "tansu" / "clusters").is_dir()
+    # Started again from the setting instead of the flag: the contract topics and records are there.
+    second = _cli_broker(port, tmp_path / "cli-2.log", STREAM_BROKER_DATA_DIR=str(data))
+    try:
+        got = asyncio.run(_read_all(f"127.0.0.1:{port}", "calls", 2))
+        assert sorted(v or b"" for v in got) == [b"one", b"two"]
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
