@@ -64,7 +64,7 @@ async def _measure(
 ) -> list[str]:
     data_dir = None if storage == "memory" else work / f"broker-{storage}-{batch_bytes}"
     broker = EmbeddedBroker(
-        find_free_port(), data_dir=data_dir, object_store_fsync=storage != "disk, no fsync"
+        find_free_port(), data_dir=data_dir, object_store_fsync=storage == "disk, fsync"
     )
     broker.start()
     try:
@@ -98,7 +98,7 @@ async def run(total: int, single_total: int) -> str:
         lines = events.read_bytes().splitlines(keepends=True)
         single = work / "single.ndjson"
         single.write_bytes(b"".join(lines[:single_total]))
-        for storage in ("memory", "disk, fsync", "disk, no fsync"):
+        for storage in ("memory", "disk", "disk, fsync"):
             rows.append(await _measure(events, total, _REPLAY, storage, work))
             rows.append(await _measure(single, single_total, 1, storage, work))
             shutil.rmtree(work / f"broker-{storage}-{_REPLAY}", ignore_errors=True)

@@ -21,9 +21,12 @@ Layout: object ``KEY`` of bucket ``B`` is the file ``ROOT/B/KEY`` (its ``/`` are
 so the broker's data can be read with ``ls`` and ``cat``. A key that would need a path to be
 both a file and a directory (``a`` and ``a/b``; Tansu's layout never does this) is refused.
 Every write goes to a temporary file in ``ROOT/.incoming`` and is then renamed over the old
-one, so a reader never sees half an object and a killed server leaves only whole objects;
-with ``fsync`` (the default) the data and the rename are flushed to disk before the answer, so
-an acknowledged write also survives a power cut. ETags are the MD5 of the content.
+one, so a reader never sees half an object and a killed server (or broker) leaves only whole
+objects: an acknowledged write survives the crash of any process. Like Apache Kafka's default
+(no flush per message), writes are not flushed to the disk before the answer; with ``fsync``
+the data and the rename are, so an acknowledged write also survives a power cut, at about 3x
+the time per write (measured: 1.56 ms instead of 0.49 ms per PUT). ETags are the MD5 of the
+content.
 
 Run it with ``python -m stream.object_store --root DIR --port PORT``; `ObjectStoreServer`
 does that as a child process.
@@ -412,7 +415,7 @@ class _Handlers:
 
 
 def build_app(
-    root: Path, buckets: Sequence[str] = ("tansu",), *, fsync: bool = True
+    root: Path, buckets: Sequence[str] = ("tansu",), *, fsync: bool = False
 ) -> web.Application:
     """The aiohttp application serving ``root``; ``buckets`` are created when missing."""
     handlers = _Handlers(_Store(root, buckets, fsync))
@@ -442,7 +445,7 @@ class ObjectStoreServer:
         port: int | None = None,
         *,
         bucket: str = "tansu",
-        fsync: bool = True,
+        fsync: bool = False,
         log_path: str | os.PathLike[str] | None = None,
         startup_timeout: float = 15.0,
     ) -> None:
@@ -493,8 +496,8 @@ class ObjectStoreServer:
             "--bucket",
             self.bucket,
         ]
-        if not self.fsync:
-            argv.append("--no-fsync")
+        if self.fsync:
+            argv.append("--fsync")
         self._process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -559,12 +562,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", required=True, type=int)
     parser.add_argument("--bucket", action="append", default=None, help="bucket to create")
     parser.add_argument(
-        "--no-fsync", action="store_true", help="do not flush writes to disk before answering"
+        "--fsync", action="store_true", help="flush every write to disk before answering"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        app = build_app(args.root, args.bucket or ["tansu"], fsync=not args.no_fsync)
+        app = build_app(args.root, args.bucket or ["tansu"], fsync=args.fsync)
     except DirectoryInUseError as exc:
         print(f"object store: {exc}", file=sys.stderr)
         return 2
