@@ -270,7 +270,8 @@ class _Handlers:
         self.requests += 1
         head = request.method == "HEAD"
         try:
-            bucket, _, key = request.match_info["path"].partition("/")
+            # The raw path, decoded once here: keys may hold "%" and encoded "/".
+            bucket, _, key = request.rel_url.raw_path.lstrip("/").partition("/")
             bucket = urllib.parse.unquote(bucket)
             key = urllib.parse.unquote(key)
             if not key:

@@ -192,6 +192,8 @@ def test_object_store_conditions_ranges_listing_and_files(tmp_path: Path) -> Non
         assert _request(f"{store.endpoint}/other/x")[0] == 404  # no such bucket
         assert _request(f"{base}/w/m.json/x", "PUT", b"")[0] == 409  # m.json is an object
         assert _request(f"{base}/w/../x", "PUT", b"")[0] == 400
+        assert _request(f"{base}/w/odd%20100%25", "PUT", b"odd")[0] == 200  # decoded once
+        assert _request(f"{base}/w/odd%20100%25")[2] == b"odd"
 
         for i in (3, 1, 2):
             assert _request(f"{base}/w/r/{i:04d}.batch", "PUT", b"x" * i)[0] == 200
@@ -208,11 +210,12 @@ def test_object_store_conditions_ranges_listing_and_files(tmp_path: Path) -> Non
         top = _request(f"{base}?list-type=2&prefix=w/&delimiter=/")[2].decode()
         assert "<Key>w/m.json</Key>" in top
         assert "<CommonPrefixes><Prefix>w/r/</Prefix></CommonPrefixes>" in top
-        assert "<KeyCount>2</KeyCount>" in top
+        assert "<KeyCount>3</KeyCount>" in top
         assert _request(f"{base}/w/r/0002.batch", "DELETE")[0] == 204
         assert _request(f"{base}/w/r/0002.batch")[0] == 404
     # Objects are plain files, and a new server on the directory serves them again.
     assert (root / "b" / "w" / "m.json").read_bytes() == b"v2"
+    assert (root / "b" / "w" / "odd 100%").read_bytes() == b"odd"
     assert sorted(p.name for p in (root / "b" / "w" / "r").iterdir()) == [
         "0001.batch",
         "0003.batch",
