@@ -362,6 +362,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
         "a Faust store URL: memory://, rocksdb:// or rocksdict://",
     ),
     "data_dir": _text(r".+", "a directory path"),
+    "broker_data_dir": _optional(_text(r".+", "a directory path")),
     "frozen_time": _optional(_epoch_seconds),
     "log_level": _choice(
         "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", aliases={"WARN": "WARNING"}, upper=True
@@ -498,6 +499,9 @@ class Settings:
     """Faust table store URL."""
     data_dir: str = "var/data"
     """Faust's data directory."""
+    broker_data_dir: str | None = None
+    """Where ``python -m stream broker`` and the demo keep the embedded broker's data (topics,
+    records, committed offsets) across its restarts; ``None``: in memory, lost at its stop."""
     frozen_time: float | None = None
     """Epoch seconds at which the worker's clock stands still (tests); ``None``: real clock.
 
