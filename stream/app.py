@@ -45,6 +45,7 @@ from stream.snapshots import (
     build_snapshots,
     key_prefix,
 )
+from stream.standby import WarmMemoryStore
 
 log = logging.getLogger("stream.app")
 
@@ -65,6 +66,15 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
 
     def partition_for_key(self, key: Any) -> int:
         return records.partition_of(key)
+
+    def _new_store_by_url(self, url: Any) -> Any:
+        if str(url).startswith("memory:"):  # warm standbys: see stream.standby
+            return WarmMemoryStore(
+                url, self.app, self, table_name=self.name, key_type=self.key_type,
+                key_serializer=self.key_serializer, value_serializer=self.value_serializer,
+                value_type=self.value_type, loop=self.loop, options=self.options,
+            )  # fmt: skip
+        return super()._new_store_by_url(url)
 
 
 class Wiring:
@@ -112,7 +122,7 @@ class Wiring:
             consumer_auto_offset_reset="earliest",
             producer_max_batch_size=settings.producer_max_batch_bytes,
             producer_max_request_size=settings.producer_max_request_bytes,
-            table_standby_replicas=0,
+            table_standby_replicas=settings.standby_replicas,
             autodiscover=False,
             # Every topic of the app, changelogs too: a refused message must not stop the worker.
             Topic=type("PipelineTopic", (GuardedTopic,), {"on_refused": self._on_refused}),
@@ -379,6 +389,15 @@ class Wiring:
     async def _on_recovered(self) -> None:
         self._reload()
 
+    def _unchanged(self) -> set[int]:
+        """Partitions whose stored state only this worker has written since the last load
+        (``stream.standby``): the pipeline keeps their state instead of rebuilding it."""
+        routes, aggregates = self.routes.data, self.aggregates.data
+        if not (isinstance(routes, WarmMemoryStore) and isinstance(aggregates, WarmMemoryStore)):
+            return set()  # no record of what changed: rebuild everything
+        changed = routes.take_changed() | aggregates.take_changed()
+        return set(self.pipeline.agg_parts) - changed
+
     def _check_ownership(self) -> None:
         if self._owned() != set(self.pipeline.agg_parts):
             self._reload()
@@ -386,7 +405,9 @@ class Wiring:
     def _reload(self) -> None:
         self._loaded = True  # not ready before the first assignment has been recovered
         owned = self._owned()
-        self.pipeline.load(owned, self.routes.data.items(), self.aggregates.data.items())
+        self.pipeline.load(
+            owned, self.routes.data.items(), self.aggregates.data.items(), self._unchanged()
+        )
         if self._aligned:  # resuming is safe at any time (only a pause can drop a fetch)
             self.app.consumer.resume_partitions(self._aligned)
             self._aligned = set()

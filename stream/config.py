@@ -356,6 +356,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "gc_young_threshold": _integer(0, 10_000_000),
     "batch_within_seconds": _seconds(zero_allowed=False),
     "session_timeout_seconds": _seconds(zero_allowed=False),
+    "standby_replicas": _integer(0, 16),
     "store": _text(
         r"(?:memory|rocksdb|rocksdict)://\S*",
         "a Faust store URL: memory://, rocksdb:// or rocksdict://",
@@ -488,8 +489,12 @@ class Settings:
     """Producer batch size limit. Set 1 on the embedded Tansu broker: its memory engine answers
     ListOffsets(latest) with the last batch's base offset + 1, so with multi-record batches Faust
     stops reading a changelog early on recovery. One record per batch keeps the offsets right."""
-    session_timeout_seconds: float = 10.0
-    """Kafka consumer session timeout."""
+    session_timeout_seconds: float = 2.0
+    """Kafka consumer session timeout: how long a dead worker's partitions stay unowned (Apache
+    Kafka refuses values below its brokers' ``group.min.session.timeout.ms``, 6 s by default)."""
+    standby_replicas: int = 1
+    """Workers that keep following the changelog of each partition they do not own, so a
+    takeover reads only its tail (``stream.standby``); ``0``: none."""
     store: str = "memory://"
     """Faust table store URL."""
     data_dir: str = "var/data"

@@ -547,18 +547,27 @@ class Pipeline:
         partitions: set[int],
         route_items: Iterable[tuple[bytes | str, bytes]],
         aggregate_items: Iterable[tuple[bytes | str, bytes]],
+        keep: Collection[int] = (),
     ) -> None:
         """Rebuild the state of ``partitions`` from the two tables' stored segments; forget all
-        other partitions."""
-        self.router_parts = {p: RouterPartition(p) for p in partitions}
+        other partitions. Partitions in ``keep`` that are loaded already keep their state as
+        it is (the caller knows nothing but this worker has written to them since)."""
+        kept = {p for p in partitions if p in keep and p in self.agg_parts}
+        fresh = partitions - kept
+        self.router_parts = {
+            p: self.router_parts[p] if p in kept else RouterPartition(p) for p in partitions
+        }
         self.source_highs = {
             s: t for s, t in self.source_highs.items() if source_partition(s) in partitions
         }
-        self.agg_parts = {p: PartitionState(p) for p in partitions}
-        self.customer_parts = {}
-        self.route_logs, self.agg_logs = {}, {}
+        self.agg_parts = {
+            p: self.agg_parts[p] if p in kept else PartitionState(p) for p in partitions
+        }
+        self.customer_parts = {p: c for p, c in self.customer_parts.items() if p in kept}
+        self.route_logs = {p: lg for p, lg in self.route_logs.items() if p in kept}
+        self.agg_logs = {p: lg for p, lg in self.agg_logs.items() if p in kept}
         for logs, items in ((self.route_logs, route_items), (self.agg_logs, aggregate_items)):
-            by_partition: dict[int, list[tuple[str, bytes]]] = {p: [] for p in partitions}
+            by_partition: dict[int, list[tuple[str, bytes]]] = {p: [] for p in fresh}
             for raw_key, value in items:
                 partition, name = records.split_key(raw_key)
                 if partition in by_partition and value is not None and is_segment(name):
@@ -570,13 +579,14 @@ class Pipeline:
                 for name, stored_value in final.items():
                     if stored_value is not None:
                         self._restore(partition, name, stored_value)
-        for part in self.router_parts.values():  # stored one record per event, in any order
-            for rec in part.agents.values():
+        for p in fresh:  # stored one record per event, in any order
+            for rec in self.router_parts[p].agents.values():
                 rec.history.sort(key=lambda e: (e[0], e[1]))
-        for cp in self.customer_parts.values():
-            cp.last_contacts = sla.instants(cp.last_contacts)
+            if (cp := self.customer_parts.get(p)) is not None:
+                cp.last_contacts = sla.instants(cp.last_contacts)
         now = self.clock()
-        for ps in self.agg_parts.values():
+        for p in fresh:
+            ps = self.agg_parts[p]
             ps.last_event_wall = now
             self.aggregator.rebuild_live(ps)
 

@@ -1200,3 +1200,33 @@ def test_split_collectors_export_the_same_and_serve_restricted_scrapes() -> None
         generate_latest(split.restricted_registry(["contact_centre_calls_offered_total"])).decode()
     )
     assert calls == [1]
+
+
+def test_a_rebalance_keeps_the_state_of_partitions_still_owned_and_loads_the_new_ones() -> None:
+    """``Pipeline.load(..., keep=...)``: a partition this worker kept through a rebalance (and
+    nobody else wrote to) keeps its state objects; the others are rebuilt from the tables, and
+    the numbers go on exactly as without the rebalance."""
+    reference = Harness()
+    reference.run(SCENARIO)
+    h = Harness()
+    h.run(SCENARIO[:20])
+    router_0, agg_0, agg_1 = (
+        h.pipeline.router_parts[0],
+        h.pipeline.agg_parts[0],
+        h.pipeline.agg_parts[1],
+    )
+    h.pipeline.load(set(PARTITIONS), h.route_store.items(), h.agg_store.items(), keep={0})
+    assert h.pipeline.router_parts[0] is router_0 and h.pipeline.agg_parts[0] is agg_0
+    assert h.pipeline.agg_parts[1] is not agg_1
+    h.run(SCENARIO[20:])
+    assert h.samples() == reference.samples()
+
+
+def test_keeping_a_partition_not_loaded_yet_loads_it() -> None:
+    """A taken-over partition is new to the pipeline: ``keep`` cannot skip loading it."""
+    h = Harness()
+    h.run(SCENARIO)
+    before = h.samples()
+    h.restart({0})
+    h.pipeline.load(set(PARTITIONS), h.route_store.items(), h.agg_store.items(), keep=PARTITIONS)
+    assert h.samples() == before
