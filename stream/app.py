@@ -94,6 +94,8 @@ class Wiring:
             max_event_bytes=settings.max_event_bytes,
             future_skew_seconds=settings.future_skew_seconds,
             forward_partitions=settings.partitions,
+            max_queues=settings.max_queues,
+            listed_queues=targets.queues(),
         )
         self.app = faust.App(
             settings.app_id,

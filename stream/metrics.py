@@ -8,7 +8,7 @@ counters continue from stored state after a restart instead of resetting.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Final
+from typing import Final, get_args
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -19,6 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
+from stream.events import Channel, SurveyKind
 from stream.kpis import productivity
 from stream.kpis.customers import current_counts
 from stream.kpis.histogram import (
@@ -26,6 +27,7 @@ from stream.kpis.histogram import (
     FIRST_RESPONSE_BOUNDS,
     HANDLE_TIME_BOUNDS,
     RESOLUTION_BOUNDS,
+    Histogram,
     cumulative,
 )
 from stream.pipeline import CustomerPartition, Pipeline
@@ -75,6 +77,17 @@ _HISTOGRAMS: Final = (
     ("resolution_business_seconds", "resolution_business", RESOLUTION_BOUNDS,
      "Ticket creation to first solved, counting only the queue's business hours."),
 )  # fmt: skip
+
+CHANNELS: Final[tuple[str, ...]] = get_args(Channel)
+"""Every channel of the contract: each known queue has a series of every counter and histogram
+labelled ``queue, channel`` for each, at 0 until its first count, so ``increase()`` and
+``rate()`` see the first count (a series that appears at 1 is read as no increase)."""
+_SURVEY_KINDS: Final[tuple[str, ...]] = get_args(SurveyKind)
+_ZERO_BUCKETS: Final = {
+    hist_name: [(b, 0.0) for b in (*(repr(float(x)) for x in bounds), "+Inf")]
+    for _, hist_name, bounds, _ in _HISTOGRAMS
+}
+_EMPTY_RECORD: Final = QueueRecord("")
 
 
 _WINDOW_HELP: Final = {
@@ -217,16 +230,11 @@ class KpiCollector(Collector):
             for name, help_ in _WINDOW_HELP.items()
         }
         for ps in parts:
+            listed = self.pipeline.aggregator.admission.listed_in(ps.partition)
+            for name in sorted(listed - ps.queues.keys()):  # known, no event yet: counters at 0
+                _totals(counters, hists, surveys_total, name, _EMPTY_RECORD)
             for name, q in ps.queues.items():
-                for metric, counter, _ in _COUNTERS:
-                    for channel, n in q.totals.counters.get(counter, {}).items():
-                        counters[metric].add_metric([name, channel], n)
-                for metric, hist_name, bounds, _ in _HISTOGRAMS:
-                    for channel, hist in q.totals.histograms.get(hist_name, {}).items():
-                        buckets = [(_le(b), float(c)) for b, c in cumulative(hist, bounds)]
-                        hists[metric].add_metric([name, channel], buckets, hist.total)
-                for kind, n in q.totals.surveys.items():
-                    surveys_total.add_metric([name, kind], n)
+                _totals(counters, hists, surveys_total, name, q)
                 live = ps.live.get(name)
                 if live is not None:
                     r = live_reading(live, now)
@@ -271,6 +279,36 @@ class KpiCollector(Collector):
                 families[metric].add_metric([name, kind], value)
 
 
+def _totals(
+    counters: dict[str, CounterMetricFamily],
+    hists: dict[str, HistogramMetricFamily],
+    surveys: CounterMetricFamily,
+    name: str,
+    q: QueueRecord,
+) -> None:
+    """The all-time counters and histograms of queue ``name``: every channel of the contract,
+    0 where nothing was counted yet (``CHANNELS``)."""
+    for metric, counter, _ in _COUNTERS:
+        counts = q.totals.counters.get(counter, {})
+        family = counters[metric]
+        for channel in CHANNELS:
+            family.add_metric([name, channel], counts.get(channel, 0))
+        for channel in counts.keys() - CHANNELS:  # none today: the contract bounds channels
+            family.add_metric([name, channel], counts[channel])
+    for metric, hist_name, bounds, _ in _HISTOGRAMS:
+        by_channel = q.totals.histograms.get(hist_name, {})
+        hist_family = hists[metric]
+        for channel in (*CHANNELS, *(by_channel.keys() - CHANNELS)):
+            hist: Histogram | None = by_channel.get(channel)
+            if hist is None:
+                hist_family.add_metric([name, channel], _ZERO_BUCKETS[hist_name], 0.0)
+            else:
+                buckets = [(_le(b), float(c)) for b, c in cumulative(hist, bounds)]
+                hist_family.add_metric([name, channel], buckets, hist.total)
+    for kind in (*_SURVEY_KINDS, *(q.totals.surveys.keys() - _SURVEY_KINDS)):
+        surveys.add_metric([name, kind], q.totals.surveys.get(kind, 0))
+
+
 class PipelineCollector(Collector):
     """The pipeline's own families: events accepted, rejected, duplicate and late; partitions."""
 
@@ -290,6 +328,8 @@ class PipelineCollector(Collector):
                     rejected[reason] = rejected.get(reason, 0) + n
                 duplicates += q.duplicates
                 late += q.late
+            if ps.refusals.count:
+                rejected["too_many_queues"] = rejected.get("too_many_queues", 0) + ps.refusals.count
         for part in self.pipeline.router_parts.values():
             for stats in part.stats.values():
                 for type_, n in stats.accepted.items():

@@ -92,6 +92,7 @@ PROCESSING_REASONS: Final = (
     "unknown_contact",
     "invalid_transition",
     "processing_error",
+    "too_many_queues",
 )
 """Rejections decided after decoding: ``stream.router``, ``stream.state``, ``stream.aggregator``."""
 REJECTION_REASONS: Final = (*REASONS, *PROCESSING_REASONS)
