@@ -31,7 +31,7 @@ _SETTINGS_EPILOG = """\
 settings come from STREAM_* environment variables, e.g. STREAM_BROKER_URL
 (default kafka://127.0.0.1:9092), STREAM_WEB_PORT (default 6066), STREAM_PARTITIONS,
 STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS,
-STREAM_MAX_QUEUES (default 200: queues outside STREAM_TARGETS_FILE that get series).
+STREAM_MAX_QUEUES (default 100: queues outside STREAM_TARGETS_FILE that get series).
 """
 
 

@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-DEFAULT_MAX_QUEUES: Final = 200
+DEFAULT_MAX_QUEUES: Final = 100
 """The default of ``STREAM_MAX_QUEUES``: see docs/benchmarks.md for the series and scrape time
 at this many queues."""
 

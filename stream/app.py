@@ -20,7 +20,7 @@ from typing import Any
 import faust
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from stream import heap, records
 from stream.broker import create_topics
@@ -32,6 +32,7 @@ from stream.metrics import (
     PipelineCollector,
     ProgressCollector,
     SnapshotErrorsCollector,
+    render,
 )
 from stream.paths import writable_directory
 from stream.pipeline import Effects, Pipeline
@@ -230,7 +231,7 @@ class Wiring:
         async def metrics(web: Any, request: Any) -> Any:
             names = request.query.getall("name[]", [])  # as prometheus_client's own handler
             registry = self.registry.restricted_registry(names) if names else self.registry
-            body = generate_latest(registry)
+            body = render(registry)  # generate_latest's bytes, faster (stream.metrics)
             return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         @app.page("/ready")

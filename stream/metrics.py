@@ -17,6 +17,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
 from stream.events import Channel, SurveyKind
@@ -571,3 +572,64 @@ class ProgressCollector(Collector):
             "Windows not yet final in the partitions here (all queues and kinds).",
             value=windows,
         )
+
+
+def render(registry: Collector) -> bytes:
+    """The Prometheus text exposition of ``registry``: the bytes of prometheus_client's
+    ``generate_latest`` (the unit tests compare them), in about a third of the time.
+
+    Known queues have a few hundred series each (``CHANNELS``); ``generate_latest`` validates
+    and escapes every label name and metric name of every sample, which costs more than
+    building the families. The names here are the code's own (valid by construction); label
+    values — queue names from the input — are escaped as it does.
+    """
+    out: list[str] = []
+    append = out.append
+    for metric in registry.collect():
+        name, kind = metric.name, metric.type
+        if kind not in _RENDERED_TYPES:
+            raise ValueError(f"{name}: type {kind} is not rendered here")
+        shown = name + "_total" if kind == "counter" else name
+        doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        append(f"# HELP {shown} {doc}\n# TYPE {shown} {_RENDERED_TYPES[kind]}\n")
+        late: dict[str, list[str]] = {}
+        suffixed = {name + suffix: suffix for suffix in _OPENMETRICS_SUFFIXES}
+        for sample in metric.samples:
+            labels = sample.labels
+            if labels:
+                pairs = sorted(labels.items()) if len(labels) > 1 else labels.items()
+                text = ",".join(f'{k}="{_label_value(v)}"' for k, v in pairs)
+                head = f"{sample.name}{{{text}}} "
+            else:
+                head = sample.name + " "
+            v = sample.value
+            value = _SMALL[v] if type(v) is int and 0 <= v < _SMALL_INTS else floatToGoString(v)
+            stamp = "" if sample.timestamp is None else f" {int(float(sample.timestamp) * 1000):d}"
+            line = f"{head}{value}{stamp}\n"
+            suffix = suffixed.get(sample.name)
+            if suffix is None:
+                append(line)
+            else:  # as generate_latest: OpenMetrics-only samples as a gauge after the family
+                late.setdefault(suffix, []).append(line)
+        for suffix, lines in sorted(late.items()):
+            append(f"# HELP {name}{suffix} {doc}\n# TYPE {name}{suffix} gauge\n")
+            out.extend(lines)
+    return "".join(out).encode()
+
+
+_RENDERED_TYPES: Final = {
+    "counter": "counter",
+    "gauge": "gauge",
+    "histogram": "histogram",
+    "summary": "summary",
+    "unknown": "untyped",
+}
+_OPENMETRICS_SUFFIXES: Final = ("_created", "_gsum", "_gcount")
+_SMALL_INTS: Final = 4096
+_SMALL: Final = [floatToGoString(i) for i in range(_SMALL_INTS)]  # most counts are small ints
+
+
+def _label_value(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value

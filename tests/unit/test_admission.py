@@ -10,9 +10,11 @@ import itertools
 from dataclasses import dataclass
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from stream.admission import Admission, Refusals, share
 from stream.config import parse_targets
+from stream.metrics import KpiCollector, ProgressCollector, SnapshotErrorsCollector, render
 from stream.pipeline import Effects, Pipeline, queue_partition
 from tests.unit.test_aggregator import (
     CHANNELS,
@@ -216,3 +218,18 @@ def test_known_queues_have_every_counter_at_zero_from_the_start_and_after_a_rest
     assert h.value("calls_offered_total", queue=P0[0], channel="phone") == 1
     assert h.value("tickets_escalated_total", queue=P0[0], channel="email") == 0
     assert h.value("calls_offered_total", queue=P0[1], channel="phone") is None  # never seen
+
+
+def test_render_gives_the_bytes_of_generate_latest() -> None:
+    h = Bounded(targets=bounded().targets, max_queues=100)
+    h.run(INPUTS)
+    weird = 'a "quoted" \\ back\nslash'  # label values come from the input: escaped alike
+    h.run([*queued(weird, 1, offset=300), INPUTS[0]])  # and a duplicate
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(KpiCollector(h.pipeline, h.clock))
+    registry.register(ProgressCollector(h.pipeline, lambda: 0))
+    registry.register(SnapshotErrorsCollector(lambda: 3))
+    body = render(registry)
+    assert body == generate_latest(registry)
+    assert b'queue="a \\"quoted\\" \\\\ back\\nslash"' in body
+    assert b"contact_centre_events_duplicate_total 1.0\n" in body
