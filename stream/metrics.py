@@ -7,6 +7,7 @@ counters continue from stored state after a restart instead of resetting.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, get_args
 
@@ -17,7 +18,6 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
 from stream.events import Channel, SurveyKind
@@ -603,7 +603,7 @@ def render(registry: Collector) -> bytes:
             else:
                 head = sample.name + " "
             v = sample.value
-            value = _SMALL[v] if type(v) is int and 0 <= v < _SMALL_INTS else floatToGoString(v)
+            value = _SMALL[v] if type(v) is int and 0 <= v < _SMALL_INTS else _go_float(v)
             stamp = "" if sample.timestamp is None else f" {int(float(sample.timestamp) * 1000):d}"
             line = f"{head}{value}{stamp}\n"
             suffix = suffixed.get(sample.name)
@@ -626,10 +626,27 @@ _RENDERED_TYPES: Final = {
 }
 _OPENMETRICS_SUFFIXES: Final = ("_created", "_gsum", "_gcount")
 _SMALL_INTS: Final = 4096
-_SMALL: Final = [floatToGoString(i) for i in range(_SMALL_INTS)]  # most counts are small ints
+
+
+def _go_float(value: float) -> str:
+    """A sample value as Go prints it (prometheus_client's ``floatToGoString``)."""
+    d = float(value)
+    if math.isinf(d):
+        return "+Inf" if d > 0 else "-Inf"
+    if math.isnan(d):
+        return "NaN"
+    s = repr(d)
+    dot = s.find(".")
+    if d > 0 and dot > 6:  # Go switches to exponents sooner than Python
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return s
 
 
 def _label_value(value: str) -> str:
     if "\\" in value or "\n" in value or '"' in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value
+
+
+_SMALL: Final = [_go_float(i) for i in range(_SMALL_INTS)]  # most counts are small ints

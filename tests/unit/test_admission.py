@@ -233,3 +233,11 @@ def test_render_gives_the_bytes_of_generate_latest() -> None:
     assert body == generate_latest(registry)
     assert b'queue="a \\"quoted\\" \\\\ back\\nslash"' in body
     assert b"contact_centre_events_duplicate_total 1.0\n" in body
+
+
+@pytest.mark.parametrize("v", [0, 1, 4095, 4096, -0.0, 0.25, 1234567.0, 1e22, -3.5, 1e-7,
+                               float("inf"), float("-inf"), float("nan"), 86400.0])  # fmt: skip
+def test_values_print_as_prometheus_client_prints_them(v: float) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotErrorsCollector(lambda: v))  # type: ignore[arg-type, return-value]
+    assert render(registry) == generate_latest(registry)
