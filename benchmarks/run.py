@@ -792,6 +792,10 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         _say(f"latency: p50 {out.latency_p50 * 1000:.0f} ms, p99 {out.latency_p99 * 1000:.0f} ms")
         await memory(broker, work, plan, out)
         _say(f"memory: {out.bytes_per_contact:,.0f} bytes per open contact")
+        from benchmarks import cardinality  # it imports this module
+
+        refused = 100 if plan == SMOKE else cardinality.REFUSED_QUEUES
+        card = await cardinality.measure(broker, work, refused_queues=refused)
     smoke = plan == SMOKE
     boards = await wallboard.run(
         wallboard.SMOKE if smoke else wallboard.Plan(),
@@ -801,6 +805,7 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
     doc.parent.mkdir(parents=True, exist_ok=True)
     plot(out, png)
     doc.write_text(report(out, os.path.relpath(png, doc.parent)) + "\n" + wallboard.report(boards))
+    cardinality.write_section(doc, card)
     summary = {k: v for k, v in dataclasses.asdict(out).items() if k != "latencies"}
     summary["backlogs"] = [
         {k: v for k, v in dataclasses.asdict(b).items() if k != "got"} for b in out.backlogs

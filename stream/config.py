@@ -38,6 +38,7 @@ from typing import Any, Final, TypeAlias
 
 import yaml
 
+from stream.admission import DEFAULT_MAX_QUEUES
 from stream.kpis.business_hours import DAY_SECONDS, WEEKDAYS, BusinessCalendar, Range, parse_ranges
 from stream.security import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
 
@@ -346,6 +347,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "future_skew_seconds": _seconds(zero_allowed=True),
     "retention_seconds": _seconds(zero_allowed=False),
     "conversion_horizon_seconds": _seconds(zero_allowed=False),
+    "max_queues": _integer(1, 1_000_000),
     "max_event_bytes": _integer(1, 100 * 1024 * 1024),
     "producer_max_request_bytes": _integer(1_000_000, 1024 * 1024 * 1024),
     "batch_max": _integer(1, 1_000_000),
@@ -460,6 +462,10 @@ class Settings:
     """How long finished contacts and their event ids are kept for de-duplication."""
     conversion_horizon_seconds: float = 7 * 86400.0
     """An order at most this long after a contact converts it (``stream.kpis.customers``)."""
+    max_queues: int = DEFAULT_MAX_QUEUES
+    """Queues outside the targets file that get series, split across the ``partitions`` of the
+    queue-keyed topic (``stream.admission``); events of further queues are rejected
+    (``too_many_queues``). Queues the targets file lists always count."""
     max_event_bytes: int = 65536
     """Larger messages are rejected (``too_large``) before decoding. At most
     ``producer_max_request_bytes`` less ``FORWARD_FRAMING_BYTES``: an accepted event is forwarded

@@ -21,6 +21,7 @@ import msgspec
 from aiokafka.partitioner import murmur2
 
 from stream import records
+from stream.admission import UNLIMITED, Admission, Refusals
 from stream.aggregator import (
     Aggregator,
     BatchOutput,
@@ -95,6 +96,11 @@ def customer_partition(customer_id: str, partitions: int) -> int:
     (murmur2 of the id), where forwards keyed by customer id went before they were grouped."""
     index: int = murmur2(customer_id.encode()) & 0x7FFFFFFF
     return index % partitions
+
+
+queue_partition = customer_partition
+"""The forward-topic partition that owns a queue: forwards are keyed by queue name and placed
+by the producer's default partitioner (murmur2), as customers are."""
 
 
 @dataclass(slots=True)
@@ -173,11 +179,25 @@ class Pipeline:
         future_skew_seconds: float,
         forward_partitions: int,
         conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
+        max_queues: int | None = None,
+        listed_queues: Iterable[str] = (),
     ) -> Pipeline:
+        """``max_queues`` (``STREAM_MAX_QUEUES``, None: no limit) bounds the queues outside
+        ``listed_queues`` (the targets file's): see ``stream.admission``."""
         router = Router(
             topic_kinds, max_event_bytes=max_event_bytes, future_skew_seconds=future_skew_seconds
         )
-        aggregator = Aggregator(targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds)
+        listed: dict[int, set[str]] = {}
+        for queue in listed_queues:
+            listed.setdefault(queue_partition(queue, forward_partitions), set()).add(queue)
+        admission = Admission(
+            {p: frozenset(qs) for p, qs in listed.items()},
+            max_queues=UNLIMITED if max_queues is None else max_queues,
+            partitions=forward_partitions,
+        )
+        aggregator = Aggregator(
+            targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds, admission=admission
+        )
         return cls(
             router=router,
             aggregator=aggregator,
@@ -417,6 +437,8 @@ class Pipeline:
         ]
         if out.progress_changed:
             writes.append(("w|progress", records.encode(ps.progress)))
+        if out.refusals_changed:
+            writes.append(("x|refusals", records.encode(ps.refusals)))
         effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
         for rej in out.rejected:
             msg = Message(
@@ -473,6 +495,7 @@ class Pipeline:
             ),
             *self._customer_records(partition),
             ("w|progress", records.encode(ps.progress)),
+            *([("x|refusals", records.encode(ps.refusals))] if ps.refusals.count else []),
         ]
 
     def _customer_records(self, partition: int) -> list[tuple[str, bytes]]:
@@ -637,6 +660,8 @@ class Pipeline:
             self.customer_parts.setdefault(partition, CustomerPartition()).totals = rec
         elif isinstance(rec, Progress):
             self.agg_parts[partition].progress = rec
+        elif isinstance(rec, Refusals):
+            self.agg_parts[partition].refusals = rec
 
     def revoke(self, partitions: set[int]) -> None:
         """Drop the state of partitions moved to another worker (their series leave with them)."""
