@@ -184,16 +184,8 @@ class Publisher:
             ready.append(p)
         if not ready:
             return 0
-        producer = await self._ensure()
-        from aiokafka.errors import KafkaError
-
         t = time.perf_counter()
-        try:
-            futures = [await producer.send(p.topic, p.value, key=p.key) for p in ready]
-            await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            self.metrics.publish_failed()
-            raise BrokerUnavailable(f"the broker did not acknowledge: {exc!r}") from exc
+        await self._send_all([(p.topic, p.value, p.key, None) for p in ready])
         self.metrics.published(time.perf_counter() - t)
         for p in ready:
             self.metrics.translated(p.event_type)
@@ -216,15 +208,22 @@ class Publisher:
         if len(raw) > MAX_DEAD_LETTER_BYTES:
             value = raw[:MAX_DEAD_LETTER_BYTES]
             headers.append(("truncated_from_bytes", str(len(raw)).encode()))
+        await self._send_all([(self.settings.topic_ingest_dead_letter, value, key, headers)])
+        self.metrics.rejected(reason)
+
+    async def _send_all(
+        self, records: Sequence[tuple[str, bytes, bytes | None, list[tuple[str, bytes]] | None]]
+    ) -> None:
+        """Send (topic, value, key, headers) records; return once the broker acked every one."""
         producer = await self._ensure()
         from aiokafka.errors import KafkaError
 
         try:
-            future = await producer.send(
-                self.settings.topic_ingest_dead_letter, value, key=key, headers=headers
-            )
-            await asyncio.wait_for(future, self.timeout)
+            futures = [
+                await producer.send(topic, value, key=key, headers=headers)
+                for topic, value, key, headers in records
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             self.metrics.publish_failed()
             raise BrokerUnavailable(f"the broker did not acknowledge: {exc!r}") from exc
-        self.metrics.rejected(reason)
