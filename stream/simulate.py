@@ -686,7 +686,7 @@ _DIRTY_KINDS: Final[tuple[tuple[DirtyLabel, float], ...]] = (
     ("missing_field", 0.2),
 )
 _UNKNOWN_TYPES: Final[dict[str, str]] = {
-    "calls": "call.transferred",
+    "calls": "call.teleported",
     "tickets": "ticket.merged",
     "agents": "agent.logged_in",
     "customers": "customer.upgraded",
