@@ -303,3 +303,23 @@ def test_a_failed_publish_marks_nothing_so_the_retry_publishes_again() -> None:
 
     asyncio.run(run())
     assert sent == [1]
+
+
+def test_stopping_refuses_held_callbacks_instead_of_sending_them_out_of_order() -> None:
+    from stream.connectors.twilio.order import Closing
+
+    order = TaskOrder(60.0)
+    got = translate(callback("task.wrapup"), CONFIG)
+    assert isinstance(got, Translated)
+
+    async def publish(events: Sequence[dict[str, Any]]) -> int:
+        raise AssertionError("nothing may be sent")
+
+    async def run() -> None:
+        held = asyncio.create_task(order.publish(TASK, got.events, publish))
+        await asyncio.sleep(0.01)
+        order.close()
+        with pytest.raises(Closing):
+            await held
+
+    asyncio.run(run())

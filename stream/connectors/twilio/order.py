@@ -26,6 +26,12 @@ from typing import Any
 
 from stream.connectors.twilio.translate import REQUIRES
 
+
+class Closing(RuntimeError):
+    """The connector is stopping: a held callback is refused (503) rather than sent out of
+    order; Twilio retries it, and the next process publishes it in order."""
+
+
 Publish = Callable[[Sequence[dict[str, Any]]], Awaitable[int]]
 
 
@@ -65,6 +71,7 @@ class TaskOrder:
         self.clock = clock
         self.released_unordered = 0
         self.held = 0
+        self.closing = False
         self._tasks: OrderedDict[str, _Task] = OrderedDict()
 
     def _task(self, sid: str) -> _Task:
@@ -77,18 +84,28 @@ class TaskOrder:
             self._tasks.move_to_end(sid)
         return task
 
+    def close(self) -> None:
+        """Refuse every held callback from now on (``Closing``); the ready ones still go."""
+        self.closing = True
+        for task in self._tasks.values():
+            changed, task.changed = task.changed, asyncio.Event()
+            changed.set()
+
     async def publish(
         self, task_sid: str, events: Sequence[dict[str, Any]], publish: Publish
     ) -> int:
         """Wait for the predecessors (bounded), then ``publish`` what this task still lacks.
 
-        Raises what ``publish`` raises (``BrokerUnavailable``): nothing is marked published.
+        Raises what ``publish`` raises (``BrokerUnavailable``): nothing is marked published;
+        ``Closing`` when the connector stops while this callback is held.
         """
         task = self._task(task_sid)
         deadline = self.clock() + self.hold_seconds
         if not ready(task.types, events):
             self.held += 1
             while not ready(task.types, events):
+                if self.closing:
+                    raise Closing("the connector is stopping")
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     self.released_unordered += 1

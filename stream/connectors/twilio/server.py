@@ -26,7 +26,7 @@ from prometheus_client import Counter
 from stream.config import Settings
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import BrokerUnavailable, Publisher
-from stream.connectors.twilio.order import TaskOrder
+from stream.connectors.twilio.order import Closing, TaskOrder
 from stream.connectors.twilio.translate import Ignored, TwilioConfig, translate
 from stream.events import Rejection
 from stream.security import Secret
@@ -145,6 +145,8 @@ class CallbackHandler:
         except BrokerUnavailable as exc:
             log.warning("broker unavailable, answered 503: %s", exc)
             return _unavailable()
+        except Closing:
+            return _unavailable("stopping")
         return _no_content()
 
     def app(self) -> web.Application:
@@ -159,9 +161,9 @@ def _no_content() -> web.Response:
     return web.Response(status=204, headers={"Content-Type": "application/json"})
 
 
-def _unavailable() -> web.Response:
+def _unavailable(why: str = "broker unavailable") -> web.Response:
     return web.Response(
-        status=503, text="broker unavailable\n", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        status=503, text=f"{why}\n", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
 
 
@@ -170,17 +172,24 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 
 async def start(handler: CallbackHandler) -> web.AppRunner:
-    """Serve ``handler`` on its host and port; stop with ``runner.cleanup()``."""
+    """Serve ``handler`` on its host and port; stop with ``stop(handler, runner)``."""
     runner = web.AppRunner(handler.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, handler.options.host, handler.options.port).start()
     return runner
 
 
+async def stop(handler: CallbackHandler, runner: web.AppRunner) -> None:
+    """Refuse held callbacks (503: Twilio retries them), finish the rest, close the producer."""
+    handler.order.close()
+    await runner.cleanup()
+    await handler.publisher.stop()
+
+
 async def serve(
-    settings: Settings, options: ServerOptions, config: TwilioConfig, stop: Any
+    settings: Settings, options: ServerOptions, config: TwilioConfig, until: Any
 ) -> None:
-    """Serve until the awaitable ``stop`` completes; the producer connects on first use."""
+    """Serve until the awaitable ``until`` completes; the producer connects on first use."""
     handler = CallbackHandler(settings, options, config)
     runner = await start(handler)
     where = f"http://{options.host}:{options.port}"
@@ -191,7 +200,6 @@ async def serve(
         flush=True,
     )
     try:
-        await stop
+        await until
     finally:
-        await runner.cleanup()
-        await handler.publisher.stop()
+        await stop(handler, runner)
