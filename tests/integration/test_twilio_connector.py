@@ -296,3 +296,69 @@ def test_broker_down_is_503_with_retry_after_then_the_retry_is_accepted(tmp_path
                  type="call.queued") == 1  # fmt: skip
     assert (value(samples, "contact_centre_connector_publish_failures_total",
                   connector="twilio") or 0) >= 1  # fmt: skip
+
+
+def test_the_readme_command_serves_signed_callbacks_and_refuses_to_start_without_a_token(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    public = "https://kpi.example.com/twilio/events"
+    port = find_free_port()
+    command = [sys.executable, "-m", "stream", "connect", "twilio", "--public-url", public,
+               "--port", str(port)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAM_", "TWILIO_"))}
+    env.update(STREAM_BROKER_URL=broker.url, STREAM_PARTITIONS="4")
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "no auth token" in refused.stderr
+    # --insecure-loopback is refused on an address that is not loopback
+    wide = subprocess.run([*command, "--insecure-loopback", "--host", "0.0.0.0"], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert wide.returncode == 2
+
+    log_path = tmp_path / "connector.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, env={**env, "TWILIO_AUTH_TOKEN": TOKEN}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        form = {"EventType": "task-queue.entered", "TaskSid": "WTcli", "TaskQueueName": "billing",
+                "TaskChannelUniqueName": "voice", "TimestampMs": "1764066612345"}  # fmt: skip
+        signature = RequestValidator(TOKEN).compute_signature(public, form)
+        url = f"http://127.0.0.1:{port}{PATH}"
+
+        def post(sig: str) -> int | None:
+            request = urllib.request.Request(
+                url, data=urllib.parse.urlencode(form).encode(),
+                headers={"X-Twilio-Signature": sig,
+                         "Content-Type": "application/x-www-form-urlencoded"},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=30) as r:
+                    return int(r.status)
+            except urllib.error.HTTPError as exc:
+                return int(exc.code)
+            except (urllib.error.URLError, ConnectionError):
+                return None
+
+        wait_until(lambda: post("wrong") == 403, 30, "the connector to answer")
+        assert post(signature) == 204
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            samples = parse(r.read().decode())
+        assert value(samples, "contact_centre_connector_translated_total", connector="twilio",
+                     type="call.queued") == 1  # fmt: skip
+        assert value(samples, "contact_centre_connector_rejected_total", connector="twilio",
+                     reason="bad_signature") is not None  # fmt: skip
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert TOKEN not in log_path.read_text()
+    got = consume_all(broker.bootstrap, "calls", 1)
+    assert [r.key for r in got] == [b"WTcli"]
