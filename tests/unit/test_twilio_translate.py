@@ -135,11 +135,11 @@ ROWS: list[tuple[str, dict[str, str], object]] = [
     ("no time", {**callback("task.wrapup"), "TimestampMs": "", "Timestamp": ""},
      Rejection("missing_field", "no Timestamp")),
     ("bad time", {**callback("task.wrapup"), "TimestampMs": "soon"},
-     Rejection("bad_field", "Timestamp is not an integer: 'soon'")),
+     Rejection("invalid_timestamp", "Timestamp is not an integer: 'soon'")),
     ("accepted, no worker", {**callback("reservation.accepted"), "WorkerName": "", "WorkerSid": ""},
      Rejection("missing_field", "reservation.accepted without WorkerName/WorkerSid")),
     ("bad transfer mode", callback("task.transfer-initiated", TransferMode="LUKEWARM"),
-     Rejection("bad_field", "TransferMode 'LUKEWARM' is neither COLD nor WARM")),
+     Rejection("invalid_enum", "TransferMode 'LUKEWARM' is neither COLD nor WARM")),
 ]  # fmt: skip
 
 

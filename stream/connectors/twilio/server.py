@@ -120,7 +120,7 @@ class CallbackHandler:
         if form is None:
             if self._validator is not None:  # the signature covers the form: none to verify
                 return await self._reject(body, "bad_signature", "body is not UTF-8", 403)
-            return await self._reject(body, "not_utf8", "body is not UTF-8", 400)
+            return await self._reject(body, "invalid_utf8", "body is not UTF-8", 400)
         if not self._signed(request, form):
             return await self._reject(body, "bad_signature", "X-Twilio-Signature", 403)
         result = translate(form, self.config)

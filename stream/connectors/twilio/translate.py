@@ -140,11 +140,11 @@ def occurred_at(form: Mapping[str, str]) -> str | Rejection:
     try:
         seconds = int(raw) / scale
     except ValueError:
-        return Rejection("bad_field", f"Timestamp is not an integer: {raw[:40]!r}")
+        return Rejection("invalid_timestamp", f"Timestamp is not an integer: {raw[:40]!r}")
     try:
         at = datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        return Rejection("bad_field", f"Timestamp out of range: {raw[:40]!r}")
+        return Rejection("invalid_timestamp", f"Timestamp out of range: {raw[:40]!r}")
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -257,7 +257,7 @@ def _transferred(
 ) -> list[dict[str, Any]] | Rejection:
     mode = form.get("TransferMode", "").upper()
     if mode not in ("COLD", "WARM"):
-        return Rejection("bad_field", f"TransferMode {mode[:20]!r} is neither COLD nor WARM")
+        return Rejection("invalid_enum", f"TransferMode {mode[:20]!r} is neither COLD nor WARM")
     extra: dict[str, Any] = {"kind": "blind" if mode == "COLD" else "attended"}
     target = form.get("TransferTo")
     if target:
