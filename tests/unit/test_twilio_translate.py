@@ -323,3 +323,11 @@ def test_stopping_refuses_held_callbacks_instead_of_sending_them_out_of_order() 
             await held
 
     asyncio.run(run())
+
+
+def test_after_a_restart_released_callbacks_keep_their_order_among_themselves() -> None:
+    # A fresh process: call.queued was published by the previous one. call.ended and
+    # call.answered both miss a predecessor; at the hold's end call.answered goes first.
+    published, order = _order_of(["task.completed", "task.wrapup", "reservation.accepted"], 0.05)
+    assert published == ["call.answered", "call.ended", "call.wrapup_completed"]
+    assert (order.held, order.released_unordered) == (3, 1)  # the others were then in order

@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from stream.connectors.twilio.translate import REQUIRES
+
+_ALL_TYPES: Final = frozenset(REQUIRES)
 
 
 class Closing(RuntimeError):
@@ -41,6 +43,12 @@ class _Task:
     ids: set[str] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: Counter[str] = field(default_factory=Counter)
+    """Types of the events of this task's requests now waiting or publishing here."""
+
+    def notify(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
 
 
 def ready(published: set[str], events: Sequence[dict[str, Any]]) -> bool:
@@ -96,35 +104,56 @@ class TaskOrder:
     ) -> int:
         """Wait for the predecessors (bounded), then ``publish`` what this task still lacks.
 
+        After ``hold_seconds`` a missing predecessor is assumed published by someone else (a
+        previous process) — unless a request of this process holds it: then this one keeps
+        waiting for it, so two released callbacks never overtake each other.
         Raises what ``publish`` raises (``BrokerUnavailable``): nothing is marked published;
         ``Closing`` when the connector stops while this callback is held.
         """
         task = self._task(task_sid)
-        deadline = self.clock() + self.hold_seconds
-        if not ready(task.types, events):
-            self.held += 1
-            while not ready(task.types, events):
-                if self.closing:
-                    raise Closing("the connector is stopping")
-                remaining = deadline - self.clock()
-                if remaining <= 0:
-                    self.released_unordered += 1
-                    break
-                changed = task.changed
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), remaining)
-        async with task.lock:
-            todo = [
-                e
-                for e in events
-                if e["event_id"] not in task.ids
-                # a transfer ended the talk: the task's own wrap-up must not end it again
-                and not (e["type"] == "call.ended" and "call.transferred" in task.types)
-            ]
-            sent = await publish(todo) if todo else 0
-            for e in todo:
-                task.types.add(str(e["type"]))
-                task.ids.add(str(e["event_id"]))
-            changed, task.changed = task.changed, asyncio.Event()
-            changed.set()
+        own = Counter(str(e["type"]) for e in events)
+        task.pending.update(own)
+        try:
+            await self._wait(task, events, own)
+            async with task.lock:
+                todo = [
+                    e
+                    for e in events
+                    if e["event_id"] not in task.ids
+                    # a transfer ended the talk: the task's own wrap-up must not end it again
+                    and not (e["type"] == "call.ended" and "call.transferred" in task.types)
+                ]
+                sent = await publish(todo) if todo else 0
+                for e in todo:
+                    task.types.add(str(e["type"]))
+                    task.ids.add(str(e["event_id"]))
+        finally:
+            task.pending.subtract(own)
+            task.notify()
         return sent
+
+    async def _wait(self, task: _Task, events: Sequence[dict[str, Any]], own: Counter[str]) -> None:
+        if ready(task.types, events):
+            return
+        self.held += 1
+        deadline = self.clock() + self.hold_seconds
+        expired = False
+        while True:
+            if expired:
+                elsewhere = {t for t in _ALL_TYPES if task.pending[t] - own[t] <= 0}
+                if ready(task.types | elsewhere, events):
+                    self.released_unordered += 1
+                    return
+            elif ready(task.types, events):
+                return
+            if self.closing:
+                raise Closing("the connector is stopping")
+            remaining = None if expired else deadline - self.clock()
+            if remaining is not None and remaining <= 0:
+                expired = True
+                continue
+            changed = task.changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+            if ready(task.types, events):
+                return
