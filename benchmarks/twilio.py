@@ -25,7 +25,7 @@ import aiohttp
 
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
 from stream.config import Settings
-from stream.connectors.twilio.generate import TWIN_CONFIG_YAML, by_group, callbacks
+from stream.connectors.twilio.generate import TWIN_CONFIG_YAML, by_group, callbacks, contract_twin
 from stream.connectors.twilio.server import CallbackHandler, ServerOptions, start, stop
 from stream.connectors.twilio.translate import load_config
 from stream.security import Secret
@@ -45,7 +45,9 @@ async def _run(minutes: float, rate: float, concurrency: int, hold: float) -> di
         url = f"http://127.0.0.1:{port}/twilio/events"
         sim = Simulation(seed=1, start=datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
                          rate_multiplier=rate)  # fmt: skip
-        made = callbacks(sim.events(until=sim.start + minutes * 60), token=TOKEN, url=url)
+        made = callbacks(
+            contract_twin(sim.events(until=sim.start + minutes * 60)), token=TOKEN, url=url
+        )
         rng = random.Random(1)
         groups = []
         for items in by_group(made).values():

@@ -16,13 +16,15 @@ the twin has none (they change no call metric); every queued call is announced t
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from stream.events import AgentStateChanged, CallQueued
+from stream.events import CallQueued
 from stream.simulate import SimEvent
 
 ACTIVITY_NAMES: Final = {
@@ -59,21 +61,67 @@ def _tag(event: Any) -> str:
     return str(type(event).__struct_config__.tag)
 
 
-def contract_twin(events: Iterable[SimEvent]) -> list[SimEvent]:
+class TwinEvent(NamedTuple):
+    """One contract event of the twin: topic kind, key, event time (epoch s), the event."""
+
+    kind: str
+    key: str
+    at: float
+    doc: dict[str, Any]
+
+
+def contract_twin(events: Iterable[SimEvent]) -> list[TwinEvent]:
     """The simulator's call and agent events that TaskRouter reports (holds left out)."""
-    return [
-        e
-        for e in events
-        if e.kind == "agents" or (e.kind == "calls" and _tag(e.event) in _CALL_TYPES)
-    ]
+    out = []
+    for e in events:
+        if e.kind == "agents" or (e.kind == "calls" and _tag(e.event) in _CALL_TYPES):
+            doc: dict[str, Any] = msgspec.to_builtins(e.event)
+            if isinstance(e.event, CallQueued):
+                doc["channel"] = e.event.channel
+            out.append(TwinEvent(e.kind, e.key, e.at, doc))
+    return out
 
 
-def _forms(twin: Iterable[SimEvent]) -> Iterator[tuple[str, dict[str, str]]]:
+def with_variety(twin: Iterable[TwinEvent], *, seed: int) -> list[TwinEvent]:
+    """``twin`` with what the simulator does not make but TaskRouter reports (contract types
+    ``call.offer_missed``, ``call.exited``, ``call.transferred``): some answered calls first
+    ring another worker who rejects or lets it time out, some abandons are TaskRouter's own
+    queue timeouts, some talks end in a cold transfer instead of the wrap-up."""
+    rng = random.Random(seed)
+    out: list[TwinEvent] = []
+    agents: list[str] = []
+    for e in twin:
+        doc, type_ = e.doc, e.doc["type"]
+        if e.kind == "agents" and doc["agent_id"] not in agents:
+            agents.append(doc["agent_id"])
+        if type_ == "call.answered" and agents and rng.random() < 0.2:
+            other = rng.choice(agents)
+            reason = rng.choice(("rejected", "no_answer"))
+            out.append(TwinEvent(e.kind, e.key, round(e.at - 0.5, 3), {
+                "type": "call.offer_missed", "event_id": f"{doc['event_id']}-missed",
+                "occurred_at": _iso(e.at - 0.5), "call_id": doc["call_id"],
+                "agent_id": other, "reason": reason}))  # fmt: skip
+        elif type_ == "call.abandoned" and rng.random() < 0.3:
+            doc = {**doc, "type": "call.exited", "reason": "timeout"}
+        elif type_ == "call.ended" and rng.random() < 0.1:
+            doc = {**doc, "type": "call.transferred", "kind": "blind", "to": "WKsupervisor"}
+        out.append(TwinEvent(e.kind, e.key, e.at, doc))
+    return out
+
+
+def _iso(at: float) -> str:
+    return (
+        datetime.fromtimestamp(round(at, 3), UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _forms(twin: Iterable[TwinEvent]) -> Iterator[tuple[str, dict[str, str]]]:
     queue_of: dict[str, tuple[str, str]] = {}
     for sim in twin:
-        ev = sim.event
-        doc: dict[str, Any] = msgspec.to_builtins(ev)
-        type_ = _tag(ev)
+        doc = sim.doc
+        type_ = doc["type"]
         ms = str(round(sim.at * 1000))
         base = {
             "AccountSid": ACCOUNT,
@@ -82,7 +130,7 @@ def _forms(twin: Iterable[SimEvent]) -> Iterator[tuple[str, dict[str, str]]]:
             "Timestamp": str(int(sim.at)),
             "TimestampMs": ms,
         }
-        if isinstance(ev, AgentStateChanged):
+        if type_ == "agent.state_changed":
             worker = _sid("WK", doc["agent_id"])
             form = {
                 **base,
@@ -92,7 +140,7 @@ def _forms(twin: Iterable[SimEvent]) -> Iterator[tuple[str, dict[str, str]]]:
                 "ResourceSid": worker,
                 "WorkerSid": worker,
                 "WorkerName": doc["agent_id"],
-                "WorkerActivityName": ACTIVITY_NAMES[ev.state],
+                "WorkerActivityName": ACTIVITY_NAMES[doc["state"]],
                 "WorkerAttributes": msgspec.json.encode(
                     {"queues": doc.get("queues") or []}
                 ).decode(),
@@ -101,8 +149,8 @@ def _forms(twin: Iterable[SimEvent]) -> Iterator[tuple[str, dict[str, str]]]:
             continue
         call = doc["call_id"]
         task = _sid("WT", call)
-        if isinstance(ev, CallQueued):
-            queue_of[call] = (ev.queue, _CHANNELS.get(ev.channel, "default"))
+        if type_ == "call.queued":
+            queue_of[call] = (doc["queue"], _CHANNELS.get(doc["channel"], "default"))
         queue, channel = queue_of[call]
         task_fields = {
             **base,
@@ -132,6 +180,22 @@ def _forms(twin: Iterable[SimEvent]) -> Iterator[tuple[str, dict[str, str]]]:
                    "ReservationSid": _sid("WR", call, agent)}  # fmt: skip
             yield make("reservation.created", TaskAssignmentStatus="reserved", **who)
             yield make("reservation.accepted", TaskAssignmentStatus="assigned", **who)
+        elif type_ == "call.offer_missed":
+            agent = doc["agent_id"]
+            who = {"WorkerSid": _sid("WK", agent), "WorkerName": agent,
+                   "ReservationSid": _sid("WR", call, agent, "missed")}  # fmt: skip
+            yield make("reservation.created", TaskAssignmentStatus="reserved", **who)
+            missed = (
+                "reservation.rejected" if doc["reason"] == "rejected" else "reservation.timeout"
+            )
+            yield make(missed, TaskAssignmentStatus="pending", **who)
+        elif type_ == "call.exited":
+            yield make("task.canceled", TaskAssignmentStatus="canceled",
+                       TaskCanceledReason="Task TTL Exceeded")  # fmt: skip
+        elif type_ == "call.transferred":
+            yield make("task.transfer-initiated", TransferMode="COLD", TransferType="WORKER",
+                       TransferTo=doc["to"], TransferInitiatingWorkerSid="")  # fmt: skip
+            yield make("task.wrapup", TaskAssignmentStatus="wrapping")
         elif type_ == "call.abandoned":
             yield make(
                 "task.canceled", TaskAssignmentStatus="canceled", TaskCanceledReason="hangup"
@@ -146,13 +210,14 @@ def _forms(twin: Iterable[SimEvent]) -> Iterator[tuple[str, dict[str, str]]]:
             )
 
 
-def callbacks(events: Iterable[SimEvent], *, token: str, url: str) -> list[Callback]:
-    """The callbacks of ``contract_twin(events)``, each signed for ``url`` with ``token``."""
+def callbacks(events: Iterable[TwinEvent], *, token: str, url: str) -> list[Callback]:
+    """The callbacks TaskRouter makes for ``events`` (``contract_twin``, ``with_variety``), each
+    signed for ``url`` with ``token``."""
     from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(token)
     out = []
-    for group, form in _forms(contract_twin(events)):
+    for group, form in _forms(events):
         out.append(Callback(group, form, str(validator.compute_signature(url, form))))
     return out
 

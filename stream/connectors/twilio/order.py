@@ -122,6 +122,8 @@ class TaskOrder:
                     if e["event_id"] not in task.ids
                     # a transfer ended the talk: the task's own wrap-up must not end it again
                     and not (e["type"] == "call.ended" and "call.transferred" in task.types)
+                    # the first of the two ends the talk: a transfer after the wrap-up is late
+                    and not (e["type"] == "call.transferred" and "call.ended" in task.types)
                 ]
                 sent = await publish(todo) if todo else 0
                 for e in todo:
