@@ -91,28 +91,25 @@ async def _deliver(
 
 
 async def _send_all(
-    url: str, groups: Sequence[list[Callback]], restart: Any, statuses: list[int]
+    url: str, groups: Sequence[list[list[Callback]]], restart: Any, statuses: list[int]
 ) -> None:
     """Each task's (worker's) callbacks at once: the arrival order is whatever the server sees.
     ``restart`` is awaited once half of the callbacks were answered 204, the rest in flight."""
     limit = asyncio.Semaphore(48)
-    half = sum(len(g) for g in groups) // 2
+    half = sum(len(r) for g in groups for r in g) // 2
     async with aiohttp.ClientSession() as session:
 
-        async def group(items: list[Callback]) -> None:
+        async def group(rounds: list[list[Callback]]) -> None:
             async with limit:
-                if items[0].group.startswith("seq:"):
-                    for cb in items:
-                        await _deliver(session, url, cb, statuses)
-                else:
-                    await asyncio.gather(*(_deliver(session, url, cb, statuses) for cb in items))
+                for part in rounds:  # one round after the other, each round's callbacks at once
+                    await asyncio.gather(*(_deliver(session, url, cb, statuses) for cb in part))
 
         async def restart_half_way() -> None:
             while statuses.count(204) < half:
                 await asyncio.sleep(0.01)
             await restart()
 
-        await asyncio.gather(restart_half_way(), *(group(items) for items in groups))
+        await asyncio.gather(restart_half_way(), *(group(rounds) for rounds in groups))
 
 
 def _calls_and_agents(samples: Samples) -> Samples:
@@ -149,7 +146,7 @@ def _same_metrics_both_ways(
     publish(broker.bootstrap, renamed(messages, "direct"))
 
     rng = random.Random(15)
-    groups = []
+    groups: list[list[list[Callback]]] = []
     for items in by_group(made).values():  # a task's or a worker's callbacks
         items = list(items)
         items += [cb for cb in items if rng.random() < 0.2]  # delivered twice
@@ -158,11 +155,13 @@ def _same_metrics_both_ways(
         if "task.transfer-initiated" in kinds:
             # TaskRouter sends the transfer as it starts, the wrap-up after the agent left the
             # call; a wrap-up first would end the talk (docs/connectors/twilio.md): this task's
-            # callbacks are sent one after the other, the transfer before the wrap-up
-            items.sort(key=lambda cb: cb.form["EventType"] != "task.transfer-initiated")
-            groups.append([Callback("seq:" + c.group, c.form, c.signature) for c in items])
+            # wrap-up and completion are sent once the rest (shuffled, at once) was answered
+            later = ("task.wrapup", "task.completed")
+            first = [cb for cb in items if cb.form["EventType"] not in later]
+            then = [cb for cb in items if cb.form["EventType"] in later]
+            groups.append([first, then])
             continue
-        groups.append(items)
+        groups.append([items])
     config_path = tmp_path / "twilio.yaml"
     config_path.write_text(TWIN_CONFIG_YAML)
     config = load_config(config_path)
@@ -188,7 +187,7 @@ def _same_metrics_both_ways(
         return time.perf_counter() - t
 
     seconds = asyncio.run(run())
-    sent = sum(len(g) for g in groups)
+    sent = sum(len(r) for g in groups for r in g)
     print(f"\n{sent} callbacks ({len(made)} distinct) answered in {seconds:.1f} s: "
           f"{sent / seconds:.0f}/s; {statuses.count(0)} refused and "
           f"{statuses.count(503)} answered 503 around the restart; held "
