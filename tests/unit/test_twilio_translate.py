@@ -64,7 +64,8 @@ def callback(event_type: str, **fields: str) -> dict[str, str]:
 
 
 def lifecycle(type_: str, **extra: Any) -> dict[str, Any]:
-    return {"type": type_, "event_id": f"twilio:{TASK}:{type_}", "occurred_at": ISO,
+    name = "talk_ended" if type_ in ("call.ended", "call.transferred") else type_
+    return {"type": type_, "event_id": f"twilio:{TASK}:{name}", "occurred_at": ISO,
             "call_id": TASK, **extra}  # fmt: skip
 
 

@@ -17,7 +17,9 @@ The mapping (``docs/connectors/twilio.md``):
 
 Event ids come from Twilio's ids, so a retried callback makes the same ids: a task's lifecycle
 events (each happens once per task) are ``twilio:<TaskSid>:<type>`` — ``task.created`` and
-``task-queue.entered`` both make the one ``call.queued`` —, a missed offer is
+``task-queue.entered`` both make the one ``call.queued``; ``call.ended`` and
+``call.transferred`` share ``twilio:<TaskSid>:talk_ended`` (the first ends the talk) —, a
+missed offer is
 ``twilio:<ReservationSid>:call.offer_missed``, an agent state is ``twilio:<EventSid>`` (else
 ``twilio:<WorkerSid>:<EventType>:<Timestamp>``).
 """
@@ -207,8 +209,14 @@ def translate(form: Mapping[str, str], config: TwilioConfig) -> Translated | Ign
     return Translated(kind, task, tuple(made))
 
 
+_SAME_ID: Final = {"call.ended": "talk_ended", "call.transferred": "talk_ended"}
+"""Both end the talk, once: with one event id the worker keeps whichever comes first and drops
+the other as a copy, even when this process no longer remembers the task (a restart)."""
+
+
 def _lifecycle(task: str, type_: str, at: str, **extra: Any) -> dict[str, Any]:
-    return {"type": type_, "event_id": f"twilio:{task}:{type_}", "occurred_at": at,
+    name = _SAME_ID.get(type_, type_)
+    return {"type": type_, "event_id": f"twilio:{task}:{name}", "occurred_at": at,
             "call_id": task, **extra}  # fmt: skip
 
 
