@@ -60,6 +60,10 @@ ELSEWHERE = {
     "make bench": "tests/integration/test_bench_smoke.py runs the same harness small",
     "make soak": "tests/integration/test_soak.py (marker soak, deselected from make test)",
     "make format": "ruff's fixes; make lint (in make test) checks the formatted tree",
+    "python -m stream connect twilio --public-url https://kpi.example.com/twilio/events": (
+        "tests/integration/test_twilio_connector.py::test_the_readme_command_serves_signed_"
+        "callbacks_and_refuses_to_start_without_a_token"
+    ),
 }
 # Documented port -> the setting or flag it stands for; tests use free ports instead.
 DOCUMENTED_PORTS = (9092, 6066, 6379, 8080)
