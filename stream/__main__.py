@@ -305,6 +305,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wallboard.set_defaults(handler=_cmd_wallboard)
 
+    connect = command(
+        "connect",
+        "translate a PBX's own log into contract events (connectors)",
+        "Connectors: read what a contact-centre system already writes and publish it as "
+        "contract events on the input topics. docs/connectors/ has one page per source.",
+    )
+    sources = connect.add_subparsers(dest="source", metavar="<source>", required=True)
+    from stream.connectors.asterisk import cli as asterisk_cli
+
+    asterisk_cli.add_parser(sources, _SETTINGS_EPILOG)
+
     schema = command(
         "schema",
         "write the event contract's JSON Schemas and AsyncAPI document",
