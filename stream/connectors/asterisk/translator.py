@@ -244,9 +244,14 @@ class Translator:
             )
             return out
         out.events.extend(self.advance(line.epoch))
+        ended = None
         if line.agent != "NONE":
-            self._due(self.config.agent(line.agent), line.epoch, out.events)
+            ended = self._due(self.config.agent(line.agent), line.epoch, out.events)
         handler(line, out)  # a handler that rejects the line changes no state
+        if ended is not None:  # the state after the wrap-up, unless the line already said it
+            agent_id, due, uniqueid = ended
+            agent = self.state.agents[agent_id]
+            self._emit_state(agent_id, agent, (uniqueid, "WRAPUP", due), due, out.events)
         return out
 
     def advance(self, until: int, *, inclusive: bool = False) -> list[Event]:
@@ -482,11 +487,15 @@ class Translator:
         if show:
             self._emit_state(agent_id, agent, (wrapup.uniqueid, "WRAPUP", at), at, events)
 
-    def _due(self, agent_id: str, epoch: int, events: list[Event]) -> None:
-        """The line's own agent: a wrap-up ending in this very second ends before the line."""
+    def _due(self, agent_id: str, epoch: int, events: list[Event]) -> tuple[str, int, str] | None:
+        """The line's own agent: a wrap-up ending in this very second ends before the line
+        (e.g. a ``PAUSE`` at the end of wrap-up: the agent goes from wrap-up to away)."""
         agent = self.state.agents.get(agent_id)
-        if agent is not None and agent.wrapup is not None and agent.wrapup.due <= epoch:
-            self._end_wrapup(agent_id, agent, agent.wrapup.due, events)
+        if agent is None or agent.wrapup is None or agent.wrapup.due > epoch:
+            return None
+        wrapup = agent.wrapup
+        self._end_wrapup(agent_id, agent, wrapup.due, events, show=False)
+        return agent_id, wrapup.due, wrapup.uniqueid
 
     @staticmethod
     def _wrapup_event(uniqueid: str, call_id: str, at: int) -> Event:
