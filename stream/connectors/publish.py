@@ -58,15 +58,19 @@ class Prepared:
     event_type: str
 
 
-def prepare(settings: Settings, event: Mapping[str, object]) -> Prepared | Rejection:
-    """Encode and validate one contract event dict; its topic and key, or why it is invalid."""
+INVALID_TRANSLATION: Final = "invalid_translation"
+"""The ingest dead-letter reason of a translated event that the contract decoder refused."""
+
+
+def prepare(settings: Settings, event: Mapping[str, object]) -> Prepared | str:
+    """Encode and validate one contract event dict: its topic and key, or why it is invalid."""
     try:
         value = msgspec.json.encode(event)
     except (TypeError, msgspec.EncodeError) as exc:
-        return Rejection("invalid_translation", f"cannot encode: {exc}")
+        return f"cannot encode: {exc}"
     decoded = decode(value, max_bytes=settings.max_event_bytes)
     if isinstance(decoded, Rejection):
-        return Rejection("invalid_translation", f"{decoded.reason}: {decoded.detail}")
+        return f"{decoded.reason}: {decoded.detail}"
     return Prepared(
         topic_name(settings, decoded.topic_kind),
         decoded.contact_id.encode(),
@@ -173,9 +177,9 @@ class Publisher:
         ready: list[Prepared] = []
         for event in events:
             p = prepare(self.settings, event)
-            if isinstance(p, Rejection):
+            if isinstance(p, str):
                 raw = origin if origin is not None else msgspec.json.encode(event)
-                await self.dead_letter(raw, p.reason, p.detail, source=source)
+                await self.dead_letter(raw, INVALID_TRANSLATION, p, source=source)
                 continue
             ready.append(p)
         if not ready:
