@@ -4,7 +4,8 @@ A position is the file (device, inode), the byte offset after the last complete 
 out, and the last bytes before that offset (``tail``, a fingerprint). The follower reads with
 ``pread`` on the open descriptor, so a renamed file is read to its end before the new file at
 the path is opened (rotation by rename, logrotate's default); a file shorter than the offset, or
-whose bytes before the offset are no longer the fingerprint, was truncated (``copytruncate``,
+whose bytes before the offset are no longer the fingerprint (checked before every read), was
+truncated (``copytruncate``,
 or ``> queue_log``) and is read again from 0. Only complete lines (ending in ``\\n``) are handed
 out: a line Asterisk is still writing waits for its newline.
 
@@ -181,6 +182,12 @@ class Follower:
         if self._fd is None and not self._open_path():
             return None
         assert self._fd is not None
+        if self._offset and not self._fits(self._offset, self._tail):
+            # Truncated and written again before we looked (copytruncate): the bytes before
+            # the offset are not the ones read. Checked before every read, not only at the end.
+            log.warning("%s was truncated: reading it from 0", self.path)
+            self.truncations += 1
+            self._offset, self._tail = 0, b""
         data = os.pread(self._fd, max_bytes, self._offset)
         end = data.rfind(b"\n")
         if end < 0 and len(data) >= min(max_bytes, MAX_LINE_BYTES + 1):
