@@ -34,6 +34,7 @@ from tests.integration.harness import (
     accounted,
     consume_all,
     isolated,
+    kpis,
     parse,
     publish,
     total,
@@ -183,7 +184,9 @@ def test_the_same_traffic_from_queue_log_gives_the_same_metrics_and_a_reread_cou
     }  # fmt: skip
     assert len(calls_and_agents) > 100
     assert {k: b.get(k) for k in calls_and_agents} == calls_and_agents
-    assert a == b  # and everything else too (no tickets either way)
+    # And everything else about contacts too (no tickets either way). The pipeline's progress
+    # (watermarks, open windows) differs: call ids are keys, so calls land on other partitions.
+    assert kpis(a) == kpis(b)
     assert total(b, "contact_centre_events_rejected_total") == 0
     assert total(b, "contact_centre_calls_offered_total") == sum(
         1 for e in generated.reference if e["type"] == "call.queued"
