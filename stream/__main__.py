@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=None, help="simulation seed (default: random)")
     demo.add_argument(
+        "--source",
+        choices=("simulator", "asterisk"),
+        default="simulator",
+        help="simulator: events straight to the topics; asterisk: the simulator writes an "
+        "Asterisk queue_log (calls, agents) and the connector follows it (default: simulator)",
+    )
+    demo.add_argument(
         "--summary-every",
         type=_positive_float,
         default=10.0,
@@ -431,6 +438,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         dirty_ratio=args.dirty,
         seed=args.seed,
         summary_every=args.summary_every,
+        source=args.source,
     )
 
 

@@ -62,9 +62,10 @@ def add_parser(vendors: argparse._SubParsersAction[argparse.ArgumentParser], epi
     parser.add_argument(
         "--metrics-port",
         type=int,
-        default=6067,
+        default=None,
         metavar="PORT",
-        help="serve the connector's /metrics on this port, 0: none (default: 6067)",
+        help="serve the connector's /metrics on this port, 0: none "
+        "(default: 6067 when following, none with --once)",
     )
     parser.add_argument(
         "--metrics-host", default="127.0.0.1", metavar="HOST", help="(default: 127.0.0.1)"
@@ -97,7 +98,8 @@ async def _run(
     connector = Connector(settings, config)
     connector.install_signal_handlers()
     runner = None
-    if args.metrics_port:
+    port = args.metrics_port if args.metrics_port is not None else (0 if once else 6067)
+    if port:
         runner = await connector.metrics.serve(args.metrics_host, args.metrics_port)
         print(
             f"connector metrics: http://{args.metrics_host}:{args.metrics_port}/metrics", flush=True
@@ -122,7 +124,8 @@ async def _run(
             await runner.cleanup()
     print(
         f"{stats.lines} lines: {stats.events} events published, {stats.rejected} lines "
-        f"dead-lettered, {stats.ignored} ignored",
+        f"dead-lettered, {stats.ignored} ignored"
+        + (f" ({stats.at_end} events of wrap-ups due by the last line)" if once else ""),
         flush=True,
     )
     return 0

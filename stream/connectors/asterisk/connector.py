@@ -60,6 +60,8 @@ class RunStats:
     ignored: int = 0
     retries: int = 0
     commits: int = 0
+    at_end: int = 0
+    """Events of the wrap-ups completed at the end of a ``once`` read (due by its last line)."""
 
 
 @dataclass(slots=True)
@@ -235,8 +237,8 @@ class Connector:
                 return self.stats
         if last_epoch is not None:
             tail = self._checked(self.translator.advance(last_epoch, inclusive=True))
-            if tail:
-                await self.deliver(Batch(events=tail))
+            if tail and await self.deliver(Batch(events=tail)):
+                self.stats.at_end = len(tail)
         return self.stats
 
     def install_signal_handlers(self) -> None:
