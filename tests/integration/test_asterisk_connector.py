@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
+from stream import events
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
 from stream.config import Settings
 from stream.connectors.asterisk.connector import Connector
@@ -345,3 +347,68 @@ def test_bad_lines_are_dead_lettered_with_their_reason_and_counted(
         r.get_sample_value("contact_centre_connector_received_total", {"connector": "asterisk"})
         == 12
     )
+
+
+CONTRACT_EXTENDED = hasattr(events, "CallExited")
+
+
+@pytest.mark.skipif(not CONTRACT_EXTENDED, reason="call.exited etc. are not in the contract yet")
+def test_exits_transfers_missed_rings_and_pause_reasons_are_counted(
+    broker: EmbeddedBroker, workers: WorkerFactory, tmp_path: Path
+) -> None:
+    """The lines the simulator never writes, through the connector to the worker's counters."""
+    t = T0
+    lines = [
+        f"{t}|MANAGER|600|PJSIP/201|ADDMEMBER|",
+        f"{t + 1}|NONE|600|PJSIP/202|PAUSE|Lunch",
+        *(f"{t + 2}|{t}.{n}|600|NONE|ENTERQUEUE||06000000{n}|{n}" for n in range(1, 7)),
+        f"{t + 20}|{t}.1|600|PJSIP/202|RINGNOANSWER|15000",
+        f"{t + 21}|{t}.1|600|PJSIP/201|CONNECT|19|{t}.91|2",
+        f"{t + 21}|{t}.1|600|PJSIP/203|RINGCANCELED|1500",
+        f"{t + 50}|{t}.1|600|PJSIP/201|BLINDTRANSFER|2001|from-internal|19|29|1",
+        f"{t + 60}|{t}.2|600|NONE|EXITWITHTIMEOUT|1|2|58",
+        f"{t + 61}|{t}.3|600|NONE|EXITWITHKEY|0|1|3|59",
+        f"{t + 62}|{t}.4|600|NONE|EXITEMPTY|1|4|60",
+        f"{t + 63}|{t}.5|600|PJSIP/201|CONNECT|61|{t}.95|1",
+        f"{t + 90}|{t}.5|600|PJSIP/201|ATTENDEDTRANSFER|APP|VoiceMail|61|27|5",
+        f"{t + 91}|{t}.6|600|NONE|ABANDON|1|6|89",
+    ]
+    log = tmp_path / "queue_log"
+    _append(log, lines)
+    config = tmp_path / "asterisk.yaml"
+    config.write_text(CONFIG)
+    worker = workers(frozen_time=FROZEN)
+    stdout = _once(_env(broker.url), log, config, tmp_path)
+    n = _published(stdout)
+    wait_until(lambda: accounted(worker.scrape()) == n, 60, "all counted")
+    s = worker.scrape()
+    sp = {"queue": "sales", "channel": "phone"}
+    got = {
+        "offered": value(s, "contact_centre_calls_offered_total", **sp),
+        "answered": value(s, "contact_centre_calls_answered_total", **sp),
+        "abandoned": value(s, "contact_centre_calls_abandoned_total", **sp),
+        **{
+            f"exited {r}": value(s, "contact_centre_calls_exited_total", **sp, reason=r)
+            for r in ("timeout", "key", "empty")
+        },
+        **{
+            f"transferred {k}": value(s, "contact_centre_calls_transferred_total", **sp, kind=k)
+            for k in ("blind", "attended")
+        },
+        **{
+            f"missed {r}": value(s, "contact_centre_call_offers_missed_total", **sp, reason=r)
+            for r in ("no_answer", "canceled", "rejected")
+        },
+        "waiting": value(s, "contact_centre_calls_waiting", queue="sales"),
+        "rejected": total(s, "contact_centre_events_rejected_total"),
+    }
+    assert got == {
+        "offered": 6, "answered": 2, "abandoned": 1,
+        "exited timeout": 1, "exited key": 1, "exited empty": 1,
+        "transferred blind": 1, "transferred attended": 1,
+        "missed no_answer": 1, "missed canceled": 1, "missed rejected": 0,
+        "waiting": 0, "rejected": 0,
+    }  # fmt: skip
+    # both transfers' wrap-ups completed (wrapuptime 0): their handle times are booked
+    assert value(s, "contact_centre_handle_time_seconds_count", **sp) == 2
+    assert value(s, "contact_centre_handle_time_seconds_sum", **sp) == 29 + 27
