@@ -241,6 +241,7 @@ def test_restart_from_checkpoint_and_rotations_lose_and_repeat_nothing(
     wait_until(lambda: second.caught_up(expected_lines), 60, "the truncation followed")
     second.stop()
     # 40 calls, each once: nothing lost, nothing repeated, every CONNECT known
+    wait_until(lambda: worker.partitions() == {0, 1, 2, 3}, 120, "the worker's partitions")
     wait_until(lambda: accounted(worker.scrape()) == 40 * 6, 60, "all events counted")
     assert _pipeline_counts(worker.scrape()) == (40, 40, 40, 0, 0)
     assert consume_all(broker.bootstrap, "kpi-ingest-dead-letter", 0, timeout=2) == []
@@ -378,6 +379,7 @@ def test_exits_transfers_missed_rings_and_pause_reasons_are_counted(
     config = tmp_path / "asterisk.yaml"
     config.write_text(CONFIG)
     worker = workers(frozen_time=FROZEN)
+    wait_until(lambda: worker.partitions() == {0, 1, 2, 3}, 120, "the worker's partitions")
     stdout = _once(_env(broker.url), log, config, tmp_path)
     n = _published(stdout)
     wait_until(lambda: accounted(worker.scrape()) == n, 60, "all counted")
