@@ -95,6 +95,7 @@ class Follower:
         self._tail = b""
         self.rotations = 0
         self.truncations = 0
+        self._drain = False
         self._resume(start)
 
     # -- positions --------------------------------------------------------------------------
@@ -190,33 +191,43 @@ class Follower:
             self._offset, self._tail = 0, b""
         data = os.pread(self._fd, max_bytes, self._offset)
         end = data.rfind(b"\n")
-        if end < 0 and len(data) >= min(max_bytes, MAX_LINE_BYTES + 1):
-            end = len(data) - 1  # no newline in a line's maximum: hand it out, it is rejected
+        if end < 0 and data and (len(data) >= min(max_bytes, MAX_LINE_BYTES + 1) or self._drain):
+            # No newline in a line's maximum, or the unfinished last line of a rotated file:
+            # hand it out as a line (it is rejected and kept, not silently dropped).
+            end = len(data) - 1
+        self._drain = False
         if end >= 0:
             body = data[: end + 1]
             start = self._offset
             self._offset += len(body)
             self._tail = body[-TAIL_BYTES:]
-            return Chunk(body.split(b"\n")[:-1], start, self.position)
-        self._check_file()
+            lines = body.split(b"\n")
+            if body.endswith(b"\n"):
+                lines.pop()
+            return Chunk(lines, start, self.position)
+        if self._check_file():
+            return self.read(max_bytes)  # the new file, or the truncated one from 0
         return None
 
-    def _check_file(self) -> None:
-        """At the end of the open file: was it truncated, or renamed away?"""
+    def _check_file(self) -> bool:
+        """At the end of the open file: was it truncated, or renamed away? True: read again."""
         assert self._fd is not None
         if not self._fits(self._offset, self._tail):
             log.warning("%s was truncated: reading it from 0", self.path)
             self.truncations += 1
             self._offset, self._tail = 0, b""
-            return
+            return True
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return  # renamed, the new one not made yet: keep reading the old one
+            return False  # renamed, the new one not made yet: keep reading the old one
         if (st.st_dev, st.st_ino) != (self._device, self._inode):
             # Read what was appended to the old file since the last pread, then switch.
             if os.fstat(self._fd).st_size > self._offset:
-                return
+                self._drain = True
+                return True
             log.info("%s was rotated: following the new file", self.path)
             self.rotations += 1
             self._open(self.path)
+            return True
+        return False
