@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=None, help="simulation seed (default: random)")
     demo.add_argument(
+        "--source",
+        choices=("simulator", "asterisk"),
+        default="simulator",
+        help="simulator: events straight to the topics; asterisk: the simulator writes an "
+        "Asterisk queue_log (calls, agents) and the connector follows it (default: simulator)",
+    )
+    demo.add_argument(
         "--summary-every",
         type=_positive_float,
         default=10.0,
@@ -230,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run without an auth token (signatures not checked); only on a loopback address",
     )
     twilio.set_defaults(handler=_cmd_connect_twilio)
+    from stream.connectors.asterisk import cli as asterisk_cli
+
+    asterisk_cli.add_parser(connectors, _SETTINGS_EPILOG)
 
     worker = command(
         "worker",
@@ -476,6 +486,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         dirty_ratio=args.dirty,
         seed=args.seed,
         summary_every=args.summary_every,
+        source=args.source,
     )
 
 
