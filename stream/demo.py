@@ -116,16 +116,27 @@ def parse_metric_totals(text: str) -> dict[str, float]:
     return totals
 
 
-def summary_line(totals: Mapping[str, float], stats: PublishStats, now: datetime) -> str:
-    """One line for humans: what was published and what the worker reports."""
+def summary_line(
+    totals: Mapping[str, float],
+    stats: PublishStats,
+    now: datetime,
+    *,
+    queue_log_lines: int | None = None,
+) -> str:
+    """One line for humans: what was published (or, with ``queue_log_lines``, written to the
+    queue_log the Asterisk connector follows) and what the worker reports."""
 
     def metric(name: str) -> str:
         value = totals.get(_PREFIX + name)
         return "-" if value is None else f"{value:.0f}"
 
+    sent = (
+        f"published {stats.events} (+{stats.dirty} bad, +{stats.duplicates} dup)"
+        if queue_log_lines is None
+        else f"queue_log lines {queue_log_lines}"
+    )
     return (
-        f"{now:%H:%M:%S}  published {stats.events} (+{stats.dirty} bad, "
-        f"+{stats.duplicates} dup) | accepted {metric('events_total')} "
+        f"{now:%H:%M:%S}  {sent} | accepted {metric('events_total')} "
         f"rejected {metric('events_rejected_total')} dup {metric('events_duplicate_total')} | "
         f"calls offered {metric('calls_offered_total')} "
         f"answered {metric('calls_answered_total')} "
@@ -189,6 +200,7 @@ class _Demo:
         self._wallboard: _Worker | None = None
         self._simulator: asyncio.Task[PublishStats] | None = None
         self._stats = PublishStats()
+        self._queue_log_lines: int | None = None  # the asterisk source: lines written so far
         self.source = "simulator"
         self._connector: _Worker | None = None
 
@@ -328,8 +340,14 @@ class _Demo:
         )
         seed = self._seed if self._seed is not None else int(time.time())
 
+        def written(n: int) -> None:
+            self._queue_log_lines = (self._queue_log_lines or 0) + n
+
+        self._queue_log_lines = 0
+
         async def write() -> PublishStats:
-            await write_live(queue_log, seed=seed, queues=profiles, rate_multiplier=self._rate)
+            await write_live(queue_log, seed=seed, queues=profiles, rate_multiplier=self._rate,
+                             written=written)  # fmt: skip
             return self._stats
 
         self._simulator = asyncio.create_task(write(), name="queue_log writer")
@@ -396,7 +414,9 @@ class _Demo:
                     waited = time.monotonic() - started
                     print(f"worker starting… (/metrics not up yet after {waited:.0f} s)")
                 else:
-                    print(summary_line(parse_metric_totals(text), self._stats, datetime.now()))
+                    totals = parse_metric_totals(text)
+                    print(summary_line(totals, self._stats, datetime.now(),
+                                       queue_log_lines=self._queue_log_lines))  # fmt: skip
                 sys.stdout.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=0.5)
@@ -468,11 +488,14 @@ class _Demo:
         broker, self._broker = self._broker, None
         if broker is not None:
             broker.stop()
-        print(
-            f"stopped. published {self._stats.events} events "
-            f"(+{self._stats.dirty} bad, +{self._stats.duplicates} duplicates)",
-            flush=True,
-        )
+        if self._queue_log_lines is not None:
+            print(f"stopped. wrote {self._queue_log_lines} queue_log lines", flush=True)
+        else:
+            print(
+                f"stopped. published {self._stats.events} events "
+                f"(+{self._stats.dirty} bad, +{self._stats.duplicates} duplicates)",
+                flush=True,
+            )
 
     async def _stop_worker(self, worker: _Worker) -> None:
         process = worker.process

@@ -408,3 +408,6 @@ def test_demo_with_calls_from_a_queue_log(tmp_path: Path, running: list[Running]
     )  # fmt: skip
     assert demo.stop(signal.SIGINT, timeout=120) == 0, demo.output()[-3000:]
     assert "Traceback" not in demo.output()
+    # It says what it wrote to the queue_log, not "published 0".
+    assert re.search(r"^stopped\. wrote [1-9][0-9]* queue_log lines$", demo.output(), re.M)
+    assert "published" not in demo.output()

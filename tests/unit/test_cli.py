@@ -143,3 +143,5 @@ contact_centre_events_duplicate_total 4.0
     assert line.startswith("09:05:00  published 20 (+1 bad, +0 dup)")
     assert "calls offered 15" in line and "waiting 2" in line and "dup 4" in line
     assert "tickets created -" in line  # absent metrics show as "-"
+    line = summary_line(totals, PublishStats(), datetime(2026, 1, 1, 9, 5, 0), queue_log_lines=7)
+    assert line.startswith("09:05:00  queue_log lines 7 | accepted -")

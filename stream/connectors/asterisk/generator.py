@@ -21,7 +21,7 @@ import asyncio
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -218,9 +218,11 @@ async def write_live(
     seed: int,
     queues: Sequence[QueueProfile] | None = None,
     rate_multiplier: float = 1.0,
+    written: Callable[[int], None] | None = None,
 ) -> None:
     """Append the lines of live simulated traffic to ``path`` as the wall clock reaches them
-    (like Asterisk: one write and flush per line); runs until cancelled."""
+    (like Asterisk: one write and flush per line); runs until cancelled. ``written`` is told
+    how many lines each simulated event wrote."""
     from datetime import UTC
 
     profiles = tuple(queues) if queues is not None else asterisk_profiles()
@@ -234,6 +236,9 @@ async def write_live(
             delay = clock0 + (item.at - sim.start) - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            for line in writer.lines(item):
+            lines = writer.lines(item)
+            for line in lines:
                 fh.write(line + "\n")
                 fh.flush()
+            if written is not None:
+                written(len(lines))
