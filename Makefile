@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system demo test unit integration soak lint format check bench clean lock lock-check doctor
+.PHONY: help venv system demo test unit integration soak lint format check bench profile clean lock lock-check doctor
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ check: lint unit ## Lint and fast tests (before every commit)
 
 bench: $(STAMP) ## Pipeline vs raw consumer on the embedded broker; writes docs/benchmarks.md + PNG
 	$(BIN)/python -m benchmarks.run
+
+profile: $(STAMP) ## Where a worker's time goes on the bench set (py-spy): docs/profile-worker.svg + table
+	$(BIN)/python -m benchmarks.profile
 
 .PHONY: dashboards target-rules deploy-check schemas
 schemas: $(STAMP) ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from stream/events.py

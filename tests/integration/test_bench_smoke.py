@@ -62,3 +62,21 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     assert ingest["lines"] > 0 and ingest["events"] > 0 and ingest["raw_events_per_second"] > 0
     assert ingest["asterisk_lines_per_second"] > 0
     assert ingest["twilio"]["callbacks"] > 0 and ingest["twilio"]["callbacks_per_second"] > 0
+
+
+def test_profile_smoke_run_writes_the_flame_graph_and_the_tables(tmp_path: Path) -> None:
+    doc, svg, work = tmp_path / "benchmarks.md", tmp_path / "profile.svg", tmp_path / "work"
+    doc.write_text("# Benchmarks\n\n## Wallboard\n\nkept\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "--smoke", "--work-dir", str(work),
+         "--doc", str(doc), "--svg", str(svg)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    text = doc.read_text()
+    assert "## Wallboard\n\nkept\n" in text  # the rest of the report stays
+    assert "## Profile" in text and "| # | function (file) | own | inclusive |" in text
+    assert "| package | own |" in text
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+    raw = (work / "worker.raw").read_text().splitlines()
+    assert raw and all(line.rpartition(" ")[2].isdigit() for line in raw)

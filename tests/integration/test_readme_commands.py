@@ -64,6 +64,7 @@ ELSEWHERE = {
     "make lock": "moves uv.lock on purpose; .ci/run's make lock-check proves the lock matches",
     "make integration": "tests/integration and tests/agents, part of make test",
     "make bench": "tests/integration/test_bench_smoke.py runs the same harness small",
+    "make profile": "tests/integration/test_bench_smoke.py runs benchmarks.profile --smoke",
     "make soak": "tests/integration/test_soak.py (marker soak, deselected from make test)",
     "make format": "ruff's fixes; make lint (in make test) checks the formatted tree",
     "python -m stream connect twilio --public-url https://kpi.example.com/twilio/events": (
