@@ -13,7 +13,9 @@ constant recording rules, so Prometheus, the dashboards and the workers agree on
   ``queue:contact_centre_resolution_target:seconds{queue}`` (dashboards)
 * ``queue:contact_centre_answer_target:max_seconds`` and
   ``queue:contact_centre_first_response_target:max_seconds``: the largest target over the
-  channels the queue has contacts on. The live "oldest waiting" gauges are per queue, not per
+  channels the queue has had contacts on (a count above 0: every known queue exports its
+  counters at 0 on every channel from the start, which would make the largest target any
+  channel's). The live "oldest waiting" gauges are per queue, not per
   channel, so an age above this is a certain breach whatever channel the contact is on.
 
 Queues the file names get one constant per queue (and channel); every other queue that has
@@ -90,7 +92,7 @@ def _per_queue_channel(book: TargetBook, pick: Callable[[Targets], float], seen:
 def _max_in_use(per_channel: str, contacts: str) -> str:
     return (
         f"max by (queue) (\n  {per_channel}\n"
-        f"  and on(queue, channel) group by (queue, channel) ({contacts})\n)\n"
+        f"  and on(queue, channel) group by (queue, channel) ({contacts} > 0)\n)\n"
     )
 
 
