@@ -169,14 +169,14 @@ class Webhook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with hook.lock:
                     hook.notifications.append(json.loads(body))
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -252,7 +252,8 @@ class LagExporter:
 
     kafka-exporter (the compose service) is not packaged for Debian; this reads the same two
     numbers from the broker at every scrape, the group's committed offset and the partition's
-    end offset, and exports their difference for every partition the group has committed.
+    end offset, and exports their difference for every partition the group has committed,
+    read again every half second in a thread (a scrape answers at once with the last reading).
     """
 
     def __init__(self, bootstrap: str, group: str, topics: Iterable[str]) -> None:
@@ -262,28 +263,43 @@ class LagExporter:
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                body = exporter.render().encode()
+            def do_GET(self) -> None:
+                body = exporter.text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+        self.text = self.render({})
+        self.stopping = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def _read(self) -> None:
+        while not self.stopping.wait(0.5):
+            self.text = self.render(self.lag())
+
     def lag(self) -> dict[tuple[str, int], int]:
-        """(topic, partition) -> end offset minus the group's committed offset."""
+        """(topic, partition) -> end offset minus the group's committed offset.
+
+        The end offset is the high-water mark of a fetch response: the embedded broker's
+        ListOffsets(latest) answers 1 for a partition whose records came in one batch.
+        """
 
         async def run() -> dict[tuple[str, int], int]:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group,
+                enable_auto_commit=False,
+                fetch_max_bytes=1024,  # the high-water mark is all this fetch is for
             )
             await consumer.start()
             try:
@@ -293,30 +309,41 @@ class LagExporter:
                     for topic in self.topics
                     for p in sorted(consumer.partitions_for_topic(topic) or ())
                 ]
-                ends = await consumer.end_offsets(parts)
+                committed = {tp: await consumer.committed(tp) for tp in parts}
+                known = [tp for tp in parts if committed[tp] is not None]
+                consumer.assign(known)
+                for tp in known:
+                    consumer.seek(tp, max(0, (committed[tp] or 0) - 1))
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and any(
+                    consumer.highwater(tp) is None for tp in known
+                ):
+                    await consumer.getmany(timeout_ms=200)
                 out: dict[tuple[str, int], int] = {}
-                for tp in parts:
-                    committed = await consumer.committed(tp)
-                    if committed is not None:
-                        out[(tp.topic, tp.partition)] = ends[tp] - committed
+                for tp in known:
+                    end = consumer.highwater(tp)
+                    if end is not None:
+                        out[(tp.topic, tp.partition)] = end - (committed[tp] or 0)
                 return out
             finally:
                 await consumer.stop()
 
         return asyncio.run(run())
 
-    def render(self) -> str:
+    def render(self, lag: dict[tuple[str, int], int]) -> str:
         lines = [
             "# HELP kafka_consumergroup_lag Current approximate lag of a consumer group.",
             "# TYPE kafka_consumergroup_lag gauge",
         ]
-        for (topic, partition), lag in sorted(self.lag().items()):
+        for (topic, partition), n in sorted(lag.items()):
             lines.append(
                 f'kafka_consumergroup_lag{{consumergroup="{self.group}",topic="{topic}",'
-                f'partition="{partition}"}} {lag}'
+                f'partition="{partition}"}} {n}'
             )
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
+        self.stopping.set()
+        self.reader.join(timeout=15)
         self.server.shutdown()
         self.server.server_close()
