@@ -13,7 +13,9 @@ measures, each on the same broker:
   off: catch-up rate, peak resident size and open windows, and every closed window checked
   against a reference computed from the file (``benchmarks.backlog``);
 - ``latency``: a fresh worker fed at a fixed offered load: publish → ``/metrics`` reflects it;
-- ``memory``: a fresh worker's resident size before and after N open tickets and M waiting calls.
+- ``memory``: a fresh worker's resident size before and after N open tickets and M waiting calls;
+- ``wallboard``: the page's main thread with 500 tiles in headless Chromium, before and after
+  (``benchmarks.wallboard``), its own section of the report.
 
 It writes ``docs/benchmarks.md`` (the figures, the machine, versions, date) and a PNG plot. Every
 phase checks that the worker accounted for every event it was sent — a run that loses events fails
@@ -44,6 +46,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tqdm import tqdm
 
+from benchmarks import wallboard
 from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
 from stream.config import Settings
@@ -771,13 +774,20 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         _say(f"latency: p50 {out.latency_p50 * 1000:.0f} ms, p99 {out.latency_p99 * 1000:.0f} ms")
         await memory(broker, work, plan, out)
         _say(f"memory: {out.bytes_per_contact:,.0f} bytes per open contact")
+    smoke = plan == SMOKE
+    boards = await wallboard.run(
+        wallboard.SMOKE if smoke else wallboard.Plan(),
+        work / "wallboard",
+        None if smoke else wallboard.BASELINE_REF,
+    )
     doc.parent.mkdir(parents=True, exist_ok=True)
     plot(out, png)
-    doc.write_text(report(out, os.path.relpath(png, doc.parent)))
+    doc.write_text(report(out, os.path.relpath(png, doc.parent)) + "\n" + wallboard.report(boards))
     summary = {k: v for k, v in dataclasses.asdict(out).items() if k != "latencies"}
     summary["backlogs"] = [
         {k: v for k, v in dataclasses.asdict(b).items() if k != "got"} for b in out.backlogs
     ]
+    summary["wallboard"] = [{**dataclasses.asdict(m), "busy": m.busy} for m in boards]
     (work / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     return out
 

@@ -30,7 +30,9 @@ _T = TypeVar("_T")
 _SETTINGS_EPILOG = """\
 settings come from STREAM_* environment variables, e.g. STREAM_BROKER_URL
 (default kafka://127.0.0.1:9092), STREAM_WEB_PORT (default 6066), STREAM_PARTITIONS,
-STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS.
+STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS;
+secured clusters: STREAM_KAFKA_SECURITY_PROTOCOL (SSL, SASL_SSL ...), STREAM_KAFKA_SASL_*,
+STREAM_KAFKA_SSL_*, STREAM_REDIS_PASSWORD_FILE (README.md, "Secured clusters").
 """
 
 
@@ -283,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="grey a tile out after S seconds without an update "
         "(default: STREAM_WALLBOARD_STALE_SECONDS, 10)",
     )
+    wallboard.add_argument(
+        "--max-clients",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="stream to at most N browsers, answer 503 beyond "
+        "(default: STREAM_WALLBOARD_MAX_CLIENTS, 100)",
+    )
     wallboard.set_defaults(handler=_cmd_wallboard)
 
     schema = command(
@@ -335,6 +345,10 @@ def _config_error_message(exc: BaseException) -> str | None:
 
 
 def _kafka_error_message(exc: BaseException) -> str | None:
+    from stream.security import AccessError
+
+    if isinstance(exc, AccessError):
+        return str(exc)
     try:
         from aiokafka.errors import KafkaConnectionError, KafkaError
     except ImportError:
@@ -364,6 +378,13 @@ async def _until_signal(coro: Coroutine[Any, Any, _T]) -> tuple[_T | None, bool]
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _check_kafka_access(settings: Settings) -> None:
+    """Refused credentials or TLS: one clear error (``AccessError``) before any publishing."""
+    from stream.security import check_access
+
+    check_access(settings, redis=False)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -440,15 +461,19 @@ def _cmd_wallboard(args: argparse.Namespace) -> int:
             "there (e.g. STREAM_REDIS_URL=redis://127.0.0.1:6379/0; `make demo` starts one)",
             status=2,
         )
+    from stream.security import check_access, redis_options
     from stream.snapshots import key_prefix
     from stream.web.server import run_wallboard
 
+    check_access(settings, kafka=False)  # a refused password: one clear error, exit 1
     run_wallboard(
         settings.redis_url,
         prefix=key_prefix(settings.app_id),
         host=args.host or settings.wallboard_host,
         port=args.port or settings.wallboard_port,
         stale_seconds=args.stale_seconds or settings.wallboard_stale_seconds,
+        max_clients=args.max_clients or settings.wallboard_max_clients,
+        redis_options=redis_options(settings),
     )
     return 0
 
@@ -515,6 +540,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return 0
 
     settings = _settings()
+    _check_kafka_access(settings)
     stats = simulate.PublishStats()
     mode = "at full speed" if args.fast else "in real time (Ctrl-C stops)"
     print(f"publishing simulated traffic to {settings.broker_url} {mode}", flush=True)
@@ -544,6 +570,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from stream import simulate
 
     settings = _settings()
+    _check_kafka_access(settings)
     try:
         total = simulate.count_lines(args.file)
     except OSError as exc:

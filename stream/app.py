@@ -26,6 +26,7 @@ from stream import heap, records
 from stream.broker import create_topics
 from stream.config import Settings, TargetBook, load_targets
 from stream.consumer import BatchConsumer
+from stream.delivery import GuardedTopic
 from stream.logs import logging_config
 from stream.metrics import (
     KpiCollector,
@@ -34,9 +35,10 @@ from stream.metrics import (
     SnapshotErrorsCollector,
 )
 from stream.paths import writable_directory
-from stream.pipeline import Effects, Pipeline
+from stream.pipeline import Effects, Outgoing, Pipeline
 from stream.progress import source_partition
 from stream.router import Message
+from stream.security import aiokafka_options, check_access, faust_credentials, redis_options
 from stream.snapshots import (
     PUBLISH_INTERVAL_SECONDS,
     SnapshotPublisher,
@@ -112,6 +114,9 @@ class Wiring:
             producer_max_request_size=settings.producer_max_request_bytes,
             table_standby_replicas=0,
             autodiscover=False,
+            # Every topic of the app, changelogs too: a refused message must not stop the worker.
+            Topic=type("PipelineTopic", (GuardedTopic,), {"on_refused": self._on_refused}),
+            broker_credentials=faust_credentials(settings),
         )
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         parts = settings.partitions
@@ -155,6 +160,7 @@ class Wiring:
                 settings.redis_url,
                 prefix=key_prefix(settings.app_id),
                 worker=f"{socket.gethostname()}:{os.getpid()}",
+                options=redis_options(settings),
             )
             self.registry.register(SnapshotErrorsCollector(lambda: publisher.errors))
         self._wire()
@@ -353,6 +359,18 @@ class Wiring:
                 else:
                     table[key] = value
 
+    def _on_refused(self, topic: str, fut: Any, error: BaseException) -> None:
+        """A message the producer refused for itself (``stream.delivery``): its dead letters
+        instead (``Pipeline.refused``), queued like any message."""
+        roles = {t.get_topic_name(): role for role, t in self.topics.items()}
+        m = fut.message
+        headers = tuple((k, bytes(v)) for k, v in m.headers or ())
+        refused = Outgoing(roles.get(topic, "changelog"), m.key, m.value or b"", headers)
+        error_text = f"{type(error).__name__}: {error}"
+        self.enqueue(
+            Effects(messages=self.pipeline.refused(refused.role, topic, refused, error_text))
+        )
+
     def _owned(self) -> set[int]:
         names = {*self.settings.input_topics, self.by_queue_name}
         actives: Iterable[TP] = self.app.assignor.assigned_actives()
@@ -395,7 +413,9 @@ def partition_counts(
     async def read() -> dict[str, int]:
         from aiokafka import AIOKafkaClient
 
-        client = AIOKafkaClient(bootstrap_servers=settings.bootstrap_servers)
+        client = AIOKafkaClient(
+            bootstrap_servers=settings.bootstrap_servers, **aiokafka_options(settings)
+        )
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
             cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
@@ -423,7 +443,13 @@ def ensure_output_topics(settings: Settings, timeout: float = 10.0) -> bool:
     names = [settings.topic_dead_letter, settings.topic_windows]
     try:
         asyncio.run(
-            create_topics(settings.bootstrap_servers, names, settings.partitions, timeout=timeout)
+            create_topics(
+                settings.bootstrap_servers,
+                names,
+                settings.partitions,
+                timeout=timeout,
+                security=aiokafka_options(settings),
+            )
         )
     except Exception as exc:  # any failure: carry on, see the docstring
         log.warning(
@@ -444,6 +470,7 @@ def run_worker(settings: Settings) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
     writable_directory(settings.data_dir, "data_dir")  # Faust makes it without its parents
+    check_access(settings)  # refused credentials or TLS: one clear error, not a retry loop
     ensure_output_topics(settings)
     counts = partition_counts(settings, settings.input_topics)
     wiring = Wiring(settings, load_targets(settings.targets_file), counts)

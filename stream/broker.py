@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -438,12 +438,15 @@ async def create_topics(
     *,
     replication_factor: int = 1,
     timeout: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> None:
     """Create the topics, each with ``partitions`` partitions; existing topics are kept.
 
     A topic created here is then described and must have exactly ``partitions`` partitions.
     An existing topic with another count is left alone with a warning: partitions cannot be
     changed here (Tansu does not support CreatePartitions), and keyed data would move.
+
+    ``security``: the client's security arguments (``stream.security.aiokafka_options``).
 
     :raises ValueError: invalid name or partition count (checked here: Tansu accepts both).
     :raises TopicCreationError: the broker refused a topic or ignored the partition count.
@@ -463,6 +466,7 @@ async def create_topics(
         bootstrap_servers=bootstrap,
         client_id="stream-admin",
         request_timeout_ms=timeout_ms,
+        **(security or {}),
     )
     await admin.start()
     try:

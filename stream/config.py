@@ -39,6 +39,7 @@ from typing import Any, Final, TypeAlias
 import yaml
 
 from stream.kpis.business_hours import DAY_SECONDS, WEEKDAYS, BusinessCalendar, Range, parse_ranges
+from stream.security import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
 
 __all__ = [
     "BUILTIN_FIRST_RESPONSE_SECONDS",
@@ -217,6 +218,14 @@ def _optional(convert: _Converter) -> _Converter:
     return optional
 
 
+def _secret(value: object) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise _Invalid("a text (better: the *_FILE variable naming a file holding it)")
+    return Secret(value) if value else None
+
+
 def _choice(*choices: str, aliases: Mapping[str, str] | None = None, upper: bool) -> _Converter:
     expected = "one of " + ", ".join(choices)
 
@@ -299,13 +308,30 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "broker_url": _broker_url,
     "web_port": _integer(1, 65535),
     "web_host": _text(r"[A-Za-z0-9._:%\[\]-]+", "a host name or IP address to listen on"),
+    "kafka_security_protocol": _choice(*KAFKA_PROTOCOLS, upper=True),
+    "kafka_sasl_mechanism": _choice(*SASL_MECHANISMS, upper=True),
+    "kafka_sasl_username": _optional(_text(r".+", "a user name")),
+    "kafka_sasl_password": _secret,
+    "kafka_sasl_password_file": _optional(_text(r".+", "the path of a file holding the password")),
+    "kafka_ssl_cafile": _optional(_text(r".+", "the path of a PEM file of CA certificates")),
+    "kafka_ssl_certfile": _optional(_text(r".+", "the path of the client's PEM certificate")),
+    "kafka_ssl_keyfile": _optional(_text(r".+", "the path of the client's PEM private key")),
+    "kafka_ssl_key_password": _secret,
+    "kafka_ssl_key_password_file": _optional(
+        _text(r".+", "the path of a file holding the key's pass-phrase")
+    ),
+    "kafka_ssl_check_hostname": _boolean,
     "redis_url": _optional(
         _text(r"(?:redis|rediss|unix)://\S+", "a Redis URL (redis://, rediss:// or unix://)")
     ),
+    "redis_password": _secret,
+    "redis_password_file": _optional(_text(r".+", "the path of a file holding the password")),
+    "redis_ssl_cafile": _optional(_text(r".+", "the path of a PEM file of CA certificates")),
     "targets_file": _optional(_text(r".+", "the path of a YAML targets file")),
     "wallboard_port": _integer(1, 65535),
     "wallboard_host": _text(r"[A-Za-z0-9._:%\[\]-]+", "a host name or IP address to listen on"),
     "wallboard_stale_seconds": _seconds(zero_allowed=False),
+    "wallboard_max_clients": _integer(1, 100_000),
     "app_id": _text(_KAFKA_NAME, "1..249 characters of A-Z a-z 0-9 . _ -"),
     "topic_tickets": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "topic_calls": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
@@ -366,11 +392,38 @@ class Settings:
 
     broker_url: str = "kafka://127.0.0.1:9092"
     """Kafka bootstrap brokers, normalised to ``kafka://host:port,host:port``."""
+    kafka_security_protocol: str = "PLAINTEXT"
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (``stream.security`` makes the clients)."""
+    kafka_sasl_mechanism: str = "PLAIN"
+    """PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol)."""
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: Secret | None = None
+    """Prefer ``kafka_sasl_password_file``: a variable's value is visible to the process tree."""
+    kafka_sasl_password_file: str | None = None
+    """File holding the SASL password (its first line), read when a client is made."""
+    kafka_ssl_cafile: str | None = None
+    """CA certificates (PEM) the broker's certificate is checked against; ``None``: the
+    system's."""
+    kafka_ssl_certfile: str | None = None
+    """Client certificate (PEM) for brokers that authenticate clients by TLS."""
+    kafka_ssl_keyfile: str | None = None
+    """The client certificate's private key (PEM); ``None``: in ``kafka_ssl_certfile``."""
+    kafka_ssl_key_password: Secret | None = None
+    kafka_ssl_key_password_file: str | None = None
+    """File holding the private key's pass-phrase."""
+    kafka_ssl_check_hostname: bool = True
+    """Check that the broker's certificate names the host connected to."""
     web_port: int = 6066
     """Port of the worker's web server (``/metrics``)."""
     web_host: str = "127.0.0.1"
     redis_url: str | None = None
-    """Where wallboard snapshots are published; ``None``: not published."""
+    """Where wallboard snapshots are published; ``None``: not published. ``rediss://`` is TLS;
+    ``redis://user:password@host:6379/0`` carries a password (better: the file below)."""
+    redis_password: Secret | None = None
+    redis_password_file: str | None = None
+    """File holding the Redis password (its first line); a password in the URL wins."""
+    redis_ssl_cafile: str | None = None
+    """CA certificates (PEM) the ``rediss://`` server's certificate is checked against."""
     targets_file: str | None = None
     """YAML targets file (see ``load_targets``); ``None``: the built-in targets of kpis.md."""
     wallboard_port: int = 8080
@@ -378,6 +431,8 @@ class Settings:
     wallboard_host: str = "127.0.0.1"
     wallboard_stale_seconds: float = 10.0
     """A wallboard tile greys out after this long without a snapshot from its worker."""
+    wallboard_max_clients: int = 100
+    """Browsers one wallboard process streams to; more get 503 with ``Retry-After``."""
     app_id: str = "contact-centre-kpis"
     """Faust app id: consumer group and prefix of internal topics."""
     topic_tickets: str = "tickets"
@@ -454,7 +509,8 @@ class Settings:
             try:
                 converted = _CONVERTERS[field.name](value)
             except _Invalid as invalid:
-                errors.append(f"{_variable(field.name)}={value!r}: expected {invalid}")
+                shown = redact_url(value) if isinstance(value, str) else value
+                errors.append(f"{_variable(field.name)}={shown!r}: expected {invalid}")
             else:
                 # Normalised values (trimmed, upper-cased, parsed) replace the given ones.
                 object.__setattr__(self, field.name, converted)
@@ -467,6 +523,8 @@ class Settings:
                 f"less {FORWARD_FRAMING_BYTES} for the forward's framing): a larger event would "
                 "be accepted, then refused by the producer, and stop the worker on every restart"
             )
+        if not errors:
+            errors.extend(problems(self))
         if not errors:
             # Each input topic must be distinct: the router tells event families by topic.
             seen: dict[str, str] = {}

@@ -44,6 +44,7 @@ from stream.broker import (
     find_free_port,
 )
 from stream.redis_server import RedisServer, RedisStartError
+from stream.security import aiokafka_options
 from stream.simulate import PublishStats, publish
 
 if TYPE_CHECKING:
@@ -258,7 +259,12 @@ class _Demo:
         self._settings = settings
 
         topics = [*settings.input_topics, settings.topic_dead_letter]
-        await create_topics(settings.bootstrap_servers, topics, settings.partitions)
+        await create_topics(
+            settings.bootstrap_servers,
+            topics,
+            settings.partitions,
+            security=aiokafka_options(settings),
+        )
         print(f"topics:   {', '.join(topics)} ({settings.partitions} partitions)")
 
         self._worker = self._start_worker(settings)

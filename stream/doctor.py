@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from stream.config import ConfigError, Settings, load_targets
+from stream.security import AccessError, redis_options
 
 __all__ = ["Finding", "check_all", "run"]
 
@@ -140,10 +141,17 @@ def check_targets(path: str | None) -> Finding:
     return Finding("targets", True, f"{path}: valid ({book!r})")
 
 
-async def _metadata(bootstrap: str, timeout: float) -> int:
+async def _metadata(settings: Settings, timeout: float) -> int:
     from aiokafka import AIOKafkaClient
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    from stream.security import aiokafka_options, check_kafka
+
+    await check_kafka(settings, timeout)  # refused credentials or TLS: AccessError, said plainly
+    client = AIOKafkaClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=int(timeout * 1000),
+        **aiokafka_options(settings),
+    )
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         return len(client.cluster.brokers())
@@ -153,28 +161,52 @@ async def _metadata(bootstrap: str, timeout: float) -> int:
 
 def check_broker(settings: Settings, timeout: float = 3.0) -> Finding:
     try:
-        brokers = asyncio.run(_metadata(settings.bootstrap_servers, timeout))
+        brokers = asyncio.run(_metadata(settings, timeout))
+    except AccessError as error:
+        return Finding(
+            "broker",
+            False,
+            f"{settings.broker_url} ({settings.kafka_security_protocol}): {error}",
+            "correct the STREAM_KAFKA_* security settings named above",
+        )
     except Exception as error:  # any failure to talk Kafka is the finding itself
         text = str(error) or type(error).__name__
         return Finding(
             "broker",
             False,
-            f"{settings.broker_url}: {text}",
+            f"{settings.broker_url} ({settings.kafka_security_protocol}): {text}",
             "start one (python -m stream broker) or set STREAM_BROKER_URL to yours",
         )
-    return Finding("broker", True, f"{settings.broker_url}: answered ({brokers} broker(s))")
+    return Finding(
+        "broker",
+        True,
+        f"{settings.broker_url} ({settings.kafka_security_protocol}): answered "
+        f"({brokers} broker(s))",
+    )
 
 
-def check_redis(url: str | None, timeout: float = 3.0) -> Finding:
+def check_redis(
+    url: str | None, timeout: float = 3.0, options: Mapping[str, Any] | None = None
+) -> Finding:
+    """``options``: password and TLS CA (``stream.security.redis_options``)."""
     if url is None:
         return Finding(
             "redis", True, "STREAM_REDIS_URL not set: no wallboard snapshots", required=False
         )
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, **(options or {})
+    )
     try:
         client.ping()
+    except redis.AuthenticationError:
+        return Finding(
+            "redis",
+            False,
+            f"{_without_password(url)}: the password was refused",
+            "correct STREAM_REDIS_PASSWORD_FILE (or the password in STREAM_REDIS_URL)",
+        )
     except redis.RedisError as error:
         return Finding(
             "redis",
@@ -209,7 +241,7 @@ def check_all(environ: Mapping[str, str] | None = None) -> list[Finding]:
     findings.append(check_targets(settings.targets_file))
     findings.append(check_data_dir(settings.data_dir))
     findings.append(check_broker(settings))
-    findings.append(check_redis(settings.redis_url))
+    findings.append(check_redis(settings.redis_url, options=redis_options(settings)))
     return findings
 
 

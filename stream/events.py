@@ -10,6 +10,10 @@ Only static checks live here. Checks that need a clock (too far in the future), 
 earlier events (unknown contact, invalid transition) happen downstream.
 """
 
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Final, Literal, TypeAlias
@@ -18,6 +22,7 @@ import msgspec
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_JSON_DEPTH",
     "MIN_OCCURRED_AT",
     "REASONS",
     "SCORE_RANGES",
@@ -53,6 +58,7 @@ __all__ = [
     "decode",
     "encode",
     "epoch_seconds",
+    "json_depth",
 ]
 
 # --- field types -------------------------------------------------------------------------------
@@ -291,6 +297,7 @@ REASONS: Final = (
     "too_large",
     "invalid_utf8",
     "invalid_json",
+    "too_deeply_nested",
     "not_an_object",
     "missing_field",
     "wrong_field_type",
@@ -302,6 +309,14 @@ REASONS: Final = (
 )
 
 DEFAULT_MAX_BYTES: Final = 65536
+MAX_JSON_DEPTH: Final = 1000
+"""Deepest nesting of objects and arrays accepted (the event itself is level 1), unknown fields
+included. msgspec parses nesting recursively on the caller's stack and raises ``RecursionError``
+at Python's recursion limit (1000 frames, less the caller's own): a document that meets it is
+measured (``json_depth``) and, within this bound, parsed again with room on the stack; deeper
+is rejected ``too_deeply_nested``. The bound is the default recursion limit, so nothing deeper
+parses at the first attempt either: the verdict does not depend on where ``decode`` is called.
+Ordinary events never meet the limit and pay nothing for it."""
 _DETAIL_HEAD_CHARS: Final = 120
 
 
@@ -328,7 +343,23 @@ def encode(event: Event) -> bytes:
 def decode_trusted(raw: bytes) -> Event:
     """Decode an event this process already accepted with ``decode`` (forwarded internally):
     the fast path only, without the checks that ``decode`` has already passed."""
-    return _DECODER.decode(raw)
+    try:
+        return _DECODER.decode(raw)
+    except RecursionError:  # accepted, so within MAX_JSON_DEPTH: see _stack_room
+        with _stack_room():
+            return _DECODER.decode(raw)
+
+
+@contextmanager
+def _stack_room() -> Iterator[None]:
+    """Room on the stack for a document of ``MAX_JSON_DEPTH`` levels, wherever the caller is
+    (the recursion limit raised for the duration; the worker's loop is one thread)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + MAX_JSON_DEPTH + 100)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def decode(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Rejection:
@@ -337,8 +368,30 @@ def decode(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Rejecti
         return Rejection("too_large", f"payload is {len(raw)} bytes, the limit is {max_bytes}")
     try:
         event = _DECODER.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return _classify_failure(raw, exc)
+    except RecursionError:
+        return _decode_deep(raw)
+    return _checked(raw, event)
+
+
+def _decode_deep(raw: bytes) -> Event | Rejection:
+    """A document that ran out of stack: too deep, or decoded again with room (``_stack_room``)."""
+    deep = _too_deep(raw)
+    if deep is not None:
+        return deep
+    with _stack_room():
+        try:
+            event = _DECODER.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            return _classify_failure(raw, exc)
+        except RecursionError:  # not expected: room for MAX_JSON_DEPTH levels was made
+            return Rejection("too_deeply_nested", "JSON nesting is too deep for the stack")
+        return _checked(raw, event)
+
+
+def _checked(raw: bytes, event: Event) -> Event | Rejection:
+    """The checks after a successful parse."""
     # msgspec skips unknown fields without checking their UTF-8, so check non-ASCII input here.
     if not raw.isascii():
         rejection = _utf8_rejection(raw)
@@ -350,6 +403,36 @@ def decode(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Rejecti
     if event.occurred_at.year <= 2000 or type(event) is SurveyResponded:
         return _semantic_rejection(event) or event
     return event
+
+
+# A JSON string (an unterminated one runs to the end); possessive, so it never backtracks.
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _too_deep(raw: bytes) -> Rejection | None:
+    """``too_deeply_nested`` when ``raw`` nests deeper than ``MAX_JSON_DEPTH``."""
+    depth = json_depth(raw)
+    if depth <= MAX_JSON_DEPTH:
+        return None
+    return Rejection(
+        "too_deeply_nested",
+        f"objects and arrays nest {depth} levels deep, the limit is {MAX_JSON_DEPTH}",
+    )
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep objects and arrays nest in ``raw`` (brackets inside strings do not count; in a
+    malformed document, the brackets as they come)."""
+    depth = deepest = 0
+    for b in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        if b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
 
 
 def _semantic_rejection(event: Event) -> Rejection | None:
@@ -393,18 +476,28 @@ def _classify_failure(raw: bytes, exc: Exception) -> Rejection:
     if rejection is not None:
         return rejection
     try:
-        generic = _GENERIC_DECODER.decode(raw)
+        generic = _generic(raw)
     except RecursionError:
-        return Rejection("invalid_json", "JSON nesting is too deep")
+        return _too_deep(raw) or Rejection("too_deeply_nested", "JSON nesting is too deep")
     except (msgspec.DecodeError, UnicodeDecodeError) as parse_exc:
         return Rejection("invalid_json", str(parse_exc))
     if not isinstance(generic, dict):
         return Rejection(
             "not_an_object", f"expected a JSON object, got {_json_kind(generic)} - at `$`"
         )
-    if isinstance(exc, RecursionError):
-        return Rejection("invalid_json", "JSON nesting is too deep")
     return Rejection(_field_reason(str(exc)), _detail(str(exc)))
+
+
+def _generic(raw: bytes) -> object:
+    """``raw`` as generic JSON; with room on the stack when it is deep but within the bound
+    (raises ``RecursionError`` for a document deeper than ``MAX_JSON_DEPTH``)."""
+    try:
+        return _GENERIC_DECODER.decode(raw)
+    except RecursionError:
+        if _too_deep(raw) is not None:
+            raise
+        with _stack_room():
+            return _GENERIC_DECODER.decode(raw)
 
 
 def _field_reason(message: str) -> str:

@@ -298,9 +298,24 @@ class PipelineCollector(Collector):
                     rejected[reason] = rejected.get(reason, 0) + n
                 duplicates += stats.duplicates
         yield from self._families(events, rejected, duplicates, late, len(self.pipeline.agg_parts))
+        yield self._produce_failures(self.pipeline.produce_failures)
 
     def describe(self) -> Iterator[Metric]:
         yield from self._families({}, {}, 0, 0, 0)
+        yield self._produce_failures({})
+
+    @staticmethod
+    def _produce_failures(failures: dict[str, int]) -> Metric:
+        family = CounterMetricFamily(
+            P + "produce_failures",
+            "Messages the producer refused for themselves (too large, corrupt), by role "
+            "(forward, dead_letter, window, changelog), since the worker started; dead-lettered "
+            "with reason produce_failed.",
+            labels=["role"],
+        )
+        for role, n in sorted(failures.items()):
+            family.add_metric([role], n)
+        return family
 
     @staticmethod
     def _families(

@@ -29,6 +29,7 @@ from stream.aggregator import (
     QueueRecord,
     TargetSource,
 )
+from stream.events import Rejection
 from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
@@ -154,6 +155,9 @@ class Pipeline:
         self.agg_logs: dict[int, SegmentLog] = {}
         self.source_highs: dict[str, float] = {}
         """Newest event time routed here from each source topic-partition (``stream.progress``)."""
+        self.produce_failures: dict[str, int] = {}
+        """Messages the producer refused for themselves, by role, since this process started
+        (``refused``; ``contact_centre_produce_failures_total``)."""
 
     @classmethod
     def create(
@@ -243,8 +247,9 @@ class Pipeline:
             part_no = customer_partition(customer_id, self.forward_partitions)
             to_partition.setdefault(part_no, []).extend(facts)
         for part_no, facts in sorted(to_partition.items()):
-            payload = _BATCH_ENCODER.encode(ForwardBatch("", [], customers=facts))
-            effects.messages.append(Outgoing("forward", None, payload, partition=part_no))
+            for run in _fact_chunks(facts):  # a large batch's facts would outgrow one request
+                payload = _BATCH_ENCODER.encode(ForwardBatch("", [], customers=run))
+                effects.messages.append(Outgoing("forward", None, payload, partition=part_no))
         return effects
 
     def progress(
@@ -485,6 +490,56 @@ class Pipeline:
         into.aggregate_writes += more.aggregate_writes
         into.messages += more.messages
 
+    # --- messages the producer refused -------------------------------------------------------
+
+    def refused(
+        self,
+        role: str,
+        topic: str,
+        message: Outgoing,
+        error: str,
+    ) -> list[Outgoing]:
+        """What to send instead of ``message`` (sent as ``role`` to ``topic``), which the producer
+        refused for itself (``stream.delivery``: too large, corrupt; not a broker outage): the
+        dead letters, reason ``produce_failed`` and ``error`` as the detail. Counted by role.
+
+        Everything built here fits the producer's request by construction (``_dead_letter``), so
+        only a broker's own, lower limit can refuse one of these; they are not refused twice: a
+        dead letter already marked ``produce_failed`` is only counted."""
+        self.produce_failures[role] = self.produce_failures.get(role, 0) + 1
+        why = Rejection("produce_failed", error)
+        if role == "forward":
+            batch = _BATCH_DECODER.decode(message.value)
+            return [
+                _dead_letter(
+                    why.reason,
+                    why.detail,
+                    Message(
+                        source.rpartition("/")[0], source_partition(source), offset, key, value
+                    ),
+                )
+                for _, source, offset, key, value in batch.items
+            ]
+        if role == "dead_letter":
+            headers = dict(message.headers)
+            if "produce_failed" in headers:
+                return []
+            kept = tuple((k, v) for k, v in message.headers if k != "truncated_from_bytes")
+            size = headers.get("truncated_from_bytes", str(len(message.value)).encode())
+            return [
+                Outgoing(
+                    "dead_letter",
+                    None,
+                    b"",
+                    (*kept, ("truncated_from_bytes", size),
+                     ("produce_failed", why.detail.encode()[:1000])),
+                )
+            ]  # fmt: skip
+        if role == "window":
+            return [_dead_letter(why.reason, why.detail, Message(topic, -1, -1, message.key,
+                                                                  message.value))]  # fmt: skip
+        return []  # a changelog record: nothing to dead-letter (logged by the wiring)
+
     # --- ownership --------------------------------------------------------------------------
 
     def load(
@@ -588,15 +643,33 @@ class Pipeline:
 def _chunks(
     items: list[tuple[str, str, int, bytes | None, bytes]],
 ) -> list[list[tuple[str, str, int, bytes | None, bytes]]]:
-    """Split forwarded events into runs of at most ``FORWARD_CHUNK_BYTES`` of event bytes."""
+    """Split forwarded events into runs of at most ``FORWARD_CHUNK_BYTES`` (keys, values and
+    names; an event larger than that alone)."""
     out: list[list[tuple[str, str, int, bytes | None, bytes]]] = [[]]
     size = 0
     for item in items:
-        n = len(item[4]) + 64
+        n = len(item[4]) + len(item[3] or b"") + len(item[0]) + len(item[1]) + 32
         if out[-1] and size + n > FORWARD_CHUNK_BYTES:
             out.append([])
             size = 0
         out[-1].append(item)
+        size += n
+    return out
+
+
+def _fact_chunks(
+    facts: list[tuple[str, str, float, bytes, str]],
+) -> list[list[tuple[str, str, float, bytes, str]]]:
+    """Customer facts in runs of at most ``FORWARD_CHUNK_BYTES`` (ids are bounded, so a fact is
+    at most a few hundred bytes)."""
+    out: list[list[tuple[str, str, float, bytes, str]]] = [[]]
+    size = 0
+    for fact in facts:
+        n = len(fact[0]) + len(fact[1]) + len(fact[3]) + len(fact[4]) + 24
+        if out[-1] and size + n > FORWARD_CHUNK_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(fact)
         size += n
     return out
 
@@ -620,10 +693,15 @@ DEAD_LETTER_MAX_VALUE_BYTES = 512 * 1024
 """Longer rejected values are dead-lettered truncated: a whole 1 MB input would exceed the
 producer's (and Kafka's default) request size, and the failed send would crash the worker on
 every redelivery of the message."""
+DEAD_LETTER_MAX_KEY_BYTES = 1024
+"""Longer keys are dead-lettered truncated, for the same reason (a contact id is at most 128
+characters). With the value's bound and the headers' (detail at most 1000 bytes, names at most
+a topic name), a dead letter stays under 530 KiB: within any allowed
+``STREAM_PRODUCER_MAX_REQUEST_BYTES`` (at least 1 MB), so a dead letter is always writable."""
 
 
 def _dead_letter(reason: str, detail: str, msg: InputMessage) -> Outgoing:
-    value = msg.value or b""
+    value, key = msg.value or b"", msg.key
     headers: tuple[tuple[str, bytes], ...] = (
         ("reason", reason.encode()),
         ("detail", detail.encode()[:1000]),
@@ -634,7 +712,10 @@ def _dead_letter(reason: str, detail: str, msg: InputMessage) -> Outgoing:
     if len(value) > DEAD_LETTER_MAX_VALUE_BYTES:
         headers += (("truncated_from_bytes", str(len(value)).encode()),)
         value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
-    return Outgoing("dead_letter", msg.key, value, headers)
+    if key is not None and len(key) > DEAD_LETTER_MAX_KEY_BYTES:
+        headers += (("key_truncated_from_bytes", str(len(key)).encode()),)
+        key = key[:DEAD_LETTER_MAX_KEY_BYTES]
+    return Outgoing("dead_letter", key, value, headers)
 
 
 def _closed_window(closed: ClosedWindow) -> Outgoing:

@@ -259,6 +259,15 @@ class Router:
         """Forward one message; returns a Rejection, an unrouted type to count, or None."""
         if msg.value is None:
             return Rejection("invalid_json", "empty message (tombstone)")
+        # The key travels with the value in the forward: together they must fit the limit that
+        # STREAM_PRODUCER_MAX_REQUEST_BYTES guarantees room for (a 1.2 MB key under a valid
+        # event made a forward the producer refused, on every restart).
+        if msg.key and (size := len(msg.key) + len(msg.value)) > self.max_event_bytes:
+            return Rejection(
+                "too_large",
+                f"key and value are {size} bytes ({len(msg.key)} of key), "
+                f"the limit is {self.max_event_bytes}",
+            )
         ev = decode(msg.value, max_bytes=self.max_event_bytes)
         if isinstance(ev, Rejection):
             return ev

@@ -92,8 +92,10 @@ PROCESSING_REASONS: Final = (
     "unknown_contact",
     "invalid_transition",
     "processing_error",
+    "produce_failed",
 )
-"""Rejections decided after decoding: ``stream.router``, ``stream.state``, ``stream.aggregator``."""
+"""Rejections decided after decoding: ``stream.router``, ``stream.state``, ``stream.aggregator``;
+``produce_failed``: a message of the worker's own the producer refused (``Pipeline.refused``)."""
 REJECTION_REASONS: Final = (*REASONS, *PROCESSING_REASONS)
 """Every value of the dead-letter ``reason`` header (and of the ``reason`` metric label)."""
 

@@ -822,12 +822,15 @@ class _Sender:
     def __init__(self, settings: Settings, stats: PublishStats, *, fast: bool) -> None:
         from aiokafka import AIOKafkaProducer
 
+        from stream.security import aiokafka_options
+
         self._settings = settings
         self._stats = stats
         self._error: BaseException | None = None
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id="stream-simulator",
+            **aiokafka_options(settings),
             linger_ms=20 if fast else 0,
             max_batch_size=262_144 if fast else 16_384,
         )

@@ -261,10 +261,15 @@ return 1
 """
 
 
-def _client(url: str) -> aioredis.Redis:
-    # Short timeouts: a Redis outage costs one tick, never the worker's event loop.
+def _client(url: str, options: Mapping[str, Any] | None) -> aioredis.Redis:
+    # Short timeouts: a Redis outage costs one tick, never the worker's event loop. ``options``:
+    # password and TLS CA (``stream.security.redis_options``).
     return aioredis.Redis.from_url(
-        url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=10
+        url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=10,
+        **(options or {}),
     )
 
 
@@ -285,6 +290,7 @@ class SnapshotPublisher:
         worker: str,
         wall: Callable[[], float] = time.time,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.prefix = prefix
         self.worker = worker
@@ -294,7 +300,7 @@ class SnapshotPublisher:
         """Snapshots Redis kept out because a newer one was stored (after a rebalance)."""
         self._wall = wall
         self._heartbeat = heartbeat_seconds
-        self._redis = _client(url)
+        self._redis = _client(url, options)
         self._script = self._redis.register_script(_WRITE_LUA)
         self._written: dict[str, _Written] = {}
         self._last_error_log = -_ERROR_LOG_EVERY
@@ -358,9 +364,9 @@ def _content(snap: QueueSnapshot) -> tuple[Any, ...]:
 class SnapshotReader:
     """The wallboard's side: every stored snapshot, and a subscription to the updates."""
 
-    def __init__(self, url: str, *, prefix: str) -> None:
+    def __init__(self, url: str, *, prefix: str, options: Mapping[str, Any] | None = None) -> None:
         self.prefix = prefix
-        self._redis = _client(url)
+        self._redis = _client(url, options)
 
     async def ping(self) -> bool:
         try:

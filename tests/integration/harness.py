@@ -34,6 +34,7 @@ PIPELINE_FAMILIES = frozenset(
         "contact_centre_events_rejected_total",
         "contact_centre_events_duplicate_total",
         "contact_centre_events_late_total",
+        "contact_centre_produce_failures_total",
         "contact_centre_worker_partitions",
         "contact_centre_watermark_timestamp_seconds",
         "contact_centre_source_partitions_behind",

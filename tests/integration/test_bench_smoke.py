@@ -49,3 +49,8 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
         assert 0 < b["windows_exact"] == b["windows_expected"]
         assert b["rate"] > 0 and b["peak_rss"] > 0 and b["peak_windows_open"] > 0
     assert "| Backlog read (alignment 600 s): late events, closed windows exact |" in text
+    # The wallboard phase: the page in headless Chromium, every last value shown.
+    assert "## Wallboard" in text and "| after (this tree) |" in text
+    (board,) = results["wallboard"]
+    assert board["plan"]["tiles"] == 20 and board["changes"] == 30
+    assert board["catch_up_seconds"] is not None and 0 < board["busy"] < 1

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,7 +29,13 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from stream.broker import EmbeddedBroker, find_free_port
 from stream.redis_server import RedisServer, redis_server_binary
-from stream.snapshots import QueueSnapshot, SnapshotPublisher, SnapshotReader, key_prefix
+from stream.snapshots import (
+    QueueSnapshot,
+    SnapshotPublisher,
+    SnapshotReader,
+    key_prefix,
+    statuses,
+)
 from stream.web.server import STATIC_DIR
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Samples, accounted, publish, total, value, wait_until
@@ -60,7 +68,7 @@ STALE_SECONDS = "6"  # > 2 heartbeats (2 s each): a loaded machine must not grey
 class WallboardProcess:
     """``python -m stream wallboard`` on a free 127.0.0.1 port."""
 
-    def __init__(self, redis_url: str, app_id: str, log_path: Path) -> None:
+    def __init__(self, redis_url: str, app_id: str, log_path: Path, **extra: str) -> None:
         self.port = find_free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
         env.update(
@@ -69,6 +77,7 @@ class WallboardProcess:
             STREAM_WALLBOARD_PORT=str(self.port),
             STREAM_WALLBOARD_STALE_SECONDS=STALE_SECONDS,
         )
+        env.update(extra)
         self.log_path = log_path
         with log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -436,3 +445,169 @@ def test_wallboard_api_serves_stored_snapshots(
     # No external resources: the page works offline.
     for path in STATIC_DIR.iterdir():
         assert "://" not in path.read_text(), path.name
+
+
+# --- at scale: only what changed is drawn; streams are capped -------------------------------
+
+_RECORD_MUTATIONS = """() => {
+  window.recorded = [];
+  const describe = (r) => {
+    const node = r.target.nodeType === Node.ELEMENT_NODE ? r.target : r.target.parentElement;
+    const tile = node.closest('.tile');
+    return {
+      type: r.type,
+      queue: tile ? tile.dataset.queue : null,
+      attribute: r.attributeName,
+      added: [...r.addedNodes].map((n) => (n.dataset ? n.dataset.queue : '#text')),
+      removed: r.removedNodes.length,
+    };
+  };
+  window.observer = new MutationObserver((rs) => window.recorded.push(...rs.map(describe)));
+  window.observer.observe(document.getElementById('tiles'), {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+}"""
+_TAKE_MUTATIONS = """() => {
+  window.recorded.push(...window.observer.takeRecords().map(() => ({type: 'late'})));
+  const out = window.recorded;
+  window.recorded = [];
+  return out;
+}"""
+
+
+def _snap(queue: str, version: int, **values: Any) -> QueueSnapshot:
+    base = snapshot(queue=queue, at=0.0, version=version, **values)
+    return dataclasses.replace(base, status=statuses(base))
+
+
+def test_a_snapshot_changes_only_its_own_tiles_nodes(
+    redis_server: RedisServer, browser: Callable[[], BrowserContext], tmp_path: Path
+) -> None:
+    """The DOM mutations an update causes, counted by a MutationObserver on every tile: exactly
+    the changed values of the changed tile; none for a heartbeat; one insertion for a new queue."""
+    prefix = key_prefix("mutations")
+    # Publishing runs on a loop of its own thread: Playwright's sync API holds this thread's.
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    publisher = SnapshotPublisher(
+        redis_server.url, prefix=prefix, worker="t", heartbeat_seconds=0.0
+    )
+
+    def put(*snaps: QueueSnapshot) -> None:
+        done = asyncio.run_coroutine_threadsafe(publisher.publish(snaps), loop)
+        assert done.result(timeout=30) == len(snaps)
+
+    a = _snap("a", 1, calls_waiting=1, service_level_today=0.9)
+    b = _snap("b", 1, calls_waiting=4, service_level_today=0.9)
+    c = _snap("c", 1, calls_waiting=2, service_level_today=0.9)
+    wb = WallboardProcess(
+        redis_server.url,
+        "mutations",
+        tmp_path / "wallboard.log",
+        STREAM_WALLBOARD_STALE_SECONDS="3600",  # no tile greys out while the test runs
+    )
+    try:
+        put(a, b, c)
+        page = browser().new_page()
+        page.goto(wb.url)
+        page.wait_for_selector('.tile[data-queue="c"]', timeout=30_000)
+
+        def shows(queue: str, field: str, text: str) -> bool:
+            sel = f'.tile[data-queue="{queue}"] .kpi[data-field="{field}"] .value'
+            return page.text_content(sel) == text
+
+        wait_until(lambda: shows("c", "calls_waiting", "2"), 30, "the three tiles drawn")
+        page.evaluate(_RECORD_MUTATIONS)
+
+        # A heartbeat of a (same values, a later write), then one value of b changes.
+        put(a)
+        put(dataclasses.replace(b, version=2, calls_waiting=5))
+        wait_until(lambda: shows("b", "calls_waiting", "5"), 30, "b's new value")
+        assert page.evaluate(_TAKE_MUTATIONS) == [
+            {"type": "attributes", "queue": "b", "attribute": "data-value", "added": [],
+             "removed": 0},
+            {"type": "characterData", "queue": "b", "attribute": None, "added": [], "removed": 0},
+        ]  # fmt: skip
+
+        # c's service level drops below its goal: its value, text and colour, and the tile's.
+        put(_snap("c", 2, calls_waiting=2, service_level_today=0.5))
+        wait_until(lambda: shows("c", "service_level_today", "50%"), 30, "c's new level")
+        assert [
+            (m["type"], m["queue"], m["attribute"]) for m in page.evaluate(_TAKE_MUTATIONS)
+        ] == [
+            ("attributes", "c", "data-worst"),
+            ("attributes", "c", "data-value"),
+            ("attributes", "c", "data-status"),
+            ("characterData", "c", None),
+        ]
+
+        # A new queue: one tile inserted in name order, nothing else outside it touched.
+        put(_snap("bb", 1, calls_waiting=7))
+        page.wait_for_selector('.tile[data-queue="bb"]', timeout=30_000)
+        wait_until(lambda: shows("bb", "calls_waiting", "7"), 30, "the new tile drawn")
+        outside = [m for m in page.evaluate(_TAKE_MUTATIONS) if m["queue"] != "bb"]
+        assert outside == [
+            {"type": "childList", "queue": None, "attribute": None, "added": ["bb"], "removed": 0}
+        ]
+        order = page.evaluate(
+            "() => [...document.querySelectorAll('.tile')].map(t => t.dataset.queue)"
+        )
+        assert order == ["a", "b", "bb", "c"]
+        assert shows("a", "calls_waiting", "1") and shows("c", "calls_waiting", "2")
+    finally:
+        wb.stop()
+        asyncio.run_coroutine_threadsafe(publisher.close(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+def _health(wb: WallboardProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(wb.url + "healthz", timeout=5) as r:
+        doc: dict[str, Any] = json.loads(r.read())
+        return doc
+
+
+def test_streams_beyond_the_cap_get_503_with_retry_after_and_the_page_retries(
+    redis_server: RedisServer, browser: Callable[[], BrowserContext], tmp_path: Path
+) -> None:
+    wb = WallboardProcess(
+        redis_server.url, "cap-test", tmp_path / "wallboard.log", STREAM_WALLBOARD_MAX_CLIENTS="2"
+    )
+    try:
+        held = [urllib.request.urlopen(wb.url + "events", timeout=10) for _ in range(2)]
+        for stream in held:
+            assert stream.status == 200
+            assert stream.headers["Content-Type"] == "text/event-stream"
+            assert stream.readline() == b"retry: 2000\n"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(wb.url + "events", timeout=10)
+        assert refused.value.code == 503
+        assert refused.value.headers["Retry-After"] == "10"
+        assert refused.value.headers["Content-Type"].startswith("application/json")
+        body = json.loads(refused.value.read())
+        assert (body["clients"], body["max_clients"], body["retry_after_seconds"]) == (2, 2, 10)
+        assert "STREAM_WALLBOARD_MAX_CLIENTS" in body["error"]
+        assert _health(wb) == {"redis": True, "clients": 2, "max_clients": 2, "refused": 1}
+
+        # A page opened now is refused too, says so, and gets in once a screen goes away.
+        page = browser().new_page()
+        page.goto(wb.url)
+        wait_until(
+            lambda: "refused" in (page.text_content("#connection") or ""),
+            30,
+            "the page to show the refusal",
+        )
+        assert _health(wb)["refused"] == 2
+        held.pop().close()
+        # The server notices a closed stream at its next write (the clock, every 5 s).
+        wait_until(lambda: _health(wb)["clients"] <= 1, 30, "the closed stream to be let go")
+        wait_until(
+            lambda: page.text_content("#connection") == "live", 60, "the page to get a stream"
+        )
+        assert _health(wb)["clients"] == 2
+        for stream in held:
+            stream.close()
+    finally:
+        wb.stop()

@@ -110,6 +110,7 @@ def test_every_field_has_exactly_one_variable() -> None:
         ("STREAM_WALLBOARD_PORT", "9090", "wallboard_port", 9090),
         ("STREAM_WALLBOARD_HOST", "0.0.0.0", "wallboard_host", "0.0.0.0"),
         ("STREAM_WALLBOARD_STALE_SECONDS", "1m", "wallboard_stale_seconds", 60.0),
+        ("STREAM_WALLBOARD_MAX_CLIENTS", "250", "wallboard_max_clients", 250),
     ],
 )
 def test_each_variable_is_read(variable: str, raw: str, field: str, expected: object) -> None:

@@ -1,11 +1,14 @@
 """Table-driven tests of the event contract: every type decodes, every rejection has its reason."""
 
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
 
 from stream.events import (
+    MAX_JSON_DEPTH,
     REASONS,
     AgentStateChanged,
     CallAbandoned,
@@ -26,8 +29,10 @@ from stream.events import (
     TicketMessageAdded,
     TicketStatusChanged,
     decode,
+    decode_trusted,
     encode,
     epoch_seconds,
+    json_depth,
 )
 
 OCCURRED_AT_TEXT = "2026-11-22T14:03:12.345Z"
@@ -391,6 +396,58 @@ def test_unknown_fields_are_ignored() -> None:
     )
 
 
+def deep_unknown_field(levels: int) -> bytes:
+    """A call.answered with an unknown field nesting objects and arrays to ``levels`` in all
+    (the event is level 1), with brackets and an escaped quote inside its strings."""
+    inner = b'"[{\\"]"'
+    for i in range(levels - 1):
+        inner = b'{"a' + str(i).encode() + b'":' + inner + b"}" if i % 2 else b"[" + inner + b"]"
+    return msg("call.answered", call_id="c1", agent_id="a7")[:-1] + b',"x_trace":' + inner + b"}"
+
+
+@pytest.mark.parametrize("levels", [3, 100, MAX_JSON_DEPTH])
+def test_nested_unknown_fields_are_ignored_up_to_the_depth_limit(levels: int) -> None:
+    raw = deep_unknown_field(levels)
+    assert json_depth(raw) == levels
+    expected = CallAnswered(event_id=EID, occurred_at=OCCURRED_AT, call_id="c1", agent_id="a7")
+    assert decode(raw) == expected
+
+
+def test_the_depth_limit_does_not_depend_on_the_callers_stack() -> None:
+    """msgspec recurses on the caller's stack (it ran out at about 990 levels from a shallow
+    caller, and reported it as invalid JSON): at the limit a deep caller still decodes, one level
+    over a shallow caller still rejects, and the recursion limit is left as it was."""
+    at_limit, over = deep_unknown_field(MAX_JSON_DEPTH), deep_unknown_field(MAX_JSON_DEPTH + 1)
+    limit = sys.getrecursionlimit()
+
+    def nest(frames: int, raw: bytes, decoder: Callable[[bytes], object]) -> object:
+        return decoder(raw) if frames == 0 else nest(frames - 1, raw, decoder)
+
+    expected = CallAnswered(event_id=EID, occurred_at=OCCURRED_AT, call_id="c1", agent_id="a7")
+    assert nest(600, at_limit, decode) == expected
+    assert nest(600, at_limit, decode_trusted) == expected  # the aggregator's decoder
+    assert decode(over) == Rejection(
+        "too_deeply_nested", "objects and arrays nest 1001 levels deep, the limit is 1000"
+    )
+    assert sys.getrecursionlimit() == limit
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"),
+    [
+        (b"{}", 1),
+        (b'{"a":[1,{"b":[]}]}', 4),
+        (b'{"a":"[[[{{{"}', 1),
+        (b'{"a":"\\"}', 1),  # an escaped backslash closes the string
+        (b'{"a":"\\"[[["}', 1),  # escaped backslash, escaped quote: still one string
+        (b'[[["unterminated [[[', 3),
+        (b"]]]", 0),
+    ],
+)
+def test_json_depth(raw: bytes, depth: int) -> None:
+    assert json_depth(raw) == depth
+
+
 def test_field_order_does_not_matter() -> None:
     raw = (
         b'{"call_id":"c1","queue":"q","occurred_at":"2026-11-22T14:03:12.345Z",'
@@ -543,8 +600,32 @@ REJECTED: list[tuple[str, bytes, str, str]] = [
     (
         "nesting too deep in an ignored field",
         msg("call.ended", call_id="c1")[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "too_deeply_nested",
+        "nest 5001 levels deep, the limit is 1000",
+    ),
+    (
+        "one level too deep in an ignored field",
+        msg("call.ended", call_id="c1")[:-1] + b',"x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001,
+        "too_deeply_nested",
+        "nest 1001 levels deep, the limit is 1000",
+    ),
+    (
+        "too deep and truncated",
+        b'{"x":' + b"[" * 1500,
+        "too_deeply_nested",
+        "nest 1501 levels deep",
+    ),
+    (
+        "deep but within the limit, truncated",
+        b'{"x":' + b"[" * 990,
         "invalid_json",
-        "nesting is too deep",
+        "truncated",
+    ),
+    (
+        "deep, within the limit, a field error before it",
+        msg("call.ended", call_id=7)[:-1] + b',"x":' + b"[" * 990 + b"]" * 990 + b"}",
+        "wrong_field_type",
+        "`$.call_id`",
     ),
     ("empty array", b"[]", "not_an_object", "got an array - at `$`"),
     (

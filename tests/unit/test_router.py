@@ -372,6 +372,21 @@ def test_too_large() -> None:
     assert [d.reason for d in out.dead_letters] == ["too_large"]
 
 
+def test_key_and_value_together_must_fit_the_limit() -> None:
+    """The forward carries both: a valid event under a huge key is too large, not forwarded."""
+    raw = event("call.queued", 0, call_id="c1", queue="billing")
+    part = RouterPartition(0)
+    limit = len(raw) + 2
+    fits = Message("calls", 0, 0, b"c1", raw)
+    over = Message("calls", 0, 1, b"c1x", raw)
+    out = router(max_event_bytes=limit).route(part, [fits, over], NOW)
+    assert [f.offset for f in out.forwards] == [0]
+    assert [(d.reason, d.detail, d.message.offset) for d in out.dead_letters] == [
+        ("too_large", f"key and value are {limit + 1} bytes (3 of key), the limit is {limit}", 1)
+    ]
+    assert part.stats["calls/0"].rejected == {"too_large": 1}
+
+
 # (events, route writes as key → (queue, channel, finished at seconds))
 ROUTE_WRITES: list[
     tuple[str, list[tuple[str, bytes]], dict[str, tuple[str, str, float | None]]]

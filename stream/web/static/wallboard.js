@@ -2,6 +2,11 @@
 // Plain JS, no build step, no external resources. Query parameters:
 //   ?queues=billing,sales  only these queues        ?team=Front%20office  only this team
 //   ?rotate=15             page through the tiles every 15 s (&per=6 tiles a page)
+//
+// Drawing is incremental: a snapshot only marks its queue dirty; once per animation frame the
+// dirty tiles are compared with what they show and only the text nodes and attributes whose
+// value changed are written. Tiles are created, moved or removed only when the set of queues
+// shown changes. Data reaches the DOM through text nodes and dataset only, never as markup.
 "use strict";
 
 const FIELDS = [
@@ -15,6 +20,8 @@ const FIELDS = [
   ["agents_available", "Agents available", "count"],
 ];
 const NO_DATA = "—";
+const HIDDEN_FLUSH_MS = 1000; // no animation frames in a hidden tab: draw this often instead
+const REFUSED_RETRY_MS = 10000; // the server refused the stream (e.g. full): retry after this
 
 const params = new URLSearchParams(window.location.search);
 const onlyQueues = (params.get("queues") || "")
@@ -30,11 +37,19 @@ const state = {
   page: 0,
   connected: false,
   redis: false,
+  refused: false,
 };
 
 const tilesEl = document.getElementById("tiles");
 const emptyEl = document.getElementById("empty");
-const tiles = new Map(); // queue -> tile element
+const tiles = new Map(); // queue -> view (see makeView)
+let shown = []; // names of the tiles in the DOM, in DOM (= name) order
+const dirty = new Set(); // queues whose snapshot changed since the last draw
+let structureDirty = true; // the set of tiles shown may have changed
+let flushPending = false;
+
+// Counters for tests and the benchmark (no DOM: reading them changes nothing on the page).
+window.wallboardStats = { messages: 0, flushes: 0, tilesDrawn: 0, structural: 0 };
 
 function serverNow() {
   return Date.now() / 1000 + state.offset;
@@ -67,7 +82,27 @@ function worst(status) {
   return "none";
 }
 
-function makeTile(queue) {
+// Writes that touch the DOM only when the value differs: an unchanged value costs no mutation,
+// no style invalidation and no layout.
+function setText(node, text) {
+  if (node.data !== text) node.data = text;
+}
+
+function setData(el, key, value) {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+
+function setClass(el, name, on) {
+  if (el.classList.contains(name) !== on) el.classList.toggle(name, on);
+}
+
+function textChild(el) {
+  const node = document.createTextNode("");
+  el.append(node);
+  return node;
+}
+
+function makeView(queue) {
   const tile = document.createElement("section");
   tile.className = "tile";
   tile.dataset.queue = queue;
@@ -81,6 +116,7 @@ function makeTile(queue) {
   header.append(name, team, age);
   const kpis = document.createElement("div");
   kpis.className = "kpis";
+  const fields = new Map();
   for (const [field, label] of FIELDS) {
     const kpi = document.createElement("div");
     kpi.className = "kpi";
@@ -92,90 +128,141 @@ function makeTile(queue) {
     caption.textContent = label;
     kpi.append(value, caption);
     kpis.append(kpi);
+    fields.set(field, { el: kpi, text: textChild(value) });
   }
   tile.append(header, kpis);
-  return tile;
+  return {
+    el: tile,
+    team: textChild(team),
+    age: textChild(age),
+    fields,
+    updatedAt: Number.NaN,
+  };
 }
 
-function fillTile(tile, snapshot) {
-  tile.querySelector(".team").textContent = snapshot.team || "";
-  tile.dataset.team = snapshot.team || "";
-  tile.dataset.updatedAt = String(snapshot.updated_at);
-  tile.dataset.worst = worst(snapshot.status);
+function draw(view, snapshot) {
+  setText(view.team, snapshot.team || "");
+  setData(view.el, "team", snapshot.team || "");
+  setData(view.el, "worst", worst(snapshot.status));
   for (const [field, , kind] of FIELDS) {
-    const kpi = tile.querySelector(`.kpi[data-field="${field}"]`);
+    const { el, text } = view.fields.get(field);
     const value = snapshot[field];
-    kpi.dataset.value = value === null || value === undefined ? "" : String(value);
-    kpi.dataset.status = (snapshot.status && snapshot.status[field]) || "none";
-    kpi.querySelector(".value").textContent = format(value, kind);
+    setData(el, "value", value === null || value === undefined ? "" : String(value));
+    setData(el, "status", (snapshot.status && snapshot.status[field]) || "none");
+    setText(text, format(value, kind));
   }
+  view.updatedAt = Number(snapshot.updated_at);
+  showAge(view, serverNow());
+  window.wallboardStats.tilesDrawn += 1;
 }
 
-function render() {
-  const names = [...state.snapshots.keys()].sort();
-  const shown = names.filter((name) => wanted(state.snapshots.get(name)));
-  for (const [name, tile] of tiles) {
-    if (!shown.includes(name)) {
-      tile.remove();
+// Brings the tiles in the DOM in line with the snapshots and the filter: creates, removes and
+// orders tiles (the only place that does), then repaginates.
+function restructure() {
+  const names = [...state.snapshots.keys()].filter((n) => wanted(state.snapshots.get(n)));
+  names.sort();
+  const keep = new Set(names);
+  for (const [name, view] of tiles) {
+    if (!keep.has(name)) {
+      view.el.remove();
       tiles.delete(name);
     }
   }
-  for (const name of shown) {
-    let tile = tiles.get(name);
-    if (!tile) {
-      tile = makeTile(name);
-      tiles.set(name, tile);
+  // The tiles left are in name order already: insert each new one before its successor.
+  let cursor = emptyEl.nextSibling;
+  for (const name of names) {
+    let view = tiles.get(name);
+    if (!view) {
+      view = makeView(name);
+      tiles.set(name, view);
+      dirty.add(name);
     }
-    fillTile(tile, state.snapshots.get(name));
+    if (view.el === cursor) {
+      cursor = cursor.nextSibling;
+    } else {
+      tilesEl.insertBefore(view.el, cursor);
+    }
   }
-  // Keep DOM order = name order.
-  for (const name of shown) tilesEl.append(tiles.get(name));
-  emptyEl.classList.toggle("hidden", shown.length > 0);
-  emptyEl.textContent = state.snapshots.size > 0 ? "No queue matches the filter." : "Waiting for snapshots…";
-  paginate(shown);
-  refreshAges();
+  shown = names;
+  setClass(emptyEl, "hidden", names.length > 0);
+  setText(
+    emptyEl.firstChild || emptyEl.appendChild(document.createTextNode("")),
+    state.snapshots.size > 0 ? "No queue matches the filter." : "Waiting for snapshots…",
+  );
+  paginate();
+  window.wallboardStats.structural += 1;
 }
 
-function paginate(shown) {
+function paginate() {
   const pageEl = document.getElementById("page");
   if (rotateSeconds <= 0 || shown.length <= perPage) {
-    for (const name of shown) tiles.get(name).classList.remove("hidden");
-    pageEl.textContent = "";
+    for (const name of shown) setClass(tiles.get(name).el, "hidden", false);
+    if (pageEl.textContent !== "") pageEl.textContent = "";
     return;
   }
   const pages = Math.ceil(shown.length / perPage);
   state.page %= pages;
   shown.forEach((name, i) => {
-    tiles.get(name).classList.toggle("hidden", Math.floor(i / perPage) !== state.page);
+    setClass(tiles.get(name).el, "hidden", Math.floor(i / perPage) !== state.page);
   });
-  pageEl.textContent = `page ${state.page + 1}/${pages}`;
+  const label = `page ${state.page + 1}/${pages}`;
+  if (pageEl.textContent !== label) pageEl.textContent = label;
+}
+
+function flush() {
+  flushPending = false;
+  if (structureDirty) {
+    structureDirty = false;
+    restructure();
+  }
+  for (const name of dirty) {
+    const view = tiles.get(name);
+    if (view) draw(view, state.snapshots.get(name));
+  }
+  dirty.clear();
+  window.wallboardStats.flushes += 1;
+}
+
+function scheduleFlush() {
+  if (flushPending) return;
+  flushPending = true;
+  if (document.visibilityState === "hidden") {
+    setTimeout(flush, HIDDEN_FLUSH_MS);
+  } else {
+    requestAnimationFrame(flush);
+  }
+}
+
+function showAge(view, now) {
+  const age = Math.max(0, now - view.updatedAt);
+  const stale = age > state.staleSeconds;
+  setClass(view.el, "stale", stale);
+  setData(view.el, "stale", String(stale));
+  setText(view.age, stale ? `no update for ${format(age, "duration")}` : "");
 }
 
 function refreshAges() {
   const now = serverNow();
-  for (const tile of tiles.values()) {
-    const age = Math.max(0, now - Number(tile.dataset.updatedAt));
-    const stale = age > state.staleSeconds;
-    tile.classList.toggle("stale", stale);
-    tile.dataset.stale = String(stale);
-    tile.querySelector(".age").textContent = stale ? `no update for ${format(age, "duration")}` : "";
+  for (const view of tiles.values()) {
+    if (!Number.isNaN(view.updatedAt)) showAge(view, now);
   }
   const clock = document.getElementById("clock");
-  clock.textContent = new Date(now * 1000).toLocaleTimeString([], { hour12: false });
+  const text = new Date(now * 1000).toLocaleTimeString([], { hour12: false });
+  if (clock.textContent !== text) clock.textContent = text;
 }
 
 function showConnection() {
   const el = document.getElementById("connection");
-  if (!state.connected) {
-    el.dataset.state = "down";
-    el.textContent = "wallboard server unreachable";
+  let [mode, text] = ["live", "live"];
+  if (state.refused) {
+    [mode, text] = ["down", "wallboard server refused the stream (too many screens?); retrying"];
+  } else if (!state.connected) {
+    [mode, text] = ["down", "wallboard server unreachable"];
   } else if (!state.redis) {
-    el.dataset.state = "down";
-    el.textContent = "no data source (Redis down)";
-  } else {
-    el.dataset.state = "live";
-    el.textContent = "live";
+    [mode, text] = ["down", "no data source (Redis down)"];
   }
+  setData(el, "state", mode);
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function describeFilter() {
@@ -194,31 +281,58 @@ function replaceAll(data) {
   if (typeof data.stale_seconds === "number") state.staleSeconds = data.stale_seconds;
   state.redis = Boolean(data.redis);
   state.snapshots = new Map(data.snapshots.map((s) => [s.queue, s]));
+  for (const name of state.snapshots.keys()) dirty.add(name);
+  structureDirty = true;
   showConnection();
-  render();
+  scheduleFlush();
+}
+
+function update(snapshot) {
+  const name = snapshot.queue;
+  const before = state.snapshots.get(name);
+  state.snapshots.set(name, snapshot);
+  // A new queue, or a team change that moves it in or out of the filter: tiles change.
+  if (!before || (onlyTeam && before.team !== snapshot.team)) structureDirty = true;
+  dirty.add(name);
+  scheduleFlush();
 }
 
 function connect() {
   const source = new EventSource("/events");
   source.addEventListener("open", () => {
     state.connected = true;
+    state.refused = false;
     showConnection();
   });
   source.addEventListener("error", () => {
     state.connected = false;
+    if (source.readyState === EventSource.CLOSED) {
+      // The server answered with an error status (503 when it has too many screens): the
+      // browser gives up on such a stream, so reconnect here, with jitter.
+      source.close();
+      state.refused = true;
+      setTimeout(connect, REFUSED_RETRY_MS * (1 + Math.random()));
+    }
     showConnection();
   });
-  source.addEventListener("hello", (e) => replaceAll(JSON.parse(e.data)));
-  source.addEventListener("reset", (e) => replaceAll(JSON.parse(e.data)));
+  source.addEventListener("hello", (e) => {
+    window.wallboardStats.messages += 1;
+    replaceAll(JSON.parse(e.data));
+  });
+  source.addEventListener("reset", (e) => {
+    window.wallboardStats.messages += 1;
+    replaceAll(JSON.parse(e.data));
+  });
   source.addEventListener("snapshot", (e) => {
+    window.wallboardStats.messages += 1;
     const data = JSON.parse(e.data);
     syncClock(data);
     state.redis = true;
-    state.snapshots.set(data.snapshot.queue, data.snapshot);
     showConnection();
-    render();
+    update(data.snapshot);
   });
   source.addEventListener("clock", (e) => {
+    window.wallboardStats.messages += 1;
     const data = JSON.parse(e.data);
     syncClock(data);
     state.redis = Boolean(data.redis);
@@ -233,6 +347,6 @@ setInterval(refreshAges, 1000);
 if (rotateSeconds > 0) {
   setInterval(() => {
     state.page += 1;
-    render();
+    paginate();
   }, rotateSeconds * 1000);
 }
