@@ -275,6 +275,8 @@ class LagExporter:
                 pass
 
         self.text = self.render({})
+        self.readings = 0
+        self.failures: list[str] = []
         self.stopping = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -285,7 +287,11 @@ class LagExporter:
 
     def _read(self) -> None:
         while not self.stopping.wait(0.5):
-            self.text = self.render(self.lag())
+            try:
+                self.text = self.render(self.lag())
+                self.readings += 1
+            except Exception as exc:  # noqa: BLE001 (kept for the test's failure message)
+                self.failures.append(repr(exc))
 
     def lag(self) -> dict[tuple[str, int], int]:
         """(topic, partition) -> end offset minus the group's committed offset.

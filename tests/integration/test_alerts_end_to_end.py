@@ -305,7 +305,8 @@ def test_consumer_lag_growing_fires_while_the_worker_is_stopped(
                 lambda: "ConsumerLagGrowing" in prom.alerts(),
                 180,
                 f"ConsumerLagGrowing (lag now {stack.scalar(lag_sum)}, exporter "
-                f"{prom.scraped('kafka-exporter')})",
+                f"{prom.scraped('kafka-exporter')}, {exporter.readings} readings, "
+                f"failures {exporter.failures[-3:]})",
             )
             after = time.monotonic() - stopped
             assert stack.scalar(lag_sum) == 1200
