@@ -9,6 +9,8 @@ measures, each on the same broker:
   (events/s from its first to its last processed event, and the ratio to the ceiling);
 - ``recovery``: the same worker stopped and restarted: seconds until it serves the same
   counters, histograms and backlog gauges again;
+- ``failover``: two workers on the set, one SIGKILLed: seconds until the other serves the same
+  numbers for every partition (``benchmarks.failover``);
 - ``backlog``: fresh workers reading the published set as a backlog, event-time alignment on and
   off: catch-up rate, peak resident size and open windows, and every closed window checked
   against a reference computed from the file (``benchmarks.backlog``);
@@ -82,6 +84,7 @@ class Plan:
     waiting_calls: int = 10_000
     seed: int = 7
     timeout: float = 900.0
+    failover_kills: int = 3
 
 
 SMOKE: Final = Plan(
@@ -92,6 +95,7 @@ SMOKE: Final = Plan(
     open_tickets=1000,
     waiting_calls=100,
     timeout=180.0,
+    failover_kills=1,
 )
 
 
@@ -107,6 +111,9 @@ class Results:
     pipeline_rate: float = 0.0
     pipeline_cold_seconds: float = 0.0
     recovery_seconds: float = 0.0
+    failover_seconds: list[float] = field(default_factory=list)
+    """Each takeover's kill → exact (``benchmarks.failover``)."""
+    failover_rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     latency_offered_rate: float = 0.0
     latency_p50: float = 0.0
     latency_p99: float = 0.0
@@ -629,6 +636,7 @@ def report(out: Results, plot_name: str) -> str:
          verdict(out.bytes_per_contact <= 1024)),
         (f"Recovery: restart → exact metrics after {p.events:,} events",
          f"{out.recovery_seconds:.1f} s", "", ""),
+        *out.failover_rows,
         ("Publishing the set (`stream replay`, full speed)", f"{out.publish_rate:,.0f} events/s",
          "", ""),
     ]  # fmt: skip
@@ -688,6 +696,11 @@ def report(out: Results, plot_name: str) -> str:
         "- **Recovery**: the pipeline's worker gets SIGTERM after the set; it is started again "
         "with the same data directory and counts until it is ready and every counter, histogram "
         "and backlog gauge equals the value before the stop.",
+        "- **Failover**: two workers of one group read the set; once they split the partitions "
+        "and counted it, one is SIGKILLed (each in turn, restarted in between) and the other is "
+        "polled every 50 ms until it is ready, owns every partition and its counters, "
+        "histograms and backlog gauges equal the two workers' sum before the kill "
+        "(`benchmarks/failover.py`; defaults: session timeout 2 s, one standby replica).",
         "- **Backlog**: fresh workers read the published set as a backlog (as after an outage "
         "or a backfill), with event-time alignment (`STREAM_ALIGNMENT_SECONDS`) on and off. "
         "The reference is the same file fed in event-time order through the pipeline's pure "
@@ -766,6 +779,11 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         await throughput_and_recovery(settings, total, work, plan, out)
         _say(f"pipeline: {out.pipeline_rate:,.0f} events/s ({out.ratio:.3f} of the ceiling), "
              f"recovery {out.recovery_seconds:.1f} s")  # fmt: skip
+        from benchmarks.failover import failover, report_rows  # it imports this module
+
+        fo = await failover(settings, total, work, plan.failover_kills, timeout=plan.timeout)
+        out.failover_seconds, out.failover_rows = [t.exact for t in fo.takeovers], report_rows(fo)
+        _say(f"failover: {fo.median_exact:.1f} s (median of {len(fo.takeovers)})")
         await backlogs(settings, data, total, work, plan, out)
         for b in out.backlogs:
             _say(f"backlog, alignment {b.alignment_seconds:.0f} s: {b.rate:,.0f} events/s, "
@@ -774,6 +792,10 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         _say(f"latency: p50 {out.latency_p50 * 1000:.0f} ms, p99 {out.latency_p99 * 1000:.0f} ms")
         await memory(broker, work, plan, out)
         _say(f"memory: {out.bytes_per_contact:,.0f} bytes per open contact")
+        from benchmarks import cardinality  # it imports this module
+
+        refused = 100 if plan == SMOKE else cardinality.REFUSED_QUEUES
+        card = await cardinality.measure(broker, work, refused_queues=refused)
     smoke = plan == SMOKE
     boards = await wallboard.run(
         wallboard.SMOKE if smoke else wallboard.Plan(),
@@ -783,6 +805,7 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
     doc.parent.mkdir(parents=True, exist_ok=True)
     plot(out, png)
     doc.write_text(report(out, os.path.relpath(png, doc.parent)) + "\n" + wallboard.report(boards))
+    cardinality.write_section(doc, card)
     summary = {k: v for k, v in dataclasses.asdict(out).items() if k != "latencies"}
     summary["backlogs"] = [
         {k: v for k, v in dataclasses.asdict(b).items() if k != "got"} for b in out.backlogs

@@ -31,6 +31,7 @@ _SETTINGS_EPILOG = """\
 settings come from STREAM_* environment variables, e.g. STREAM_BROKER_URL
 (default kafka://127.0.0.1:9092), STREAM_WEB_PORT (default 6066), STREAM_PARTITIONS,
 STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS;
+STREAM_MAX_QUEUES (default 100: queues outside STREAM_TARGETS_FILE that get series);
 secured clusters: STREAM_KAFKA_SECURITY_PROTOCOL (SSL, SASL_SSL ...), STREAM_KAFKA_SASL_*,
 STREAM_KAFKA_SSL_*, STREAM_REDIS_PASSWORD_FILE (README.md, "Secured clusters").
 """
@@ -150,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     broker = command(
         "broker",
         "run the embedded Kafka-compatible broker (Tansu) in the foreground",
-        "Run the embedded Tansu broker on 127.0.0.1 until Ctrl-C. Its storage is memory only: "
-        "nothing survives a restart. Creates the contract topics with STREAM_PARTITIONS "
-        "partitions unless --no-topics.",
+        "Run the embedded Tansu broker on 127.0.0.1 until Ctrl-C. Its storage is memory only "
+        "(nothing survives a restart) unless --data-dir (or STREAM_BROKER_DATA_DIR) names a "
+        "directory: then topics, records and committed offsets are kept there as files and a "
+        "broker started again on it carries on. Creates the contract topics with "
+        "STREAM_PARTITIONS partitions unless --no-topics.",
     )
     broker.add_argument(
         "--port", type=_port, default=9092, help="TCP port on 127.0.0.1 (default: 9092)"
@@ -162,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     broker.add_argument(
         "--no-topics", action="store_true", help="do not create the contract topics"
+    )
+    broker.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="keep the broker's data in DIR across restarts (default: STREAM_BROKER_DATA_DIR, "
+        "else memory only)",
     )
     broker.set_defaults(handler=_cmd_broker)
 
@@ -424,7 +434,8 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    broker = EmbeddedBroker(args.port, log_path=args.log_file)
+    data_dir = args.data_dir or (settings or _settings()).broker_data_dir
+    broker = EmbeddedBroker(args.port, log_path=args.log_file, data_dir=data_dir)
     try:
         broker.start()
     except BrokerStartError as exc:
@@ -439,7 +450,8 @@ def _cmd_broker(args: argparse.Namespace) -> int:
             f"use it with: STREAM_BROKER_URL={broker.url} STREAM_PRODUCER_MAX_BATCH_BYTES=1"
             "  (one record per batch: Tansu reports end offsets per batch)"
         )
-        print("Ctrl-C stops it; its storage is in memory only.", flush=True)
+        storage = f"its data is kept in {data_dir}" if data_dir else "its storage is in memory only"
+        print(f"Ctrl-C stops it; {storage}.", flush=True)
         while not stop.wait(0.5):
             if not broker.is_running():
                 tail = broker.output_tail()

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from stream.admission import Admission, Refusals, unlimited
 from stream.dedup import coordinates, event_hash, find_seen
 from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
 from stream.kpis import sla
@@ -128,6 +129,8 @@ class PartitionState:
     last_event_wall: float | None = None
     progress: Progress = field(default_factory=Progress)
     """The source partitions' event-time progress and the watermark (``stream.progress``)."""
+    refusals: Refusals = field(default_factory=Refusals)
+    """Events rejected as ``too_many_queues`` (``stream.admission``)."""
 
     def queue_key(self, queue: str) -> str:
         return f"{self.partition}|q|{queue}"
@@ -150,6 +153,7 @@ class BatchOutput:
     rejected: list[Rejected] = field(default_factory=list)
     closed: list[ClosedWindow] = field(default_factory=list)
     progress_changed: bool = False
+    refusals_changed: bool = False
 
 
 class TargetSource(Protocol):
@@ -165,8 +169,17 @@ class TargetSource(Protocol):
 class Aggregator:
     """Applies forwarded events to partition state; all clocks are arguments."""
 
-    def __init__(self, targets: TargetSource, *, grace_seconds: float, idle_seconds: float) -> None:
+    def __init__(
+        self,
+        targets: TargetSource,
+        *,
+        grace_seconds: float,
+        idle_seconds: float,
+        admission: Admission | None = None,
+    ) -> None:
         self.targets = targets
+        self.admission = admission or unlimited(1)
+        """Which new queues a partition takes (``stream.admission``, ``STREAM_MAX_QUEUES``)."""
         self.grace_seconds = grace_seconds
         self.idle_seconds = idle_seconds
         self.expected_sources: frozenset[str] = frozenset()
@@ -211,8 +224,13 @@ class Aggregator:
                 detail = f"{type(exc).__name__}: {exc}"[:500]
                 out.rejected.append(Rejected("processing_error", detail, item))
             ps.last_event_wall = wall_now
+        marks = list(marks)
         if merge(ps.progress, marks):
             out.progress_changed = True
+        if ps.refusals.count:
+            for source, _, next_offset, _, _ in marks:
+                if ps.refusals.settle(source, next_offset):
+                    out.refusals_changed = True
         self.close_windows(ps, wall_now, out)
         return out
 
@@ -229,6 +247,17 @@ class Aggregator:
         try:
             ev = decode_trusted(item.value)  # validated by the router already
         except msgspec.DecodeError:  # only a foreign writer to the internal topic could do this
+            return
+        if item.queue not in ps.queues and not self.admission.admits(
+            ps.partition, ps.queues.keys(), item.queue
+        ):
+            detail = (
+                f"queue {item.queue!r} is not in the targets file and partition {ps.partition} "
+                "holds its share of STREAM_MAX_QUEUES"
+            )
+            out.rejected.append(Rejected("too_many_queues", detail, item))
+            if ps.refusals.count_once(item.source, item.offset):
+                out.refusals_changed = True
             return
         q = self._queue(ps, item.queue)
         queue_done = item.offset <= q.applied.get(item.source, -1)
@@ -293,9 +322,13 @@ class Aggregator:
     ) -> None:
         """Merge agents' events into their slots (``stream.kpis.agents``); known events are
         skipped, so replays and redelivered forwards change nothing. A queue first met here gets
-        a queue record (stored, so it is exported after a restart as well)."""
+        a queue record (stored, so it is exported after a restart as well) if the partition
+        admits it (``stream.admission``); an agent's events for a queue it does not admit are
+        left out (the agent's other queues get them)."""
         for u in updates:
             if u.queue not in ps.queues:
+                if not self.admission.admits(ps.partition, ps.queues.keys(), u.queue):
+                    continue
                 self._queue(ps, u.queue)
                 out.queues.add(u.queue)
             slots = ps.agents.get(u.queue)

@@ -20,7 +20,7 @@ from typing import Any
 import faust
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from stream import heap, records
 from stream.broker import create_topics
@@ -33,6 +33,7 @@ from stream.metrics import (
     PipelineCollector,
     ProgressCollector,
     SnapshotErrorsCollector,
+    render,
 )
 from stream.paths import writable_directory
 from stream.pipeline import Effects, Outgoing, Pipeline
@@ -45,6 +46,7 @@ from stream.snapshots import (
     build_snapshots,
     key_prefix,
 )
+from stream.standby import WarmMemoryStore
 
 log = logging.getLogger("stream.app")
 
@@ -65,6 +67,15 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
 
     def partition_for_key(self, key: Any) -> int:
         return records.partition_of(key)
+
+    def _new_store_by_url(self, url: Any) -> Any:
+        if str(url).startswith("memory:"):  # warm standbys: see stream.standby
+            return WarmMemoryStore(
+                url, self.app, self, table_name=self.name, key_type=self.key_type,
+                key_serializer=self.key_serializer, value_serializer=self.value_serializer,
+                value_type=self.value_type, loop=self.loop, options=self.options,
+            )  # fmt: skip
+        return super()._new_store_by_url(url)
 
 
 class Wiring:
@@ -96,6 +107,8 @@ class Wiring:
             max_event_bytes=settings.max_event_bytes,
             future_skew_seconds=settings.future_skew_seconds,
             forward_partitions=settings.partitions,
+            max_queues=settings.max_queues,
+            listed_queues=targets.queues(),
         )
         self.app = faust.App(
             settings.app_id,
@@ -112,7 +125,7 @@ class Wiring:
             consumer_auto_offset_reset="earliest",
             producer_max_batch_size=settings.producer_max_batch_bytes,
             producer_max_request_size=settings.producer_max_request_bytes,
-            table_standby_replicas=0,
+            table_standby_replicas=settings.standby_replicas,
             autodiscover=False,
             # Every topic of the app, changelogs too: a refused message must not stop the worker.
             Topic=type("PipelineTopic", (GuardedTopic,), {"on_refused": self._on_refused}),
@@ -234,7 +247,7 @@ class Wiring:
         async def metrics(web: Any, request: Any) -> Any:
             names = request.query.getall("name[]", [])  # as prometheus_client's own handler
             registry = self.registry.restricted_registry(names) if names else self.registry
-            body = generate_latest(registry)
+            body = render(registry)  # generate_latest's bytes, faster (stream.metrics)
             return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         @app.page("/ready")
@@ -379,6 +392,15 @@ class Wiring:
     async def _on_recovered(self) -> None:
         self._reload()
 
+    def _unchanged(self) -> set[int]:
+        """Partitions whose stored state only this worker has written since the last load
+        (``stream.standby``): the pipeline keeps their state instead of rebuilding it."""
+        routes, aggregates = self.routes.data, self.aggregates.data
+        if not (isinstance(routes, WarmMemoryStore) and isinstance(aggregates, WarmMemoryStore)):
+            return set()  # no record of what changed: rebuild everything
+        changed = routes.take_changed() | aggregates.take_changed()
+        return set(self.pipeline.agg_parts) - changed
+
     def _check_ownership(self) -> None:
         if self._owned() != set(self.pipeline.agg_parts):
             self._reload()
@@ -386,7 +408,9 @@ class Wiring:
     def _reload(self) -> None:
         self._loaded = True  # not ready before the first assignment has been recovered
         owned = self._owned()
-        self.pipeline.load(owned, self.routes.data.items(), self.aggregates.data.items())
+        self.pipeline.load(
+            owned, self.routes.data.items(), self.aggregates.data.items(), self._unchanged()
+        )
         if self._aligned:  # resuming is safe at any time (only a pause can drop a fetch)
             self.app.consumer.resume_partitions(self._aligned)
             self._aligned = set()

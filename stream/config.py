@@ -38,6 +38,7 @@ from typing import Any, Final, TypeAlias
 
 import yaml
 
+from stream.admission import DEFAULT_MAX_QUEUES
 from stream.kpis.business_hours import DAY_SECONDS, WEEKDAYS, BusinessCalendar, Range, parse_ranges
 from stream.security import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
 
@@ -346,6 +347,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "future_skew_seconds": _seconds(zero_allowed=True),
     "retention_seconds": _seconds(zero_allowed=False),
     "conversion_horizon_seconds": _seconds(zero_allowed=False),
+    "max_queues": _integer(1, 1_000_000),
     "max_event_bytes": _integer(1, 100 * 1024 * 1024),
     "producer_max_request_bytes": _integer(1_000_000, 1024 * 1024 * 1024),
     "batch_max": _integer(1, 1_000_000),
@@ -356,11 +358,13 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "gc_young_threshold": _integer(0, 10_000_000),
     "batch_within_seconds": _seconds(zero_allowed=False),
     "session_timeout_seconds": _seconds(zero_allowed=False),
+    "standby_replicas": _integer(0, 16),
     "store": _text(
         r"(?:memory|rocksdb|rocksdict)://\S*",
         "a Faust store URL: memory://, rocksdb:// or rocksdict://",
     ),
     "data_dir": _text(r".+", "a directory path"),
+    "broker_data_dir": _optional(_text(r".+", "a directory path")),
     "frozen_time": _optional(_epoch_seconds),
     "log_level": _choice(
         "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", aliases={"WARN": "WARNING"}, upper=True
@@ -458,6 +462,10 @@ class Settings:
     """How long finished contacts and their event ids are kept for de-duplication."""
     conversion_horizon_seconds: float = 7 * 86400.0
     """An order at most this long after a contact converts it (``stream.kpis.customers``)."""
+    max_queues: int = DEFAULT_MAX_QUEUES
+    """Queues outside the targets file that get series, split across the ``partitions`` of the
+    queue-keyed topic (``stream.admission``); events of further queues are rejected
+    (``too_many_queues``). Queues the targets file lists always count."""
     max_event_bytes: int = 65536
     """Larger messages are rejected (``too_large``) before decoding. At most
     ``producer_max_request_bytes`` less ``FORWARD_FRAMING_BYTES``: an accepted event is forwarded
@@ -487,12 +495,19 @@ class Settings:
     """Producer batch size limit. Set 1 on the embedded Tansu broker: its memory engine answers
     ListOffsets(latest) with the last batch's base offset + 1, so with multi-record batches Faust
     stops reading a changelog early on recovery. One record per batch keeps the offsets right."""
-    session_timeout_seconds: float = 10.0
-    """Kafka consumer session timeout."""
+    session_timeout_seconds: float = 2.0
+    """Kafka consumer session timeout: how long a dead worker's partitions stay unowned (Apache
+    Kafka refuses values below its brokers' ``group.min.session.timeout.ms``, 6 s by default)."""
+    standby_replicas: int = 1
+    """Workers that keep following the changelog of each partition they do not own, so a
+    takeover reads only its tail (``stream.standby``); ``0``: none."""
     store: str = "memory://"
     """Faust table store URL."""
     data_dir: str = "var/data"
     """Faust's data directory."""
+    broker_data_dir: str | None = None
+    """Where ``python -m stream broker`` and the demo keep the embedded broker's data (topics,
+    records, committed offsets) across its restarts; ``None``: in memory, lost at its stop."""
     frozen_time: float | None = None
     """Epoch seconds at which the worker's clock stands still (tests); ``None``: real clock.
 

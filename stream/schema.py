@@ -93,8 +93,10 @@ PROCESSING_REASONS: Final = (
     "invalid_transition",
     "processing_error",
     "produce_failed",
+    "too_many_queues",
 )
-"""Rejections decided after decoding: ``stream.router``, ``stream.state``, ``stream.aggregator``;
+"""Rejections decided after decoding: ``stream.router``, ``stream.state``, ``stream.aggregator``,
+``stream.admission``;
 ``produce_failed``: a message of the worker's own the producer refused (``Pipeline.refused``)."""
 REJECTION_REASONS: Final = (*REASONS, *PROCESSING_REASONS)
 """Every value of the dead-letter ``reason`` header (and of the ``reason`` metric label)."""

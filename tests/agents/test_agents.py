@@ -632,7 +632,7 @@ def test_route_then_aggregate_gives_exact_metrics() -> None:
         assert sample(r, p + "calls_offered_total", **billing) == 2.0
         assert sample(r, p + "calls_offered_total", **support) == 1.0
         assert sample(r, p + "calls_answered_total", **billing) == 1.0
-        assert sample(r, p + "calls_answered_total", **support) is None
+        assert sample(r, p + "calls_answered_total", **support) == 0.0  # at 0 from the start
         assert sample(r, p + "calls_answered_within_target_total", **billing) == 1.0
         assert sample(r, p + "calls_abandoned_total", **support) == 1.0
         assert sample(r, p + "calls_short_abandoned_total", **support) == 1.0

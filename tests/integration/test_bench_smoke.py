@@ -30,6 +30,7 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
         "| Publish → /metrics latency p99 at",
         "| Resident bytes per open contact |",
         "| Recovery: restart → exact metrics after 3,000 events |",
+        "| Failover: one of two workers SIGKILLed → the other exact for all partitions",
     ):
         assert row in text, row
     assert "## The machine" in text and "faust-streaming" in text
@@ -40,6 +41,7 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     assert results["plan"]["events"] == 3000
     assert results["ceiling_rate"] > 0 and results["pipeline_rate"] > 0
     assert results["recovery_seconds"] > 0
+    assert len(results["failover_seconds"]) == 1 and results["failover_seconds"][0] > 0
     assert 0 < results["latency_p50"] <= results["latency_p99"] <= results["latency_max"]
     assert results["rss_before"] > 0 and results["rss_after"] > 0
     # The backlog phase: both reads exact, nothing late, every due window compared.

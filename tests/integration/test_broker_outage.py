@@ -4,9 +4,9 @@ The worker must survive, carry on (rejoining the group if its session expired) o
 runs again (SIGCONT), and end with exactly the samples of an app that read the same topics
 without the stall. (Observed with Tansu 0.6 and one worker: the stall does not expire the
 group member, so no rebalance follows; a killed member of a two-worker group is expired, see
-test_two_workers.) A broker *restart* cannot be
-tested here: the embedded broker keeps topics in memory only, so a restart loses every topic,
-offset and changelog (see docs/reliability.md).
+test_two_workers.) A broker *restart* is tested on the durable embedded broker in
+test_durable_broker: the default one keeps topics in memory only, so a restart loses every
+topic, offset and changelog (see docs/reliability.md).
 """
 
 from __future__ import annotations

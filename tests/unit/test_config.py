@@ -55,7 +55,8 @@ def test_defaults_when_nothing_is_set() -> None:
     assert settings.max_event_bytes == 65536
     assert settings.batch_max == 10000
     assert settings.batch_within_seconds == 0.05
-    assert settings.session_timeout_seconds == 10.0
+    assert settings.session_timeout_seconds == 2.0
+    assert settings.standby_replicas == 1
     assert settings.store == "memory://"
     assert settings.data_dir == "var/data"
     assert settings.frozen_time is None
@@ -99,6 +100,7 @@ def test_every_field_has_exactly_one_variable() -> None:
         ("STREAM_BATCH_MAX", "500", "batch_max", 500),
         ("STREAM_BATCH_WITHIN_SECONDS", "20ms", "batch_within_seconds", 0.02),
         ("STREAM_SESSION_TIMEOUT_SECONDS", "30", "session_timeout_seconds", 30.0),
+        ("STREAM_STANDBY_REPLICAS", "0", "standby_replicas", 0),
         ("STREAM_STORE", "rocksdb://", "store", "rocksdb://"),
         ("STREAM_DATA_DIR", "/var/lib/kpis", "data_dir", "/var/lib/kpis"),
         ("STREAM_FROZEN_TIME", "2026-11-22T14:03:12Z", "frozen_time", 1795356192.0),
