@@ -100,7 +100,7 @@ def assert_exact(m: Samples) -> None:
     assert v("first_response_seconds_sum", **bc) == 45
     assert v("first_response_business_seconds_sum", **se) == 120
     assert v("first_response_seconds_sum", **se) == 120
-    assert v("resolution_business_seconds_count", **se) is None
+    assert v("resolution_business_seconds_count", **se) == 0  # at 0: none resolved
     # `today` starts at local midnight: billing's (New York) leaves out the 04:59Z abandon.
     assert v("calls_offered_total", queue="billing", channel="phone") == 2
     assert v("abandon_rate_ratio", queue="billing", window="today") == 0.0
