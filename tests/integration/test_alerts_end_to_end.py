@@ -337,9 +337,6 @@ def test_consumer_lag_growing_fires_while_the_worker_is_stopped(
         exporter.stop()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="counters appear only at their first count until zero-start counters land"
-)
 def test_increase_of_first_responses_and_escalations_is_exact(
     broker: EmbeddedBroker, workers: WorkerFactory, tmp_path: Path, stacks: list[Stack]
 ) -> None:
