@@ -28,6 +28,7 @@ from typing import Any, Final
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.report import replace_section
 from benchmarks.run import PARTITIONS, ROOT, Worker, _poll, topic_settings
 from stream.admission import DEFAULT_MAX_QUEUES, share
 from stream.broker import EmbeddedBroker, create_topics
@@ -250,13 +251,7 @@ def section(c: Cardinality) -> str:
 
 def write_section(doc: Path, c: Cardinality) -> None:
     """Replace (or append) the section in ``doc``; the rest of the report stays as it is."""
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    head, found, tail = text.partition("\n" + HEADING + "\n")
-    rest = ""
-    if found:
-        after = tail.split("\n## ", 1)
-        rest = "\n## " + after[1] if len(after) == 2 else ""
-    doc.write_text(head.rstrip("\n") + "\n\n" + section(c) + rest)
+    replace_section(doc, HEADING, section(c))
 
 
 async def _alone(args: argparse.Namespace) -> Cardinality:

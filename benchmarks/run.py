@@ -16,6 +16,8 @@ measures, each on the same broker:
   against a reference computed from the file (``benchmarks.backlog``);
 - ``latency``: a fresh worker fed at a fixed offered load: publish → ``/metrics`` reflects it;
 - ``memory``: a fresh worker's resident size before and after N open tickets and M waiting calls;
+- ``connectors``: the Asterisk and Twilio connectors against a raw producer
+  (``benchmarks.connectors``), its own section of the report;
 - ``wallboard``: the page's main thread with 500 tiles in headless Chromium, before and after
   (``benchmarks.wallboard``), its own section of the report.
 
@@ -796,6 +798,14 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
 
         refused = 100 if plan == SMOKE else cardinality.REFUSED_QUEUES
         card = await cardinality.measure(broker, work, refused_queues=refused)
+        from benchmarks import connectors  # it imports benchmarks.twilio
+
+        ingest = await connectors.measure(
+            broker, connectors.SMOKE if plan == SMOKE else connectors.Plan()
+        )
+        callbacks = (ingest.twilio or {}).get("callbacks_per_second", 0)
+        _say(f"connectors: asterisk {ingest.asterisk_lines_per_second:,.0f} lines/s, "
+             f"twilio {callbacks:,.0f} callbacks/s")  # fmt: skip
     smoke = plan == SMOKE
     boards = await wallboard.run(
         wallboard.SMOKE if smoke else wallboard.Plan(),
@@ -806,10 +816,12 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
     plot(out, png)
     doc.write_text(report(out, os.path.relpath(png, doc.parent)) + "\n" + wallboard.report(boards))
     cardinality.write_section(doc, card)
+    connectors.write_section(doc, ingest)
     summary = {k: v for k, v in dataclasses.asdict(out).items() if k != "latencies"}
     summary["backlogs"] = [
         {k: v for k, v in dataclasses.asdict(b).items() if k != "got"} for b in out.backlogs
     ]
+    summary["connectors"] = dataclasses.asdict(ingest)
     summary["wallboard"] = [{**dataclasses.asdict(m), "busy": m.busy} for m in boards]
     (work / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     return out

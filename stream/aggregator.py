@@ -594,6 +594,10 @@ _BUSINESS_HISTOGRAMS: Final = {
 }
 
 
+# Facts counted with a label of their own (``<counter>:<label>``; ``stream.metrics`` exports them).
+_LABELLED: Final = ("exited:", "transferred:", "offer_missed:")
+
+
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:
     return rec if isinstance(rec, CallRecord) else None
 
@@ -631,6 +635,9 @@ def _book_fact(
         for w in windows:
             w.abandoned += 1
             w.short_abandoned += flag
+    elif kind.startswith(_LABELLED):
+        # exited:<reason>, transferred:<kind>, offer_missed:<reason>: all-time counters only
+        totals.bump(kind, channel)
     elif kind == "handled":
         totals.bump("handled", channel)
         observe(totals.histogram("handle_time", channel), HANDLE_TIME_BOUNDS, value)

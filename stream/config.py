@@ -339,6 +339,9 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "topic_agents": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "topic_customers": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "topic_dead_letter": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
+    "topic_ingest_dead_letter": _text(
+        _KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"
+    ),
     "topic_windows": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "partitions": _integer(1, 10_000),
     "grace_seconds": _seconds(zero_allowed=True),
@@ -378,6 +381,7 @@ _TOPIC_FIELDS: Final = (
     "topic_agents",
     "topic_customers",
     "topic_dead_letter",
+    "topic_ingest_dead_letter",
     "topic_windows",
 )
 
@@ -444,6 +448,8 @@ class Settings:
     topic_agents: str = "agents"
     topic_customers: str = "customers"
     topic_dead_letter: str = "kpi-dead-letter"
+    topic_ingest_dead_letter: str = "kpi-ingest-dead-letter"
+    """Vendor records a connector could not translate (``stream.connectors.publish``)."""
     topic_windows: str = "kpi-windows"
     """Closed windows are published here once, keyed by ``queue|window|start``."""
     partitions: int = 8

@@ -30,7 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,8 +66,12 @@ def main(
     dirty_ratio: float = 0.02,
     seed: int | None = None,
     summary_every: float = 10.0,
+    source: str = "simulator",
 ) -> int:
     """Run the demo until SIGINT/SIGTERM; returns the exit status (0, or 1 on a crash).
+
+    ``source`` ``asterisk``: the simulator writes an Asterisk ``queue_log`` (calls and agents)
+    and ``python -m stream connect asterisk`` follows it, instead of publishing events.
 
     Raises ``ConfigError`` (before anything is started) for invalid ``STREAM_*`` settings.
     """
@@ -75,6 +79,7 @@ def main(
 
     settings = Settings.from_env()
     demo = _Demo(settings, os.environ, rate, dirty_ratio, seed, summary_every)
+    demo.source = source
     return asyncio.run(demo.run())
 
 
@@ -184,6 +189,8 @@ class _Demo:
         self._wallboard: _Worker | None = None
         self._simulator: asyncio.Task[PublishStats] | None = None
         self._stats = PublishStats()
+        self.source = "simulator"
+        self._connector: _Worker | None = None
 
     # -- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum: int) -> None:
@@ -275,6 +282,10 @@ class _Demo:
         self._wallboard = self._start_wallboard(settings)
         print(f"metrics:  {self._base_url()}/metrics")
         print(f"wallboard: {self._wallboard_url()}  (pid {self._wallboard.process.pid})")
+        if self.source == "asterisk":
+            self._start_asterisk(settings)
+            print("Ctrl-C stops everything.", flush=True)
+            return
         print(
             f"traffic:  simulated, real time, rate x{self._rate:g}, "
             f"{self._dirty_ratio:.0%} bad input/duplicates"
@@ -292,6 +303,37 @@ class _Demo:
             name="simulator",
         )
 
+    def _start_asterisk(self, settings: Settings) -> None:
+        """The simulator writes a queue_log in real time; the Asterisk connector follows it."""
+        from stream.connectors.asterisk.generator import asterisk_profiles, config_yaml, write_live
+
+        queue_log, config = RUN_DIR / "queue_log", RUN_DIR / "asterisk.yaml"
+        checkpoint = RUN_DIR / "asterisk-checkpoint.json"
+        queue_log.write_bytes(b"")
+        checkpoint.unlink(missing_ok=True)
+        profiles = asterisk_profiles()
+        config.write_text(config_yaml(profiles, self._rate))
+        port = find_free_port()
+        env = dict(self._environ)
+        env["STREAM_BROKER_URL"] = settings.broker_url
+        args = ["asterisk", "--queue-log", str(queue_log), "--config", str(config)]
+        args += ["--checkpoint", str(checkpoint), "--metrics-port", str(port)]
+        self._connector = self._start_child("connect", env, args)
+        print(
+            f"traffic:  simulated Asterisk queue_log {queue_log}, real time, rate x{self._rate:g}"
+        )
+        print(
+            f"connector: python -m stream connect asterisk (pid {self._connector.process.pid}, "
+            f"metrics http://127.0.0.1:{port}/metrics, log {self._connector.log_path})"
+        )
+        seed = self._seed if self._seed is not None else int(time.time())
+
+        async def write() -> PublishStats:
+            await write_live(queue_log, seed=seed, queues=profiles, rate_multiplier=self._rate)
+            return self._stats
+
+        self._simulator = asyncio.create_task(write(), name="queue_log writer")
+
     def _start_worker(self, settings: Settings) -> _Worker:
         env = dict(self._environ)
         env["STREAM_BROKER_URL"] = settings.broker_url
@@ -304,7 +346,7 @@ class _Demo:
         env["STREAM_WALLBOARD_PORT"] = str(settings.wallboard_port)
         return self._start_child("wallboard", env)
 
-    def _start_child(self, command: str, env: dict[str, str]) -> _Worker:
+    def _start_child(self, command: str, env: dict[str, str], args: Sequence[str] = ()) -> _Worker:
         """``python -m stream <command>`` in its own session, output to var/demo/<command>.log."""
         if self._settings.redis_url is not None:
             env["STREAM_REDIS_URL"] = self._settings.redis_url
@@ -312,7 +354,7 @@ class _Demo:
         log_path = RUN_DIR / f"{command}.log"
         log_file = log_path.open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "stream", command],
+            [sys.executable, "-m", "stream", command, *args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -367,6 +409,12 @@ class _Demo:
                 f"error: the worker exited with status {worker.process.returncode}; "
                 f"the end of {worker.log_path}:\n{worker.tail()}"
             )
+        connector = self._connector
+        if connector is not None and connector.process.poll() is not None:
+            return (
+                f"error: the connector exited with status {connector.process.returncode}; "
+                f"the end of {connector.log_path}:\n{connector.tail()}"
+            )
         wallboard = self._wallboard
         if wallboard is not None and wallboard.process.poll() is not None:
             return (
@@ -405,6 +453,9 @@ class _Demo:
             simulator.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(simulator, timeout=10.0)
+        connector, self._connector = self._connector, None
+        if connector is not None:
+            await self._stop_worker(connector)
         worker, self._worker = self._worker, None
         if worker is not None:
             await self._stop_worker(worker)

@@ -34,14 +34,19 @@ __all__ = [
     "CallAnswered",
     "CallEnded",
     "CallEvent",
+    "CallExited",
     "CallHoldEnded",
     "CallHoldStarted",
+    "CallOfferMissed",
     "CallQueued",
+    "CallTransferred",
     "CallWrapupCompleted",
     "Channel",
     "CustomerChurned",
     "CustomerEvent",
     "Event",
+    "ExitReason",
+    "MissReason",
     "OrderPlaced",
     "Priority",
     "Rejection",
@@ -55,6 +60,7 @@ __all__ = [
     "TicketStatus",
     "TicketStatusChanged",
     "TopicKind",
+    "TransferKind",
     "decode",
     "encode",
     "epoch_seconds",
@@ -76,6 +82,11 @@ TicketStatus: TypeAlias = Literal["open", "pending", "on_hold", "solved", "close
 SurveyKind: TypeAlias = Literal["csat", "nps"]
 AgentState: TypeAlias = Literal["available", "busy", "after_call_work", "away", "offline"]
 TopicKind: TypeAlias = Literal["calls", "tickets", "agents", "customers"]
+ExitReason: TypeAlias = Literal["timeout", "empty", "key"]
+TransferKind: TypeAlias = Literal["blind", "attended"]
+MissReason: TypeAlias = Literal["no_answer", "rejected", "canceled"]
+# A short free-form code (a pause reason, a transfer target, a pressed key).
+ShortText: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 # Earliest accepted event time. Static on purpose: the "too far in the future" bound needs a
 # clock and is checked by the processor.
@@ -180,6 +191,31 @@ class CallWrapupCompleted(CallEvent, frozen=True, kw_only=True, tag="call.wrapup
     """After-call work is over; handle time = talk + hold + ACW."""
 
 
+class CallExited(CallEvent, frozen=True, kw_only=True, tag="call.exited"):
+    """The caller left the queue unanswered without hanging up (queue timeout, no agent could
+    take it, a key pressed); ends a queued call, and is not an abandon."""
+
+    reason: ExitReason
+    key: ShortText | None = None
+    position: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class CallTransferred(CallEvent, frozen=True, kw_only=True, tag="call.transferred"):
+    """The agent transferred a connected call; ends the talk like ``call.ended``."""
+
+    kind: TransferKind
+    to: ShortText | None = None
+    agent_id: ContactId | None = None
+
+
+class CallOfferMissed(CallEvent, frozen=True, kw_only=True, tag="call.offer_missed"):
+    """The call rang an agent who did not take it; changes no phase."""
+
+    agent_id: ContactId
+    reason: MissReason
+    ring_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
 # --- tickets --------------------------------------------------------------------------------------
 
 
@@ -247,6 +283,7 @@ class AgentStateChanged(AgentEvent, frozen=True, kw_only=True, tag="agent.state_
 
     state: AgentState
     queues: tuple[QueueName, ...] | None = None
+    reason: ShortText | None = None  # why the agent is away (pause code, activity name)
 
 
 class CustomerChurned(CustomerEvent, frozen=True, kw_only=True, tag="customer.churned"):
@@ -269,6 +306,9 @@ Event: TypeAlias = (
     | CallHoldEnded
     | CallEnded
     | CallWrapupCompleted
+    | CallExited
+    | CallTransferred
+    | CallOfferMissed
     | TicketCreated
     | TicketMessageAdded
     | TicketAssigned

@@ -20,7 +20,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
-from stream.events import Channel, SurveyKind
+from stream.events import Channel, ExitReason, MissReason, SurveyKind, TransferKind
 from stream.kpis import productivity
 from stream.kpis.customers import current_counts
 from stream.kpis.histogram import (
@@ -61,6 +61,17 @@ _COUNTERS: Final = (
      "Solves with at most one public agent message on a ticket never reopened before."),
     ("tickets_one_touch_reopened", "one_touch_reopened",
      "One-touch solves reopened within 7 days (no longer first-contact resolutions)."),
+)  # fmt: skip
+# Counters with a label of their own: (metric name without _total, counter prefix in
+# QueueTotals (``<prefix>:<value>``), label name, label values (each zero-started), help).
+_LABELLED_COUNTERS: Final = (
+    ("calls_exited", "exited", "reason", get_args(ExitReason),
+     "Calls that left the queue unanswered without hanging up (queue timeout, no agent could "
+     "take it, a key pressed); not abandons."),
+    ("calls_transferred", "transferred", "kind", get_args(TransferKind),
+     "Connected calls the agent transferred (blind or attended)."),
+    ("call_offers_missed", "offer_missed", "reason", get_args(MissReason),
+     "Rings of an agent who did not take the call (rang out, rejected, canceled)."),
 )  # fmt: skip
 _HISTOGRAMS: Final = (
     ("answer_wait_seconds", "answer_wait", ANSWER_WAIT_BOUNDS,
@@ -172,6 +183,10 @@ class KpiCollector(Collector):
             name: CounterMetricFamily(P + name, help_, labels=["queue", "channel"])
             for name, _, help_ in _COUNTERS
         }
+        for name, _, label, _, help_ in _LABELLED_COUNTERS:
+            counters[name] = CounterMetricFamily(
+                P + name, help_, labels=["queue", "channel", label]
+            )
         hists = {
             name: HistogramMetricFamily(P + name, help_, labels=["queue", "channel"])
             for name, _, _, help_ in _HISTOGRAMS
@@ -296,6 +311,12 @@ def _totals(
             family.add_metric([name, channel], counts.get(channel, 0))
         for channel in counts.keys() - CHANNELS:  # none today: the contract bounds channels
             family.add_metric([name, channel], counts[channel])
+    for metric, prefix, _, values, _ in _LABELLED_COUNTERS:
+        family = counters[metric]
+        for value in values:
+            counts = q.totals.counters.get(f"{prefix}:{value}", {})
+            for channel in (*CHANNELS, *(counts.keys() - CHANNELS)):
+                family.add_metric([name, channel, value], counts.get(channel, 0))
     for metric, hist_name, bounds, _ in _HISTOGRAMS:
         by_channel = q.totals.histograms.get(hist_name, {})
         hist_family = hists[metric]

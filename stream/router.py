@@ -33,6 +33,7 @@ from stream.events import (
     AgentStateChanged,
     CallAbandoned,
     CallEvent,
+    CallExited,
     CallQueued,
     CallWrapupCompleted,
     CustomerChurned,
@@ -420,7 +421,7 @@ def _queue_list(queues: tuple[str, ...] | None) -> list[str] | None:
 
 
 def _finishes(ev: Event) -> bool:
-    if isinstance(ev, (CallWrapupCompleted, CallAbandoned)):
+    if isinstance(ev, (CallWrapupCompleted, CallAbandoned, CallExited)):
         return True
     return isinstance(ev, TicketStatusChanged) and ev.status == "closed"
 

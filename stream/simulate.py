@@ -116,6 +116,11 @@ class QueueProfile:
     talk_seconds: float = 240.0
     patience_seconds: float = 120.0
     after_call_work_seconds: float = 45.0
+    fixed_after_call_work: bool = False
+    """After-call work lasts exactly ``after_call_work_seconds`` (a PBX's fixed wrap-up time,
+    e.g. Asterisk's ``wrapuptime``) instead of an exponential time with that mean."""
+    phone_only: bool = False
+    """Every call is a phone call (a PBX's queue), not 10 % chat."""
     hold_probability: float = 0.2
     hold_seconds: float = 45.0
     order_probability: float = 0.03
@@ -191,6 +196,7 @@ _PRIORITIES: Final[tuple[tuple[Priority, float], ...]] = (
     ("urgent", 0.05),
 )
 _CALL_CHANNELS: Final[tuple[tuple[Channel, float], ...]] = (("phone", 0.9), ("chat", 0.1))
+_PHONE_ONLY: Final[tuple[tuple[Channel, float], ...]] = (("phone", 1.0),)
 _BREAK_PROBABILITY: Final = 0.04  # an agent takes a break after a call
 _BREAK_SECONDS: Final = 5 * _MINUTE
 _CALL_SURVEY_PROBABILITY: Final = 0.25
@@ -370,7 +376,7 @@ class Simulation:
             lambda: self._call_arrives(state),
         )
         call = _Call(self._new_id("call"), profile, self._customer(), self._now)
-        channel: Channel = self._pick(_CALL_CHANNELS)
+        channel: Channel = self._pick(_PHONE_ONLY if profile.phone_only else _CALL_CHANNELS)
         self._emit(
             "calls",
             call.call_id,
@@ -439,6 +445,8 @@ class Simulation:
         self._call_simple(call, CallEnded)
         self._agent_state(agent, "after_call_work")
         acw = max(5.0, self._exp(call.queue.after_call_work_seconds))
+        if call.queue.fixed_after_call_work:  # drawn all the same: the same seed, same traffic
+            acw = call.queue.after_call_work_seconds
         self._at(acw, lambda: self._call_wrapped_up(agent, call, wait))
 
     def _call_wrapped_up(self, agent: _Agent, call: _Call, wait: float) -> None:
@@ -686,7 +694,7 @@ _DIRTY_KINDS: Final[tuple[tuple[DirtyLabel, float], ...]] = (
     ("missing_field", 0.2),
 )
 _UNKNOWN_TYPES: Final[dict[str, str]] = {
-    "calls": "call.transferred",
+    "calls": "call.teleported",
     "tickets": "ticket.merged",
     "agents": "agent.logged_in",
     "customers": "customer.upgraded",

@@ -1,6 +1,8 @@
 """Per-contact lifecycle: calls and tickets as pure transitions that yield KPI facts.
 
-A call moves ``queued → talking ⇄ hold → wrap-up → done`` or ``queued → abandoned``; a ticket is
+A call moves ``queued → talking ⇄ hold → wrap-up → done`` (``call.ended`` or ``call.transferred``
+ends the talk), ``queued → abandoned`` or ``queued → exited`` (left the queue unanswered without
+hanging up: not an abandon); ``call.offer_missed`` changes no phase. A ticket is
 created ``open`` and then changes status, gets messages, escalations and surveys. Each accepted
 event returns the updated record and the *facts* it produces (what the queue's KPIs book); an
 impossible event returns a ``Rejection``. Records also tell what they contribute to the live
@@ -19,9 +21,12 @@ from stream.events import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
+    CallExited,
     CallHoldEnded,
     CallHoldStarted,
+    CallOfferMissed,
     CallQueued,
+    CallTransferred,
     CallWrapupCompleted,
     Rejection,
     SurveyResponded,
@@ -41,7 +46,8 @@ HOLD: Final = 2
 WRAPUP: Final = 3
 DONE: Final = 4
 ABANDONED: Final = 5
-PHASE_NAMES: Final = ("queued", "talking", "hold", "wrapup", "done", "abandoned")
+EXITED: Final = 6  # left the queue unanswered (timeout, no agent, a key): not an abandon
+PHASE_NAMES: Final = ("queued", "talking", "hold", "wrapup", "done", "abandoned", "exited")
 
 BACKLOG_STATUSES: Final = ("open", "pending", "on_hold")
 # TicketRecord.flags
@@ -134,6 +140,14 @@ def apply_call(
             return rec, [("answered", ch, wait, within)]
         rec.phase = ABANDONED
         return rec, [("abandoned", ch, wait, is_short_abandon(wait, targets.short_abandon_seconds))]
+    if isinstance(ev, CallExited):
+        if phase != QUEUED:
+            return _reject(f"call exited in phase {PHASE_NAMES[phase]}")
+        rec.phase, rec.updated_at = EXITED, t
+        return rec, [(f"exited:{ev.reason}", ch, max(0.0, t - rec.queued_at), False)]
+    if isinstance(ev, CallOfferMissed):
+        rec.updated_at = max(rec.updated_at, t)
+        return rec, [(f"offer_missed:{ev.reason}", ch, ev.ring_seconds or 0.0, False)]
     if isinstance(ev, CallHoldStarted):
         if phase != TALKING:
             return _reject(f"hold started in phase {PHASE_NAMES[phase]}")
@@ -145,13 +159,16 @@ def apply_call(
         rec.hold_seconds += max(0.0, t - rec.hold_started_at)
         rec.phase, rec.hold_started_at, rec.updated_at = TALKING, None, t
         return rec, []
-    if isinstance(ev, CallEnded):
+    if isinstance(ev, (CallEnded, CallTransferred)):
+        what = "ended" if isinstance(ev, CallEnded) else "transferred"
         if phase not in (TALKING, HOLD):
-            return _reject(f"call ended in phase {PHASE_NAMES[phase]}")
+            return _reject(f"call {what} in phase {PHASE_NAMES[phase]}")
         if phase == HOLD and rec.hold_started_at is not None:
             rec.hold_seconds += max(0.0, t - rec.hold_started_at)
             rec.hold_started_at = None
         rec.phase, rec.ended_at, rec.updated_at = WRAPUP, t, t
+        if isinstance(ev, CallTransferred):
+            return rec, [(f"transferred:{ev.kind}", ch, 0.0, False)]
         return rec, []
     if isinstance(ev, CallWrapupCompleted):
         if phase != WRAPUP or rec.answered_at is None:
@@ -289,7 +306,7 @@ def live_view(rec: ContactRecord | None) -> LiveView:
 
 
 def finished(rec: ContactRecord) -> bool:
-    """True once nothing more is expected: a call done or abandoned, a ticket closed."""
+    """True once nothing more is expected: a call done, abandoned or exited, a ticket closed."""
     if isinstance(rec, CallRecord):
-        return rec.phase in (DONE, ABANDONED)
+        return rec.phase in (DONE, ABANDONED, EXITED)
     return rec.status == "closed"

@@ -92,7 +92,7 @@ BAD: list[tuple[str, Publishable]] = [
             ev("ticket.message_added", "10:34:30", ticket_id="t1", author="agent", public="yes"),
         ),
     ),
-    ("unknown_type", ("calls", "b1", {**_queued, "type": "call.transferred"})),
+    ("unknown_type", ("calls", "b1", {**_queued, "type": "call.teleported"})),
     ("unknown_type", ("calls", "b1", {**_queued, "type": ""})),
     ("invalid_enum", ("calls", "b1", {**_queued, "channel": "fax"})),
     (

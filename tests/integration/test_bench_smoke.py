@@ -56,3 +56,9 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     (board,) = results["wallboard"]
     assert board["plan"]["tiles"] == 20 and board["changes"] == 30
     assert board["catch_up_seconds"] is not None and 0 < board["busy"] < 1
+    # The connectors: every line and callback accounted for before a rate is reported.
+    assert "## Connectors" in text and "| Asterisk `queue_log` → broker acks, end to end |" in text
+    ingest = results["connectors"]
+    assert ingest["lines"] > 0 and ingest["events"] > 0 and ingest["raw_events_per_second"] > 0
+    assert ingest["asterisk_lines_per_second"] > 0
+    assert ingest["twilio"]["callbacks"] > 0 and ingest["twilio"]["callbacks_per_second"] > 0

@@ -91,7 +91,7 @@ T4 = ticket("t4",
 )  # fmt: skip
 BAD: list[Publishable] = [
     ("calls", "x1", b"{not json"),
-    ("calls", "x2", ev("call.transferred", "10:33:00", call_id="x2")),
+    ("calls", "x2", ev("call.teleported", "10:33:00", call_id="x2")),
     ("calls", "x3", ev("call.queued", "10:33:00", queue="billing")),  # no call_id
     ("tickets", "x4", ev("ticket.created", "10:33:00", ticket_id="x4", queue="q", channel="fax")),
     ("calls", "c99", ev("call.answered", "10:33:00", call_id="c99", agent_id="a1")),

