@@ -165,7 +165,15 @@ def test_breach_alerts_keep_firing_when_the_worker_is_killed_and_resolve_when_it
     wait_until(lambda: stack.scalar("sum(contact_centre_events_total)") == 12, 60, "12 events")
 
     started = time.monotonic()
-    wait_until(lambda: hook.seen("firing") >= BREACH, 240, f"notifications of {sorted(BREACH)}")
+    wait_until(
+        lambda: hook.seen("firing") >= BREACH,
+        240,
+        lambda: (
+            f"notifications of {sorted(BREACH)}: heard {sorted(hook.seen('firing'))}, "
+            f"pending {sorted(prom.alerts('pending'))}, firing {sorted(prom.alerts())}, worker "
+            f"up {prom.scraped(WORKER_JOB)}"
+        ),
+    )
     fired_after = time.monotonic() - started
     rate = stack.scalar("job:contact_centre_events:rate5m")
     assert rate is not None and rate > 0
@@ -304,9 +312,12 @@ def test_consumer_lag_growing_fires_while_the_worker_is_stopped(
             wait_until(
                 lambda: "ConsumerLagGrowing" in prom.alerts(),
                 180,
-                f"ConsumerLagGrowing (lag now {stack.scalar(lag_sum)}, exporter "
-                f"{prom.scraped('kafka-exporter')}, {exporter.readings} readings, "
-                f"failures {exporter.failures[-3:]})",
+                lambda: (
+                    f"ConsumerLagGrowing (lag now {stack.scalar(lag_sum)}, exporter "
+                    f"{prom.scraped('kafka-exporter')}, {exporter.readings} readings, "
+                    f"failures {exporter.failures[-3:]}, pending {sorted(prom.alerts('pending'))}, "
+                    f"firing {sorted(prom.alerts())})"
+                ),
             )
             after = time.monotonic() - stopped
             assert stack.scalar(lag_sum) == 1200
