@@ -104,6 +104,7 @@ def reference_event(item: SimEvent) -> dict[str, Any] | None:
     document["occurred_at"] = _iso(math.floor(item.at))
     if document["type"] == "call.offer_missed":  # RINGNOANSWER tells whole milliseconds
         document["ring_seconds"] = round(document.get("ring_seconds", 0.0) * 1000) / 1000
+        document["reason"] = "no_answer"  # a declined ring is a RINGNOANSWER in the log too
     if document["type"] == "agent.state_changed" and document["state"] == "away":
         document.setdefault("reason", BREAK_REASON)  # PAUSE always names one here
     return document
