@@ -115,15 +115,15 @@ class ChatwootMapping:
     statuses: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUSES))
     priorities: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
     agents: Mapping[str, str] = field(default_factory=dict)
-    """User id → agent id (unlisted users: their email, else ``chatwoot-user-<id>``)."""
+    """User id → agent id (unlisted users: ``chatwoot-user-<id>``; a conversation's assignee
+    carries no email, so the id is what both assignments and messages have)."""
 
 
-def _iso(seconds: float) -> str:
-    return (
-        datetime.fromtimestamp(round(seconds, 3), UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+def iso(seconds: float) -> str:
+    """RFC 3339 UTC with milliseconds (integer arithmetic: 1.319 stays .319)."""
+    ms = round(seconds * 1000)
+    when = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _seconds(value: Any, what: str) -> float:
@@ -231,13 +231,8 @@ class ChatwootSource:
         return self.mapping.channels.get(str(kind), self.mapping.default_channel)
 
     def agent(self, user: Mapping[str, Any]) -> str:
-        uid = _ident(user.get("id"), "assignee.id")
-        if uid in self.mapping.agents:
-            return self.mapping.agents[uid]
-        email = user.get("email")
-        if isinstance(email, str) and 0 < len(email) <= 128:
-            return email
-        return f"chatwoot-user-{uid}"
+        uid = _ident(user.get("id"), "user id")
+        return self.mapping.agents.get(uid, f"chatwoot-user-{uid}")
 
     def _created(self, c: Mapping[str, Any]) -> list[dict[str, object]]:
         at = _seconds(c.get("created_at"), "created_at")
@@ -245,7 +240,7 @@ class ChatwootSource:
         event: dict[str, object] = {
             "type": "ticket.created",
             "event_id": f"{prefix}:created",
-            "occurred_at": _iso(at),
+            "occurred_at": iso(at),
             "ticket_id": ticket,
             "queue": self.queue(c),
             "channel": self.channel(c),
@@ -280,7 +275,7 @@ class ChatwootSource:
         return {
             "type": "ticket.status_changed",
             "event_id": f"{self._prefix(c)}:status:{raw}:{round(at * 1000)}",
-            "occurred_at": _iso(at),
+            "occurred_at": iso(at),
             "ticket_id": self.ticket_id(c),
             "status": status,
         }
@@ -292,7 +287,7 @@ class ChatwootSource:
         return {
             "type": "ticket.assigned",
             "event_id": f"{self._prefix(c)}:assignee:{assignee.get('id')}:{round(at * 1000)}",
-            "occurred_at": _iso(at),
+            "occurred_at": iso(at),
             "ticket_id": self.ticket_id(c),
             "agent_id": agent,
         }
@@ -327,7 +322,7 @@ class ChatwootSource:
             "type": "ticket.message_added",
             "event_id": f"chatwoot:{_ident(c.get('account_id'), 'conversation.account_id')}"
             f":message:{mid}",
-            "occurred_at": _iso(at),
+            "occurred_at": iso(at),
             "ticket_id": self.ticket_id(c),
         }
         sender = _obj(m.get("sender"))
@@ -362,7 +357,7 @@ class ChatwootSource:
         return Translation([{
             "type": "survey.responded",
             "event_id": f"chatwoot:{account}:csat:{mid}",
-            "occurred_at": _iso(at),
+            "occurred_at": iso(at),
             "ticket_id": self.ticket_id(c),
             "kind": "csat",
             "score": rating,
