@@ -101,7 +101,7 @@ class ContactOrder:
     def __init__(
         self,
         hold_seconds: float = 2.0,
-        settle_seconds: float = 0.05,
+        settle_seconds: float = 0.02,
         *,
         max_contacts: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
