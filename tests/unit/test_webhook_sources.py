@@ -350,3 +350,18 @@ def test_a_message_before_its_conversation_waits_and_goes_out_after_it() -> None
     assert sent == [[created["event_id"], message["event_id"]]]
     assert answers == [2, 2]
     assert (order.held, order.released_unordered) == (1, 0)
+
+
+def test_the_order_remembers_at_most_max_contacts() -> None:
+    async def publish(events: Sequence[Mapping[str, Any]]) -> int:
+        return len(events)
+
+    async def run() -> ContactOrder:
+        order = ContactOrder(hold_seconds=0.0, settle_seconds=0.0, max_contacts=2)
+        for n in range(5):
+            await order.publish([_ev("ticket.created", 1, f"t{n}", queue="q", channel="chat")],
+                                publish)  # fmt: skip
+        return order
+
+    order = asyncio.run(run())
+    assert list(order._contacts) == ["t3", "t4"]
