@@ -337,7 +337,8 @@ class _Demo:
         )
         print(
             f"connector: python -m stream connect asterisk (pid {self._connector.process.pid}, "
-            f"metrics http://127.0.0.1:{port}/metrics, log {self._connector.log_path})"
+            f"metrics http://127.0.0.1:{port}/metrics, log {self._connector.log_path})",
+            flush=True,
         )
         seed = self._seed if self._seed is not None else int(time.time())
 

@@ -387,7 +387,10 @@ def test_demo_with_calls_from_a_queue_log(tmp_path: Path, running: list[Running]
     url = found(r"^metrics:\s+(http://\S+/metrics)")
     broker_url = found(r"^broker:\s+(kafka://\S+)")
     assert url is not None and broker_url is not None
-    assert found(r"^connector: (python -m stream connect asterisk)") is not None
+    wait_until(  # printed once the connector's process is started, after the worker's lines
+        lambda: found(r"^connector: (python -m stream connect asterisk)") is not None,
+        60, "the connector's line",
+    )  # fmt: skip
     wait_until(
         lambda: total(parse(get(url)[1]), "contact_centre_calls_answered_total") > 0,
         180, "the worker to count answered calls from the queue_log",
