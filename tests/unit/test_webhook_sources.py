@@ -327,3 +327,41 @@ def test_an_event_waits_for_its_creation_then_is_released_and_counted() -> None:
     order = asyncio.run(run())
     assert sent == ["t1:ticket.message_added:5"]
     assert (order.held, order.released_unordered) == (1, 1)
+
+
+def test_a_message_before_its_conversation_waits_and_goes_out_after_it() -> None:
+    created = _ev("ticket.created", 1, queue="q", channel="chat")
+    message = _ev("ticket.message_added", 4, author="customer")
+    sent: list[list[str]] = []
+
+    async def publish(events: Sequence[Mapping[str, Any]]) -> int:
+        sent.append([str(e["event_id"]) for e in events])
+        return len(events)
+
+    async def run() -> tuple[ContactOrder, list[int]]:
+        order = ContactOrder(hold_seconds=30.0, settle_seconds=0.0)
+        early = asyncio.ensure_future(order.publish([message], publish))
+        await asyncio.sleep(0.1)  # the message is held: nothing went out
+        assert sent == [] and not early.done()
+        late = await order.publish([created], publish)
+        return order, [await early, late]
+
+    order, answers = asyncio.run(run())
+    assert sent == [[created["event_id"], message["event_id"]]]
+    assert answers == [2, 2]
+    assert (order.held, order.released_unordered) == (1, 0)
+
+
+def test_the_order_remembers_at_most_max_contacts() -> None:
+    async def publish(events: Sequence[Mapping[str, Any]]) -> int:
+        return len(events)
+
+    async def run() -> ContactOrder:
+        order = ContactOrder(hold_seconds=0.0, settle_seconds=0.0, max_contacts=2)
+        for n in range(5):
+            await order.publish([_ev("ticket.created", 1, f"t{n}", queue="q", channel="chat")],
+                                publish)  # fmt: skip
+        return order
+
+    order = asyncio.run(run())
+    assert list(order._contacts) == ["t3", "t4"]

@@ -7,7 +7,7 @@
     max_body_bytes: 1048576    # larger bodies: 413
     body_timeout_seconds: 10   # a body not fully read by then: 408
     hold_seconds: 2.0          # how long an event waits for its contact's creation
-    settle_seconds: 0.05       # deliveries of one contact this close together are sorted
+    settle_seconds: 0.02       # deliveries of one contact this close together are sorted
     generic:                   # POST /v1/events
       token_file: /run/secrets/ingest-token   # or token_env: NAME, or unsigned: true
     sources:                   # POST /webhooks/<name>
@@ -51,7 +51,7 @@ class GatewayConfig:
     max_body_bytes: int = 1024 * 1024
     body_timeout_seconds: float = 10.0
     hold_seconds: float = 2.0
-    settle_seconds: float = 0.05
+    settle_seconds: float = 0.02
     generic_token: Secret | None = None
     generic_enabled: bool = True
     """False when the config has no ``generic:`` key and no token was given another way."""
@@ -141,7 +141,7 @@ def parse_gateway_config(
         ),
         body_timeout_seconds=reader.number(doc, "body_timeout_seconds", 10.0, minimum=0.001),
         hold_seconds=reader.number(doc, "hold_seconds", 2.0),
-        settle_seconds=reader.number(doc, "settle_seconds", 0.05),
+        settle_seconds=reader.number(doc, "settle_seconds", 0.02),
         generic_token=token,
         generic_enabled=generic is not None,
         sources=tuple(sources),

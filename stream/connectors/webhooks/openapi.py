@@ -120,7 +120,7 @@ def document() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _error("The body is not a JSON array (nor NDJSON)."),
+                        "400": _error("The body is empty, or not a JSON array (nor NDJSON)."),
                         "401": _error("No bearer token."),
                         "403": _error("A wrong bearer token."),
                         "404": _error("The generic route is not configured."),

@@ -101,7 +101,7 @@ class ContactOrder:
     def __init__(
         self,
         hold_seconds: float = 2.0,
-        settle_seconds: float = 0.05,
+        settle_seconds: float = 0.02,
         *,
         max_contacts: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
@@ -123,10 +123,13 @@ class ContactOrder:
         contact = self._contacts.get(key)
         if contact is None:
             contact = self._contacts[key] = _Contact()
-            if len(self._contacts) > self.max_contacts:
-                for old in list(self._contacts)[: len(self._contacts) - self.max_contacts]:
-                    if not self._contacts[old].pending and self._contacts[old].flusher is None:
-                        del self._contacts[old]
+            if len(self._contacts) > self.max_contacts:  # one out per one in: O(1)
+                oldest = next(iter(self._contacts))
+                entry = self._contacts[oldest]
+                if entry.pending or entry.flusher is not None:
+                    self._contacts.move_to_end(oldest)  # busy: it goes out later
+                else:
+                    del self._contacts[oldest]
         else:
             self._contacts.move_to_end(key)
         return contact

@@ -226,6 +226,8 @@ class Gateway:
         body = await self._body(request, GENERIC)
         if isinstance(body, web.Response):
             return body
+        if not body.strip():
+            return await self._reject(GENERIC, body, "empty_body", "no events in the body")
         lines = split_events(body)
         if isinstance(lines, Rejection):
             return await self._reject(GENERIC, body, lines.reason, lines.detail)
