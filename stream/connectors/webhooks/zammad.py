@@ -10,8 +10,10 @@ is, not what happened, so each delivery gives, with ids from Zammad's own ids:
   from ``create_article_type``, priority, customer) — the same id every time, so only the first
   one counts;
 * ``ticket.status_changed`` for the ticket's state at ``updated_at`` (new/open → open, pending
-  reminder / pending close → pending, closed → solved, merged / removed → closed), except an
-  open state at creation; a repeated state does nothing in the worker;
+  reminder / pending close → pending, closed → solved, merged / removed → closed), except
+  ``new`` and an open state at creation; the gateway does not send a repeat of the status it
+  last sent for the ticket (``order.ContactOrder``: counted as ignored, ``unchanged``), and a
+  repeat that still goes out (the first after a restart) does nothing in the worker;
 * ``ticket.assigned`` when an owner is set (``zammad:<id>:owner:<owner>``);
 * ``ticket.message_added`` for the article (``zammad:article:<id>``): sender Customer →
   customer, Agent → agent, System → bot; ``internal`` → a private note.
@@ -122,7 +124,8 @@ class ZammadSource:
         status = self.statuses.get(state)
         if status is None:
             raise TranslationError("unknown_status", f"ticket.state: {state!r} is not mapped")
-        if not (status == "open" and updated_at <= created_at + 1):
+        # "new" is the state a ticket is created in and never returns to: no change to report
+        if state != "new" and not (status == "open" and updated_at <= created_at + 1):
             events.append({"type": "ticket.status_changed",
                            "event_id": f"zammad:{tid}:state:{state}:{round(updated_at * 1000)}",
                            "occurred_at": iso(updated_at), "ticket_id": ticket,

@@ -8,7 +8,8 @@ Zendesk event webhooks post ``{"type": "zen:event-type:ticket.<kind>", "id": <ev
   plus ``ticket.status_changed`` when it starts in another status than open and
   ``ticket.assigned`` when it starts assigned;
 * ``ticket.status_changed`` → ``ticket.status_changed`` (NEW/OPEN → open, PENDING → pending,
-  HOLD → on_hold, SOLVED → solved, CLOSED → closed; DELETED and the like are ignored);
+  HOLD → on_hold, SOLVED → solved, CLOSED → closed; DELETED and the like are ignored, and so
+  is a change whose ``previous`` maps to the same status, e.g. NEW → OPEN: ``unchanged``);
 * ``ticket.comment_added`` → ``ticket.message_added`` (``author.is_staff`` → agent, else
   customer; users listed in ``bots`` → bot; ``is_public: false`` → a private note);
 * ``ticket.agent_assignment_changed`` → ``ticket.assigned``;
@@ -166,9 +167,14 @@ class ZendeskSource:
         if short == "ticket.created":
             return Translation(self._created(payload))
         if short == "ticket.status_changed":
-            raw = str(_obj(payload.get("event")).get("current", "")).lower()
+            change = _obj(payload.get("event"))
+            raw = str(change.get("current", "")).lower()
             if raw in IGNORED_STATUSES:
                 return Translation([], ignored=f"ticket.status_changed:{raw}")
+            before = self.mapping.statuses.get(str(change.get("previous") or "").lower())
+            if before is not None and before == self.mapping.statuses.get(raw):
+                # NEW -> OPEN (an agent's first touch) is open -> open here: nothing changed
+                return Translation([], ignored="ticket.status_changed:unchanged")
             return Translation([self._status(payload, raw, "time")])
         if short == "ticket.comment_added":
             return self._comment(payload)
