@@ -9,17 +9,23 @@
   topic, and the worker's count of status changes is exactly the twin's plus those.
 * A missing, wrong, tampered or (Zendesk) replayed signature is 401 / 403, counted by reason
   and kept in the ingest dead-letter topic; the signed delivery is accepted.
+* The README's command serves Zendesk and Zammad routes next to Chatwoot's from one config.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
@@ -329,3 +335,68 @@ def test_helpdesk_signatures_missing_wrong_tampered_or_replayed_are_refused_and_
     assert all(SECRET.encode() not in r.value for r in kept)
     got = consume_all(broker.bootstrap, tickets, 1)
     assert json.loads(got[0].value)["type"] == "ticket.created"
+
+
+def test_the_readme_command_serves_zendesk_and_zammad_next_to_chatwoot(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    port = find_free_port()
+    for name in ("chatwoot", "zendesk", "zammad"):
+        (tmp_path / f"{name}.secret").write_text(SECRET)
+    config = tmp_path / "webhooks.yaml"
+    config.write_text(
+        f"port: {port}\nsources:\n"
+        f"  chatwoot:\n    secret_file: {tmp_path / 'chatwoot.secret'}\n"
+        f"  zendesk:\n    secret_file: {tmp_path / 'zendesk.secret'}\n"
+        f"    groups:\n      '{zendesk_generate.group_id('billing')}': billing\n"
+        f"  zammad:\n    secret_file: {tmp_path / 'zammad.secret'}\n"
+    )
+    command = [sys.executable, "-m", "stream", "connect", "webhooks", "--config", str(config)]
+    env = {k: x for k, x in os.environ.items() if not k.startswith("STREAM_")}
+    env.update(STREAM_BROKER_URL=broker.url, STREAM_PARTITIONS="4",
+               STREAM_TOPIC_TICKETS="readme-helpdesk-tickets")  # fmt: skip
+    sim = Simulation(seed=5, start=datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+    events = list(sim.events(until=sim.start + 900))
+    firsts: dict[str, Delivery] = {
+        "zendesk": zendesk_generate.generate(events)[0][0],
+        "zammad": zammad_generate.generate(events)[0][0],
+    }
+    base = f"http://127.0.0.1:{port}"
+
+    def post(path: str, body: bytes, headers: dict[str, str]) -> int | None:
+        request = urllib.request.Request(base + path, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except (urllib.error.URLError, ConnectionError):
+            return None
+
+    log_path = tmp_path / "gateway.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        wait_until(lambda: post("/webhooks/zendesk", b"{}", {}) == 401, 30, "the gateway")
+        assert post("/webhooks/zammad", b"{}", {}) == 401
+        for name, d in firsts.items():
+            assert post(f"/webhooks/{name}", d.body, d.headers(SECRET, time.time())) == 200
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+            samples = parse(r.read().decode())
+        for name in firsts:
+            assert value(samples, "contact_centre_connector_translated_total", connector=name,
+                         type="ticket.created") == 1  # fmt: skip
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    text = log_path.read_text()
+    assert "/webhooks/chatwoot, /webhooks/zendesk, /webhooks/zammad" in text
+    assert SECRET not in text
+    got = consume_all(broker.bootstrap, "readme-helpdesk-tickets", 3)  # zammad: + 1st article
+    assert sorted(json.loads(r.value)["type"] for r in got) == [
+        "ticket.created", "ticket.created", "ticket.message_added"]  # fmt: skip
