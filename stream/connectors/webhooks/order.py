@@ -16,6 +16,16 @@ answered only after its own events were acknowledged. Events this process alread
 (same ``event_id``: a vendor retry) are not sent again; a copy that still gets through (after a
 restart) is dropped by the worker.
 
+A ``ticket.status_changed`` to the status that this process last published for its ticket
+changes nothing in the worker, so it is not sent either: it is counted (``unchanged``) and
+handed to the request's ``on_unchanged`` callback (the gateway counts it as ignored). Snapshot
+webhooks (Zammad's) repeat the ticket's state in every delivery; this keeps most repeats out of
+the event counts. Only published status *changes* set what is known, not a creation: a
+creation can be a vendor's retry after a restart, when the previous process may already have
+published a status change that a reopen to ``open`` must follow (processes of one gateway run
+one after the other, so once this process published a status, the worker has it). Until then
+a repeat goes out, and the worker treats it as the no-op it is.
+
 Memory: one small entry per recent contact (published ids), at most ``max_contacts``, least
 recently used first out.
 """
@@ -32,6 +42,7 @@ from datetime import datetime
 from typing import Any, Final
 
 Publish = Callable[[Sequence[Mapping[str, Any]]], Awaitable[int]]
+Unchanged = Callable[[Mapping[str, Any]], None]
 
 CREATING: Final = frozenset({"ticket.created", "call.queued"})
 _RANK: Final = {"ticket.created": 0, "call.queued": 0, "ticket.assigned": 1}
@@ -82,11 +93,14 @@ def in_vendor_order(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
 class _Waiting:
     events: Sequence[Mapping[str, Any]]
     done: asyncio.Future[int]
+    on_unchanged: Unchanged | None = None
 
 
 @dataclass(slots=True)
 class _Contact:
     created: bool = False
+    status: str | None = None
+    """The ticket's status as last published by this process (None: not known)."""
     ids: set[str] = field(default_factory=set)
     pending: list[_Waiting] = field(default_factory=list)
     last_arrival: float = 0.0
@@ -117,6 +131,8 @@ class ContactOrder:
         """Sends published after ``hold_seconds`` without their contact's creation."""
         self.duplicates = 0
         """Events not sent again because this process had already published them."""
+        self.unchanged = 0
+        """Status changes not sent because their ticket already had that status."""
         self._contacts: OrderedDict[str, _Contact] = OrderedDict()
 
     def _contact(self, key: str) -> _Contact:
@@ -140,9 +156,16 @@ class ContactOrder:
         for contact in self._contacts.values():
             contact.arrived.set()
 
-    async def publish(self, events: Sequence[Mapping[str, Any]], publish: Publish) -> int:
+    async def publish(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        publish: Publish,
+        on_unchanged: Unchanged | None = None,
+    ) -> int:
         """Publish ``events`` (one contact's) in order with the other deliveries of that
-        contact; returns how many were sent. Raises what ``publish`` raises, or ``Closing``."""
+        contact; returns how many were sent. Raises what ``publish`` raises, or ``Closing``.
+        ``on_unchanged`` is called with each of ``events`` not sent because it changes nothing
+        (once the batch it went out with was acknowledged)."""
         if not events:
             return 0
         if self.closing:
@@ -153,7 +176,7 @@ class ContactOrder:
         if not contact.pending:
             contact.first_pending = now
         contact.last_arrival = now
-        waiting = _Waiting(events, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(events, asyncio.get_running_loop().create_future(), on_unchanged)
         contact.pending.append(waiting)
         contact.arrived.set()
         if contact.flusher is None:
@@ -210,19 +233,35 @@ class ContactOrder:
 
     async def _send(self, contact: _Contact, batch: list[_Waiting], publish: Publish) -> int:
         todo: list[Mapping[str, Any]] = []
+        unchanged: list[tuple[_Waiting, Mapping[str, Any]]] = []
         seen = set(contact.ids)
-        for event in in_vendor_order([e for w in batch for e in w.events]):
+        status = contact.status
+        pairs = [(w, e) for w in batch for e in w.events]
+        owner = {id(e): w for w, e in pairs}
+        for event in in_vendor_order([e for _, e in pairs]):
             event_id = str(event.get("event_id"))
             if event_id in seen:
                 self.duplicates += 1
                 continue
             seen.add(event_id)
+            if str(event.get("type")) == "ticket.status_changed":
+                if status is not None and event.get("status") == status:
+                    unchanged.append((owner[id(event)], event))
+                    continue
+                new = event.get("status")
+                status = new if isinstance(new, str) else None
             todo.append(event)
         sent = await publish(todo) if todo else 0
         for event in todo:
             contact.ids.add(str(event.get("event_id")))
             if str(event.get("type")) in CREATING:
                 contact.created = True
+        contact.status = status
+        for w, event in unchanged:
+            contact.ids.add(str(event.get("event_id")))
+            self.unchanged += 1
+            if w.on_unchanged is not None:
+                w.on_unchanged(event)
         return sent
 
 

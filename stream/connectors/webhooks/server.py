@@ -11,7 +11,8 @@
 4. the events go out in the vendor's order per contact (``order.ContactOrder``) and the answer,
    200 ``{"accepted": n}``, comes only after the broker acknowledged them; with the broker down
    it is 503 with ``Retry-After`` (vendors retry: nothing is lost, and the retry makes the same
-   event ids, so nothing is counted twice).
+   event ids, so nothing is counted twice); a status change to the status the ticket already
+   has is not sent and is counted as ignored (``<type>:unchanged``).
 
 ``POST /v1/events`` (``generic``): contract events as a JSON array or NDJSON, with
 ``Authorization: Bearer <token>``. Each event is checked by the contract decoder on its own: the
@@ -181,7 +182,9 @@ class Gateway:
 
         before = self.order.released_unordered
         try:
-            sent = await self.order.publish(translation.events, publish)
+            sent = await self.order.publish(
+                translation.events, publish, lambda e: metrics.ignored(f"{e['type']}:unchanged")
+            )
         except BrokerUnavailable as exc:
             log.warning("%s: broker unavailable, answered 503: %s", route, exc)
             return _unavailable()
