@@ -12,7 +12,10 @@ On one embedded broker:
   (``Connector.once``: parse, translate, check, publish) to the broker's acknowledgement of
   every event;
 - ``twilio``: the simulator's traffic posted as signed TaskRouter callbacks to the connector in
-  this process (``benchmarks.twilio``): callbacks/s, answered 204 only after the broker's acks.
+  this process (``benchmarks.twilio``): callbacks/s, answered 204 only after the broker's acks;
+- ``webhooks``: the webhook gateway (``benchmarks.webhooks``): signed Chatwoot deliveries at
+  several concurrencies, the highest requests/s whose p99 stays under 50 ms, and the generic
+  ``/v1/events`` route's events/s.
 
 Every run checks its counts (no line rejected, every event acknowledged, every callback 204)
 before it reports a rate. It writes its section of ``docs/benchmarks.md`` (also part of
@@ -37,7 +40,7 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import twilio
+from benchmarks import twilio, webhooks
 from benchmarks.report import replace_section
 from stream.broker import EmbeddedBroker, create_topics
 from stream.config import Settings
@@ -65,10 +68,14 @@ class Plan:
     twilio_minutes: float = 60.0
     twilio_rate: float = 4.0
     twilio_concurrency: int = 64
+    webhooks_minutes: float = 120.0
+    webhooks_rate: float = 4.0
+    webhooks_levels: tuple[int, ...] = (1, 4, 16, 64)
 
 
 SMOKE: Final = Plan(asterisk_hours=0.25, asterisk_rate=1.0, repeats=1, twilio_minutes=5.0,
-                    twilio_rate=1.0, twilio_concurrency=8)  # fmt: skip
+                    twilio_rate=1.0, twilio_concurrency=8, webhooks_minutes=10.0,
+                    webhooks_rate=1.0, webhooks_levels=(4,))  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -84,6 +91,7 @@ class Connectors:
     asterisk_lines_per_second: float = 0.0
     asterisk_events_per_second: float = 0.0
     twilio: dict[str, Any] | None = None
+    webhooks: dict[str, Any] | None = None
 
 
 def _settings(broker: EmbeddedBroker) -> Settings:
@@ -173,13 +181,15 @@ async def measure(broker: EmbeddedBroker, plan: Plan) -> Connectors:
     out.asterisk_events_per_second = stats.events / elapsed
     out.twilio = await twilio.measure(broker, plan.twilio_minutes, plan.twilio_rate,
                                       plan.twilio_concurrency, hold=2.0)  # fmt: skip
+    out.webhooks = await webhooks.measure(broker, plan.webhooks_minutes, plan.webhooks_rate,
+                                          plan.webhooks_levels)  # fmt: skip
     return out
 
 
 def section(c: Connectors) -> str:
     """The report's section (heading to the next one)."""
     raw = c.raw_events_per_second
-    t = c.twilio or {}
+    t, w = c.twilio or {}, c.webhooks or {}
     rows = [
         ("Raw aiokafka producer, `acks=all`, the same events pre-encoded (ceiling)",
          f"{raw:,.0f} events/s", "1.000"),
@@ -196,6 +206,7 @@ def section(c: Connectors) -> str:
          f"{t.get('events_per_second', 0) / raw:.3f}"),
         ("Twilio callback latency, median / p99",
          f"{t.get('latency_median_ms', 0):.1f} ms / {t.get('latency_p99_ms', 0):.1f} ms", ""),
+        *_webhook_rows(c.webhooks or {}, raw),
     ]  # fmt: skip
     return "\n".join([
         HEADING,
@@ -207,15 +218,46 @@ def section(c: Connectors) -> str:
         "for the translator. Twilio: "
         f"{t.get('callbacks', 0):,} callbacks ({c.plan.twilio_minutes:g} simulated minutes at "
         f"rate {c.plan.twilio_rate:g}), each task's callbacks posted at once in shuffled order "
-        "as TaskRouter does, held until their predecessors are published. Ratios are events/s "
-        "against the raw producer of the same run. Every count is checked before a rate is "
-        "reported.",
+        "as TaskRouter does, held until their predecessors are published. Webhook gateway: "
+        f"{w.get('deliveries', 0):,} signed Chatwoot deliveries of {w.get('conversations', 0):,} "
+        f"conversations ({c.plan.webhooks_minutes:g} simulated minutes at rate "
+        f"{c.plan.webhooks_rate:g}), each conversation's deliveries one after the other, "
+        f"`settle_seconds` {w.get('settle_seconds')} (the default); the generic route gets the "
+        "same traffic's contract events as NDJSON bodies. Ratios are events/s against the raw "
+        "producer of the same run. Every count is checked before a rate is reported.",
         "",
         "| measure | result | ÷ raw producer |",
         "|---|---|---|",
         *(f"| {a} | {b} | {r} |" for a, b, r in rows),
         "",
     ])  # fmt: skip
+
+
+def _webhook_rows(w: dict[str, Any], raw: float) -> list[tuple[str, str, str]]:
+    """One row per Chatwoot concurrency, the best under the p99 target, the generic route."""
+    rows = [
+        (f"Webhook gateway, Chatwoot deliveries → 200 after the broker's acks, "
+         f"{r['concurrency']} conversations in flight",
+         f"{r['requests_per_second']:,.0f} requests/s, median {r['latency_median_ms']:.1f} ms, "
+         f"p99 {r['latency_p99_ms']:.1f} ms", f"{r['events_per_second'] / raw:.3f}")
+        for r in w.get("chatwoot", [])
+    ]  # fmt: skip
+    best = w.get("best_within_p99")
+    target = w.get("p99_target_ms", 0)
+    rows.append((
+        f"Webhook gateway: requests/s at p99 < {target:g} ms",
+        f"{best['requests_per_second']:,.0f} requests/s ({best['concurrency']} in flight)"
+        if best else f"none of the runs had p99 < {target:g} ms", "",
+    ))  # fmt: skip
+    g = w.get("generic")
+    if g:
+        rows.append((
+            f"Webhook gateway, `/v1/events` NDJSON bodies of {g['batch']} events, "
+            f"{g['concurrency']} in flight",
+            f"{g['events_per_second']:,.0f} events/s, p99 {g['latency_p99_ms']:.1f} ms per body",
+            f"{g['events_per_second'] / raw:.3f}",
+        ))  # fmt: skip
+    return rows
 
 
 def write_section(doc: Path, c: Connectors) -> None:
@@ -240,12 +282,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--twilio-rate", type=float, default=d.twilio_rate)
     parser.add_argument("--concurrency", type=int, default=d.twilio_concurrency,
                         help="callbacks in flight (default %(default)s)")  # fmt: skip
+    parser.add_argument("--webhooks-minutes", type=float, default=d.webhooks_minutes)
+    parser.add_argument("--webhooks-rate", type=float, default=d.webhooks_rate)
+    parser.add_argument("--webhooks-levels", type=int, nargs="+", default=d.webhooks_levels,
+                        help="gateway: conversations in flight, one run each")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="a tiny run (used by the tests)")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     plan = SMOKE if args.smoke else Plan(args.hours, args.rate, args.repeats,
                                          args.twilio_minutes, args.twilio_rate,
-                                         args.concurrency)  # fmt: skip
+                                         args.concurrency, args.webhooks_minutes,
+                                         args.webhooks_rate,
+                                         tuple(args.webhooks_levels))  # fmt: skip
     with EmbeddedBroker() as broker:
         result = asyncio.run(measure(broker, plan))
     write_section(args.doc, result)

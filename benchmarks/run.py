@@ -16,8 +16,8 @@ measures, each on the same broker:
   against a reference computed from the file (``benchmarks.backlog``);
 - ``latency``: a fresh worker fed at a fixed offered load: publish → ``/metrics`` reflects it;
 - ``memory``: a fresh worker's resident size before and after N open tickets and M waiting calls;
-- ``connectors``: the Asterisk and Twilio connectors against a raw producer
-  (``benchmarks.connectors``), its own section of the report;
+- ``connectors``: the Asterisk and Twilio connectors and the webhook gateway against a raw
+  producer (``benchmarks.connectors``), its own section of the report;
 - ``wallboard``: the page's main thread with 500 tiles in headless Chromium, before and after
   (``benchmarks.wallboard``), its own section of the report.
 
@@ -804,8 +804,10 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
             broker, connectors.SMOKE if plan == SMOKE else connectors.Plan()
         )
         callbacks = (ingest.twilio or {}).get("callbacks_per_second", 0)
+        best = (ingest.webhooks or {}).get("best_within_p99") or {}
         _say(f"connectors: asterisk {ingest.asterisk_lines_per_second:,.0f} lines/s, "
-             f"twilio {callbacks:,.0f} callbacks/s")  # fmt: skip
+             f"twilio {callbacks:,.0f} callbacks/s, webhook gateway "
+             f"{best.get('requests_per_second', 0):,.0f} requests/s at p99 < 50 ms")  # fmt: skip
     smoke = plan == SMOKE
     boards = await wallboard.run(
         wallboard.SMOKE if smoke else wallboard.Plan(),

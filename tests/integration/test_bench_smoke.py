@@ -62,6 +62,12 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     assert ingest["lines"] > 0 and ingest["events"] > 0 and ingest["raw_events_per_second"] > 0
     assert ingest["asterisk_lines_per_second"] > 0
     assert ingest["twilio"]["callbacks"] > 0 and ingest["twilio"]["callbacks_per_second"] > 0
+    gateway = ingest["webhooks"]
+    (chatwoot,) = gateway["chatwoot"]
+    assert chatwoot["requests"] == gateway["deliveries"] > 0
+    assert 0 < chatwoot["latency_median_ms"] <= chatwoot["latency_p99_ms"]
+    assert gateway["generic"]["events"] > 0 and gateway["generic"]["events_per_second"] > 0
+    assert "| Webhook gateway: requests/s at p99 < 50 ms |" in text
 
 
 def test_profile_smoke_run_writes_the_flame_graph_and_the_tables(tmp_path: Path) -> None:
