@@ -201,9 +201,7 @@ def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
     yield from out
 
 
-def steps(
-    events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]
-) -> Iterator[None]:
+def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
     """``generate``'s work, appending to ``out`` and ``twin``; pauses before each event."""
     b = _Builder()
 
