@@ -46,7 +46,7 @@ class AgentTiles:
     agents_away: int | None = None
     agents_away_by_reason: dict[str, int] | None = None
     """Reason label (a listed reason or ``other``) → agents away, every label present."""
-    agents_ringing: int = 0
+    agents_ringing: int | None = None
     offers_missed: int = 0
     agent_answer_rate_today: float | None = None
 
@@ -67,7 +67,7 @@ def agent_tiles(
     rate = None
     if today is not None and today.agent_offers > 0:
         rate = today.agent_offers_answered / today.agent_offers
-    ringing = 0 if live is None else sum(live.ringing.values())
+    ringing = None if live is None else sum(live.ringing.values())
     if live is None or live.agents is None:
         return AgentTiles(
             agents_ringing=ringing, offers_missed=missed, agent_answer_rate_today=rate

@@ -139,7 +139,7 @@ def test_a_queue_without_agents_has_no_agent_tiles() -> None:
     s = billing(w)
     assert (s.agents_staffed, s.agents_on_queue, s.agents_away) == (None, None, None)
     assert s.agents_away_by_reason is None
-    assert (s.agents_ringing, s.offers_missed, s.agent_answer_rate_today) == (0, 0, None)
+    assert (s.agents_ringing, s.offers_missed, s.agent_answer_rate_today) == (0, 0, None)  # live
     assert (s.agent_list, s.agents_listed_of) == ([], 0)
     assert s.status["agents_away"] == "none"
 
