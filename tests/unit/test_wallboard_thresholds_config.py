@@ -4,10 +4,11 @@ error naming the file, the line and the key path, exactly."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from stream.config import Settings, TargetsError, parse_targets
+from stream.config import Settings, TargetsError, load_targets, parse_targets
 from stream.thresholds import Threshold
 
 
@@ -175,3 +176,31 @@ def test_the_agents_listed_setting() -> None:
     assert Settings.from_env({"STREAM_WALLBOARD_AGENTS": "0"}).wallboard_agents == 0
     with pytest.raises(ValueError, match="STREAM_WALLBOARD_AGENTS"):
         Settings.from_env({"STREAM_WALLBOARD_AGENTS": "500"})
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_readme_example_and_its_quoted_error_are_real() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("  ```yaml\n  wallboard_thresholds:") + len("  ```yaml\n")
+    example = textwrap.dedent(readme[start : readme.index("  ```\n", start)])
+    b = parse_targets(example, source="README.md")
+    assert dict(b.thresholds("billing")) == {
+        "agents_away": Threshold(2, 4),
+        "agent_answer_rate_today": Threshold(0.9, 0.75),
+        "calls_waiting": Threshold(5, 10),
+        "oldest_call_waiting_seconds": Threshold(30, 120),
+    }
+    wrong = "queues:\n  billing:\n    wallboard_thresholds:\n      agents_away: {warn: 3, bad: 2}\n"
+    with pytest.raises(TargetsError) as caught:
+        parse_targets(wrong, source="targets.yaml")
+    assert f"({caught.value!s})" in " ".join(readme.replace("`", "").split())
+
+
+def test_the_example_targets_file_sets_thresholds() -> None:
+    b = load_targets(ROOT / "deploy" / "targets.example.yaml")
+    assert dict(b.thresholds("billing")) == {
+        "agents_away": Threshold(3, 6),
+        "agent_answer_rate_today": Threshold(0.9, 0.75),
+    }
