@@ -5,7 +5,10 @@
 // snapshot changed) and tickAgents (every second). A row carries instants (since,
 // handling_since, event time); its durations are the worker's (snapshot.at - since) plus the
 // time since the snapshot was written, so they tick here without a new snapshot. The rows are
-// rebuilt only when the list changed; a tick writes only the duration texts that changed.
+// rebuilt only when the list changed; a tick writes only the duration texts that changed, and
+// only of the lists on screen (an IntersectionObserver follows them; a list scrolled or paged
+// into view is ticked at once): with 500 tiles of 20 agents, ticking every list cost the page
+// three times its main-thread time (benchmarks/wallboard.py, docs/benchmarks.md).
 // Data reaches the DOM through text nodes and dataset only, never as markup.
 "use strict";
 
@@ -24,6 +27,19 @@ const STATE_NAMES = {
   away: "away",
 };
 
+const agentViews = new WeakMap(); // list element -> its view, for the observer
+const onScreen =
+  typeof IntersectionObserver === "function"
+    ? new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const agents = agentViews.get(entry.target);
+        if (!agents) continue;
+        agents.visible = entry.isIntersecting;
+        if (agents.visible) tickAgentList(agents, serverNow());
+      }
+    })
+    : null;
+
 function makeAgentsView() {
   const el = document.createElement("div");
   el.className = "agents";
@@ -37,11 +53,19 @@ function makeAgentsView() {
     head: textChild(head),
     rows,
     items: [], // one view per row: {el, id, state, inState, call, since, handlingSince}
-    key: null, // the agent_list drawn, as JSON: a heartbeat with the same list changes nothing
+    list: null, // the agent_list drawn: a heartbeat with the same list changes nothing
+    of: -1, // and agents_listed_of
     at: Number.NaN, // the snapshot's worker clock
     updatedAt: Number.NaN, // and the wall clock it was written at
     away: null, // the text node of the reasons under the Away tile
+    visible: onScreen === null, // on screen (ticked every second); without an observer: always
   };
+}
+
+// Called once the tile is made: the list is observed from then on.
+function observeAgents(agents) {
+  agentViews.set(agents.el, agents);
+  if (onScreen) onScreen.observe(agents.el);
 }
 
 function makeRow() {
@@ -79,9 +103,9 @@ function drawAgents(view, snapshot) {
   agents.updatedAt = Number(snapshot.updated_at);
   const list = Array.isArray(snapshot.agent_list) ? snapshot.agent_list : [];
   const of = Number(snapshot.agents_listed_of) || 0;
-  const key = JSON.stringify([list, of]);
-  if (key !== agents.key) {
-    agents.key = key;
+  if (of !== agents.of || !sameList(agents.list, list)) {
+    agents.list = list;
+    agents.of = of;
     while (agents.items.length > list.length) agents.items.pop().el.remove();
     while (agents.items.length < list.length) {
       const item = makeRow();
@@ -99,6 +123,13 @@ function drawAgents(view, snapshot) {
       setText(item.state, reason ? `${name} · ${reason}` : name);
       item.since = Number(agent.since);
       item.handlingSince = agent.handling_since === null ? null : Number(agent.handling_since);
+      // The durations at the snapshot's instant (what tests compare exactly).
+      setData(item.el, "stateSeconds", String(agents.at - item.since));
+      setData(
+        item.el,
+        "callSeconds",
+        item.handlingSince === null ? "" : String(agents.at - item.handlingSince),
+      );
     });
     setClass(agents.el, "hidden", of === 0);
     setText(
@@ -107,25 +138,38 @@ function drawAgents(view, snapshot) {
         : `agents: ${of}, longest in state first`,
     );
   }
-  tickAgents(view, serverNow());
+  tickAgentList(agents, serverNow());
+}
+
+const ROW_KEYS = ["agent_id", "state", "reason", "since", "handling_since"];
+
+// Field by field: cheaper than serialising both lists on every heartbeat.
+function sameList(before, list) {
+  if (before === null || before.length !== list.length) return false;
+  for (let i = 0; i < list.length; i += 1) {
+    for (const key of ROW_KEYS) {
+      if (before[i][key] !== list[i][key]) return false;
+    }
+  }
+  return true;
+}
+
+// Every second, from wallboard.js: the lists on screen only.
+function tickAgents(view, now) {
+  if (view.agents.visible) tickAgentList(view.agents, now);
 }
 
 // Durations at the instant the snapshot was taken, plus the time since it was written.
-function tickAgents(view, now) {
-  const agents = view.agents;
+function tickAgentList(agents, now) {
   if (agents.items.length === 0) return;
   const elapsed = Math.max(0, now - agents.updatedAt);
   for (const item of agents.items) {
-    const inState = agents.at - item.since;
-    setData(item.el, "stateSeconds", String(inState));
-    setText(item.inState, format(Math.max(0, inState + elapsed), "duration"));
+    setText(item.inState, format(Math.max(0, agents.at - item.since + elapsed), "duration"));
     if (item.handlingSince === null) {
-      setData(item.el, "callSeconds", "");
       setText(item.call, "");
     } else {
-      const call = agents.at - item.handlingSince;
-      setData(item.el, "callSeconds", String(call));
-      setText(item.call, `call ${format(Math.max(0, call + elapsed), "duration")}`);
+      const call = agents.at - item.handlingSince + elapsed;
+      setText(item.call, `call ${format(Math.max(0, call), "duration")}`);
     }
   }
 }

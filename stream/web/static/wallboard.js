@@ -132,6 +132,7 @@ function makeView(queue) {
   }
   const agents = makeAgentsView(); // wallboard-agents.js
   tile.append(header, kpis, agents.el);
+  observeAgents(agents);
   return {
     el: tile,
     team: textChild(team),
