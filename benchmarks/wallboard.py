@@ -378,8 +378,8 @@ def _say(m: Measurement) -> None:
     )
 
 
-def report(results: Sequence[Measurement]) -> str:
-    """The ``## Wallboard`` section of ``docs/benchmarks.md``."""
+def report(results: Sequence[Measurement], heading: str = "## Wallboard") -> str:
+    """The ``## Wallboard`` section of ``docs/benchmarks.md`` (or another ``heading``)."""
     if not results:
         return ""
     p = results[-1].plan
@@ -402,7 +402,7 @@ def report(results: Sequence[Measurement]) -> str:
             f"| {caught} | {m.load_average:.1f} | {met} |"
         )
     lines = [
-        "## Wallboard",
+        heading,
         "",
         f"{p.tiles} tiles"
         + (f" listing {p.agents} agents each" if p.agents else "")
@@ -447,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also measure the wallboard of this commit ('' to skip)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="a tiny run, no baseline")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench-wallboard")
+    parser.add_argument("--section", metavar="HEADING",
+                        help="also write the report into docs/benchmarks.md under this ## heading"
+                        )  # fmt: skip
     return parser
 
 
@@ -462,6 +465,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.work_dir / "results.json").write_text(
         json.dumps([{**dataclasses.asdict(m), "busy": m.busy} for m in results], indent=2)
     )
+    if args.section:
+        from benchmarks.report import replace_section
+
+        heading = args.section if args.section.startswith("## ") else f"## {args.section}"
+        replace_section(ROOT / "docs" / "benchmarks.md", heading, report(results, heading))
     print(report(results))
     return 0
 
