@@ -187,6 +187,15 @@ def test_the_wallboard_lists_agents_and_shows_the_agent_tiles(
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "wallboard-agents.png"), full_page=True)
 
+    # Heartbeats (the same snapshot written again every 2 s) redraw no list.
+    def stats() -> dict[str, int]:
+        found: dict[str, int] = page.evaluate("() => ({...window.wallboardStats})")
+        return found
+
+    drawn, messages = stats()["agentListsDrawn"], stats()["messages"]
+    wait_until(lambda: stats()["messages"] >= messages + 3, 30, "three more messages")
+    assert stats()["agentListsDrawn"] == drawn
+
     # Live: a3 goes on break at 10:39:55: now the newest in state, it leaves the list and a8
     # (available since 10:39:50) comes in; away is 4, above its bad threshold; on queue 3.
     # Playwright's sync API holds this thread's event loop: publish from another thread.
@@ -200,6 +209,7 @@ def test_the_wallboard_lists_agents_and_shows_the_agent_tiles(
         30,
         "the page to show four away",
     )
+    assert stats()["agentListsDrawn"] == drawn + 1  # one change, one redraw of the list
     tile = tile_values(page)["billing"]
     assert tile["agents_away"]["status"] == "bad"
     assert page.text_content(detail) == "lunch 2 · break 1 · other 1"

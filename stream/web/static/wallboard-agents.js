@@ -106,6 +106,7 @@ function drawAgents(view, snapshot) {
   if (of !== agents.of || !sameList(agents.list, list)) {
     agents.list = list;
     agents.of = of;
+    window.wallboardStats.agentListsDrawn = (window.wallboardStats.agentListsDrawn || 0) + 1;
     while (agents.items.length > list.length) agents.items.pop().el.remove();
     while (agents.items.length < list.length) {
       const item = makeRow();
