@@ -5,7 +5,9 @@ imports redis.
 
 * ``build_snapshots(pipeline, targets, now)`` is pure: the state of the partitions a worker owns
   plus the clock give one ``QueueSnapshot`` per queue. Its numbers come from
-  ``stream.readings``, the code ``/metrics`` uses, so a tile always equals its metric.
+  ``stream.readings``, the code ``/metrics`` uses, so a tile always equals its metric; the agent
+  tiles and the bounded agent list come from ``stream.agent_board``, the colours from
+  ``stream.thresholds`` with the targets file's ``wallboard_thresholds``.
 * ``SnapshotPublisher`` (worker side) writes them, throttled: a changed snapshot at most once per
   publishing tick, an unchanged one every ``HEARTBEAT_SECONDS`` so the wallboard can tell a quiet
   queue from a dead worker. A failed write is logged and counted (``errors``) and retried on the
@@ -129,7 +131,7 @@ class QueueSnapshot:
     """Agents in the queue now (offline not counted): the list shows the first of them."""
     thresholds: dict[str, list[float]] = field(default_factory=dict)
     """Tile field → ``[warn, bad]`` the status was coloured with (the targets file's or the
-    defaults of ``statuses``); the page shows them on hover."""
+    defaults of ``thresholds_of``), so ``/api/snapshots`` says why a tile has its colour."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -216,6 +218,7 @@ def thresholds_of(
     * abandon rate: warn above 5 %, bad above 10 %;
     * every other field (counts, agent tiles): none, not coloured unless the file sets one.
     """
+    # Rounded: 0.8 - 0.1 is 0.7000000000000001 in floating point, and 70 % must be amber.
     goal = Threshold(s.service_level_goal, round(s.service_level_goal - GOAL_WARN_MARGIN, 9))
     target = s.answer_target_seconds
     wait = Threshold(target, target * TIME_WARN_FACTOR)
@@ -232,9 +235,7 @@ def thresholds_of(
 
 def statuses(s: QueueSnapshot, thresholds: Mapping[str, Threshold] | None = None) -> dict[str, str]:
     """The colour of each tile field (``stream.thresholds.colour``) with ``thresholds``
-    (default: ``thresholds_of(s)``, the built-in ones); ``none`` where a field has none.
-
-    Rounded: 0.8 - 0.1 is 0.7000000000000001 in floating point, and 70 % must be amber."""
+    (default: ``thresholds_of(s)``, the built-in ones); ``none`` where a field has none."""
     limits = thresholds_of(s) if thresholds is None else thresholds
     return {
         name: colour(getattr(s, name), limits.get(name), direction)
