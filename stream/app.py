@@ -241,7 +241,14 @@ class Wiring:
             @app.timer(PUBLISH_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
             async def publish_snapshots() -> None:
                 if not app.rebalancing:
-                    await publisher.tick(build_snapshots(self.pipeline, self.targets, self.clock()))
+                    await publisher.tick(
+                        build_snapshots(
+                            self.pipeline,
+                            self.targets,
+                            self.clock(),
+                            agents_shown=self.settings.wallboard_agents,
+                        )
+                    )
 
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:

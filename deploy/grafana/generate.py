@@ -886,6 +886,7 @@ def workforce() -> model.Dashboard:
             ("sum(contact_centre_customers_active)", "active customers"),
         ], "short", description="Customers with a contact in the 30 days of event time before "
                                 "their partition's newest fact, summed over workers."),
+        *_agent_panels(ids),
     ]  # fmt: skip
     d = _base(
         "cc-workforce",
@@ -895,6 +896,67 @@ def workforce() -> model.Dashboard:
         ["workforce", "customers"],
     ).with_variable(_queue_variable(multi=False))
     return _add(d, panels).build()
+
+
+def _agent_panels(ids: _Ids) -> list[_Item]:
+    """Away reasons, rings and staffing of ``$queue`` (the workforce board's last row, so the
+    ids of the panels before it stay as they were)."""
+    g = _graph
+    away = f'contact_centre_agents{{{Q},state="away"}}'
+    return [
+        dash.Row("Away reasons, rings and staffing in $queue").id(ids()),
+        _tile(ids, "Staffed", f"sum(contact_centre_agents_staffed{{{Q}}})", "short", width=4,
+              description="Agents logged in, in any state but offline (Amazon Connect's "
+                          "Online)."),
+        _tile(ids, "On queue", f"sum(contact_centre_agents_on_queue{{{Q}}})", "short",
+              width=4, description="Agents available, busy or in after-call work: not away "
+                                   "(Genesys Cloud's On Queue)."),
+        _tile(ids, "Away share now", f"queue:contact_centre_agents_away:ratio{{{Q}}}",
+              "percentunit", width=4, thresholds=_thresholds((None, "green"), (0.3, "red")),
+              description="Agents away ÷ staffed now; red above the AgentsAwayShareHigh "
+                          "limit (30 %)."),
+        _tile(ids, "Agents ringing", f"sum(contact_centre_agents_ringing{{{Q}}})", "short",
+              width=4, description="Rings open now: call.offered not yet answered or missed."),
+        _tile(ids, "Rings answered today",
+              f'queue_window:contact_centre_agent_answer_rate:ratio{{{Q},window="today"}}',
+              "percentunit", width=4, description="Rings answered ÷ rings (call.offered) since "
+                                                  "local midnight; no data without a ring."),
+        _tile(ids, "Missed rings (1 h)",
+              f"queue:contact_centre_agent_offers_missed:increase1h{{{Q}}}", "short", width=4,
+              description="Rings that rang out or were rejected over the last hour (canceled "
+                          "rings not counted)."),
+        g(ids, "Away agents by reason", [
+            (f"sum by (reason) ({away})", "{{reason}}"),
+        ], "short", stacked=True, description="Agents away now by reason: the targets file's "
+                                              "agent_reasons, every other reason as other."),
+        g(ids, "Share of staffed time away by reason (today)", [
+            (f'queue_window_reason:contact_centre_agent_away_time:ratio{{{Q},window="today"}}',
+             "{{reason}}"),
+        ], "percentunit", stacked=True, description="Agent-seconds away for each reason ÷ "
+                                                    "staffed agent-seconds since local "
+                                                    "midnight: \"12 % of staffed time on break "
+                                                    "today\"."),
+        g(ids, "Staffed, on queue and available", [
+            (f"sum(contact_centre_agents_staffed{{{Q}}})", "staffed"),
+            (f"sum(contact_centre_agents_on_queue{{{Q}}})", "on queue"),
+            (f"sum(contact_centre_agents_available{{{Q}}})", "available"),
+        ], "short", description="Staffed: every state but offline; on queue: not away; "
+                                "available: idle and ready."),
+        g(ids, "Rings and missed rings (15 min)", [
+            (f"sum(increase(contact_centre_agent_offers_total{{{Q}}}[15m]))", "rings"),
+            (f"sum by (reason) (increase(contact_centre_call_offers_missed_total{{{Q}}}[15m]))",
+             "missed: {{reason}}"),
+        ], "short", description="Rings of agents (call.offered) and the rings not taken, by "
+                                "reason (no_answer, rejected, canceled), per 15 minutes."),
+        g(ids, "Agent answer rate by window", [
+            (f"queue_window:contact_centre_agent_answer_rate:ratio{{{Q}}}", "{{window}}"),
+            (f"1 - queue:contact_centre_agent_offers_missed:ratio1h{{{Q}}}",
+             "not missed, sliding 1 h"),
+        ], "percentunit", width=24, description="Rings answered ÷ rings in the current window "
+                                                "of each kind; and 1 − the share of the last "
+                                                "hour's rings that rang out or were rejected "
+                                                "(what AgentRingsMissed reads)."),
+    ]  # fmt: skip
 
 
 def _add(

@@ -130,12 +130,15 @@ function makeView(queue) {
     kpis.append(kpi);
     fields.set(field, { el: kpi, text: textChild(value) });
   }
-  tile.append(header, kpis);
+  const agents = makeAgentsView(); // wallboard-agents.js
+  tile.append(header, kpis, agents.el);
+  observeAgents(agents);
   return {
     el: tile,
     team: textChild(team),
     age: textChild(age),
     fields,
+    agents,
     updatedAt: Number.NaN,
   };
 }
@@ -153,6 +156,7 @@ function draw(view, snapshot) {
   }
   view.updatedAt = Number(snapshot.updated_at);
   showAge(view, serverNow());
+  drawAgents(view, snapshot);
   window.wallboardStats.tilesDrawn += 1;
 }
 
@@ -245,6 +249,7 @@ function refreshAges() {
   const now = serverNow();
   for (const view of tiles.values()) {
     if (!Number.isNaN(view.updatedAt)) showAge(view, now);
+    if (!view.el.classList.contains("hidden")) tickAgents(view, now);
   }
   const clock = document.getElementById("clock");
   const text = new Date(now * 1000).toLocaleTimeString([], { hour12: false });
@@ -341,6 +346,7 @@ function connect() {
   });
 }
 
+FIELDS.push(...AGENT_FIELDS); // the agent tiles (wallboard-agents.js), after the others
 describeFilter();
 connect();
 setInterval(refreshAges, 1000);
