@@ -139,6 +139,8 @@ def service_level_a(n: int, lam: float, aht: float, patience: float, target: flo
         return 0.0
     if lam <= 0:
         return 1.0
+    if math.isinf(patience):  # no abandonment: Erlang C
+        return service_level_c(n, lam * aht, aht, target)
     mu, theta = 1.0 / aht, 1.0 / patience
     free, waiting = _stationary_waiting(n, lam, mu, theta)
     within = _answered_within(n, mu, theta, target, len(waiting))
