@@ -4,7 +4,9 @@
 set -euo pipefail
 NEEDED=(
     "promtool prometheus"
+    "prometheus prometheus"
     "amtool prometheus-alertmanager"
+    "prometheus-alertmanager prometheus-alertmanager"
     "docker-compose docker-compose"
     "chromium chromium"
     "redis-server redis-server"

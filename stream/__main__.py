@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     from stream.connectors.asterisk import cli as asterisk_cli
 
     asterisk_cli.add_parser(connectors, _SETTINGS_EPILOG)
+    from stream.connectors.webhooks import cli as webhooks_cli
+
+    webhooks_cli.add_parser(connectors, _SETTINGS_EPILOG)
 
     worker = command(
         "worker",

@@ -95,6 +95,7 @@ class QueueLive:
     # SLA timers (``stream.kpis.sla``): kind → sorted deadlines of items still pending it.
     deadlines: dict[str, array[float]] = field(default_factory=dict)
     open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
+    ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,8 @@ class TargetSource(Protocol):
     def zone(self, queue: str) -> ZoneInfo: ...
 
     def calendar(self, queue: str) -> BusinessCalendar: ...
+
+    def agent_reasons(self) -> tuple[str, ...]: ...
 
 
 class Aggregator:
@@ -290,6 +293,7 @@ class Aggregator:
             return
         targets = self.targets.for_queue(item.queue, item.channel)
         before = live_view(rec)  # transitions update records in place
+        rings_before = rec.rings if type(rec) is CallRecord else 0
         result: tuple[ContactRecord, list[Fact]] | Rejection
         if is_call:
             result = apply_call(_as_call(rec), ev, t, item.queue, item.channel, targets)
@@ -313,6 +317,9 @@ class Aggregator:
             live = ps.live[item.queue]
             self._update_live(live, ckey, before, after)
             self._update_timers(live, new_rec, before, after)
+        rings = new_rec.rings if type(new_rec) is CallRecord else 0
+        if rings != rings_before:
+            _set_rings(ps.live[item.queue].ringing, ckey, rings)
         if not queue_done:
             self._book(q, facts, t, item.queue, mark)
             self._count(q, item, type_, out)
@@ -560,6 +567,8 @@ class Aggregator:
                 live = ps.live[rec.queue] = QueueLive()
             view = live_view(rec)
             self._update_live(live, ckey, NOT_LIVE, view)
+            if type(rec) is CallRecord and rec.rings:
+                live.ringing[ckey] = rec.rings
             self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
         for live in ps.live.values():
             live.open_created = sla.instants(live.open_created)
@@ -574,6 +583,14 @@ class Aggregator:
                 slot.events.sort(key=lambda e: (e[0], e[1]))  # stored one record per event
                 slot.state = current_state(slot.events)
                 count_states(live.agents, None, slot.state)
+
+
+def _set_rings(ringing: dict[str, int], ckey: str, rings: int) -> None:
+    """A call's open rings in the live index (absent: none)."""
+    if rings:
+        ringing[ckey] = rings
+    else:
+        ringing.pop(ckey, None)
 
 
 def _keep_last_closed(
@@ -635,6 +652,14 @@ def _book_fact(
         for w in windows:
             w.abandoned += 1
             w.short_abandoned += flag
+    elif kind == "offer":
+        totals.bump("agent_offers", channel)
+        for w in windows:
+            w.agent_offers += 1
+    elif kind == "offer_answered":
+        totals.bump("agent_offers_answered", channel)
+        for w in windows:
+            w.agent_offers_answered += 1
     elif kind.startswith(_LABELLED):
         # exited:<reason>, transferred:<kind>, offer_missed:<reason>: all-time counters only
         totals.bump(kind, channel)

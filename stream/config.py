@@ -690,7 +690,9 @@ _TARGET_KEYS: Final = (*_VALUE_KEYS, *_CALENDAR_KEYS)
 # gauge are per queue, not per channel.
 _CHANNEL_KEYS: Final = _DURATION_KEYS
 _QUEUE_KEYS: Final = (*_VALUE_KEYS, "channels", "team", *_CALENDAR_KEYS)  # team: wallboard filter
-_TOP_KEYS: Final = ("defaults", "queues")
+_TOP_KEYS: Final = ("defaults", "queues", "agent_reasons")
+MAX_AGENT_REASONS: Final = 32
+"""At most this many ``agent_reasons``: each is a label value of every queue's agent series."""
 
 
 def _resolve(layers: tuple[_Layer, ...], channel: str | None) -> Targets:
@@ -779,6 +781,7 @@ class TargetBook:
         "_default_calendar",
         "_default_zone",
         "_queues",
+        "_reasons",
         "_source",
         "_teams",
         "_zones",
@@ -791,8 +794,10 @@ class TargetBook:
         *,
         source: str = "<built-in>",
         calendar: _CalendarLayer | None = None,
+        agent_reasons: tuple[str, ...] = (),
     ) -> None:
         base: tuple[_Layer, ...] = (defaults,) if defaults else ()
+        self._reasons = agent_reasons
         channels: tuple[str | None, ...] = (None, *CHANNELS)
         self._source = source
         self._by_default: dict[str | None, Targets] = {
@@ -856,6 +861,11 @@ class TargetBook:
     def queues(self) -> list[str]:
         """The queues the targets file names, in file order."""
         return list(self._queues)
+
+    def agent_reasons(self) -> tuple[str, ...]:
+        """The away reasons exported as labels (``agent_reasons:``), in file order; any other
+        reason is exported as ``other`` (``stream.kpis.reasons``)."""
+        return self._reasons
 
     def team(self, queue: str) -> str | None:
         """The team the targets file gives ``queue`` (the wallboard's ``?team=``), or None."""
@@ -939,8 +949,11 @@ class _TargetsReader:
         defaults: _Layer = {}
         calendar: _CalendarLayer | None = None
         queues: dict[str, _QueueLayers] = {}
+        reasons: tuple[str, ...] = ()
         for key, _, value in self._pairs(root, "", _TOP_KEYS, "key"):
-            if key == "defaults":
+            if key == "agent_reasons":
+                reasons = self._reasons(value, "agent_reasons")
+            elif key == "defaults":
                 defaults = self._targets(value, "defaults", _TARGET_KEYS)
                 calendar = self._calendar(value, "defaults", _TARGET_KEYS)
             else:
@@ -952,7 +965,9 @@ class _TargetsReader:
                             f"expected a queue name of 1..64 characters, got {queue!r}",
                         )
                     queues[queue] = self._queue(body, f"queues.{queue}")
-        return TargetBook(defaults, queues, source=self._source, calendar=calendar)
+        return TargetBook(
+            defaults, queues, source=self._source, calendar=calendar, agent_reasons=reasons
+        )
 
     def _queue(self, node: yaml.Node, where: str) -> _QueueLayers:
         channels: dict[str, _Layer] = {}
@@ -1044,6 +1059,34 @@ class _TargetsReader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self._error(node, where, f"expected {expected}, got {self._shown(node)}")
         return value
+
+    def _reasons(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+        """``agent_reasons``: a list of distinct away reasons (1..64 characters, not ``other``),
+        at most ``MAX_AGENT_REASONS``."""
+        if self._is_null(node):
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            raise self._error(node, where, f"expected a list of reasons, got {self._shown(node)}")
+        if len(node.value) > MAX_AGENT_REASONS:
+            raise self._error(
+                node, where, f"at most {MAX_AGENT_REASONS} reasons, got {len(node.value)}"
+            )
+        out: list[str] = []
+        expected = "a reason of 1..64 characters"
+        for i, item in enumerate(node.value):
+            value = self._scalar(item, f"{where}[{i}]", expected)
+            if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                raise self._error(
+                    item, f"{where}[{i}]", f"expected {expected}, got {self._shown(item)}"
+                )
+            if value == "other":
+                raise self._error(
+                    item, f"{where}[{i}]", "'other' is the label of every unlisted reason"
+                )
+            if value in out:
+                raise self._error(item, f"{where}[{i}]", f"{value!r} is listed twice")
+            out.append(value)
+        return tuple(out)
 
     def _team(self, node: yaml.Node, where: str) -> str:
         expected = "a team name of 1..64 characters"

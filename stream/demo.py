@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +47,7 @@ from stream.broker import (
 )
 from stream.redis_server import RedisServer, RedisStartError
 from stream.security import aiokafka_options
-from stream.simulate import PublishStats, publish
+from stream.simulate import AWAY_REASONS, PublishStats, publish
 
 if TYPE_CHECKING:
     from stream.config import Settings
@@ -357,6 +358,8 @@ class _Demo:
         env["STREAM_BROKER_URL"] = settings.broker_url
         env["STREAM_PRODUCER_MAX_BATCH_BYTES"] = str(settings.producer_max_batch_bytes)
         env["STREAM_WEB_PORT"] = str(settings.web_port)
+        if not self._environ.get("STREAM_TARGETS_FILE", "").strip():
+            env["STREAM_TARGETS_FILE"] = str(_demo_targets())
         return self._start_child("worker", env)
 
     def _start_wallboard(self, settings: Settings) -> _Worker:
@@ -527,3 +530,11 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def _demo_targets() -> Path:
+    """A targets file for a demo started without one: the built-in targets, and the simulator's
+    away reasons as ``agent_reasons`` (unlisted, every reason would be ``other``)."""
+    path = Path(tempfile.gettempdir()) / f"stream-demo-targets-{os.getpid()}.yaml"
+    path.write_text(f"agent_reasons: [{', '.join(AWAY_REASONS)}]\n")
+    return path

@@ -38,6 +38,7 @@ __all__ = [
     "CallHoldEnded",
     "CallHoldStarted",
     "CallOfferMissed",
+    "CallOffered",
     "CallQueued",
     "CallTransferred",
     "CallWrapupCompleted",
@@ -208,6 +209,14 @@ class CallTransferred(CallEvent, frozen=True, kw_only=True, tag="call.transferre
     agent_id: ContactId | None = None
 
 
+class CallOffered(CallEvent, frozen=True, kw_only=True, tag="call.offered"):
+    """The call starts ringing an agent (a reservation, an alert); the ring ends with the
+    agent's ``call.answered`` or ``call.offer_missed``, or with the call (abandoned, exited).
+    Changes no phase."""
+
+    agent_id: ContactId
+
+
 class CallOfferMissed(CallEvent, frozen=True, kw_only=True, tag="call.offer_missed"):
     """The call rang an agent who did not take it; changes no phase."""
 
@@ -308,6 +317,7 @@ Event: TypeAlias = (
     | CallWrapupCompleted
     | CallExited
     | CallTransferred
+    | CallOffered
     | CallOfferMissed
     | TicketCreated
     | TicketMessageAdded

@@ -22,6 +22,8 @@ from prometheus_client.registry import Collector
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
 from stream.events import Channel, ExitReason, MissReason, SurveyKind, TransferKind
 from stream.kpis import productivity
+from stream.kpis.agents import EXPORTED_STATES
+from stream.kpis.agents import staffing as staffing_of
 from stream.kpis.customers import current_counts
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
@@ -31,6 +33,7 @@ from stream.kpis.histogram import (
     Histogram,
     cumulative,
 )
+from stream.kpis.reasons import by_state_and_reason
 from stream.pipeline import CustomerPartition, Pipeline
 from stream.readings import live_reading, window_readings
 from stream.windows import WINDOW_KINDS
@@ -61,6 +64,11 @@ _COUNTERS: Final = (
      "Solves with at most one public agent message on a ticket never reopened before."),
     ("tickets_one_touch_reopened", "one_touch_reopened",
      "One-touch solves reopened within 7 days (no longer first-contact resolutions)."),
+    ("agent_offers", "agent_offers",
+     "Rings of an agent while the call was queued (call.offered events)."),
+    ("agent_offers_answered", "agent_offers_answered",
+     "Answers that ended a ring (call.answered after call.offered); ÷ agent offers = agent "
+     "answer rate."),
 )  # fmt: skip
 # Counters with a label of their own: (metric name without _total, counter prefix in
 # QueueTotals (``<prefix>:<value>``), label name, label values (each zero-started), help).
@@ -100,6 +108,13 @@ _ZERO_BUCKETS: Final = {
     for _, hist_name, bounds, _ in _HISTOGRAMS
 }
 _EMPTY_RECORD: Final = QueueRecord("")
+_STAFFING_HELP: Final = {
+    "staffed": "Agents logged in, in any state but offline (Amazon Connect's Online).",
+    "on_queue": (
+        "Agents available, busy or in after-call work: not away (Genesys Cloud's On Queue)."
+    ),
+    "available": "Agents available: idle and ready for a contact (Amazon Connect's Available).",
+}
 
 
 _WINDOW_HELP: Final = {
@@ -141,7 +156,18 @@ _WINDOW_HELP: Final = {
     "complaint_rate_change_ratio": (
         "Complaint rate of this window − that of the previous window of its kind."
     ),
+    "agent_offers_in_window": "Rings of an agent (call.offered) that started in the window.",
+    "agent_offers_answered_in_window": (
+        "Answers that ended a ring in the window; ÷ agent offers in the window = agent answer "
+        "rate (recording rule contact_centre:agent_answer_rate:ratio)."
+    ),
 }
+_OFFER_WINDOW_GAUGES: Final = {
+    "agent_offers_in_window": "agent_offers",
+    "agent_offers_answered_in_window": "agent_offers_answered",
+}
+"""Window gauges read straight from the window's counts (``WindowTotals``), in every window
+that has totals: 0 is a count, not "no data"."""
 
 
 class KpiCollector(Collector):
@@ -217,9 +243,26 @@ class KpiCollector(Collector):
         )
         agents = GaugeMetricFamily(
             P + "agents",
-            "Agents by state (offline not counted); queues come from agent.state_changed.",
-            labels=["queue", "state"],
+            "Agents by state (offline not counted); queues come from agent.state_changed; "
+            "reason only on away: a reason the targets file lists (agent_reasons), else other.",
+            labels=["queue", "state", "reason"],
         )
+        staffing = {
+            measure: GaugeMetricFamily(P + f"agents_{measure}", help_, labels=["queue"])
+            for measure, help_ in _STAFFING_HELP.items()
+        }
+        calls_ringing = GaugeMetricFamily(
+            P + "calls_ringing",
+            "Queued calls ringing at least one agent now (call.offered not yet answered, missed "
+            "or ended by the caller).",
+            labels=["queue"],
+        )
+        agents_ringing = GaugeMetricFamily(
+            P + "agents_ringing",
+            "Rings open now (call.offered not yet answered or missed): agents ringing.",
+            labels=["queue"],
+        )
+        reasons = self.pipeline.aggregator.targets.agent_reasons()
         sla_breached = GaugeMetricFamily(
             P + "sla_breached",
             "Waiting calls / unsolved tickets past their answer, first-response or resolution "
@@ -262,8 +305,14 @@ class KpiCollector(Collector):
                     oldest_ticket.add_metric(
                         [name], r.oldest_ticket_awaiting_first_response_seconds
                     )
-                    for state, n in (r.agents or {}).items():
-                        agents.add_metric([name, state], n)
+                    if r.agents is not None and live.agents is not None:
+                        by_reason = by_state_and_reason(live.agents, EXPORTED_STATES, reasons)
+                        for (state, reason), count in by_reason.items():
+                            _add_reasoned(agents, {"queue": name, "state": state}, reason, count)
+                        for measure, n in staffing_of(r.agents).items():
+                            staffing[measure].add_metric([name], n)
+                    calls_ringing.add_metric([name], len(live.ringing))
+                    agents_ringing.add_metric([name], sum(live.ringing.values()))
                     for kind, n in r.sla_breached.items():
                         sla_breached.add_metric([name, kind], n)
                     for kind, n in r.sla_at_risk.items():
@@ -278,6 +327,8 @@ class KpiCollector(Collector):
         yield from hists.values()
         yield surveys_total
         yield from (waiting, oldest_call, backlog, awaiting, oldest_ticket, agents, last_event)
+        yield from staffing.values()
+        yield from (calls_ringing, agents_ringing)
         yield from (sla_breached, sla_at_risk, open_by_age)
         yield from window_families.values()
 
@@ -293,6 +344,11 @@ class KpiCollector(Collector):
         for kind, gauges in readings.items():
             for metric, value in gauges.items():
                 families[metric].add_metric([name, kind], value)
+        for kind in WINDOW_KINDS:
+            _, totals = self.pipeline.aggregator.current_window(q, kind, now)
+            if totals is not None:
+                for metric, count in _OFFER_WINDOW_GAUGES.items():
+                    families[metric].add_metric([name, kind], getattr(totals, count))
 
 
 def _totals(
@@ -501,10 +557,17 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
         "Calls completed (after-call work ended) ÷ staffed agent-hours.",
         labels=["queue", "window"],
     )
-    families = (occupancy_family, per_hour, solved_per_hour, calls_per_hour)
+    state_seconds = GaugeMetricFamily(
+        P + "agent_state_seconds",
+        "Agent-seconds in each state (offline not counted) in the window so far; reason only on "
+        "away (agent_reasons of the targets file, else other).",
+        labels=["queue", "window", "state", "reason"],
+    )
+    families = (occupancy_family, per_hour, solved_per_hour, calls_per_hour, state_seconds)
     if pipeline is None:
         yield from families
         return
+    reasons = pipeline.aggregator.targets.agent_reasons()
     for ps in pipeline.agg_parts.values():
         for name in sorted(ps.agents):
             q = ps.queues.get(name)
@@ -516,6 +579,11 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
                     productivity.seconds_by_state(slot.timeline(), start, now)
                     for slot in ps.agents[name].values()
                 )
+                for (state, reason), s in by_state_and_reason(
+                    seconds, EXPORTED_STATES, reasons
+                ).items():
+                    labels = {"queue": name, "window": kind, "state": state}
+                    _add_reasoned(state_seconds, labels, reason, s)
                 occ = productivity.occupancy(seconds)
                 if occ is not None:
                     occupancy_family.add_metric([name, kind], occ)
@@ -530,6 +598,14 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
                     if rate is not None:
                         family.add_metric([name, kind], rate)
     yield from families
+
+
+def _add_reasoned(family: Metric, labels: dict[str, str], reason: str, value: float) -> None:
+    """A sample with ``reason`` among its labels only when it has one (state ``away``): the
+    other states' series keep the labels they had before reasons were exported."""
+    if reason:
+        labels = {**labels, "reason": reason}
+    family.add_sample(family.name, labels, value)
 
 
 def _le(bound: float) -> str:

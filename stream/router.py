@@ -49,6 +49,7 @@ from stream.events import (
 )
 from stream.kpis.agents import AgentRecord, tell
 from stream.kpis.productivity import HistoryEvent, QueueEvent, contains, insert_event, seen_from
+from stream.kpis.reasons import with_reason
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +337,10 @@ class Router:
         rec = part.agents.get(ev.agent_id)
         if rec is None:
             rec = part.agents[ev.agent_id] = AgentRecord()
-        event = (t, event_hash(ev.event_id), ev.state, _queue_list(ev.queues))
+        # An away reason rides in the stored state (``stream.kpis.reasons``): kept and restored
+        # wherever the state is.
+        state = with_reason(ev.state, ev.reason)
+        event = (t, event_hash(ev.event_id), state, _queue_list(ev.queues))
         if contains(rec.history, event):
             if not replay:
                 return DUPLICATE

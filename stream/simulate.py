@@ -49,11 +49,14 @@ from stream.events import (
     CallEnded,
     CallHoldEnded,
     CallHoldStarted,
+    CallOffered,
+    CallOfferMissed,
     CallQueued,
     CallWrapupCompleted,
     Channel,
     CustomerChurned,
     Event,
+    MissReason,
     OrderPlaced,
     Priority,
     Rejection,
@@ -199,6 +202,9 @@ _CALL_CHANNELS: Final[tuple[tuple[Channel, float], ...]] = (("phone", 0.9), ("ch
 _PHONE_ONLY: Final[tuple[tuple[Channel, float], ...]] = (("phone", 1.0),)
 _BREAK_PROBABILITY: Final = 0.04  # an agent takes a break after a call
 _BREAK_SECONDS: Final = 5 * _MINUTE
+AWAY_REASONS: Final = ("break", "lunch", "training")
+"""Why simulated agents go away (``agent.state_changed.reason``); the demo lists them."""
+_MISSED_RING_PROBABILITY: Final = 0.08  # the first ring of a call is missed
 _CALL_SURVEY_PROBABILITY: Final = 0.25
 _TICKET_SURVEY_PROBABILITY: Final = 0.3
 _CHURN_PROBABILITY: Final = 0.01
@@ -270,6 +276,9 @@ class Simulation:
         if not queues:
             raise ValueError("at least one queue is needed")
         self._rng = random.Random(seed)
+        # Rings, missed rings and away reasons draw from a stream of their own (ids included),
+        # so adding them left every other event of a seed as it was.
+        self._ring_rng = random.Random(f"rings-{seed}")
         self._start = epoch_seconds(start)
         self._now = self._start
         self._rate = rate_multiplier
@@ -328,6 +337,14 @@ class Simulation:
         event_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self._out.append(SimEvent(kind, key, build(event_id, occurred_at), at))
 
+    def _emit_ring(self, key: str, build: Callable[[str, datetime], Event]) -> None:
+        """Emit a ring event (``call.offered``, ``call.offer_missed``) with an id of the ring
+        stream (``_ring_rng``)."""
+        at = round(self._now, 3)
+        occurred_at = datetime.fromtimestamp(at, UTC)
+        event_id = str(uuid.UUID(int=self._ring_rng.getrandbits(128), version=4))
+        self._out.append(SimEvent("calls", key, build(event_id, occurred_at), at))
+
     def _exp(self, mean: float) -> float:
         return self._rng.expovariate(1.0 / mean)
 
@@ -358,13 +375,18 @@ class Simulation:
                 lambda: self._ticket_arrives(state),
             )
 
-    def _agent_state(self, agent: _Agent, state: AgentState) -> None:
+    def _agent_state(self, agent: _Agent, state: AgentState, reason: str | None = None) -> None:
         queues = (agent.queue.name,)
         self._emit(
             "agents",
             agent.agent_id,
             lambda eid, at: AgentStateChanged(
-                event_id=eid, occurred_at=at, agent_id=agent.agent_id, state=state, queues=queues
+                event_id=eid,
+                occurred_at=at,
+                agent_id=agent.agent_id,
+                state=state,
+                queues=queues,
+                reason=reason,
             ),
         )
 
@@ -409,7 +431,35 @@ class Simulation:
     def _connect(self, agent: _Agent, call: _Call) -> None:
         # Ringing the agent's phone takes a moment; the caller cannot abandon during it.
         call.state = "connecting"
-        self._at(self._rng.uniform(1.0, 5.0), lambda: self._call_answered(agent, call))
+        ring = self._rng.uniform(1.0, 5.0)
+        self._offer(agent, call)
+        if self._ring_rng.random() < _MISSED_RING_PROBABILITY:
+            # The agent lets the first ring go (or declines it) and the call rings them again.
+            reason: MissReason = self._ring_rng.choice(("no_answer", "rejected"))
+            self._at(ring / 2, lambda: self._missed(agent, call, reason, round(ring / 2, 3)))
+        self._at(ring, lambda: self._call_answered(agent, call))
+
+    def _offer(self, agent: _Agent, call: _Call) -> None:
+        self._emit_ring(
+            call.call_id,
+            lambda eid, at: CallOffered(
+                event_id=eid, occurred_at=at, call_id=call.call_id, agent_id=agent.agent_id
+            ),
+        )
+
+    def _missed(self, agent: _Agent, call: _Call, reason: MissReason, ring: float) -> None:
+        self._emit_ring(
+            call.call_id,
+            lambda eid, at: CallOfferMissed(
+                event_id=eid,
+                occurred_at=at,
+                call_id=call.call_id,
+                agent_id=agent.agent_id,
+                reason=reason,
+                ring_seconds=ring,
+            ),
+        )
+        self._offer(agent, call)
 
     def _call_answered(self, agent: _Agent, call: _Call) -> None:
         call.state = "connected"
@@ -463,7 +513,7 @@ class Simulation:
             )
         self._after_contact(call.queue, call.customer_id, unhappy=unhappy)
         if self._rng.random() < _BREAK_PROBABILITY:
-            self._agent_state(agent, "away")
+            self._agent_state(agent, "away", self._ring_rng.choice(AWAY_REASONS))
             self._at(self._exp(_BREAK_SECONDS), lambda: self._agent_free(agent))
         else:
             self._agent_free(agent)

@@ -2,7 +2,8 @@
 
 A call moves ``queued → talking ⇄ hold → wrap-up → done`` (``call.ended`` or ``call.transferred``
 ends the talk), ``queued → abandoned`` or ``queued → exited`` (left the queue unanswered without
-hanging up: not an abandon); ``call.offer_missed`` changes no phase. A ticket is
+hanging up: not an abandon); ``call.offered`` and ``call.offer_missed`` change no phase (they
+open and close a ring: ``CallRecord.rings``, ended by the answer or the call leaving). A ticket is
 created ``open`` and then changes status, gets messages, escalations and surveys. Each accepted
 event returns the updated record and the *facts* it produces (what the queue's KPIs book); an
 impossible event returns a ``Rejection``. Records also tell what they contribute to the live
@@ -24,6 +25,7 @@ from stream.events import (
     CallExited,
     CallHoldEnded,
     CallHoldStarted,
+    CallOffered,
     CallOfferMissed,
     CallQueued,
     CallTransferred,
@@ -88,6 +90,7 @@ class CallRecord:
     hold_seconds: float = 0.0
     updated_at: float = 0.0
     seen: bytes = b""  # 16 bytes per applied event: event-id hash, source coordinates
+    rings: int = 0  # offers ringing an agent now (call.offered not yet answered or missed)
 
 
 @dataclass(slots=True)
@@ -134,19 +137,29 @@ def apply_call(
             return _reject(f"{type(ev).__name__} in phase {PHASE_NAMES[phase]}")
         wait = max(0.0, t - rec.queued_at)
         rec.updated_at = t
+        rang, rec.rings = rec.rings, 0  # the call leaves the queue: no agent rings any more
         if isinstance(ev, CallAnswered):
             rec.phase, rec.answered_at = TALKING, t
             within = answered_within_target(wait, targets.answer_target_seconds)
+            if rang:  # the answer of a ring (call.offered): the agent answer rate's numerator
+                return rec, [("answered", ch, wait, within), ("offer_answered", ch, 0.0, False)]
             return rec, [("answered", ch, wait, within)]
         rec.phase = ABANDONED
         return rec, [("abandoned", ch, wait, is_short_abandon(wait, targets.short_abandon_seconds))]
     if isinstance(ev, CallExited):
         if phase != QUEUED:
             return _reject(f"call exited in phase {PHASE_NAMES[phase]}")
-        rec.phase, rec.updated_at = EXITED, t
+        rec.phase, rec.updated_at, rec.rings = EXITED, t, 0
         return rec, [(f"exited:{ev.reason}", ch, max(0.0, t - rec.queued_at), False)]
+    if isinstance(ev, CallOffered):
+        rec.updated_at = max(rec.updated_at, t)
+        if phase != QUEUED:
+            return rec, []  # a ring that raced the answer or the caller's leaving: no offer
+        rec.rings += 1
+        return rec, [("offer", ch, 0.0, False)]
     if isinstance(ev, CallOfferMissed):
         rec.updated_at = max(rec.updated_at, t)
+        rec.rings = max(0, rec.rings - 1)
         return rec, [(f"offer_missed:{ev.reason}", ch, ev.ring_seconds or 0.0, False)]
     if isinstance(ev, CallHoldStarted):
         if phase != TALKING:

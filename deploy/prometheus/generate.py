@@ -13,11 +13,16 @@ constant recording rules, so Prometheus, the dashboards and the workers agree on
   ``queue:contact_centre_resolution_target:seconds{queue}`` (dashboards)
 * ``queue:contact_centre_answer_target:max_seconds`` and
   ``queue:contact_centre_first_response_target:max_seconds``: the largest target over the
-  channels the queue has contacts on. The live "oldest waiting" gauges are per queue, not per
+  channels the queue has had contacts on (a count above 0: every known queue exports its
+  counters at 0 on every channel from the start, which would make the largest target any
+  channel's). The live "oldest waiting" gauges are per queue, not per
   channel, so an age above this is a certain breach whatever channel the contact is on.
 
 Queues the file names get one constant per queue (and channel); every other queue that has
-exported series gets the file's defaults, joined onto the queues seen in the metrics.
+exported series gets the file's defaults, joined onto the queues seen in the metrics. "Seen"
+means within the last hour (``last_over_time(...[1h])``), so that a target does not vanish the
+moment a worker stops: the breach alerts hold a dead worker's last values for that hour and
+need the target to compare them with.
 
 Run ``make target-rules`` (``python -m deploy.prometheus.generate [TARGETS_FILE]``) after
 changing the targets file; a test checks that the committed rules match the example file.
@@ -90,7 +95,7 @@ def _per_queue_channel(book: TargetBook, pick: Callable[[Targets], float], seen:
 def _max_in_use(per_channel: str, contacts: str) -> str:
     return (
         f"max by (queue) (\n  {per_channel}\n"
-        f"  and on(queue, channel) group by (queue, channel) ({contacts})\n)\n"
+        f"  and on(queue, channel) group by (queue, channel) ({contacts} > 0)\n)\n"
     )
 
 
@@ -100,9 +105,9 @@ class _Literal(str):
 
 def rules(book: TargetBook) -> dict[str, object]:
     """The rule file's document for ``book``."""
-    seen = "contact_centre_last_event_timestamp_seconds"
-    calls = "contact_centre_calls_offered_total"
-    tickets = "contact_centre_tickets_created_total"
+    seen = "last_over_time(contact_centre_last_event_timestamp_seconds[1h])"
+    calls = "last_over_time(contact_centre_calls_offered_total[1h])"
+    tickets = "last_over_time(contact_centre_tickets_created_total[1h])"
     answer = "queue_channel:contact_centre_answer_target:seconds"
     first_response = "queue_channel:contact_centre_first_response_target:seconds"
     recorded = [

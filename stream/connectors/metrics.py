@@ -26,53 +26,30 @@ PUBLISH_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 class ConnectorMetrics:
     """The ``contact_centre_connector_*`` families of one connector, in a registry of their own."""
 
-    def __init__(self, connector: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        connector: str,
+        registry: CollectorRegistry | None = None,
+        *,
+        share: ConnectorMetrics | None = None,
+    ) -> None:
+        """``share``: count as ``connector`` in the families of another instance (one
+        ``/metrics`` for several routes of one process, e.g. the webhook gateway)."""
         self.connector = connector
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self._received = Counter(
-            "contact_centre_connector_received",
-            "Vendor records (lines, callbacks) the connector received.",
-            ["connector"],
-            registry=r,
-        ).labels(connector)
-        self._translated = Counter(
-            "contact_centre_connector_translated",
-            "Contract events made from vendor records and acknowledged by the broker, by type.",
-            ["connector", "type"],
-            registry=r,
-        )
-        self._rejected = Counter(
-            "contact_centre_connector_rejected",
-            "Vendor records that could not be translated (kept in the ingest dead-letter topic).",
-            ["connector", "reason"],
-            registry=r,
-        )
-        self._ignored = Counter(
-            "contact_centre_connector_ignored",
-            "Vendor records with no KPI meaning, by the vendor's event kind (bounded).",
-            ["connector", "kind"],
-            registry=r,
-        )
-        self._publish = Histogram(
-            "contact_centre_connector_publish_seconds",
-            "Time from handing events to the producer to the broker's acknowledgement of all.",
-            ["connector"],
-            buckets=PUBLISH_BUCKETS,
-            registry=r,
-        ).labels(connector)
-        self._publish_failures = Counter(
-            "contact_centre_connector_publish_failures",
-            "Publishes that the broker did not acknowledge in time (retried by the transport).",
-            ["connector"],
-            registry=r,
-        ).labels(connector)
-        self._lag = Gauge(
-            "contact_centre_connector_checkpoint_lag_bytes",
-            "Bytes of the followed file after the committed checkpoint (file sources).",
-            ["connector"],
-            registry=r,
-        ).labels(connector)
+        self.registry: CollectorRegistry
+        self._families: _Families
+        if share is not None:
+            self.registry = share.registry
+            families = share._families
+        else:
+            self.registry = registry if registry is not None else CollectorRegistry()
+            families = _families(self.registry)
+        self._families = families
+        received, self._translated, self._rejected, self._ignored, publish, failures, lag = families
+        self._received = received.labels(connector)
+        self._publish = publish.labels(connector)
+        self._publish_failures = failures.labels(connector)
+        self._lag = lag.labels(connector)
         self._kinds: set[str] = set()
 
     def received(self, n: int = 1) -> None:
@@ -121,3 +98,54 @@ class ConnectorMetrics:
 
 async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
+
+
+_Families = tuple[Counter, Counter, Counter, Counter, Histogram, Counter, Gauge]
+
+
+def _families(r: CollectorRegistry) -> _Families:
+    return (
+        Counter(
+            "contact_centre_connector_received",
+            "Vendor records (lines, callbacks) the connector received.",
+            ["connector"],
+            registry=r,
+        ),
+        Counter(
+            "contact_centre_connector_translated",
+            "Contract events made from vendor records and acknowledged by the broker, by type.",
+            ["connector", "type"],
+            registry=r,
+        ),
+        Counter(
+            "contact_centre_connector_rejected",
+            "Vendor records that could not be translated (kept in the ingest dead-letter topic).",
+            ["connector", "reason"],
+            registry=r,
+        ),
+        Counter(
+            "contact_centre_connector_ignored",
+            "Vendor records with no KPI meaning, by the vendor's event kind (bounded).",
+            ["connector", "kind"],
+            registry=r,
+        ),
+        Histogram(
+            "contact_centre_connector_publish_seconds",
+            "Time from handing events to the producer to the broker's acknowledgement of all.",
+            ["connector"],
+            buckets=PUBLISH_BUCKETS,
+            registry=r,
+        ),
+        Counter(
+            "contact_centre_connector_publish_failures",
+            "Publishes that the broker did not acknowledge in time (retried by the transport).",
+            ["connector"],
+            registry=r,
+        ),
+        Gauge(
+            "contact_centre_connector_checkpoint_lag_bytes",
+            "Bytes of the followed file after the committed checkpoint (file sources).",
+            ["connector"],
+            registry=r,
+        ),
+    )

@@ -37,6 +37,7 @@ from stream.kpis.productivity import (
     insert_event,
     timeline,
 )
+from stream.kpis.reasons import base_state
 
 EXPORTED_STATES: Final = ("available", "busy", "after_call_work", "away")
 """States exported per queue, in this order; ``offline`` agents are not counted."""
@@ -127,5 +128,30 @@ def count_states(counts: dict[str, int], before: str | None, after: str | None) 
 
 
 def agents_by_state(counts: dict[str, int]) -> dict[str, int]:
-    """The exported gauge values: every state of ``EXPORTED_STATES``, 0 when none."""
-    return {s: counts.get(s, 0) for s in EXPORTED_STATES}
+    """The exported gauge values: every state of ``EXPORTED_STATES``, 0 when none; an away
+    state with a reason (``stream.kpis.reasons``) counts as ``away``."""
+    out = dict.fromkeys(EXPORTED_STATES, 0)
+    for stored, n in counts.items():
+        state = base_state(stored)
+        if state in out:
+            out[state] += n
+    return out
+
+
+ON_QUEUE_STATES: Final = frozenset({"available", "busy", "after_call_work"})
+
+
+def staffing(by_state: dict[str, int]) -> dict[str, int]:
+    """Staffed, on-queue and available agents of a queue from ``agents_by_state``:
+
+    * ``staffed``: logged in, in any state but offline (available, busy, after-call work,
+      away) — Amazon Connect's *Online*, and what "staffed agent-hours" counts here;
+    * ``on_queue``: taking or handling the queue's contacts (available, busy, after-call work;
+      not away) — Genesys Cloud's *On Queue* (idle, interacting or not responding); an agent
+      in a custom status (Connect's *NPT*: break, lunch) is staffed but not on queue;
+    * ``available``: idle and ready for a contact (Connect's *Available*)."""
+    return {
+        "staffed": sum(by_state.values()),
+        "on_queue": sum(n for s, n in by_state.items() if s in ON_QUEUE_STATES),
+        "available": by_state.get("available", 0),
+    }

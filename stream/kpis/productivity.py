@@ -31,6 +31,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Final, TypeVar
 
+from stream.kpis.reasons import base_state
+
 HISTORY_SECONDS: Final = 2 * 86400.0
 HANDLING_STATES: Final = frozenset({"busy", "after_call_work"})
 STAFFED_STATES: Final = frozenset({"available", "busy", "after_call_work", "away"})
@@ -144,7 +146,7 @@ def contacts_per_staffed_hour(
 ) -> float | None:
     """(tickets solved + calls completed) ÷ staffed agent-hours (every state but offline);
     contacts per hour; ``None`` when no agent was staffed."""
-    staffed = sum(s for state, s in seconds.items() if state in STAFFED_STATES)
+    staffed = sum(s for state, s in seconds.items() if base_state(state) in STAFFED_STATES)
     if staffed <= 0:
         return None
     return (solved + completed_calls) / (staffed / 3600.0)

@@ -44,6 +44,8 @@ class WindowTotals:
     first_resolutions: int = 0  # tickets solved for the first time (created → first solved)
     first_resolution_seconds: float = 0.0
     handled_within: int = 0  # completed calls with talk + hold + ACW ≤ the handle-time target
+    agent_offers: int = 0  # rings of an agent (call.offered) started in the window
+    agent_offers_answered: int = 0  # answers that ended a ring (agent answer rate: ÷ offers)
 
 
 _WINDOW_FIELDS = tuple(f.name for f in fields(WindowTotals))
@@ -72,6 +74,8 @@ COUNTERS = (
     "complaints",
     "solved_one_touch",
     "one_touch_reopened",
+    "agent_offers",
+    "agent_offers_answered",
 )
 HISTOGRAMS = (
     "answer_wait",

@@ -44,14 +44,18 @@ PIPELINE_FAMILIES = frozenset(
 )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str | Callable[[], str]
+) -> None:
+    """Poll ``predicate`` until true; fail with ``what`` (or what it returns, asked at the
+    failure: the state then) after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    said = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {said}")
 
 
 class WorkerProcess:

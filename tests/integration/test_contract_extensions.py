@@ -98,7 +98,16 @@ def test_new_types_give_exact_counters_and_survive_a_restart(
     assert n == len(EVENTS) == 22
     wait_until(lambda: accounted(first.scrape()) == n, 60, f"{n} messages accounted for")
     wait_until(
-        lambda: value(first.scrape(), "contact_centre_agents", queue="billing", state="away") == 1,
+        lambda: (
+            value(
+                first.scrape(),
+                "contact_centre_agents",
+                queue="billing",
+                state="away",
+                reason="other",
+            )
+            == 1
+        ),
         30,
         "the away agent in billing",
     )

@@ -270,8 +270,11 @@ def test_known_event_set_gives_exact_metrics(
         assert v("events_rejected_total", reason=reason) == n, reason
     assert v("events_duplicate_total") == 3  # a call, a ticket and an agent event
     # Agents by state: a1 is available in billing (its duplicate changes nothing).
-    for state, n in {"available": 1, "busy": 0, "after_call_work": 0, "away": 0}.items():
+    for state, n in {"available": 1, "busy": 0, "after_call_work": 0}.items():
         assert v("agents", queue="billing", state=state) == n, state
+    # Away carries a reason label; none listed in the targets file, so only ``other``, at 0.
+    assert v("agents", queue="billing", state="away", reason="other") == 0
+    assert v("agents", queue="billing", state="away") is None  # never without its reason
     assert v("agents", queue="billing", state="offline") is None  # never exported
     assert v("agents", queue="support", state="available") is None  # no agent named support
     assert v("events_late_total") == 2

@@ -97,4 +97,4 @@ def test_productivity_is_exact_across_a_sigkill(
         assert value(m, name, queue="billing", window="1h") == pytest.approx(1 / (2100 / 3600))
     assert value(m, "contact_centre_events_duplicate_total") == 1
     assert value(m, "contact_centre_agents", queue="billing", state="busy") == 1
-    assert value(m, "contact_centre_agents", queue="billing", state="away") == 1
+    assert value(m, "contact_centre_agents", queue="billing", state="away", reason="other") == 1

@@ -71,6 +71,10 @@ ELSEWHERE = {
         "tests/integration/test_twilio_connector.py::test_the_readme_command_serves_signed_"
         "callbacks_and_refuses_to_start_without_a_token"
     ),
+    "python -m stream connect webhooks --config webhooks.yaml": (
+        "tests/integration/test_webhook_gateway.py::test_the_readme_command_serves_the_"
+        "configured_routes"
+    ),
 }
 # Documented port -> the setting or flag it stands for; tests use free ports instead.
 DOCUMENTED_PORTS = (9092, 6066, 6379, 8080)

@@ -110,10 +110,18 @@ async def _send_all(
         await asyncio.gather(restart_half_way(), *(group(rounds) for rounds in groups))
 
 
+# Rings are compared apart (``_rings``): callbacks of one task may overtake each other (a
+# reservation.accepted before its reservation.created), and the worker books a ring only while
+# the call is queued, so the booked offers depend on arrival order (a known gap, reported).
+RING_FAMILIES = ("contact_centre_agent_offers", "contact_centre_calls_ringing",
+                 "contact_centre_agents_ringing")  # fmt: skip
+
+
 def _calls_and_agents(samples: Samples) -> Samples:
     return {k: v for k, v in kpis(samples).items() if "ticket" not in k[0] and "survey" not in k[0]
             and "csat" not in k[0] and "nps" not in k[0] and "customer" not in k[0]
-            and "order" not in k[0] and "churn" not in k[0]}  # fmt: skip
+            and "order" not in k[0] and "churn" not in k[0]
+            and not k[0].startswith(RING_FAMILIES)}  # fmt: skip
 
 
 def _same_metrics_both_ways(

@@ -631,7 +631,7 @@ ERRORS = [
         """\
         - billing
         """,
-        "targets.yaml:1: expected a mapping with keys defaults, queues, got a list",
+        "targets.yaml:1: expected a mapping with keys defaults, queues, agent_reasons, got a list",
         id="top-level-list",
     ),
     pytest.param(

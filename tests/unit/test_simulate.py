@@ -16,6 +16,8 @@ from stream.events import (
     CallEnded,
     CallHoldEnded,
     CallHoldStarted,
+    CallOffered,
+    CallOfferMissed,
     CallQueued,
     CallWrapupCompleted,
     CustomerChurned,
@@ -32,6 +34,7 @@ from stream.events import (
     epoch_seconds,
 )
 from stream.simulate import (
+    AWAY_REASONS,
     DEFAULT_QUEUES,
     Contaminator,
     SimEvent,
@@ -46,6 +49,8 @@ N_EVENTS = 12_000
 
 CALL_TYPES = {
     CallQueued,
+    CallOffered,
+    CallOfferMissed,
     CallAnswered,
     CallAbandoned,
     CallHoldStarted,
@@ -136,7 +141,9 @@ def test_call_lifecycles_are_valid(events: list[SimEvent]) -> None:
     calls = by_contact(events, "calls")
     assert len(calls) > 100
     for call_id, history in calls.items():
-        names = [type(e.event).__name__ for e in history]
+        rings = [e for e in history if isinstance(e.event, CallOffered | CallOfferMissed)]
+        check_rings(call_id, history, rings)
+        names = [type(e.event).__name__ for e in history if e not in rings]
         assert names[0] == "CallQueued", (call_id, names)
         assert names.count("CallQueued") == 1
         outcome = [n for n in names if n in ("CallAnswered", "CallAbandoned")]
@@ -151,6 +158,42 @@ def test_call_lifecycles_are_valid(events: list[SimEvent]) -> None:
         ] * (len(holds) % 2), names
         expected = ["CallQueued", "CallAnswered", *holds, "CallEnded", "CallWrapupCompleted"]
         assert names == expected[: len(names)], (call_id, names)
+
+
+def check_rings(call_id: str, history: list[SimEvent], rings: list[SimEvent]) -> None:
+    """A connected call rings its agent first (``call.offered``), once more after a missed ring;
+    an abandoned call rang nobody (the caller cannot leave while it rings)."""
+    answered = [e.event for e in history if isinstance(e.event, CallAnswered)]
+    names = [type(e.event).__name__ for e in rings]
+    if not answered:
+        assert names in ([], ["CallOffered"], ["CallOffered", "CallOfferMissed", "CallOffered"],
+                         ["CallOffered", "CallOfferMissed"]), (call_id, names)  # fmt: skip
+        return
+    assert names in (["CallOffered"], ["CallOffered", "CallOfferMissed", "CallOffered"])
+    (answer,) = answered
+    assert {r.event.agent_id for r in rings if hasattr(r.event, "agent_id")} == {answer.agent_id}
+    assert all(r.at <= history[[e.event for e in history].index(answer)].at for r in rings)
+
+
+def test_rings_missed_rings_and_away_reasons_are_made_and_bounded(events: list[SimEvent]) -> None:
+    offered = sum(isinstance(e.event, CallOffered) for e in events)
+    missed = [e.event for e in events if isinstance(e.event, CallOfferMissed)]
+    answered = sum(isinstance(e.event, CallAnswered) for e in events)
+    assert offered == answered + len(missed) + sum(
+        1 for c in by_contact(events, "calls").values()
+        if isinstance(c[-1].event, CallOffered)  # still ringing when the sample ends
+    )  # fmt: skip
+    assert missed and {m.reason for m in missed} == {"no_answer", "rejected"}
+    away = [
+        e.event
+        for e in events
+        if isinstance(e.event, AgentStateChanged) and e.event.state == "away"
+    ]
+    assert away and {a.reason for a in away} == set(AWAY_REASONS)
+    others = {e.event.reason for e in events if isinstance(e.event, AgentStateChanged)} - {
+        *AWAY_REASONS
+    }
+    assert others == {None}
 
 
 def test_calls_are_answered_by_an_agent_of_their_queue(events: list[SimEvent]) -> None:

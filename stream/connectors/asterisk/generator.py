@@ -3,8 +3,10 @@
 ``QueueLogWriter`` turns the simulator's call and agent events (``stream.simulate``) into the
 lines Asterisk would log for the same traffic: ``ADDMEMBER`` when an agent starts,
 ``ENTERQUEUE`` / ``CONNECT`` / ``COMPLETECALLER`` or ``COMPLETEAGENT`` / ``ABANDON`` with
-app_queue's data fields (positions, waits, talk times), ``PAUSE`` / ``UNPAUSE`` for breaks.
-What app_queue does not log is not written: holds (no line), an agent going busy or into
+app_queue's data fields (positions, waits, talk times), ``RINGNOANSWER`` for a missed ring,
+``PAUSE`` (with the away reason) / ``UNPAUSE`` for breaks.
+What app_queue does not log is not written: holds and the start of a ring (no line: the
+reference leaves ``call.offered`` out), an agent going busy or into
 wrap-up (implied by ``CONNECT`` / ``COMPLETE*``) and the end of wrap-up (the queue's
 ``wrapuptime``). The same seed gives the same lines.
 
@@ -34,6 +36,7 @@ from stream.events import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
+    CallOfferMissed,
     CallQueued,
     CallWrapupCompleted,
     encode,
@@ -49,7 +52,10 @@ __all__ = [
     "write_live",
 ]
 
-_NOT_LOGGED: Final = frozenset({"call.hold_started", "call.hold_ended"})
+_NOT_LOGGED: Final = frozenset({"call.hold_started", "call.hold_ended", "call.offered"})
+"""What app_queue writes no line for: holds, and the start of a ring (its end, when missed, is
+``RINGNOANSWER``). Without rings the log gives no ringing calls and no agent answer rate: the
+reference leaves ``call.offered`` out, so both paths agree on that too."""
 BREAK_REASON: Final = "Break"
 
 
@@ -96,6 +102,11 @@ def reference_event(item: SimEvent) -> dict[str, Any] | None:
     if document["type"] in _NOT_LOGGED:
         return None
     document["occurred_at"] = _iso(math.floor(item.at))
+    if document["type"] == "call.offer_missed":  # RINGNOANSWER tells whole milliseconds
+        document["ring_seconds"] = round(document.get("ring_seconds", 0.0) * 1000) / 1000
+        document["reason"] = "no_answer"  # a declined ring is a RINGNOANSWER in the log too
+    if document["type"] == "agent.state_changed" and document["state"] == "away":
+        document.setdefault("reason", BREAK_REASON)  # PAUSE always names one here
     return document
 
 
@@ -129,7 +140,12 @@ class QueueLogWriter:
         e = item.event
         epoch = math.floor(item.at)
         if isinstance(e, AgentStateChanged):
-            return self._agent(epoch, e.agent_id, e.state, e.queues or ())
+            return self._agent(epoch, e.agent_id, e.state, e.queues or (), e.reason)
+        if isinstance(e, CallOfferMissed):
+            call = self._calls[e.call_id]
+            interface = self.agents[e.agent_id]
+            ring_ms = round((e.ring_seconds or 0.0) * 1000)
+            return [f"{epoch}|{call.uniqueid}|{call.queue}|{interface}|RINGNOANSWER|{ring_ms}"]
         if isinstance(e, CallQueued):
             n = next(self._numbers)
             call = _Call(f"{epoch}.{n}", e.queue, epoch)
@@ -164,7 +180,9 @@ class QueueLogWriter:
         del self._calls[e.call_id]  # the end of wrap-up: app_queue writes no line
         return []
 
-    def _agent(self, epoch: int, agent_id: str, state: str, queues: Sequence[str]) -> list[str]:
+    def _agent(
+        self, epoch: int, agent_id: str, state: str, queues: Sequence[str], reason: str | None
+    ) -> list[str]:
         before = self._states.get(agent_id)
         self._states[agent_id] = state
         interface = self.agents[agent_id]
@@ -172,7 +190,7 @@ class QueueLogWriter:
         if before is None:
             return [f"{epoch}|MANAGER|{queue}|{interface}|ADDMEMBER|"]
         if state == "away":
-            return [f"{epoch}|NONE|{queue}|{interface}|PAUSE|{BREAK_REASON}"]
+            return [f"{epoch}|NONE|{queue}|{interface}|PAUSE|{reason or BREAK_REASON}"]
         if before == "away" and state == "available":
             return [f"{epoch}|NONE|{queue}|{interface}|UNPAUSE|"]
         return []  # busy, after_call_work, available after wrap-up: implied by the calls

@@ -8,9 +8,11 @@ worker's metrics with those of the same traffic sent as contract events (``contr
 
 What TaskRouter reports differently: it has no hold events (a hold is a Conference matter), so
 the twin has none (they change no call metric); every queued call is announced twice
-(``task.created`` naming its queue and ``task-queue.entered``), an answer is preceded by its
-``reservation.created``, a completion ends the call itself (``task.completed`` after
-``task.wrapup``): the connector must turn those into exactly one event each.
+(``task.created`` naming its queue and ``task-queue.entered``), a ring is a
+``reservation.created`` (the twin's ``call.offered``) ended by its ``reservation.accepted`` or
+missed, an away agent's reason is its activity's name, a completion ends the call itself
+(``task.completed`` after ``task.wrapup``): the connector must turn those into exactly one
+event each.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ ACTIVITY_NAMES: Final = {
 TWIN_CONFIG_YAML: Final = "activities: {Busy: busy, 'Wrap Up': after_call_work}\n"
 _CHANNELS: Final = {"phone": "voice", "chat": "chat", "sms": "sms", "email": "email"}
 _CALL_TYPES: Final = frozenset(
-    {"call.queued", "call.answered", "call.abandoned", "call.ended", "call.wrapup_completed"}
-)
+    {"call.queued", "call.answered", "call.abandoned", "call.ended", "call.wrapup_completed",
+     "call.offered", "call.offer_missed"}
+)  # fmt: skip
 ACCOUNT: Final = "AC" + "0" * 31 + "1"
 WORKSPACE: Final = "WS" + "0" * 31 + "1"
 
@@ -97,6 +100,10 @@ def with_variety(twin: Iterable[TwinEvent], *, seed: int) -> list[TwinEvent]:
         if type_ == "call.answered" and agents and rng.random() < 0.2:
             other = rng.choice(agents)
             reason = rng.choice(("rejected", "no_answer"))
+            out.append(TwinEvent(e.kind, e.key, round(e.at - 0.6, 3), {
+                "type": "call.offered", "event_id": f"{doc['event_id']}-rang",
+                "occurred_at": _iso(e.at - 0.6), "call_id": doc["call_id"],
+                "agent_id": other}))  # fmt: skip
             out.append(TwinEvent(e.kind, e.key, round(e.at - 0.5, 3), {
                 "type": "call.offer_missed", "event_id": f"{doc['event_id']}-missed",
                 "occurred_at": _iso(e.at - 0.5), "call_id": doc["call_id"],
@@ -119,6 +126,7 @@ def _iso(at: float) -> str:
 
 def _forms(twin: Iterable[TwinEvent]) -> Iterator[tuple[str, dict[str, str]]]:
     queue_of: dict[str, tuple[str, str]] = {}
+    ringing: dict[tuple[str, str], str] = {}  # (call, agent) → ReservationSid of the open ring
     for sim in twin:
         doc = sim.doc
         type_ = doc["type"]
@@ -140,7 +148,8 @@ def _forms(twin: Iterable[TwinEvent]) -> Iterator[tuple[str, dict[str, str]]]:
                 "ResourceSid": worker,
                 "WorkerSid": worker,
                 "WorkerName": doc["agent_id"],
-                "WorkerActivityName": ACTIVITY_NAMES[doc["state"]],
+                # An away reason is the activity's name (a Break, Lunch or Training activity).
+                "WorkerActivityName": doc.get("reason") or ACTIVITY_NAMES[doc["state"]],
                 "WorkerAttributes": msgspec.json.encode(
                     {"queues": doc.get("queues") or []}
                 ).decode(),
@@ -174,21 +183,28 @@ def _forms(twin: Iterable[TwinEvent]) -> Iterator[tuple[str, dict[str, str]]]:
         if type_ == "call.queued":
             yield make("task.created", TaskAssignmentStatus="pending")
             yield make("task-queue.entered", TaskAssignmentStatus="pending")
+        elif type_ == "call.offered":
+            agent = doc["agent_id"]
+            ringing[call, agent] = reservation = _sid("WR", call, agent, doc["event_id"])
+            who = {"WorkerSid": _sid("WK", agent), "WorkerName": agent,
+                   "ReservationSid": reservation}  # fmt: skip
+            yield make("reservation.created", fields=task_fields, c=reservation,
+                       TaskAssignmentStatus="reserved", **who)  # fmt: skip
         elif type_ == "call.answered":
             agent = doc["agent_id"]
+            reservation = ringing.pop((call, agent), _sid("WR", call, agent))
             who = {"WorkerSid": _sid("WK", agent), "WorkerName": agent,
-                   "ReservationSid": _sid("WR", call, agent)}  # fmt: skip
-            yield make("reservation.created", TaskAssignmentStatus="reserved", **who)
+                   "ReservationSid": reservation}  # fmt: skip
             yield make("reservation.accepted", TaskAssignmentStatus="assigned", **who)
         elif type_ == "call.offer_missed":
             agent = doc["agent_id"]
+            reservation = ringing.pop((call, agent), _sid("WR", call, agent, "missed"))
             who = {"WorkerSid": _sid("WK", agent), "WorkerName": agent,
-                   "ReservationSid": _sid("WR", call, agent, "missed")}  # fmt: skip
-            yield make("reservation.created", TaskAssignmentStatus="reserved", **who)
+                   "ReservationSid": reservation}  # fmt: skip
             missed = (
                 "reservation.rejected" if doc["reason"] == "rejected" else "reservation.timeout"
             )
-            yield make(missed, TaskAssignmentStatus="pending", **who)
+            yield make(missed, c=reservation, TaskAssignmentStatus="pending", **who)
         elif type_ == "call.exited":
             yield make("task.canceled", TaskAssignmentStatus="canceled",
                        TaskCanceledReason="Task TTL Exceeded")  # fmt: skip

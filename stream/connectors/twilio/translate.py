@@ -3,6 +3,7 @@
 The mapping (``docs/connectors/twilio.md``):
 
 * ``task.created`` (when it names a TaskQueue) and ``task-queue.entered`` → ``call.queued``;
+* ``reservation.created`` → ``call.offered`` (the worker's phone rings);
 * ``reservation.accepted`` → ``call.answered``; ``reservation.rejected`` / ``.timeout`` /
   ``.canceled`` / ``.rescinded`` → ``call.offer_missed`` (rejected / no_answer / canceled);
 * ``task.canceled`` → ``call.exited`` (reason ``timeout``) when ``TaskCanceledReason`` is one of
@@ -19,8 +20,8 @@ Event ids come from Twilio's ids, so a retried callback makes the same ids: a ta
 events (each happens once per task) are ``twilio:<TaskSid>:<type>`` — ``task.created`` and
 ``task-queue.entered`` both make the one ``call.queued``; ``call.ended`` and
 ``call.transferred`` share ``twilio:<TaskSid>:talk_ended`` (the first ends the talk) —, a
-missed offer is
-``twilio:<ReservationSid>:call.offer_missed``, an agent state is ``twilio:<EventSid>`` (else
+ring and a missed offer are ``twilio:<ReservationSid>:call.offered`` / ``:call.offer_missed``,
+an agent state is ``twilio:<EventSid>`` (else
 ``twilio:<WorkerSid>:<EventType>:<Timestamp>``).
 """
 
@@ -54,6 +55,7 @@ REQUIRES: Final[dict[str, frozenset[str]]] = {
     "call.abandoned": frozenset({"call.queued"}),
     "call.exited": frozenset({"call.queued"}),
     "call.offer_missed": frozenset({"call.queued"}),
+    "call.offered": frozenset({"call.queued"}),
     "call.transferred": frozenset({"call.answered"}),
     "call.ended": frozenset({"call.answered"}),
     "call.wrapup_completed": frozenset({"call.ended", "call.transferred"}),
@@ -240,6 +242,16 @@ def _accepted(
     return [_lifecycle(task, "call.answered", at, agent_id=agent)]
 
 
+def _offered(
+    task: str, at: str, form: Mapping[str, str], config: TwilioConfig
+) -> list[dict[str, Any]] | Rejection:
+    agent, reservation = _agent(form, config), form.get("ReservationSid")
+    if agent is None or not reservation:
+        return Rejection("missing_field", "reservation.created without a worker or ReservationSid")
+    return [{"type": "call.offered", "event_id": f"twilio:{reservation}:call.offered",
+             "occurred_at": at, "call_id": task, "agent_id": agent}]  # fmt: skip
+
+
 def _missed(
     task: str, at: str, form: Mapping[str, str], config: TwilioConfig
 ) -> list[dict[str, Any]] | Rejection:
@@ -291,6 +303,7 @@ def _completed(
 _TASK_EVENTS: Final[dict[str, Any]] = {
     "task.created": _queued,
     "task-queue.entered": _queued,
+    "reservation.created": _offered,
     "reservation.accepted": _accepted,
     **dict.fromkeys(_MISSED, _missed),
     "task.canceled": _canceled,
