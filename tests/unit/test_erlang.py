@@ -1,22 +1,78 @@
-"""Erlang B/C/A (stream.kpis.erlang) against pyworkforce, published tables and limits."""
+"""Erlang B/C/A (stream.kpis.erlang) against pyworkforce, published Erlang B tables, an exact
+direct sum and limits."""
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
 from stream.kpis import erlang
 
-# Erlang B table, grade of service 1 % (e.g. Cooper, Table; any telephone-traffic table):
-# (trunks, offered Erlangs at 1 % blocking, two decimals as printed).
-ERLANG_B_1PCT = ((10, 4.46), (20, 12.03), (50, 37.90), (100, 84.06))
+# Published Erlang B tables: the largest offered load (Erlangs) a number of channels carries at
+# a blocking probability, as printed.
+# * D. Collins, "Carrier Grade Voice Over IP", 2nd ed., Appendix A "Table of Erlang B": channels
+#   1-9, blocking 1 % and 2 %, one decimal;
+# * the Erlang calculator manual of erlang.com ("How much traffic can a trunk group handle?"):
+#   15 lines at 1 % blocking carry 8.108 Erlangs.
+PUBLISHED_ERLANG_B = (
+    *(
+        (n, 0.01, load, 1)
+        for n, load in enumerate((0.0, 0.2, 0.5, 0.9, 1.4, 1.9, 2.5, 3.1, 3.8), 1)
+    ),
+    *(
+        (n, 0.02, load, 1)
+        for n, load in enumerate((0.0, 0.2, 0.6, 1.1, 1.7, 2.3, 2.9, 3.6, 4.3), 1)
+    ),
+    (15, 0.01, 8.108, 3),
+)
 
 
-@pytest.mark.parametrize(("n", "load"), ERLANG_B_1PCT)
-def test_erlang_b_matches_the_published_1_percent_table(n: int, load: float) -> None:
-    assert round(erlang.erlang_b(n, load), 3) == 0.010
+def _max_load(n: int, blocking: float) -> float:
+    """The load at which ``erlang_b(n, ·)`` reaches ``blocking`` (B rises with the load)."""
+    lo, hi = 0.0, 2.0 * n
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if erlang.erlang_b(n, mid) < blocking else (lo, mid)
+    return lo
+
+
+@pytest.mark.parametrize(("n", "blocking", "load", "digits"), PUBLISHED_ERLANG_B)
+def test_erlang_b_matches_published_tables(
+    n: int, blocking: float, load: float, digits: int
+) -> None:
+    assert round(_max_load(n, blocking), digits) == load
+
+
+def _erlang_b_direct(n: int, load: Fraction) -> Fraction:
+    """B(n, A) = (A^n / n!) / sum_{k=0..n} A^k / k!, in exact rational arithmetic."""
+    terms = [Fraction(1)]
+    for k in range(1, n + 1):
+        terms.append(terms[-1] * load / k)
+    return terms[-1] / sum(terms)
+
+
+# (channels, load): the 1 % points of 10, 20, 50 and 100 channels to two decimals, and loads
+# far from them; the recursion against the direct sum, exactly computed.
+DIRECT_POINTS = ((10, "4.46"), (20, "12.03"), (50, "37.90"), (100, "84.06"), (7, "12.5"),
+                 (200, "150"), (30, "0.5"))  # fmt: skip
+
+
+@pytest.mark.parametrize(("n", "load"), DIRECT_POINTS)
+def test_erlang_b_recursion_equals_the_direct_sum(n: int, load: str) -> None:
+    exact = _erlang_b_direct(n, Fraction(load))
+    assert erlang.erlang_b(n, float(load)) == pytest.approx(float(exact), rel=1e-12)
+
+
+def test_one_percent_points_rounded() -> None:
+    # 4.46 / 12.03 / 37.90 / 84.06 Erlangs at 10 / 20 / 50 / 100 channels: B just under 1 %
+    # there, and the 1 % load rounds to them (computed by the direct sum above, not a table).
+    for n, load in DIRECT_POINTS[:4]:
+        b = _erlang_b_direct(n, Fraction(load))
+        assert Fraction(99, 10_000) < b < Fraction(1, 100), n
+        assert f"{_max_load(n, 0.01):.2f}" == load
 
 
 def test_erlang_b_is_stable_at_500_and_5000_agents() -> None:
