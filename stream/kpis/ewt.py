@@ -6,27 +6,30 @@ numbers as the live run.
 
 Inputs, per 15-minute event-time window (epoch-aligned, like ``stream.windows``'s ``15m``):
 offered calls, handled calls and their handle time, answered and abandoned calls and the waits
-of both. A window is *final* once the partition's watermark reaches its end; the estimates use
-the newest final window (``latest``): arrival rate λ = offered / 900 s, AHT = handle seconds /
-handled, mean patience = (answered waits + abandoned waits) / abandoned (the maximum-likelihood
-estimate for exponential patience with answered calls as censored observations; Mandelbaum &
-Zeltyn 2013, "Data-stories about (im)patient customers in tele-queues"). A window without
-handled calls has no AHT, hence no Erlang estimate.
+of both, booked unless the watermark has passed the window (late, as ``stream.aggregator``
+counts it). The estimates at instant t use the *last full window at t* (the 15 minutes before
+the window containing t): arrival rate λ = offered / 900 s, AHT = handle seconds / handled,
+mean patience = (answered waits + abandoned waits) / abandoned (the maximum-likelihood estimate
+for exponential patience with answered calls as censored observations; Mandelbaum & Zeltyn
+2013, "Data-stories about (im)patient customers in tele-queues"). A window without handled
+calls has no AHT, hence no Erlang estimate; one without abandons no patience (Erlang A is then
+Erlang C).
 
 Two methods (``METHODS``):
 
-* ``recent``: the mean wait of the last ``n`` answered calls (by answer time);
+* ``recent``: the mean wait of the last ``n`` calls answered at or before t (by answer time);
 * ``erlang_c``: the Erlang C mean wait C(m, A)·AHT/(m − A) of ``stream.kpis.erlang`` with m the
-  agents on queue (available, busy or in after-call work) and A = λ·AHT from the newest final
+  agents on queue at t (available, busy or in after-call work) and A = λ·AHT of the last full
   window; none when m ≤ A (the queue cannot keep up: no finite estimate).
 
 Accuracy: for every answered call, the estimate each method gave at the instant the call was
-queued (from the state as of that event time) against the wait it had; the *signed* error
-(estimate − actual wait; positive: the caller was told too long) is observed into a histogram
-with the fixed bounds ``ERROR_BOUNDS``. An answered call is settled once the watermark reaches
-its answer time, so every answer and agent change up to it (within the grace period) is known
-whatever the arrival order; answers and 15-minute tallies are kept for ``KEEP_SECONDS`` of event
-time (the estimate of a call queued after a longer silence uses what is left).
+queued (rebuilt from the state as of that event time) against the wait it had; the *signed*
+error (estimate − actual wait; positive: the caller was told too long) is observed into a
+histogram with the fixed bounds ``ERROR_BOUNDS``; a call for which a method had no estimate is
+counted in ``unestimated``. An answered call is settled once the watermark reaches its answer
+time, so every answer and agent change up to it (within the grace period) is known whatever the
+arrival order and batching; answers and tallies are pruned to what calls still to settle can
+use (``prune``).
 """
 
 from __future__ import annotations
@@ -43,10 +46,8 @@ from stream.kpis.histogram import Histogram, observe
 METHODS: Final = ("recent", "erlang_c")
 WINDOW_SECONDS: Final = 900.0
 DEFAULT_RECENT_CALLS: Final = 20
-KEEP_SECONDS: Final = 86_400.0
-"""Event time the answers and 15-minute tallies are kept behind the watermark."""
 MAX_ANSWERS: Final = 5_000
-"""At most this many answers kept per queue (the newest), whatever ``KEEP_SECONDS`` allows."""
+"""At most this many answers kept per queue (the newest), whatever ``prune``'s horizon."""
 ERROR_BOUNDS: Final[tuple[float, ...]] = (
     -600.0, -300.0, -120.0, -60.0, -30.0, -10.0, 0.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 )  # fmt: skip
@@ -71,7 +72,7 @@ class EwtState:
     """Stored per queue (``QueueRecord.ewt``)."""
 
     windows: dict[str, Tally] = field(default_factory=dict)
-    """Window start (``str(int(start))``) → tally, final or not, kept ``KEEP_SECONDS``."""
+    """Window start (``str(int(start))``) → tally, final or not (``prune`` drops old ones)."""
     answers: list[tuple[float, float]] = field(default_factory=list)
     """(answered at, wait) of answered calls, sorted."""
     pending: list[tuple[float, float]] = field(default_factory=list)
@@ -84,7 +85,7 @@ class EwtState:
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """Staffing inputs of one final window."""
+    """Staffing inputs of one 15-minute window."""
 
     start: float
     arrival_rate: float
@@ -136,20 +137,17 @@ def book(state: EwtState, facts: Iterable[tuple[str, str, float, bool]], t: floa
 
 
 def rates_before(state: EwtState, at: float) -> Rates | None:
-    """The inputs of the newest window ending at or before ``at`` (final by then); None: none."""
-    best: float | None = None
-    for wkey in state.windows:
-        start = float(wkey)
-        if start + WINDOW_SECONDS <= at and (best is None or start > best):
-            best = start
-    if best is None:
+    """The inputs of the 15-minute window just before the one containing ``at`` (the last full
+    window at ``at``); None: no call fact in it."""
+    start = window_of(at) - WINDOW_SECONDS
+    t = state.windows.get(str(int(start)))
+    if t is None:
         return None
-    t = state.windows[str(int(best))]
     aht = t.handle_seconds / t.handled if t.handled else None
     patience = (
         (t.answered_wait_seconds + t.abandoned_wait_seconds) / t.abandoned if t.abandoned else None
     )
-    return Rates(best, t.offered / WINDOW_SECONDS, aht, patience)
+    return Rates(start, t.offered / WINDOW_SECONDS, aht, patience)
 
 
 def recent_wait(state: EwtState, at: float, n: int) -> float | None:
@@ -172,8 +170,8 @@ def erlang_wait(rates: Rates | None, on_queue: int) -> float | None:
 def estimates(
     state: EwtState, at: float, on_queue: int, n: int, mark: float | None
 ) -> dict[str, float | None]:
-    """Both methods' EWT at event time ``at``, the Erlang window being the newest final one
-    under ``mark`` (the watermark) and ending at or before ``at``."""
+    """Both methods' EWT at event time ``at``; the Erlang window is the last full one at ``at``,
+    or at ``mark`` (the watermark) when that is earlier."""
     limit = at if mark is None else min(at, mark)
     return {
         "recent": recent_wait(state, at, n),
@@ -181,15 +179,24 @@ def estimates(
     }
 
 
-def settle(state: EwtState, mark: float | None, on_queue_at: Callable[[float], int], n: int) -> int:
+def settle(
+    state: EwtState,
+    mark: float | None,
+    on_queue_at: Callable[[float], int],
+    n: int,
+    oldest_waiting: float | None = None,
+) -> int:
     """Observe the error of every pending call answered at or before ``mark``; returns how many.
 
-    The estimate shown at the call's queue time q uses answers up to q and the newest window
-    final at q (end ≤ q), so it does not depend on the watermark at settling time."""
-    if mark is None or not state.pending or state.pending[0][0] > mark:
+    The estimate shown at the call's queue time q uses answers up to q and the last full window
+    at q, so it does not depend on the watermark at settling time. ``oldest_waiting`` (the queue
+    time of the oldest call still waiting) keeps what that call's estimate will need."""
+    if mark is None:
         return 0
-    cut = bisect_right(state.pending, (mark, math.inf))
-    done, state.pending = state.pending[:cut], state.pending[cut:]
+    done: list[tuple[float, float]] = []
+    if state.pending and state.pending[0][0] <= mark:
+        cut = bisect_right(state.pending, (mark, math.inf))
+        done, state.pending = state.pending[:cut], state.pending[cut:]
     for answered_at, queued_at in done:
         wait = answered_at - queued_at
         shown = estimates(state, queued_at, on_queue_at(queued_at), n, None)
@@ -202,17 +209,30 @@ def settle(state: EwtState, mark: float | None, on_queue_at: Callable[[float], i
             if hist is None:
                 hist = state.errors[method] = Histogram()
             observe(hist, ERROR_BOUNDS, value - wait)
-    prune(state, mark)
+    if not done:
+        return 0
+    horizon = mark
+    if state.pending:
+        horizon = min(horizon, min(q for _, q in state.pending))
+    if oldest_waiting is not None:
+        horizon = min(horizon, oldest_waiting)
+    prune(state, horizon, n)
     return len(done)
 
 
-def prune(state: EwtState, mark: float) -> None:
-    """Forget answers and tallies older than ``KEEP_SECONDS`` before the watermark (answers of
-    pending calls are all newer than anything pruned: those are at or after the watermark)."""
-    horizon = mark - KEEP_SECONDS
-    for wkey in [k for k in state.windows if float(k) + WINDOW_SECONDS <= horizon]:
+def prune(state: EwtState, horizon: float, n: int) -> None:
+    """Forget what no estimate at or after ``horizon`` can use: answers before it but the ``n``
+    newest of those, tallies of windows ending before the last full window at ``horizon``.
+
+    ``horizon`` is the watermark, or the queue time of an unsettled or still waiting call when
+    older: a call not seen yet is queued after the watermark (else its events are late), so the
+    estimates of every call still to settle stay exact. At most ``MAX_ANSWERS`` answers are
+    kept whatever the horizon (a call that waited behind more than that many answers gets the
+    estimate of what is left)."""
+    keep_from = window_of(horizon) - WINDOW_SECONDS
+    for wkey in [k for k in state.windows if float(k) < keep_from]:
         del state.windows[wkey]
-    cut = bisect_right(state.answers, (horizon, math.inf))
+    cut = bisect_right(state.answers, (horizon, -math.inf)) - n
     cut = max(cut, len(state.answers) - MAX_ANSWERS)
     if cut > 0:
         del state.answers[:cut]
