@@ -243,12 +243,12 @@ class Aggregator:
                 if ps.refusals.settle(source, next_offset):
                     out.refusals_changed = True
         self.close_windows(ps, wall_now, out)
-        self._settle_waits(ps, out)
         return out
 
-    def _settle_waits(self, ps: PartitionState, out: BatchOutput) -> None:
+    def settle_waits(self, ps: PartitionState, out: BatchOutput) -> None:
         """Book the EWT error of every answered call the watermark has passed
-        (``stream.kpis.ewt.settle``), with the queue's agents on queue at its queue time."""
+        (``stream.kpis.ewt.settle``), with the queue's agents on queue at its queue time; called
+        once the batch's events and agents' events are applied."""
         mark = ps.progress.watermark
         if mark is None:
             return
