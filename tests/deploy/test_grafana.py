@@ -49,6 +49,8 @@ BOARD_FAMILIES = {
     },
     "workforce.json": {
         "contact_centre_agents", "contact_centre_occupancy_ratio",
+        "contact_centre_agents_required", "contact_centre_agents_on_queue",
+        "contact_centre_ewt_seconds", "contact_centre_ewt_error_seconds_bucket",
         "contact_centre_contacts_per_staffed_agent_hour",
         "contact_centre_customers_churned_total",
         "contact_centre_customers_churned_after_contact_total",
