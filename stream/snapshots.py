@@ -45,6 +45,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from stream.config import TargetBook
+from stream.estimates import estimate_reading
 from stream.pipeline import Pipeline
 from stream.readings import live_reading, window_readings
 
@@ -80,6 +81,8 @@ GOAL_WARN_MARGIN: Final = 0.10
 """A ratio within this below its goal is amber, further below red."""
 TIME_WARN_FACTOR: Final = 2.0
 """A time above its target but within this many times it is amber, beyond red."""
+STAFFING_WARN_SHORT: Final = 1
+"""Agents on queue this many short of the agents required is amber, more short red."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,14 @@ class QueueSnapshot:
     service_level_goal: float
     status: dict[str, str] = field(default_factory=dict)
     """Tile field → ``good``, ``warn``, ``bad`` or ``none`` (no data or no target)."""
+    ewt_recent_seconds: float | None = None
+    """``contact_centre_ewt_seconds{method="recent"}``: mean wait of the last N answered calls."""
+    ewt_erlang_c_seconds: float | None = None
+    """``contact_centre_ewt_seconds{method="erlang_c"}``."""
+    agents_required: int | None = None
+    """``contact_centre_agents_required{model="erlang_a"}``: agents needed now."""
+    agents_on_queue: int | None = None
+    """``contact_centre_agents_on_queue``; ``None`` when no agent was ever in the queue."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,6 +150,7 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 "today", {}
             )
             t = targets.for_queue(name)
+            est = estimate_reading(aggregator, name, q, live, now)
             snap = QueueSnapshot(
                 queue=name,
                 team=targets.team(name),
@@ -164,6 +176,12 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 ),
                 answer_target_seconds=t.answer_target_seconds,
                 service_level_goal=t.service_level_goal,
+                ewt_recent_seconds=est.ewt_seconds["recent"],
+                ewt_erlang_c_seconds=est.ewt_seconds["erlang_c"],
+                agents_required=est.agents_required["erlang_a"],
+                agents_on_queue=(
+                    None if reading is None or reading.agents is None else est.agents_on_queue
+                ),
             )
             out.append(dataclasses.replace(snap, status=statuses(snap)))
     out.sort(key=lambda s: s.queue)
@@ -195,7 +213,9 @@ def statuses(s: QueueSnapshot) -> dict[str, str]:
       has no separate goal for it);
     * ASA and oldest call waiting: ≤ answer target good, ≤ 2 × target warn, else bad;
     * abandon rate: ≤ 5 % good, ≤ 10 % warn, else bad (fixed: no target setting exists);
-    * calls waiting, backlog, agents available: no target, ``none``.
+    * both EWTs: like ASA, against the answer target;
+    * agents on queue: ≥ agents required (Erlang A) good, one short warn, more short bad;
+    * calls waiting, backlog, agents available, agents required: no target, ``none``.
     """
     target = s.answer_target_seconds
     return {
@@ -213,7 +233,19 @@ def statuses(s: QueueSnapshot) -> dict[str, str]:
         "calls_waiting": "none",
         "backlog": "none",
         "agents_available": "none",
+        "ewt_recent_seconds": _at_most(s.ewt_recent_seconds, target, target * TIME_WARN_FACTOR),
+        "ewt_erlang_c_seconds": _at_most(s.ewt_erlang_c_seconds, target, target * TIME_WARN_FACTOR),
+        "agents_required": "none",
+        "agents_on_queue": _staffed(s.agents_on_queue, s.agents_required),
     }
+
+
+def _staffed(on_queue: int | None, required: int | None) -> str:
+    if on_queue is None or required is None:
+        return "none"
+    if on_queue >= required:
+        return "good"
+    return "warn" if required - on_queue <= STAFFING_WARN_SHORT else "bad"
 
 
 def encode_hash(snapshot: QueueSnapshot, *, updated_at: float, worker: str) -> dict[str, str]:

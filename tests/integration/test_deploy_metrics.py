@@ -4,8 +4,9 @@ A worker on the real embedded broker, publishing wallboard snapshots to a real R
 compose stack, gets a small event set that touches every KPI family (answered, abandoned,
 short-abandoned and completed calls; tickets answered, solved, reopened, escalated, surveyed, a
 complaint solved in one touch and closed; surveys, a ticket and a handled call in the previous
-quarter hour for the changes against it and the agents required; agents' states; a customer's contact, order and churn; one rejected
-message), then one scrape must contain every metric name that any Grafana panel or any
+quarter hour for the changes against it and the agents required; agents' states; a customer's
+contact, order and churn; one rejected message), then one scrape must contain every metric name
+that any Grafana panel or any
 recording/alert rule expression reads. Names that the recording rules create count as present;
 ``EXTERNAL_METRICS`` (Prometheus' own ``up`` and scrape series, kafka-exporter's lag) are the
 only others allowed.

@@ -24,7 +24,9 @@ import pytest
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
 from stream.kpis import erlang
+from stream.snapshots import build_snapshots, statuses
 from tests.unit.test_aggregator import T0, Clock, Harness, Input, body, call
+from tests.unit.test_snapshots import snapshot
 
 B = ["billing"]
 NOW2 = T0 + 1500  # 10:25
@@ -195,3 +197,47 @@ def test_no_window_no_handled_call_and_no_calls() -> None:
     assert "ewt:recent" not in f and "ewt:erlang_c" not in f and "required:erlang_c" not in f
     assert f["count:recent"] == 0 and f["unestimated:recent"] == 0
     assert math.isfinite(WAIT_2)
+
+
+def test_wallboard_snapshot_shows_the_same_figures() -> None:
+    h = harness()
+    h.run(SCENARIO, batch_size=9)
+    (snap,) = build_snapshots(h.pipeline, h.targets, NOW2)
+    assert snap.ewt_recent_seconds == pytest.approx(345 / 11, rel=1e-12)
+    assert snap.ewt_erlang_c_seconds == pytest.approx(WAIT_2, rel=1e-12)
+    assert (snap.agents_required, snap.agents_on_queue) == (REQUIRED_A, 2)
+    # 31 s against the 20 s answer target: amber; 767 s: red; 2 on queue of 4 needed: red.
+    assert {k: snap.status[k] for k in ESTIMATE_FIELDS} == {
+        "ewt_recent_seconds": "warn",
+        "ewt_erlang_c_seconds": "bad",
+        "agents_required": "none",
+        "agents_on_queue": "bad",
+    }
+
+
+ESTIMATE_FIELDS = (
+    "ewt_recent_seconds",
+    "ewt_erlang_c_seconds",
+    "agents_required",
+    "agents_on_queue",
+)
+
+
+@pytest.mark.parametrize(
+    ("on_queue", "required", "expected"),
+    [(4, 4, "good"), (5, 4, "good"), (3, 4, "warn"), (2, 4, "bad"), (None, 4, "none"),
+     (3, None, "none"), (0, 0, "good")],
+)  # fmt: skip
+def test_on_queue_colour_against_agents_required(
+    on_queue: int | None, required: int | None, expected: str
+) -> None:
+    snap = snapshot(agents_on_queue=on_queue, agents_required=required)
+    assert statuses(snap)["agents_on_queue"] == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(None, "none"), (20.0, "good"), (40.0, "warn"), (40.5, "bad")]
+)
+def test_ewt_colours_follow_the_answer_target(seconds: float | None, expected: str) -> None:
+    for name in ("ewt_recent_seconds", "ewt_erlang_c_seconds"):
+        assert statuses(snapshot(**{name: seconds}))[name] == expected
