@@ -67,3 +67,39 @@ def test_settled_errors_do_not_depend_on_arrival_order() -> None:
     # queued T0+910: last 20 answers up to then: the 8 of 30 s → +30 − 40 = −10
     # queued T0+995: the 8 and the 40 s one → 280/9 − 5; queued T0+1040: 285/10 − 60
     assert rec.total == pytest.approx(-10.0 + (280 / 9 - 5.0) + (285 / 10 - 60.0), rel=1e-12)
+
+
+def test_the_last_full_window_only_a_silent_one_gives_no_rates() -> None:
+    s = ewt.EwtState()
+    _window(s, T0)
+    assert ewt.rates_before(s, T0 + 1799) is not None
+    assert ewt.rates_before(s, T0 + 1800) is None  # 15 silent minutes: no old window instead
+    assert ewt.estimates(s, T0 + 1800, 12, 20, None)["erlang_c"] is None
+
+
+def test_prune_keeps_what_calls_still_to_settle_need() -> None:
+    s = ewt.EwtState()
+    _window(s, T0)
+    _window(s, T0 + 900)
+    _window(s, T0 + 1800)
+    # Horizon T0 + 2000: windows ending before the last full one at the horizon (T0 + 900) go,
+    # answers before it (all 24: the last at T0 + 1837) go but the 3 newest of them.
+    ewt.prune(s, T0 + 2000, 3)
+    assert sorted(s.windows) == [str(int(T0 + 900)), str(int(T0 + 1800))]
+    assert [a for a, _ in s.answers] == [T0 + 1835, T0 + 1836, T0 + 1837]
+    assert ewt.recent_wait(s, T0 + 2000, 3) == 30.0
+    assert ewt.rates_before(s, T0 + 2000) == ewt.Rates(T0 + 900, 9 / 900, 180.0, 250.0)
+
+
+def test_settling_waits_for_the_watermark_and_counts_each_call_once() -> None:
+    s = ewt.EwtState()
+    _window(s, T0)
+    ewt.book(s, [("answered", "phone", 50.0, False)], T0 + 1000, T0 + 900)
+    assert ewt.settle(s, T0 + 999, lambda _t: 3, 20) == 8  # the window's own answers
+    assert ewt.settle(s, T0 + 999, lambda _t: 3, 20) == 0
+    assert ewt.settle(s, T0 + 1000, lambda _t: 3, 20) == 1
+    assert ewt.settle(s, T0 + 5000, lambda _t: 3, 20) == 0
+    # Queued at T0 + 950: recent 30 s (the window's 8 answers) − 50; Erlang C with 3 agents.
+    assert s.errors["recent"].total == -20.0 and s.errors["recent"].count == 1
+    assert s.errors["erlang_c"].total == pytest.approx(mean_wait_c(3, 1.8, 180.0) - 50.0)
+    assert s.unestimated == {"recent": 8, "erlang_c": 8}
