@@ -38,6 +38,7 @@ import math
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Final
 
 from stream.kpis.erlang import mean_wait_c
@@ -156,7 +157,8 @@ def recent_wait(state: EwtState, at: float, n: int) -> float | None:
     chosen = state.answers[max(0, end - n) : end]
     if not chosen:
         return None
-    return sum(w for _, w in chosen) / len(chosen)
+    total: float = sum(map(itemgetter(1), chosen))
+    return total / len(chosen)
 
 
 def erlang_wait(rates: Rates | None, on_queue: int) -> float | None:
@@ -197,9 +199,14 @@ def settle(
     if state.pending and state.pending[0][0] <= mark:
         cut = bisect_right(state.pending, (mark, math.inf))
         done, state.pending = state.pending[:cut], state.pending[cut:]
+    erlang: dict[tuple[float, int], float | None] = {}  # (window, agents) → Erlang C wait
     for answered_at, queued_at in done:
         wait = answered_at - queued_at
-        shown = estimates(state, queued_at, on_queue_at(queued_at), n, None)
+        on_queue = on_queue_at(queued_at)
+        key = (window_of(queued_at), on_queue)
+        if key not in erlang:  # calls of one quarter hour and staffing share their estimate
+            erlang[key] = erlang_wait(rates_before(state, queued_at), on_queue)
+        shown = {"recent": recent_wait(state, queued_at, n), "erlang_c": erlang[key]}
         for method in METHODS:
             value = shown[method]
             if value is None:
