@@ -1,7 +1,8 @@
 """EWT and agents required through the pipeline (issue 17, items 6 and 7): exact values of
 ``contact_centre_ewt_seconds``, ``contact_centre_ewt_error_seconds``,
 ``contact_centre_ewt_unestimated_total`` and ``contact_centre_agents_required``, in any batching,
-after a restart from the stored segments and under redelivery.
+after a restart from the stored segments and under redelivery; the wallboard snapshot's EWT and
+staffing fields and their colours.
 
 The scenario (seconds after T0 = 10:00, grace 60 s, the wall clock frozen at 10:25):
 
