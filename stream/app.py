@@ -109,6 +109,7 @@ class Wiring:
             forward_partitions=settings.partitions,
             max_queues=settings.max_queues,
             listed_queues=targets.queues(),
+            ewt_recent_calls=settings.ewt_recent_calls,
         )
         self.app = faust.App(
             settings.app_id,

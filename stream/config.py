@@ -353,6 +353,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "retention_seconds": _seconds(zero_allowed=False),
     "conversion_horizon_seconds": _seconds(zero_allowed=False),
     "max_queues": _integer(1, 1_000_000),
+    "ewt_recent_calls": _integer(1, 5_000),
     "max_event_bytes": _integer(1, 100 * 1024 * 1024),
     "producer_max_request_bytes": _integer(1_000_000, 1024 * 1024 * 1024),
     "batch_max": _integer(1, 1_000_000),
@@ -476,6 +477,8 @@ class Settings:
     """Queues outside the targets file that get series, split across the ``partitions`` of the
     queue-keyed topic (``stream.admission``); events of further queues are rejected
     (``too_many_queues``). Queues the targets file lists always count."""
+    ewt_recent_calls: int = 20
+    """N of the ``recent`` EWT method: the mean wait of the last N answered calls of the queue."""
     max_event_bytes: int = 65536
     """Larger messages are rejected (``too_large``) before decoding. At most
     ``producer_max_request_bytes`` less ``FORWARD_FRAMING_BYTES``: an accepted event is forwarded

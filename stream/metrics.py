@@ -20,11 +20,13 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
+from stream.estimates import estimate_reading
 from stream.events import Channel, ExitReason, MissReason, SurveyKind, TransferKind
 from stream.kpis import productivity
 from stream.kpis.agents import EXPORTED_STATES
 from stream.kpis.agents import staffing as staffing_of
 from stream.kpis.customers import current_counts
+from stream.kpis.ewt import ERROR_BOUNDS
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -192,6 +194,7 @@ class KpiCollector(Collector):
             self.pipeline.customer_parts.values(), self.pipeline.active_customers(), self.clock()
         )
         yield from _productivity_families(self.pipeline, self.clock())
+        yield from _estimate_families(self.pipeline, self.clock())
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).collect()
 
@@ -200,6 +203,7 @@ class KpiCollector(Collector):
         yield from self._collect(())
         yield from _customer_families((), None, 0.0)
         yield from _productivity_families(None, 0.0)
+        yield from _estimate_families(None, 0.0)
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).describe()
 
@@ -597,6 +601,59 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
                     rate = productivity.contacts_per_staffed_hour(s, c, seconds)
                     if rate is not None:
                         family.add_metric([name, kind], rate)
+    yield from families
+
+
+def _estimate_families(pipeline: Pipeline | None, now: float) -> Iterator[Metric]:
+    """EWT per method, its measured error, and agents required per model, per queue at ``now``
+    (``stream.estimates``); a figure without data has no sample, the error families of every
+    queue start at zero."""
+    ewt_seconds = GaugeMetricFamily(
+        P + "ewt_seconds",
+        "Estimated wait time now: recent = mean wait of the last N answered calls; erlang_c = "
+        "Erlang C mean wait with the agents on queue under the last full 15-minute window.",
+        labels=["queue", "method"],
+    )
+    required = GaugeMetricFamily(
+        P + "agents_required",
+        "Agents needed to meet the queue's service-level goal at its answer target under the "
+        "last full 15-minute window's arrival rate and AHT (Erlang C; Erlang A with patience "
+        "from its abandons).",
+        labels=["queue", "model"],
+    )
+    errors = HistogramMetricFamily(
+        P + "ewt_error_seconds",
+        "Per answered call: EWT shown when it was queued minus the wait it had (positive: told "
+        "too long), by method.",
+        labels=["queue", "method"],
+    )
+    unestimated = CounterMetricFamily(
+        P + "ewt_unestimated",
+        "Answered calls for which the method had no estimate when they were queued.",
+        labels=["queue", "method"],
+    )
+    families = (ewt_seconds, required, errors, unestimated)
+    if pipeline is None:
+        yield from families
+        return
+    for ps in pipeline.agg_parts.values():
+        for name, q in ps.queues.items():
+            r = estimate_reading(pipeline.aggregator, name, q, ps.live.get(name), now)
+            for method, seconds in r.ewt_seconds.items():
+                if seconds is not None:
+                    ewt_seconds.add_metric([name, method], seconds)
+            for model, n in r.agents_required.items():
+                if n is not None:
+                    required.add_metric([name, model], n)
+            for method, hist in r.errors.items():
+                buckets = [(_le(b), float(c)) for b, c in cumulative(hist, ERROR_BOUNDS)]
+                errors.add_metric([name, method], buckets, None)
+                # client_python leaves _count and _sum out when a bucket bound is negative; the
+                # text format has them, and the mean error (bias) needs the sum.
+                labels = {"queue": name, "method": method}
+                errors.add_sample(errors.name + "_count", labels, float(hist.count))
+                errors.add_sample(errors.name + "_sum", labels, hist.total)
+                unestimated.add_metric([name, method], r.unestimated[method])
     yield from families
 
 

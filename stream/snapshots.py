@@ -48,6 +48,7 @@ from redis.exceptions import RedisError
 
 from stream.agent_board import AGENTS_SHOWN, agent_rows, agent_tiles
 from stream.config import TargetBook
+from stream.estimates import estimate_reading
 from stream.pipeline import Pipeline
 from stream.readings import live_reading, window_readings
 from stream.thresholds import TILE_FIELDS, Threshold, colour
@@ -85,6 +86,8 @@ GOAL_WARN_MARGIN: Final = 0.10
 """A ratio within this below its goal is amber, further below red."""
 TIME_WARN_FACTOR: Final = 2.0
 """A time above its target but within this many times it is amber, beyond red."""
+STAFFING_WARN_SHORT: Final = 1
+"""Agents on queue this many short of the agents required is amber, more short red."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,12 @@ class QueueSnapshot:
     thresholds: dict[str, list[float]] = field(default_factory=dict)
     """Tile field → ``[warn, bad]`` the status was coloured with (the targets file's or the
     defaults of ``thresholds_of``), so ``/api/snapshots`` says why a tile has its colour."""
+    ewt_recent_seconds: float | None = None
+    """``contact_centre_ewt_seconds{method="recent"}``: mean wait of the last N answered calls."""
+    ewt_erlang_c_seconds: float | None = None
+    """``contact_centre_ewt_seconds{method="erlang_c"}``."""
+    agents_required: int | None = None
+    """``contact_centre_agents_required{model="erlang_a"}``: agents needed now."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -165,6 +174,7 @@ def build_snapshots(
             t = targets.for_queue(name)
             tiles = agent_tiles(q, live, aggregator.current_window(q, "today", now)[1], reasons)
             rows, listed_of = agent_rows(ps.agents.get(name, {}).values(), agents_shown)
+            est = estimate_reading(aggregator, name, q, live, now)
             snap = QueueSnapshot(
                 queue=name,
                 team=targets.team(name),
@@ -193,6 +203,9 @@ def build_snapshots(
                 **dataclasses.asdict(tiles),
                 agent_list=[r.to_json() for r in rows],
                 agents_listed_of=listed_of,
+                ewt_recent_seconds=est.ewt_seconds["recent"],
+                ewt_erlang_c_seconds=est.ewt_seconds["erlang_c"],
+                agents_required=est.agents_required["erlang_a"],
             )
             limits = thresholds_of(snap, targets.thresholds(name))
             snap = dataclasses.replace(
@@ -214,9 +227,12 @@ def thresholds_of(
     * service level: warn below the goal, bad 10 points further below;
     * first response within target: the same against the service-level goal (the targets file
       has no separate goal for it);
-    * ASA and oldest call waiting: warn above the answer target, bad above 2 × target;
+    * ASA, oldest call waiting and both EWTs: warn above the answer target, bad above
+      2 × target;
     * abandon rate: warn above 5 %, bad above 10 %;
-    * every other field (counts, agent tiles): none, not coloured unless the file sets one.
+    * agents on queue: warn one short of the agents required (Erlang A), bad more short;
+    * every other field (counts, agent tiles, agents required): none, not coloured unless the
+      file sets one.
     """
     # Rounded: 0.8 - 0.1 is 0.7000000000000001 in floating point, and 70 % must be amber.
     goal = Threshold(s.service_level_goal, round(s.service_level_goal - GOAL_WARN_MARGIN, 9))
@@ -228,7 +244,13 @@ def thresholds_of(
         "average_speed_of_answer_today_seconds": wait,
         "oldest_call_waiting_seconds": wait,
         "abandon_rate_today": Threshold(ABANDON_WARN, ABANDON_BAD),
+        "ewt_recent_seconds": wait,
+        "ewt_erlang_c_seconds": wait,
     }
+    if s.agents_required is not None:  # on queue: enough is green, one short amber, more red
+        out["agents_on_queue"] = Threshold(
+            s.agents_required, s.agents_required - STAFFING_WARN_SHORT
+        )
     out.update(configured or {})
     return out
 

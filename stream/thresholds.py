@@ -50,6 +50,9 @@ TILE_FIELDS: Final[Mapping[str, tuple[Kind, Direction]]] = MappingProxyType(
         "agents_ringing": ("count", "above"),
         "offers_missed": ("count", "above"),
         "agent_answer_rate_today": ("ratio", "below"),
+        "ewt_recent_seconds": ("duration", "above"),
+        "ewt_erlang_c_seconds": ("duration", "above"),
+        "agents_required": ("count", "above"),
     }
 )
 """Tile field → (kind of value, which way is worse). ``kind`` says how the targets file writes

@@ -887,6 +887,28 @@ def workforce() -> model.Dashboard:
         ], "short", description="Customers with a contact in the 30 days of event time before "
                                 "their partition's newest fact, summed over workers."),
         *_agent_panels(ids),
+        # Estimated wait and staffing now (after the panels above, whose ids stay).
+        dash.Row("Estimated wait and staffing in $queue").id(ids()),
+        g(ids, "Agents required vs on queue", [
+            (f"max by (model) (contact_centre_agents_required{{{Q}}})", "required ({{model}})"),
+            (f"sum(contact_centre_agents_on_queue{{{Q}}})", "on queue"),
+        ], "short", width=12, description="Agents needed to meet the service-level goal at the "
+                                          "answer target (Erlang C; Erlang A with the observed "
+                                          "patience) under the last full 15-minute window, "
+                                          "against agents on queue now; the gap is the "
+                                          "QueueUnderstaffed alert's."),
+        g(ids, "Estimated wait time", [
+            (f"max by (method) (contact_centre_ewt_seconds{{{Q}}})", "{{method}}"),
+        ], "s", width=12, description="recent: mean wait of the last N answered calls; "
+                                      "erlang_c: Erlang C mean wait with the agents on queue."),
+        g(ids, "EWT error, median and 90th percentile (1h)", [
+            (f"histogram_quantile(0.5, sum by (method, le) (increase("
+             f"contact_centre_ewt_error_seconds_bucket{{{Q}}}[1h])))", "median {{method}}"),
+            (f"histogram_quantile(0.9, sum by (method, le) (increase("
+             f"contact_centre_ewt_error_seconds_bucket{{{Q}}}[1h])))", "p90 {{method}}"),
+        ], "s", width=24, description="EWT shown when the call was queued minus the wait it "
+                                      "had, for calls answered in the last hour (positive: told "
+                                      "too long)."),
     ]  # fmt: skip
     d = _base(
         "cc-workforce",

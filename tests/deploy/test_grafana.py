@@ -49,6 +49,8 @@ BOARD_FAMILIES = {
     },
     "workforce.json": {
         "contact_centre_agents", "contact_centre_occupancy_ratio",
+        "contact_centre_agents_required", "contact_centre_agents_on_queue",
+        "contact_centre_ewt_seconds", "contact_centre_ewt_error_seconds_bucket",
         "contact_centre_contacts_per_staffed_agent_hour",
         "contact_centre_customers_churned_total",
         "contact_centre_customers_churned_after_contact_total",
@@ -57,8 +59,8 @@ BOARD_FAMILIES = {
         "contact_centre_customers_active",
         "contact_centre_contacts_with_customer_total", "contact_centre_contacts_converted_total",
         # Away reasons, rings and staffing (issue 17 items 1-3), exported and recorded.
-        "contact_centre_agents_staffed", "contact_centre_agents_on_queue",
-        "contact_centre_agents_available", "contact_centre_agents_ringing",
+        "contact_centre_agents_staffed", "contact_centre_agents_available",
+        "contact_centre_agents_ringing",
         "contact_centre_agent_offers_total", "contact_centre_call_offers_missed_total",
         "queue:contact_centre_agents_away:ratio",
         "queue_window:contact_centre_agent_answer_rate:ratio",

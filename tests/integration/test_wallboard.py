@@ -197,6 +197,13 @@ def expected_from_metrics(m: Samples, queue: str) -> dict[str, float | None]:
         ),
         "backlog": sum(n for n in backlog if n is not None),
         "agents_available": value(m, "contact_centre_agents", queue=queue, state="available"),
+        "ewt_recent_seconds": value(m, "contact_centre_ewt_seconds", queue=queue, method="recent"),
+        "ewt_erlang_c_seconds": value(
+            m, "contact_centre_ewt_seconds", queue=queue, method="erlang_c"
+        ),
+        "agents_required": value(
+            m, "contact_centre_agents_required", queue=queue, model="erlang_a"
+        ),
         **agent_tiles_from_metrics(m, queue),
     }
 

@@ -59,7 +59,8 @@ ERRORS = [
         "'calls_waiting'?); allowed keys: calls_waiting, oldest_call_waiting_seconds, "
         "service_level_today, average_speed_of_answer_today_seconds, abandon_rate_today, "
         "first_response_within_target_today, backlog, agents_available, agents_staffed, "
-        "agents_on_queue, agents_away, agents_ringing, offers_missed, agent_answer_rate_today",
+        "agents_on_queue, agents_away, agents_ringing, offers_missed, agent_answer_rate_today, "
+        "ewt_recent_seconds, ewt_erlang_c_seconds, agents_required",
         id="unknown-tile",
     ),
     pytest.param(

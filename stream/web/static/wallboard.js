@@ -18,7 +18,10 @@ const FIELDS = [
   ["first_response_within_target_today", "FRT in target", "percent"],
   ["backlog", "Backlog", "count"],
   ["agents_available", "Agents available", "count"],
-];
+  ["ewt_recent_seconds", "EWT (last calls)", "duration"],
+  ["ewt_erlang_c_seconds", "EWT (Erlang C)", "duration"],
+  ["agents_required", "Agents needed", "count"],
+]; // "On queue", beside "Agents needed", is among the agent tiles (wallboard-agents.js)
 const NO_DATA = "—";
 const HIDDEN_FLUSH_MS = 1000; // no animation frames in a hidden tab: draw this often instead
 const REFUSED_RETRY_MS = 10000; // the server refused the stream (e.g. full): retry after this
