@@ -30,10 +30,17 @@ import msgspec
 
 from stream.admission import Admission, Refusals, unlimited
 from stream.dedup import coordinates, event_hash, find_seen
-from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
-from stream.kpis import sla
+from stream.events import (
+    CallCallbackCompleted,
+    CallEvent,
+    Rejection,
+    SurveyResponded,
+    decode_trusted,
+)
+from stream.kpis import flows, sla
 from stream.kpis.agents import AgentSlot, add_events, count_states, current_state
 from stream.kpis.business_hours import BusinessCalendar, business_seconds
+from stream.kpis.flows import FlowsLive
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -96,6 +103,7 @@ class QueueLive:
     deadlines: dict[str, array[float]] = field(default_factory=dict)
     open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
     ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
+    flows: FlowsLive = field(default_factory=FlowsLive)  # callbacks waiting, by priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +325,9 @@ class Aggregator:
             live = ps.live[item.queue]
             self._update_live(live, ckey, before, after)
             self._update_timers(live, new_rec, before, after)
+            flows.move(live.flows, ckey, before, after, new_rec)
+        elif type(ev) is CallCallbackCompleted:  # the callback stops waiting
+            flows.move(ps.live[item.queue].flows, ckey, before, after, new_rec)
         rings = new_rec.rings if type(new_rec) is CallRecord else 0
         if rings != rings_before:
             _set_rings(ps.live[item.queue].ringing, ckey, rings)
@@ -567,6 +578,7 @@ class Aggregator:
                 live = ps.live[rec.queue] = QueueLive()
             view = live_view(rec)
             self._update_live(live, ckey, NOT_LIVE, view)
+            flows.move(live.flows, ckey, NOT_LIVE, view, rec)
             if type(rec) is CallRecord and rec.rings:
                 live.ringing[ckey] = rec.rings
             self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
@@ -612,7 +624,7 @@ _BUSINESS_HISTOGRAMS: Final = {
 
 
 # Facts counted with a label of their own (``<counter>:<label>``; ``stream.metrics`` exports them).
-_LABELLED: Final = ("exited:", "transferred:", "offer_missed:")
+_LABELLED: Final = ("exited:", "offer_missed:")
 
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:
@@ -660,8 +672,10 @@ def _book_fact(
         totals.bump("agent_offers_answered", channel)
         for w in windows:
             w.agent_offers_answered += 1
+    elif flows.books(kind):  # transfers, abandons on hold, callbacks: also in the windows
+        flows.book(totals, windows, kind, channel)
     elif kind.startswith(_LABELLED):
-        # exited:<reason>, transferred:<kind>, offer_missed:<reason>: all-time counters only
+        # exited:<reason>, offer_missed:<reason>: all-time counters only
         totals.bump(kind, channel)
     elif kind == "handled":
         totals.bump("handled", channel)
