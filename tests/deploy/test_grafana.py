@@ -58,6 +58,16 @@ BOARD_FAMILIES = {
         "contact_centre_contacts_with_customer_total", "contact_centre_contacts_converted_total",
     },
     "pipeline.json": {"contact_centre_snapshot_errors_total"},
+    "queue.json": {
+        "contact_centre_calls_transferred_in_window", "contact_centre_calls_transferred_total",
+        "contact_centre_calls_transferred_in_total", "contact_centre_callbacks_waiting",
+        "contact_centre_oldest_callback_waiting_seconds",
+        "contact_centre_callbacks_requested_in_window",
+        "contact_centre_callbacks_completed_in_window", "contact_centre_callbacks_completed_total",
+        "contact_centre_calls_abandoned_on_hold_in_window",
+        "contact_centre_calls_abandoned_on_hold_total",
+        "contact_centre_calls_waiting_by_priority", "contact_centre_tickets_open_by_priority",
+    },
 }  # fmt: skip
 
 
