@@ -672,8 +672,6 @@ def _book_fact(
         totals.bump("agent_offers_answered", channel)
         for w in windows:
             w.agent_offers_answered += 1
-    elif flows.books(kind):  # transfers, abandons on hold, callbacks: also in the windows
-        flows.book(totals, windows, kind, channel)
     elif kind.startswith(_LABELLED):
         # exited:<reason>, offer_missed:<reason>: all-time counters only
         totals.bump(kind, channel)
@@ -740,6 +738,8 @@ def _book_fact(
                 cls = nps_class(score)
                 w.nps_promoters += cls == 1
                 w.nps_detractors += cls == -1
+    elif flows.books(kind):  # transfers, abandons on hold, callbacks (last: the rarest facts)
+        flows.book(totals, windows, kind, channel)
 
 
 def iter_records(ps: PartitionState) -> Iterator[tuple[str, QueueRecord]]:
