@@ -31,11 +31,18 @@ import msgspec
 
 from stream.admission import Admission, Refusals, unlimited
 from stream.dedup import coordinates, event_hash, find_seen
-from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
-from stream.kpis import ewt, sla
+from stream.events import (
+    CallCallbackCompleted,
+    CallEvent,
+    Rejection,
+    SurveyResponded,
+    decode_trusted,
+)
+from stream.kpis import ewt, flows, sla
 from stream.kpis.agents import AgentSlot, add_events, count_states, current_state
 from stream.kpis.business_hours import BusinessCalendar, business_seconds
 from stream.kpis.ewt import EwtState
+from stream.kpis.flows import FlowsLive
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -101,6 +108,7 @@ class QueueLive:
     deadlines: dict[str, array[float]] = field(default_factory=dict)
     open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
     ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
+    flows: FlowsLive = field(default_factory=FlowsLive)  # callbacks waiting, by priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +350,9 @@ class Aggregator:
             live = ps.live[item.queue]
             self._update_live(live, ckey, before, after)
             self._update_timers(live, new_rec, before, after)
+            flows.move(live.flows, ckey, before, after, new_rec)
+        elif type(ev) is CallCallbackCompleted:  # the callback stops waiting
+            flows.move(ps.live[item.queue].flows, ckey, before, after, new_rec)
         rings = new_rec.rings if type(new_rec) is CallRecord else 0
         if rings != rings_before:
             _set_rings(ps.live[item.queue].ringing, ckey, rings)
@@ -593,6 +604,7 @@ class Aggregator:
                 live = ps.live[rec.queue] = QueueLive()
             view = live_view(rec)
             self._update_live(live, ckey, NOT_LIVE, view)
+            flows.move(live.flows, ckey, NOT_LIVE, view, rec)
             if type(rec) is CallRecord and rec.rings:
                 live.ringing[ckey] = rec.rings
             self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
@@ -638,7 +650,7 @@ _BUSINESS_HISTOGRAMS: Final = {
 
 
 # Facts counted with a label of their own (``<counter>:<label>``; ``stream.metrics`` exports them).
-_LABELLED: Final = ("exited:", "transferred:", "offer_missed:")
+_LABELLED: Final = ("exited:", "offer_missed:")
 
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:
@@ -687,7 +699,7 @@ def _book_fact(
         for w in windows:
             w.agent_offers_answered += 1
     elif kind.startswith(_LABELLED):
-        # exited:<reason>, transferred:<kind>, offer_missed:<reason>: all-time counters only
+        # exited:<reason>, offer_missed:<reason>: all-time counters only
         totals.bump(kind, channel)
     elif kind == "handled":
         totals.bump("handled", channel)
@@ -752,6 +764,8 @@ def _book_fact(
                 cls = nps_class(score)
                 w.nps_promoters += cls == 1
                 w.nps_detractors += cls == -1
+    elif flows.books(kind):  # transfers, abandons on hold, callbacks (last: the rarest facts)
+        flows.book(totals, windows, kind, channel)
 
 
 def iter_records(ps: PartitionState) -> Iterator[tuple[str, QueueRecord]]:

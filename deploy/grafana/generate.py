@@ -348,7 +348,8 @@ def overview(book: TargetBook) -> model.Dashboard:
 
 
 def queue_drilldown() -> model.Dashboard:
-    """One queue in depth: service level by window, percentiles from the histograms."""
+    """One queue in depth: service level by window, percentiles from the histograms, call
+    flows (transfers, callbacks, abandons on hold) and priorities."""
     ids = _Ids()
 
     def pct(metric: str, by: str = "") -> list[tuple[str, str]]:
@@ -467,6 +468,39 @@ def queue_drilldown() -> model.Dashboard:
             (f"sum by (kind) (increase(contact_centre_survey_responses_total{{{Q}}}[1h]))",
              "{{kind}} per hour"),
         ], "short", description="Few responses make CSAT and NPS unreliable."),
+        dash.Row("Call flows and priority").id(ids()),
+        g(ids, "Transfers out and in", [
+            (f"contact_centre_calls_transferred_in_window{{{Q}}}", "{{direction}} {{window}}"),
+            (f"sum(rate(contact_centre_calls_transferred_total{{{Q}}}[{RATE}])) * 3600",
+             "out per hour"),
+            (f"sum(rate(contact_centre_calls_transferred_in_total{{{Q}}}[{RATE}])) * 3600",
+             "in per hour"),
+        ], "short", description="Out: call.transferred of the queue's calls (any target); in: "
+                                "new legs queued here from another queue (transferred_from)."),
+        g(ids, "Callbacks", [
+            (f"sum(contact_centre_callbacks_waiting{{{Q}}})", "waiting"),
+            (f"max(contact_centre_oldest_callback_waiting_seconds{{{Q}}}) / 60",
+             "oldest waiting (min)"),
+            (f"contact_centre_callbacks_requested_in_window{{{Q}}}", "requested {{window}}"),
+            (f"contact_centre_callbacks_completed_in_window{{{Q}}}", "made {{window}}"),
+            (f"sum by (outcome) (increase(contact_centre_callbacks_completed_total{{{Q}}}[1h]))",
+             "{{outcome}} per hour"),
+        ], "short", description="Callers who asked to be called back instead of waiting: "
+                                "waiting now, requested and made per window, outcomes."),
+        g(ids, "Abandoned on hold", [
+            (f"contact_centre_calls_abandoned_on_hold_in_window{{{Q}}}", "{{window}}"),
+            (f"sum(increase(contact_centre_calls_abandoned_on_hold_total{{{Q}}}[1h])) / "
+             f"sum(increase(contact_centre_calls_answered_total{{{Q}}}[1h])) * 100",
+             "% of answered (1 h)"),
+        ], "short", description="Callers who hung up while on hold (call.ended, ended_by "
+                                "customer): counts per window and the share of answered calls."),
+        g(ids, "Waiting calls and open tickets by priority", [
+            (f"sum by (priority) (contact_centre_calls_waiting_by_priority{{{Q}}})",
+             "calls {{priority}}"),
+            (f"sum by (priority) (contact_centre_tickets_open_by_priority{{{Q}}})",
+             "tickets {{priority}}"),
+        ], "short", description="The contract's priorities (low, normal, high, urgent); none: "
+                                "contacts without one."),
     ]  # fmt: skip
     d = _base(
         "cc-queue",

@@ -69,6 +69,16 @@ BOARD_FAMILIES = {
         "queue:contact_centre_agent_offers_missed:ratio1h",
     },
     "pipeline.json": {"contact_centre_snapshot_errors_total"},
+    "queue.json": {
+        "contact_centre_calls_transferred_in_window", "contact_centre_calls_transferred_total",
+        "contact_centre_calls_transferred_in_total", "contact_centre_callbacks_waiting",
+        "contact_centre_oldest_callback_waiting_seconds",
+        "contact_centre_callbacks_requested_in_window",
+        "contact_centre_callbacks_completed_in_window", "contact_centre_callbacks_completed_total",
+        "contact_centre_calls_abandoned_on_hold_in_window",
+        "contact_centre_calls_abandoned_on_hold_total",
+        "contact_centre_calls_waiting_by_priority", "contact_centre_tickets_open_by_priority",
+    },
 }  # fmt: skip
 
 
