@@ -44,7 +44,7 @@ async def measure(
     port = find_free_port()
     url = f"http://127.0.0.1:{port}/twilio/events"
     sim = Simulation(seed=1, start=datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
-                     rate_multiplier=rate)  # fmt: skip
+                     rate_multiplier=rate, flows=False)  # fmt: skip
     made = callbacks(
         contract_twin(sim.events(until=sim.start + minutes * 60)), token=TOKEN, url=url
     )

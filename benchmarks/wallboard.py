@@ -73,6 +73,8 @@ class Plan:
     seconds: float = 25.0
     seed: int = 11
     timeout: float = 120.0
+    agents: int = 0
+    """Agents listed on every tile (``agent_list``); a changed tile changes its list too."""
 
 
 SMOKE: Final = Plan(tiles=20, changes_per_second=10.0, seconds=3.0, timeout=60.0)
@@ -118,7 +120,28 @@ class Measurement:
         return seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
-def _snapshot(name: str, version: int, waiting: int, oldest: float) -> QueueSnapshot:
+_STATES: Final = ("available", "busy", "after_call_work", "away")
+
+
+def _agents(n: int, turn: int) -> list[dict[str, Any]]:
+    """``n`` rows of an agent list; every ``turn`` moves each agent to the next state."""
+    rows = []
+    for i in range(n):
+        state = _STATES[(i + turn) % len(_STATES)]
+        since = -45.0 * (n - i) - turn  # the snapshot is taken at 0.0: positive durations
+        rows.append({
+            "agent_id": f"agent-{i:03d}",
+            "state": state,
+            "reason": "lunch" if state == "away" else None,
+            "since": since,
+            "handling_since": since - 30.0 if state in ("busy", "after_call_work") else None,
+        })  # fmt: skip
+    return rows
+
+
+def _snapshot(
+    name: str, version: int, waiting: int, oldest: float, agents: int = 0, turn: int = 0
+) -> QueueSnapshot:
     snap = QueueSnapshot(
         queue=name,
         team=None,
@@ -135,6 +158,8 @@ def _snapshot(name: str, version: int, waiting: int, oldest: float) -> QueueSnap
         agents_available=2,
         answer_target_seconds=20.0,
         service_level_goal=0.8,
+        agent_list=_agents(agents, turn),
+        agents_listed_of=agents,
     )
     return dataclasses.replace(snap, status=statuses(snap))
 
@@ -233,7 +258,11 @@ async def measure(
     state = {name: [1, rng.randrange(0, 20), float(rng.randrange(0, 300))] for name in names}
 
     def snaps() -> list[QueueSnapshot]:
-        return [_snapshot(n, int(v), int(w), float(o)) for n, (v, w, o) in state.items()]
+        # The version counts the changes of a tile: it also turns its agents' states.
+        return [
+            _snapshot(n, int(v), int(w), float(o), plan.agents, int(v))
+            for n, (v, w, o) in state.items()
+        ]
 
     redis = RedisServer(
         binary=redis_server_binary(prefer_system=True), log_path=work / "redis.log"
@@ -349,8 +378,8 @@ def _say(m: Measurement) -> None:
     )
 
 
-def report(results: Sequence[Measurement]) -> str:
-    """The ``## Wallboard`` section of ``docs/benchmarks.md``."""
+def report(results: Sequence[Measurement], heading: str = "## Wallboard") -> str:
+    """The ``## Wallboard`` section of ``docs/benchmarks.md`` (or another ``heading``)."""
     if not results:
         return ""
     p = results[-1].plan
@@ -373,9 +402,11 @@ def report(results: Sequence[Measurement]) -> str:
             f"| {caught} | {m.load_average:.1f} | {met} |"
         )
     lines = [
-        "## Wallboard",
+        heading,
         "",
-        f"{p.tiles} tiles, {p.changes_per_second:g} tile changes/s for {p.seconds:g} s, "
+        f"{p.tiles} tiles"
+        + (f" listing {p.agents} agents each" if p.agents else "")
+        + f", {p.changes_per_second:g} tile changes/s for {p.seconds:g} s, "
         f"published as a worker does (every {PUBLISH_INTERVAL_SECONDS:g} s, plus a heartbeat "
         f"of every unchanged tile each {HEARTBEAT_SECONDS:g} s); one headless Chromium page "
         f"{VIEWPORT['width']}×{VIEWPORT['height']}. Main-thread time from the DevTools "
@@ -410,10 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tiles", type=int, default=d.tiles)
     parser.add_argument("--changes-per-second", type=float, default=d.changes_per_second)
     parser.add_argument("--seconds", type=float, default=d.seconds)
+    parser.add_argument("--agents", type=int, default=d.agents,
+                        help="agents listed on every tile")  # fmt: skip
     parser.add_argument("--baseline", default=BASELINE_REF, metavar="REF",
                         help="also measure the wallboard of this commit ('' to skip)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="a tiny run, no baseline")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench-wallboard")
+    parser.add_argument("--section", metavar="HEADING",
+                        help="also write the report into docs/benchmarks.md under this ## heading"
+                        )  # fmt: skip
     return parser
 
 
@@ -423,12 +459,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan, baseline = SMOKE, None
     else:
         plan = Plan(tiles=args.tiles, changes_per_second=args.changes_per_second,
-                    seconds=args.seconds)  # fmt: skip
+                    seconds=args.seconds, agents=args.agents)  # fmt: skip
         baseline = args.baseline or None
     results = asyncio.run(run(plan, args.work_dir, baseline))
     (args.work_dir / "results.json").write_text(
         json.dumps([{**dataclasses.asdict(m), "busy": m.busy} for m in results], indent=2)
     )
+    if args.section:
+        from benchmarks.report import replace_section
+
+        heading = args.section if args.section.startswith("## ") else f"## {args.section}"
+        replace_section(ROOT / "docs" / "benchmarks.md", heading, report(results, heading))
     print(report(results))
     return 0
 

@@ -23,6 +23,7 @@ import math
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
@@ -30,10 +31,18 @@ import msgspec
 
 from stream.admission import Admission, Refusals, unlimited
 from stream.dedup import coordinates, event_hash, find_seen
-from stream.events import CallEvent, Rejection, SurveyResponded, decode_trusted
-from stream.kpis import sla
+from stream.events import (
+    CallCallbackCompleted,
+    CallEvent,
+    Rejection,
+    SurveyResponded,
+    decode_trusted,
+)
+from stream.kpis import ewt, flows, sla
 from stream.kpis.agents import AgentSlot, add_events, count_states, current_state
 from stream.kpis.business_hours import BusinessCalendar, business_seconds
+from stream.kpis.ewt import EwtState
+from stream.kpis.flows import FlowsLive
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -42,6 +51,7 @@ from stream.kpis.histogram import (
     observe,
 )
 from stream.kpis.productivity import QueueEvent
+from stream.kpis.staffing import on_queue_at
 from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
 from stream.progress import Progress, Report, advance, merge
@@ -82,6 +92,8 @@ class QueueRecord:
     # The newest closed window of each kind ("kind@start" → totals): the previous period that
     # trends (satisfaction, complaint rate) compare with once its window has closed.
     last_closed: dict[str, WindowTotals] = field(default_factory=dict)
+    ewt: EwtState = field(default_factory=EwtState)
+    """Estimated wait time inputs and its measured error (``stream.kpis.ewt``)."""
 
 
 @dataclass(slots=True)
@@ -96,6 +108,7 @@ class QueueLive:
     deadlines: dict[str, array[float]] = field(default_factory=dict)
     open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
     ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
+    flows: FlowsLive = field(default_factory=FlowsLive)  # callbacks waiting, by priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +192,11 @@ class Aggregator:
         grace_seconds: float,
         idle_seconds: float,
         admission: Admission | None = None,
+        ewt_recent_calls: int = ewt.DEFAULT_RECENT_CALLS,
     ) -> None:
         self.targets = targets
+        self.ewt_recent_calls = ewt_recent_calls
+        """N of the ``recent`` EWT method: the mean wait of the last N answered calls."""
         self.admission = admission or unlimited(1)
         """Which new queues a partition takes (``stream.admission``, ``STREAM_MAX_QUEUES``)."""
         self.grace_seconds = grace_seconds
@@ -236,6 +252,23 @@ class Aggregator:
                     out.refusals_changed = True
         self.close_windows(ps, wall_now, out)
         return out
+
+    def settle_waits(self, ps: PartitionState, out: BatchOutput) -> None:
+        """Book the EWT error of every answered call the watermark has passed
+        (``stream.kpis.ewt.settle``), with the queue's agents on queue at its queue time; called
+        once the batch's events and agents' events are applied."""
+        mark = ps.progress.watermark
+        if mark is None:
+            return
+        for name, q in ps.queues.items():
+            pending = q.ewt.pending
+            if not pending or pending[0][0] > mark:
+                continue
+            slots = list(ps.agents.get(name, {}).values())
+            live = ps.live.get(name)
+            oldest = min(live.waiting.values(), default=None) if live is not None else None
+            if ewt.settle(q.ewt, mark, partial(on_queue_at, slots), self.ewt_recent_calls, oldest):
+                out.queues.add(name)
 
     def _queue(self, ps: PartitionState, queue: str) -> QueueRecord:
         rec = ps.queues.get(queue)
@@ -317,6 +350,9 @@ class Aggregator:
             live = ps.live[item.queue]
             self._update_live(live, ckey, before, after)
             self._update_timers(live, new_rec, before, after)
+            flows.move(live.flows, ckey, before, after, new_rec)
+        elif type(ev) is CallCallbackCompleted:  # the callback stops waiting
+            flows.move(ps.live[item.queue].flows, ckey, before, after, new_rec)
         rings = new_rec.rings if type(new_rec) is CallRecord else 0
         if rings != rings_before:
             _set_rings(ps.live[item.queue].ringing, ckey, rings)
@@ -369,6 +405,7 @@ class Aggregator:
             q.max_event_time = t
         if not facts:
             return
+        ewt.book(q.ewt, facts, t, mark)
         windows: list[WindowTotals] = []
         if mark is None:
             mark = -math.inf
@@ -567,6 +604,7 @@ class Aggregator:
                 live = ps.live[rec.queue] = QueueLive()
             view = live_view(rec)
             self._update_live(live, ckey, NOT_LIVE, view)
+            flows.move(live.flows, ckey, NOT_LIVE, view, rec)
             if type(rec) is CallRecord and rec.rings:
                 live.ringing[ckey] = rec.rings
             self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
@@ -612,7 +650,7 @@ _BUSINESS_HISTOGRAMS: Final = {
 
 
 # Facts counted with a label of their own (``<counter>:<label>``; ``stream.metrics`` exports them).
-_LABELLED: Final = ("exited:", "transferred:", "offer_missed:")
+_LABELLED: Final = ("exited:", "offer_missed:")
 
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:
@@ -661,7 +699,7 @@ def _book_fact(
         for w in windows:
             w.agent_offers_answered += 1
     elif kind.startswith(_LABELLED):
-        # exited:<reason>, transferred:<kind>, offer_missed:<reason>: all-time counters only
+        # exited:<reason>, offer_missed:<reason>: all-time counters only
         totals.bump(kind, channel)
     elif kind == "handled":
         totals.bump("handled", channel)
@@ -726,6 +764,8 @@ def _book_fact(
                 cls = nps_class(score)
                 w.nps_promoters += cls == 1
                 w.nps_detractors += cls == -1
+    elif flows.books(kind):  # transfers, abandons on hold, callbacks (last: the rarest facts)
+        flows.book(totals, windows, kind, channel)
 
 
 def iter_records(ps: PartitionState) -> Iterator[tuple[str, QueueRecord]]:

@@ -109,6 +109,7 @@ class Wiring:
             forward_partitions=settings.partitions,
             max_queues=settings.max_queues,
             listed_queues=targets.queues(),
+            ewt_recent_calls=settings.ewt_recent_calls,
         )
         self.app = faust.App(
             settings.app_id,
@@ -241,7 +242,14 @@ class Wiring:
             @app.timer(PUBLISH_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
             async def publish_snapshots() -> None:
                 if not app.rebalancing:
-                    await publisher.tick(build_snapshots(self.pipeline, self.targets, self.clock()))
+                    await publisher.tick(
+                        build_snapshots(
+                            self.pipeline,
+                            self.targets,
+                            self.clock(),
+                            agents_shown=self.settings.wallboard_agents,
+                        )
+                    )
 
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:

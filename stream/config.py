@@ -41,6 +41,7 @@ import yaml
 from stream.admission import DEFAULT_MAX_QUEUES
 from stream.kpis.business_hours import DAY_SECONDS, WEEKDAYS, BusinessCalendar, Range, parse_ranges
 from stream.security import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
+from stream.thresholds import TILE_FIELDS, Threshold
 
 __all__ = [
     "BUILTIN_FIRST_RESPONSE_SECONDS",
@@ -333,6 +334,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "wallboard_host": _text(r"[A-Za-z0-9._:%\[\]-]+", "a host name or IP address to listen on"),
     "wallboard_stale_seconds": _seconds(zero_allowed=False),
     "wallboard_max_clients": _integer(1, 100_000),
+    "wallboard_agents": _integer(0, 200),
     "app_id": _text(_KAFKA_NAME, "1..249 characters of A-Z a-z 0-9 . _ -"),
     "topic_tickets": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
     "topic_calls": _text(_KAFKA_NAME, "a Kafka topic name (1..249 of A-Z a-z 0-9 . _ -)"),
@@ -351,6 +353,7 @@ _CONVERTERS: Final[Mapping[str, _Converter]] = {
     "retention_seconds": _seconds(zero_allowed=False),
     "conversion_horizon_seconds": _seconds(zero_allowed=False),
     "max_queues": _integer(1, 1_000_000),
+    "ewt_recent_calls": _integer(1, 5_000),
     "max_event_bytes": _integer(1, 100 * 1024 * 1024),
     "producer_max_request_bytes": _integer(1_000_000, 1024 * 1024 * 1024),
     "batch_max": _integer(1, 1_000_000),
@@ -441,6 +444,8 @@ class Settings:
     """A wallboard tile greys out after this long without a snapshot from its worker."""
     wallboard_max_clients: int = 100
     """Browsers one wallboard process streams to; more get 503 with ``Retry-After``."""
+    wallboard_agents: int = 20
+    """Agents listed on a queue's wallboard tile (the longest in their state); 0: no list."""
     app_id: str = "contact-centre-kpis"
     """Faust app id: consumer group and prefix of internal topics."""
     topic_tickets: str = "tickets"
@@ -472,6 +477,8 @@ class Settings:
     """Queues outside the targets file that get series, split across the ``partitions`` of the
     queue-keyed topic (``stream.admission``); events of further queues are rejected
     (``too_many_queues``). Queues the targets file lists always count."""
+    ewt_recent_calls: int = 20
+    """N of the ``recent`` EWT method: the mean wait of the last N answered calls of the queue."""
     max_event_bytes: int = 65536
     """Larger messages are rejected (``too_large``) before decoding. At most
     ``producer_max_request_bytes`` less ``FORWARD_FRAMING_BYTES``: an accepted event is forwarded
@@ -689,8 +696,14 @@ _TARGET_KEYS: Final = (*_VALUE_KEYS, *_CALENDAR_KEYS)
 # Time zone and service-level goal belong to the queue: its `today` window and its service-level
 # gauge are per queue, not per channel.
 _CHANNEL_KEYS: Final = _DURATION_KEYS
-_QUEUE_KEYS: Final = (*_VALUE_KEYS, "channels", "team", *_CALENDAR_KEYS)  # team: wallboard filter
-_TOP_KEYS: Final = ("defaults", "queues", "agent_reasons")
+_QUEUE_KEYS: Final = (  # team: wallboard filter
+    *_VALUE_KEYS,
+    "channels",
+    "team",
+    *_CALENDAR_KEYS,
+    "wallboard_thresholds",
+)
+_TOP_KEYS: Final = ("defaults", "queues", "agent_reasons", "wallboard_thresholds")
 MAX_AGENT_REASONS: Final = 32
 """At most this many ``agent_reasons``: each is a label value of every queue's agent series."""
 
@@ -747,6 +760,7 @@ class _QueueLayers:
     channels: Mapping[str, _Layer]
     team: str | None = None
     calendar: _CalendarLayer = _CalendarLayer()
+    thresholds: Mapping[str, Threshold] = dataclasses.field(default_factory=dict)
 
 
 def _calendar(zone: str, layers: tuple[_CalendarLayer, ...]) -> BusinessCalendar:
@@ -784,6 +798,7 @@ class TargetBook:
         "_reasons",
         "_source",
         "_teams",
+        "_thresholds",
         "_zones",
     )
 
@@ -795,9 +810,16 @@ class TargetBook:
         source: str = "<built-in>",
         calendar: _CalendarLayer | None = None,
         agent_reasons: tuple[str, ...] = (),
+        thresholds: Mapping[str, Threshold] | None = None,
     ) -> None:
         base: tuple[_Layer, ...] = (defaults,) if defaults else ()
         self._reasons = agent_reasons
+        # Wallboard thresholds: "" → the file's, each queue → the file's overridden by its own.
+        self._thresholds: dict[str, Mapping[str, Threshold]] = {
+            "": MappingProxyType(dict(thresholds or {}))
+        }
+        for queue, layers in (queues or {}).items():
+            self._thresholds[queue] = MappingProxyType({**(thresholds or {}), **layers.thresholds})
         channels: tuple[str | None, ...] = (None, *CHANNELS)
         self._source = source
         self._by_default: dict[str | None, Targets] = {
@@ -871,6 +893,11 @@ class TargetBook:
         """The team the targets file gives ``queue`` (the wallboard's ``?team=``), or None."""
         return self._teams.get(queue)
 
+    def thresholds(self, queue: str) -> Mapping[str, Threshold]:
+        """Tile field → wallboard colour thresholds of ``queue`` (``wallboard_thresholds:``:
+        the file's, each field overridden by the queue's own; ``stream.thresholds``)."""
+        return self._thresholds.get(queue, self._thresholds[""])
+
     def __repr__(self) -> str:
         return f"<TargetBook {self._source} queues={list(self._queues)}>"
 
@@ -936,6 +963,11 @@ _NULL_TAG: Final = "tag:yaml.org,2002:null"
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 
 
+def _plain(value: float) -> str:
+    """A number as the targets file would write it: ``5``, ``0.8``."""
+    return str(int(value)) if value == int(value) else repr(value)
+
+
 class _TargetsReader:
     """Validates a composed YAML tree node by node, so every error can name its line."""
 
@@ -950,9 +982,12 @@ class _TargetsReader:
         calendar: _CalendarLayer | None = None
         queues: dict[str, _QueueLayers] = {}
         reasons: tuple[str, ...] = ()
+        thresholds: dict[str, Threshold] = {}
         for key, _, value in self._pairs(root, "", _TOP_KEYS, "key"):
             if key == "agent_reasons":
                 reasons = self._reasons(value, "agent_reasons")
+            elif key == "wallboard_thresholds":
+                thresholds = self._thresholds(value, "wallboard_thresholds")
             elif key == "defaults":
                 defaults = self._targets(value, "defaults", _TARGET_KEYS)
                 calendar = self._calendar(value, "defaults", _TARGET_KEYS)
@@ -966,16 +1001,24 @@ class _TargetsReader:
                         )
                     queues[queue] = self._queue(body, f"queues.{queue}")
         return TargetBook(
-            defaults, queues, source=self._source, calendar=calendar, agent_reasons=reasons
+            defaults,
+            queues,
+            source=self._source,
+            calendar=calendar,
+            agent_reasons=reasons,
+            thresholds=thresholds,
         )
 
     def _queue(self, node: yaml.Node, where: str) -> _QueueLayers:
         channels: dict[str, _Layer] = {}
         team: str | None = None
+        thresholds: dict[str, Threshold] = {}
         targets = self._targets(node, where, _QUEUE_KEYS)
         for key, _, value in self._pairs(node, where, _QUEUE_KEYS, "key"):
             if key == "team":
                 team = self._team(value, f"{where}.team")
+            elif key == "wallboard_thresholds":
+                thresholds = self._thresholds(value, f"{where}.wallboard_thresholds")
             elif key == "channels":
                 for channel, channel_key, body in self._pairs(
                     value, f"{where}.channels", None, "channel"
@@ -984,7 +1027,8 @@ class _TargetsReader:
                     channels[channel] = self._targets(
                         body, f"{where}.channels.{channel}", _CHANNEL_KEYS, channel=channel
                     )
-        return _QueueLayers(targets, channels, team, self._calendar(node, where, _QUEUE_KEYS))
+        calendar = self._calendar(node, where, _QUEUE_KEYS)
+        return _QueueLayers(targets, channels, team, calendar, MappingProxyType(thresholds))
 
     def _targets(
         self, node: yaml.Node, where: str, allowed: tuple[str, ...], channel: str | None = None
@@ -993,7 +1037,7 @@ class _TargetsReader:
         layer: dict[str, float | str | Mapping[str, float]] = {}
         for key, _, value in self._pairs(node, where, allowed, "key"):
             path = f"{where}.{key}"
-            if key in ("channels", "team", *_CALENDAR_KEYS):
+            if key in ("channels", "team", "wallboard_thresholds", *_CALENDAR_KEYS):
                 continue
             if key == "timezone":
                 layer[key] = self._timezone(value, path)
@@ -1087,6 +1131,60 @@ class _TargetsReader:
                 raise self._error(item, f"{where}[{i}]", f"{value!r} is listed twice")
             out.append(value)
         return tuple(out)
+
+    def _thresholds(self, node: yaml.Node, where: str) -> dict[str, Threshold]:
+        """``wallboard_thresholds``: tile field → ``{warn: X, bad: Y}`` (``stream.thresholds``),
+        both required, each in the field's kind, ordered the way the field gets worse."""
+        out: dict[str, Threshold] = {}
+        for name, _, body in self._pairs(node, where, tuple(TILE_FIELDS), "tile field"):
+            path = f"{where}.{name}"
+            kind, direction = TILE_FIELDS[name]
+            values: dict[str, float] = {}
+            for bound, _, value in self._pairs(body, path, ("warn", "bad"), "key"):
+                values[bound] = self._boundary(value, f"{path}.{bound}", kind)
+            missing = [b for b in ("warn", "bad") if b not in values]
+            if missing:
+                raise self._error(
+                    body, path, f"expected both warn and bad, {' and '.join(missing)} missing"
+                )
+            warn, bad = values["warn"], values["bad"]
+            if (direction == "above" and bad < warn) or (direction == "below" and bad > warn):
+                way = "higher" if direction == "above" else "lower"
+                order = "at least" if direction == "above" else "at most"
+                raise self._error(
+                    body,
+                    path,
+                    f"bad ({_plain(bad)}) must be {order} warn ({_plain(warn)}): "
+                    f"a {way} {name} is worse",
+                )
+            out[name] = Threshold(warn=warn, bad=bad)
+        return out
+
+    def _boundary(self, node: yaml.Node, where: str, kind: str) -> float:
+        if kind == "duration":
+            return self._duration(node, where, zero_allowed=True)
+        if kind == "ratio":
+            wanted = "a ratio in [0, 1] such as 0.8 or '80%'"
+            value = self._scalar(node, where, wanted)
+            try:
+                if isinstance(value, bool):
+                    raise ValueError
+                if isinstance(value, str) and value.strip().endswith("%"):
+                    ratio = float(value.strip()[:-1]) / 100
+                elif isinstance(value, int | float | str):
+                    ratio = float(value)
+                else:
+                    raise ValueError
+            except ValueError:
+                ratio = math.nan
+            if not 0 <= ratio <= 1:  # also true for NaN
+                raise self._error(node, where, f"expected {wanted}, got {self._shown(node)}")
+            return ratio
+        wanted = "a count (a whole number, 0 or more)"
+        value = self._scalar(node, where, wanted)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self._error(node, where, f"expected {wanted}, got {self._shown(node)}")
+        return float(value)
 
     def _team(self, node: yaml.Node, where: str) -> str:
         expected = "a team name of 1..64 characters"

@@ -32,6 +32,8 @@ __all__ = [
     "Author",
     "CallAbandoned",
     "CallAnswered",
+    "CallCallbackCompleted",
+    "CallCallbackRequested",
     "CallEnded",
     "CallEvent",
     "CallExited",
@@ -42,9 +44,11 @@ __all__ = [
     "CallQueued",
     "CallTransferred",
     "CallWrapupCompleted",
+    "CallbackOutcome",
     "Channel",
     "CustomerChurned",
     "CustomerEvent",
+    "EndedBy",
     "Event",
     "ExitReason",
     "MissReason",
@@ -86,6 +90,8 @@ TopicKind: TypeAlias = Literal["calls", "tickets", "agents", "customers"]
 ExitReason: TypeAlias = Literal["timeout", "empty", "key"]
 TransferKind: TypeAlias = Literal["blind", "attended"]
 MissReason: TypeAlias = Literal["no_answer", "rejected", "canceled"]
+EndedBy: TypeAlias = Literal["customer", "agent", "system"]
+CallbackOutcome: TypeAlias = Literal["connected", "no_answer", "canceled"]
 # A short free-form code (a pause reason, a transfer target, a pressed key).
 ShortText: TypeAlias = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
@@ -160,10 +166,13 @@ class CustomerEvent(_Envelope, frozen=True, kw_only=True):
 
 
 class CallQueued(CallEvent, frozen=True, kw_only=True, tag="call.queued"):
-    """The contact enters the queue: it is offered."""
+    """The contact enters the queue: it is offered. ``transferred_from`` names the queue of the
+    call leg an agent transferred here (a transfer in); ``priority`` is the call's priority."""
 
     queue: QueueName
     channel: Channel = "phone"
+    priority: Priority | None = None
+    transferred_from: QueueName | None = None
 
 
 class CallAnswered(CallEvent, frozen=True, kw_only=True, tag="call.answered"):
@@ -185,7 +194,10 @@ class CallHoldEnded(CallEvent, frozen=True, kw_only=True, tag="call.hold_ended")
 
 
 class CallEnded(CallEvent, frozen=True, kw_only=True, tag="call.ended"):
-    """The conversation is over; after-call work starts."""
+    """The conversation is over; after-call work starts. ``ended_by`` says who hung up: the
+    customer ending a call on hold is an abandon on hold."""
+
+    ended_by: EndedBy | None = None
 
 
 class CallWrapupCompleted(CallEvent, frozen=True, kw_only=True, tag="call.wrapup_completed"):
@@ -223,6 +235,19 @@ class CallOfferMissed(CallEvent, frozen=True, kw_only=True, tag="call.offer_miss
     agent_id: ContactId
     reason: MissReason
     ring_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
+class CallCallbackRequested(CallEvent, frozen=True, kw_only=True, tag="call.callback_requested"):
+    """The waiting caller asked to be called back instead of waiting on the line: the call
+    leaves the waiting calls (neither answered nor abandoned) and its callback waits."""
+
+
+class CallCallbackCompleted(CallEvent, frozen=True, kw_only=True, tag="call.callback_completed"):
+    """The requested callback was made (``outcome``): the callback stops waiting and the call
+    is finished."""
+
+    outcome: CallbackOutcome = "connected"
+    agent_id: ContactId | None = None
 
 
 # --- tickets --------------------------------------------------------------------------------------
@@ -319,6 +344,8 @@ Event: TypeAlias = (
     | CallTransferred
     | CallOffered
     | CallOfferMissed
+    | CallCallbackRequested
+    | CallCallbackCompleted
     | TicketCreated
     | TicketMessageAdded
     | TicketAssigned

@@ -20,11 +20,13 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from stream.aggregator import PartitionState, QueueLive, QueueRecord
+from stream.estimates import estimate_reading
 from stream.events import Channel, ExitReason, MissReason, SurveyKind, TransferKind
-from stream.kpis import productivity
+from stream.kpis import flows, productivity
 from stream.kpis.agents import EXPORTED_STATES
 from stream.kpis.agents import staffing as staffing_of
 from stream.kpis.customers import current_counts
+from stream.kpis.ewt import ERROR_BOUNDS
 from stream.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
@@ -69,6 +71,13 @@ _COUNTERS: Final = (
     ("agent_offers_answered", "agent_offers_answered",
      "Answers that ended a ring (call.answered after call.offered); ÷ agent offers = agent "
      "answer rate."),
+    ("calls_transferred_in", "transferred_in",
+     "Calls queued as the new leg of a transfer from another queue (transferred_from); transfers "
+     "out are contact_centre_calls_transferred_total."),
+    ("calls_abandoned_on_hold", "abandoned_on_hold",
+     "Answered calls the customer ended while on hold (call.ended with ended_by customer)."),
+    ("callbacks_requested", "callback_requested",
+     "Waiting calls whose caller asked to be called back (they left the queue)."),
 )  # fmt: skip
 # Counters with a label of their own: (metric name without _total, counter prefix in
 # QueueTotals (``<prefix>:<value>``), label name, label values (each zero-started), help).
@@ -80,6 +89,8 @@ _LABELLED_COUNTERS: Final = (
      "Connected calls the agent transferred (blind or attended)."),
     ("call_offers_missed", "offer_missed", "reason", get_args(MissReason),
      "Rings of an agent who did not take the call (rang out, rejected, canceled)."),
+    ("callbacks_completed", "callback_completed", "outcome", flows.CALLBACK_OUTCOMES,
+     "Callbacks made, by outcome (connected, no answer, canceled)."),
 )  # fmt: skip
 _HISTOGRAMS: Final = (
     ("answer_wait_seconds", "answer_wait", ANSWER_WAIT_BOUNDS,
@@ -192,6 +203,8 @@ class KpiCollector(Collector):
             self.pipeline.customer_parts.values(), self.pipeline.active_customers(), self.clock()
         )
         yield from _productivity_families(self.pipeline, self.clock())
+        yield from _estimate_families(self.pipeline, self.clock())
+        yield from _flow_families(self.pipeline, self.clock())
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).collect()
 
@@ -200,6 +213,8 @@ class KpiCollector(Collector):
         yield from self._collect(())
         yield from _customer_families((), None, 0.0)
         yield from _productivity_families(None, 0.0)
+        yield from _estimate_families(None, 0.0)
+        yield from _flow_families(None, 0.0)
         if self.with_pipeline:
             yield from PipelineCollector(self.pipeline).describe()
 
@@ -600,6 +615,59 @@ def _productivity_families(pipeline: Pipeline | None, now: float) -> Iterator[Me
     yield from families
 
 
+def _estimate_families(pipeline: Pipeline | None, now: float) -> Iterator[Metric]:
+    """EWT per method, its measured error, and agents required per model, per queue at ``now``
+    (``stream.estimates``); a figure without data has no sample, the error families of every
+    queue start at zero."""
+    ewt_seconds = GaugeMetricFamily(
+        P + "ewt_seconds",
+        "Estimated wait time now: recent = mean wait of the last N answered calls; erlang_c = "
+        "Erlang C mean wait with the agents on queue under the last full 15-minute window.",
+        labels=["queue", "method"],
+    )
+    required = GaugeMetricFamily(
+        P + "agents_required",
+        "Agents needed to meet the queue's service-level goal at its answer target under the "
+        "last full 15-minute window's arrival rate and AHT (Erlang C; Erlang A with patience "
+        "from its abandons).",
+        labels=["queue", "model"],
+    )
+    errors = HistogramMetricFamily(
+        P + "ewt_error_seconds",
+        "Per answered call: EWT shown when it was queued minus the wait it had (positive: told "
+        "too long), by method.",
+        labels=["queue", "method"],
+    )
+    unestimated = CounterMetricFamily(
+        P + "ewt_unestimated",
+        "Answered calls for which the method had no estimate when they were queued.",
+        labels=["queue", "method"],
+    )
+    families = (ewt_seconds, required, errors, unestimated)
+    if pipeline is None:
+        yield from families
+        return
+    for ps in pipeline.agg_parts.values():
+        for name, q in ps.queues.items():
+            r = estimate_reading(pipeline.aggregator, name, q, ps.live.get(name), now)
+            for method, seconds in r.ewt_seconds.items():
+                if seconds is not None:
+                    ewt_seconds.add_metric([name, method], seconds)
+            for model, n in r.agents_required.items():
+                if n is not None:
+                    required.add_metric([name, model], n)
+            for method, hist in r.errors.items():
+                buckets = [(_le(b), float(c)) for b, c in cumulative(hist, ERROR_BOUNDS)]
+                errors.add_metric([name, method], buckets, None)
+                # client_python leaves _count and _sum out when a bucket bound is negative; the
+                # text format has them, and the mean error (bias) needs the sum.
+                labels = {"queue": name, "method": method}
+                errors.add_sample(errors.name + "_count", labels, float(hist.count))
+                errors.add_sample(errors.name + "_sum", labels, hist.total)
+                unestimated.add_metric([name, method], r.unestimated[method])
+    yield from families
+
+
 def _add_reasoned(family: Metric, labels: dict[str, str], reason: str, value: float) -> None:
     """A sample with ``reason`` among its labels only when it has one (state ``away``): the
     other states' series keep the labels they had before reasons were exported."""
@@ -610,6 +678,73 @@ def _add_reasoned(family: Metric, labels: dict[str, str], reason: str, value: fl
 
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+def _flow_families(pipeline: Pipeline | None, now: float) -> Iterator[Metric]:
+    """Callbacks waiting, waiting calls and open tickets by priority (every priority at 0 where
+    none), and the current windows' transfers, abandons on hold and callbacks
+    (``stream.kpis.flows``); window counts in every window that has totals (0 is a count)."""
+    waiting = GaugeMetricFamily(
+        P + "callbacks_waiting",
+        "Callbacks requested and not yet made (call.callback_requested without its "
+        "call.callback_completed).",
+        labels=["queue"],
+    )
+    oldest = GaugeMetricFamily(
+        P + "oldest_callback_waiting_seconds",
+        "Age of the oldest callback waiting at scrape time, since it was requested (0 when none).",
+        labels=["queue"],
+    )
+    calls_by_priority = GaugeMetricFamily(
+        P + "calls_waiting_by_priority",
+        "Calls waiting by call.queued priority (none: without one); sums to calls_waiting.",
+        labels=["queue", "priority"],
+    )
+    tickets_by_priority = GaugeMetricFamily(
+        P + "tickets_open_by_priority",
+        "Unsolved tickets (open, pending, on hold) by ticket.created priority (none: without one).",
+        labels=["queue", "priority"],
+    )
+    transfers = GaugeMetricFamily(
+        P + "calls_transferred_in_window",
+        "Transfers in the window: out (call.transferred of the queue's calls) and in (calls "
+        "queued with transferred_from).",
+        labels=["queue", "window", "direction"],
+    )
+    counts = {
+        "calls_abandoned_on_hold_in_window": "Calls the customer ended while on hold, in the "
+        "window.",
+        "callbacks_requested_in_window": "Callbacks requested in the window.",
+        "callbacks_completed_in_window": "Callbacks made in the window (any outcome).",
+    }
+    in_window = {
+        name: GaugeMetricFamily(P + name, help_, labels=["queue", "window"])
+        for name, help_ in counts.items()
+    }
+    live_families = (waiting, oldest, calls_by_priority, tickets_by_priority)
+    if pipeline is not None:
+        for ps in pipeline.agg_parts.values():
+            for name, q in ps.queues.items():
+                live = ps.live.get(name)
+                if live is not None:
+                    r = flows.reading(live.flows, now)
+                    waiting.add_metric([name], r.callbacks_waiting)
+                    oldest.add_metric([name], r.oldest_callback_waiting_seconds)
+                    for priority, n in r.calls_waiting_by_priority.items():
+                        calls_by_priority.add_metric([name, priority], n)
+                    for priority, n in r.tickets_open_by_priority.items():
+                        tickets_by_priority.add_metric([name, priority], n)
+                for kind in WINDOW_KINDS:
+                    _, totals = pipeline.aggregator.current_window(q, kind, now)
+                    if totals is None:
+                        continue
+                    for direction, n in flows.window_transfers(totals).items():
+                        transfers.add_metric([name, kind, direction], n)
+                    for metric, n in flows.window_counts(totals).items():
+                        in_window[metric].add_metric([name, kind], n)
+    yield from live_families
+    yield transfers
+    yield from in_window.values()
 
 
 class SnapshotErrorsCollector(Collector):

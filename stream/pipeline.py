@@ -34,6 +34,7 @@ from stream.events import Rejection
 from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
+from stream.kpis.ewt import DEFAULT_RECENT_CALLS
 from stream.kpis.productivity import QueueEvent
 from stream.progress import Progress, Report, slowest, source_partition
 from stream.router import (
@@ -181,6 +182,7 @@ class Pipeline:
         conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
         max_queues: int | None = None,
         listed_queues: Iterable[str] = (),
+        ewt_recent_calls: int = DEFAULT_RECENT_CALLS,
     ) -> Pipeline:
         """``max_queues`` (``STREAM_MAX_QUEUES``, None: no limit) bounds the queues outside
         ``listed_queues`` (the targets file's): see ``stream.admission``."""
@@ -196,7 +198,11 @@ class Pipeline:
             partitions=forward_partitions,
         )
         aggregator = Aggregator(
-            targets, grace_seconds=grace_seconds, idle_seconds=idle_seconds, admission=admission
+            targets,
+            grace_seconds=grace_seconds,
+            idle_seconds=idle_seconds,
+            admission=admission,
+            ewt_recent_calls=ewt_recent_calls,
         )
         return cls(
             router=router,
@@ -329,6 +335,7 @@ class Pipeline:
         out = self.aggregator.apply(ps, items, self.clock(), marks)
         if agents:
             self.aggregator.apply_agents(ps, agents, out)
+        self.aggregator.settle_waits(ps, out)  # after the batch's agents: on queue at queue time
         effects = self._effects(ps, out)
         if facts:
             effects.aggregate_writes += self._customers(partition, facts)

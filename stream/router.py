@@ -32,6 +32,7 @@ from stream.events import (
     AgentEvent,
     AgentStateChanged,
     CallAbandoned,
+    CallCallbackCompleted,
     CallEvent,
     CallExited,
     CallQueued,
@@ -425,7 +426,7 @@ def _queue_list(queues: tuple[str, ...] | None) -> list[str] | None:
 
 
 def _finishes(ev: Event) -> bool:
-    if isinstance(ev, (CallWrapupCompleted, CallAbandoned, CallExited)):
+    if isinstance(ev, (CallWrapupCompleted, CallAbandoned, CallExited, CallCallbackCompleted)):
         return True
     return isinstance(ev, TicketStatusChanged) and ev.status == "closed"
 

@@ -11,6 +11,10 @@ simulated clock (never the wall clock) and yields contract events in event-time 
   private notes, a first public agent response after a channel-dependent delay (a few are left
   waiting for days), pending/on-hold/solved/closed status changes, occasional reopens and
   escalations;
+* call flows (``flows=True``, the default; from a random stream of their own): calls carry a
+  priority; some callers who would hang up ask for a callback instead, made later by an agent
+  (connected, not answered, canceled); some talks end in a transfer to another queue, whose new
+  leg queues there with ``transferred_from``; some callers hang up while on hold;
 * CSAT/NPS surveys follow some solves and calls (worse after long waits); some customers then
   place orders or churn.
 
@@ -46,12 +50,16 @@ from stream.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackOutcome,
+    CallCallbackCompleted,
+    CallCallbackRequested,
     CallEnded,
     CallHoldEnded,
     CallHoldStarted,
     CallOffered,
     CallOfferMissed,
     CallQueued,
+    CallTransferred,
     CallWrapupCompleted,
     Channel,
     CustomerChurned,
@@ -68,6 +76,7 @@ from stream.events import (
     TicketStatus,
     TicketStatusChanged,
     TopicKind,
+    TransferKind,
     decode,
     encode,
     epoch_seconds,
@@ -206,6 +215,17 @@ AWAY_REASONS: Final = ("break", "lunch", "training")
 """Why simulated agents go away (``agent.state_changed.reason``); the demo lists them."""
 _MISSED_RING_PROBABILITY: Final = 0.08  # the first ring of a call is missed
 _CALL_SURVEY_PROBABILITY: Final = 0.25
+# Call flows (stream.kpis.flows), drawn from their own random stream (``_flow_rng``).
+_CALLBACK_PROBABILITY: Final = 0.3  # a caller about to hang up asks for a callback instead
+_CALLBACK_SECONDS: Final = 10 * _MINUTE  # mean time until the callback is made
+_CALLBACK_OUTCOMES: Final[tuple[tuple[CallbackOutcome, float], ...]] = (
+    ("connected", 0.8),
+    ("no_answer", 0.15),
+    ("canceled", 0.05),
+)
+_TRANSFER_PROBABILITY: Final = 0.06  # a talk ends in a transfer to another queue
+_HOLD_HANG_UP_PROBABILITY: Final = 0.1  # the caller hangs up while on hold
+_TRANSFER_KINDS: Final[tuple[TransferKind, ...]] = ("blind", "attended")
 _TICKET_SURVEY_PROBABILITY: Final = 0.3
 _CHURN_PROBABILITY: Final = 0.01
 _UNHAPPY_CHURN_PROBABILITY: Final = 0.08
@@ -244,6 +264,9 @@ class _Call:
     customer_id: str
     queued_at: float
     state: Literal["waiting", "connecting", "connected", "abandoned"] = "waiting"
+    channel: Channel = "phone"
+    priority: Priority | None = None
+    transferred_from: str | None = None  # the new leg of a transfer from this queue
 
 
 @dataclass(slots=True)
@@ -259,7 +282,9 @@ class Simulation:
 
     The same ``seed``, ``start``, ``queues`` and ``rate_multiplier`` give the same events,
     ids included. ``rate_multiplier`` scales arrivals and staffing alike, so queues stay as busy.
-    Iterate once: the simulation is its own state.
+    ``flows=False`` leaves out priorities, callbacks, transfers and hang-ups on hold (the
+    traffic of earlier versions, event for event: what the connectors' generators tell their
+    vendor's way). Iterate once: the simulation is its own state.
     """
 
     def __init__(
@@ -270,6 +295,7 @@ class Simulation:
         queues: Sequence[QueueProfile] = DEFAULT_QUEUES,
         rate_multiplier: float = 1.0,
         customers: int = 20_000,
+        flows: bool = True,
     ) -> None:
         if rate_multiplier <= 0 or not math.isfinite(rate_multiplier):
             raise ValueError(f"rate_multiplier must be a positive number, got {rate_multiplier}")
@@ -279,6 +305,9 @@ class Simulation:
         # Rings, missed rings and away reasons draw from a stream of their own (ids included),
         # so adding them left every other event of a seed as it was.
         self._ring_rng = random.Random(f"rings-{seed}")
+        # Call flows likewise (priorities, callbacks, transfers, hang-ups on hold).
+        self._flows = flows
+        self._flow_rng = random.Random(f"flows-{seed}")
         self._start = epoch_seconds(start)
         self._now = self._start
         self._rate = rate_multiplier
@@ -345,6 +374,13 @@ class Simulation:
         event_id = str(uuid.UUID(int=self._ring_rng.getrandbits(128), version=4))
         self._out.append(SimEvent("calls", key, build(event_id, occurred_at), at))
 
+    def _emit_flow(self, key: str, build: Callable[[str, datetime], Event]) -> None:
+        """Emit a call-flow event with an id of the flow stream (``_flow_rng``)."""
+        at = round(self._now, 3)
+        occurred_at = datetime.fromtimestamp(at, UTC)
+        event_id = str(uuid.UUID(int=self._flow_rng.getrandbits(128), version=4))
+        self._out.append(SimEvent("calls", key, build(event_id, occurred_at), at))
+
     def _exp(self, mean: float) -> float:
         return self._rng.expovariate(1.0 / mean)
 
@@ -399,18 +435,26 @@ class Simulation:
         )
         call = _Call(self._new_id("call"), profile, self._customer(), self._now)
         channel: Channel = self._pick(_PHONE_ONLY if profile.phone_only else _CALL_CHANNELS)
-        self._emit(
-            "calls",
-            call.call_id,
-            lambda eid, at: CallQueued(
-                event_id=eid,
-                occurred_at=at,
-                call_id=call.call_id,
-                queue=profile.name,
-                channel=channel,
-            ),
-        )
+        call.channel = channel
+        if self._flows:
+            values, weights = zip(*_PRIORITIES, strict=True)
+            call.priority = self._flow_rng.choices(values, weights)[0]
+        self._emit("calls", call.call_id, functools.partial(self._queued, call, channel))
         self._at(self._exp(profile.patience_seconds), lambda: self._call_gives_up(call))
+        self._enqueue(state, call)
+
+    def _queued(self, call: _Call, channel: Channel, eid: str, at: datetime) -> CallQueued:
+        return CallQueued(
+            event_id=eid,
+            occurred_at=at,
+            call_id=call.call_id,
+            queue=call.queue.name,
+            channel=channel,
+            priority=call.priority,
+            transferred_from=call.transferred_from,
+        )
+
+    def _enqueue(self, state: _QueueState, call: _Call) -> None:
         if state.free:
             self._connect(state.free.popleft(), call)
         else:
@@ -420,13 +464,36 @@ class Simulation:
         if call.state != "waiting":
             return
         call.state = "abandoned"  # left in the waiting deque; skipped when dequeued
-        self._emit(
-            "calls",
-            call.call_id,
-            lambda eid, at: CallAbandoned(event_id=eid, occurred_at=at, call_id=call.call_id),
-        )
+        if self._flows and self._flow_rng.random() < _CALLBACK_PROBABILITY:
+            # Asks to be called back instead of hanging up (the same draws of the main stream).
+            self._emit(
+                "calls",
+                call.call_id,
+                lambda eid, at: CallCallbackRequested(
+                    event_id=eid, occurred_at=at, call_id=call.call_id
+                ),
+            )
+            delay = self._flow_rng.expovariate(1.0 / _CALLBACK_SECONDS)
+            self._at(delay, lambda: self._callback_made(call))
+        else:
+            self._emit(
+                "calls",
+                call.call_id,
+                lambda eid, at: CallAbandoned(event_id=eid, occurred_at=at, call_id=call.call_id),
+            )
         if self._rng.random() < 0.1:
             self._after_contact(call.queue, call.customer_id, unhappy=True)
+
+    def _callback_made(self, call: _Call) -> None:
+        values, weights = zip(*_CALLBACK_OUTCOMES, strict=True)
+        outcome: CallbackOutcome = self._flow_rng.choices(values, weights)[0]
+        agent = self._flow_rng.choice(self._state_of(call.queue).agents).agent_id
+        self._emit_flow(
+            call.call_id,
+            lambda eid, at: CallCallbackCompleted(
+                event_id=eid, occurred_at=at, call_id=call.call_id, outcome=outcome, agent_id=agent
+            ),
+        )
 
     def _connect(self, agent: _Agent, call: _Call) -> None:
         # Ringing the agent's phone takes a moment; the caller cannot abandon during it.
@@ -479,6 +546,10 @@ class Simulation:
             hold = max(5.0, self._exp(profile.hold_seconds))
             hold_at = talk * self._rng.uniform(0.2, 0.7)
             self._at(hold_at, lambda: self._call_simple(call, CallHoldStarted))
+            if self._flows and self._flow_rng.random() < _HOLD_HANG_UP_PROBABILITY:
+                # The caller hangs up half-way through the hold: an abandon on hold.
+                self._at(hold_at + hold / 2, lambda: self._call_ended(agent, call, wait, True))
+                return
             self._at(hold_at + hold, lambda: self._call_simple(call, CallHoldEnded))
         self._at(talk + hold, lambda: self._call_ended(agent, call, wait))
 
@@ -491,13 +562,54 @@ class Simulation:
             lambda eid, at: cls(event_id=eid, occurred_at=at, call_id=call.call_id),
         )
 
-    def _call_ended(self, agent: _Agent, call: _Call, wait: float) -> None:
-        self._call_simple(call, CallEnded)
+    def _call_ended(self, agent: _Agent, call: _Call, wait: float, on_hold: bool = False) -> None:
+        others = [q for q in self._queues if q.profile is not call.queue]
+        if on_hold:
+            self._emit(
+                "calls",
+                call.call_id,
+                lambda eid, at: CallEnded(
+                    event_id=eid, occurred_at=at, call_id=call.call_id, ended_by="customer"
+                ),
+            )
+        elif (
+            self._flows
+            and others
+            and call.transferred_from is None  # a transferred leg is not transferred again
+            and self._flow_rng.random() < _TRANSFER_PROBABILITY
+        ):
+            self._transfer(agent, call, self._flow_rng.choice(others))
+        else:
+            self._call_simple(call, CallEnded)
         self._agent_state(agent, "after_call_work")
         acw = max(5.0, self._exp(call.queue.after_call_work_seconds))
         if call.queue.fixed_after_call_work:  # drawn all the same: the same seed, same traffic
             acw = call.queue.after_call_work_seconds
         self._at(acw, lambda: self._call_wrapped_up(agent, call, wait))
+
+    def _transfer(self, agent: _Agent, call: _Call, target: _QueueState) -> None:
+        """The agent transfers the call to ``target``: out of this queue (``call.transferred``,
+        in place of the ``call.ended``) and in to the target (a new leg queued there)."""
+        kind: TransferKind = self._flow_rng.choice(_TRANSFER_KINDS)
+        to = target.profile.name
+        self._emit(
+            "calls",
+            call.call_id,
+            lambda eid, at: CallTransferred(
+                event_id=eid,
+                occurred_at=at,
+                call_id=call.call_id,
+                kind=kind,
+                to=to,
+                agent_id=agent.agent_id,
+            ),
+        )
+        leg = _Call(f"{call.call_id}.t", target.profile, call.customer_id, self._now)
+        leg.priority, leg.transferred_from = call.priority, call.queue.name
+        self._emit_flow(leg.call_id, functools.partial(self._queued, leg, call.channel))
+        patience = self._flow_rng.expovariate(1.0 / target.profile.patience_seconds)
+        self._at(patience, lambda: self._call_gives_up(leg))
+        self._enqueue(target, leg)
 
     def _call_wrapped_up(self, agent: _Agent, call: _Call, wait: float) -> None:
         self._emit(

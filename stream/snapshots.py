@@ -5,7 +5,9 @@ imports redis.
 
 * ``build_snapshots(pipeline, targets, now)`` is pure: the state of the partitions a worker owns
   plus the clock give one ``QueueSnapshot`` per queue. Its numbers come from
-  ``stream.readings``, the code ``/metrics`` uses, so a tile always equals its metric.
+  ``stream.readings``, the code ``/metrics`` uses, so a tile always equals its metric; the agent
+  tiles and the bounded agent list come from ``stream.agent_board``, the colours from
+  ``stream.thresholds`` with the targets file's ``wallboard_thresholds``.
 * ``SnapshotPublisher`` (worker side) writes them, throttled: a changed snapshot at most once per
   publishing tick, an unchanged one every ``HEARTBEAT_SECONDS`` so the wallboard can tell a quiet
   queue from a dead worker. A failed write is logged and counted (``errors``) and retried on the
@@ -44,9 +46,12 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from stream.agent_board import AGENTS_SHOWN, agent_rows, agent_tiles
 from stream.config import TargetBook
+from stream.estimates import estimate_reading
 from stream.pipeline import Pipeline
 from stream.readings import live_reading, window_readings
+from stream.thresholds import TILE_FIELDS, Threshold, colour
 
 __all__ = [
     "ABANDON_BAD",
@@ -61,6 +66,7 @@ __all__ = [
     "encode_hash",
     "key_prefix",
     "statuses",
+    "thresholds_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,8 @@ GOAL_WARN_MARGIN: Final = 0.10
 """A ratio within this below its goal is amber, further below red."""
 TIME_WARN_FACTOR: Final = 2.0
 """A time above its target but within this many times it is amber, beyond red."""
+STAFFING_WARN_SHORT: Final = 1
+"""Agents on queue this many short of the agents required is amber, more short red."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,27 @@ class QueueSnapshot:
     service_level_goal: float
     status: dict[str, str] = field(default_factory=dict)
     """Tile field → ``good``, ``warn``, ``bad`` or ``none`` (no data or no target)."""
+    # The agent tiles and list (``stream.agent_board``); None: no agent ever in the queue.
+    agents_staffed: int | None = None
+    agents_on_queue: int | None = None
+    agents_away: int | None = None
+    agents_away_by_reason: dict[str, int] | None = None
+    agents_ringing: int | None = None
+    offers_missed: int | None = None
+    agent_answer_rate_today: float | None = None
+    agent_list: list[dict[str, Any]] = field(default_factory=list)
+    """``STREAM_WALLBOARD_AGENTS`` agents longest in their state (``AgentRow.to_json``)."""
+    agents_listed_of: int = 0
+    """Agents in the queue now (offline not counted): the list shows the first of them."""
+    thresholds: dict[str, list[float]] = field(default_factory=dict)
+    """Tile field → ``[warn, bad]`` the status was coloured with (the targets file's or the
+    defaults of ``thresholds_of``), so ``/api/snapshots`` says why a tile has its colour."""
+    ewt_recent_seconds: float | None = None
+    """``contact_centre_ewt_seconds{method="recent"}``: mean wait of the last N answered calls."""
+    ewt_erlang_c_seconds: float | None = None
+    """``contact_centre_ewt_seconds{method="erlang_c"}``."""
+    agents_required: int | None = None
+    """``contact_centre_agents_required{model="erlang_a"}``: agents needed now."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -127,10 +156,14 @@ def key_prefix(app_id: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list[QueueSnapshot]:
-    """A snapshot of every queue in the partitions ``pipeline`` owns, at ``now``, by name."""
+def build_snapshots(
+    pipeline: Pipeline, targets: TargetBook, now: float, *, agents_shown: int = AGENTS_SHOWN
+) -> list[QueueSnapshot]:
+    """A snapshot of every queue in the partitions ``pipeline`` owns, at ``now``, by name, each
+    listing at most ``agents_shown`` agents."""
     out: list[QueueSnapshot] = []
     aggregator = pipeline.aggregator
+    reasons = targets.agent_reasons()
     for ps in pipeline.agg_parts.values():
         for name, q in ps.queues.items():
             live = ps.live.get(name)
@@ -139,6 +172,9 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 "today", {}
             )
             t = targets.for_queue(name)
+            tiles = agent_tiles(q, live, aggregator.current_window(q, "today", now)[1], reasons)
+            rows, listed_of = agent_rows(ps.agents.get(name, {}).values(), agents_shown)
+            est = estimate_reading(aggregator, name, q, live, now)
             snap = QueueSnapshot(
                 queue=name,
                 team=targets.team(name),
@@ -164,55 +200,68 @@ def build_snapshots(pipeline: Pipeline, targets: TargetBook, now: float) -> list
                 ),
                 answer_target_seconds=t.answer_target_seconds,
                 service_level_goal=t.service_level_goal,
+                **dataclasses.asdict(tiles),
+                agent_list=[r.to_json() for r in rows],
+                agents_listed_of=listed_of,
+                ewt_recent_seconds=est.ewt_seconds["recent"],
+                ewt_erlang_c_seconds=est.ewt_seconds["erlang_c"],
+                agents_required=est.agents_required["erlang_a"],
             )
-            out.append(dataclasses.replace(snap, status=statuses(snap)))
+            limits = thresholds_of(snap, targets.thresholds(name))
+            snap = dataclasses.replace(
+                snap,
+                status=statuses(snap, limits),
+                thresholds={f: [th.warn, th.bad] for f, th in limits.items()},
+            )
+            out.append(snap)
     out.sort(key=lambda s: s.queue)
     return out
 
 
-def _at_least(value: float | None, goal: float) -> str:
-    if value is None:
-        return "none"
-    if value >= goal:
-        return "good"
-    # Rounded: 0.8 - 0.1 is 0.7000000000000001 in floating point, and 70 % must be amber.
-    return "warn" if value >= round(goal - GOAL_WARN_MARGIN, 9) else "bad"
+def thresholds_of(
+    s: QueueSnapshot, configured: Mapping[str, Threshold] | None = None
+) -> dict[str, Threshold]:
+    """The thresholds a tile is coloured with: the targets file's (``wallboard_thresholds``)
+    where it sets one, else these defaults:
 
-
-def _at_most(value: float | None, target: float, bad_above: float) -> str:
-    if value is None:
-        return "none"
-    if value <= target:
-        return "good"
-    return "warn" if value <= bad_above else "bad"
-
-
-def statuses(s: QueueSnapshot) -> dict[str, str]:
-    """The colour of each tile field, from the queue's targets.
-
-    * service level: ≥ goal good, ≥ goal − 10 points warn, else bad;
+    * service level: warn below the goal, bad 10 points further below;
     * first response within target: the same against the service-level goal (the targets file
       has no separate goal for it);
-    * ASA and oldest call waiting: ≤ answer target good, ≤ 2 × target warn, else bad;
-    * abandon rate: ≤ 5 % good, ≤ 10 % warn, else bad (fixed: no target setting exists);
-    * calls waiting, backlog, agents available: no target, ``none``.
+    * ASA, oldest call waiting and both EWTs: warn above the answer target, bad above
+      2 × target;
+    * abandon rate: warn above 5 %, bad above 10 %;
+    * agents on queue: warn one short of the agents required (Erlang A), bad more short;
+    * every other field (counts, agent tiles, agents required): none, not coloured unless the
+      file sets one.
     """
+    # Rounded: 0.8 - 0.1 is 0.7000000000000001 in floating point, and 70 % must be amber.
+    goal = Threshold(s.service_level_goal, round(s.service_level_goal - GOAL_WARN_MARGIN, 9))
     target = s.answer_target_seconds
+    wait = Threshold(target, target * TIME_WARN_FACTOR)
+    out = {
+        "service_level_today": goal,
+        "first_response_within_target_today": goal,
+        "average_speed_of_answer_today_seconds": wait,
+        "oldest_call_waiting_seconds": wait,
+        "abandon_rate_today": Threshold(ABANDON_WARN, ABANDON_BAD),
+        "ewt_recent_seconds": wait,
+        "ewt_erlang_c_seconds": wait,
+    }
+    if s.agents_required is not None:  # on queue: enough is green, one short amber, more red
+        out["agents_on_queue"] = Threshold(
+            s.agents_required, s.agents_required - STAFFING_WARN_SHORT
+        )
+    out.update(configured or {})
+    return out
+
+
+def statuses(s: QueueSnapshot, thresholds: Mapping[str, Threshold] | None = None) -> dict[str, str]:
+    """The colour of each tile field (``stream.thresholds.colour``) with ``thresholds``
+    (default: ``thresholds_of(s)``, the built-in ones); ``none`` where a field has none."""
+    limits = thresholds_of(s) if thresholds is None else thresholds
     return {
-        "service_level_today": _at_least(s.service_level_today, s.service_level_goal),
-        "first_response_within_target_today": _at_least(
-            s.first_response_within_target_today, s.service_level_goal
-        ),
-        "average_speed_of_answer_today_seconds": _at_most(
-            s.average_speed_of_answer_today_seconds, target, target * TIME_WARN_FACTOR
-        ),
-        "oldest_call_waiting_seconds": _at_most(
-            s.oldest_call_waiting_seconds, target, target * TIME_WARN_FACTOR
-        ),
-        "abandon_rate_today": _at_most(s.abandon_rate_today, ABANDON_WARN, ABANDON_BAD),
-        "calls_waiting": "none",
-        "backlog": "none",
-        "agents_available": "none",
+        name: colour(getattr(s, name), limits.get(name), direction)
+        for name, (_, direction) in TILE_FIELDS.items()
     }
 
 

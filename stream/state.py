@@ -2,12 +2,13 @@
 
 A call moves ``queued → talking ⇄ hold → wrap-up → done`` (``call.ended`` or ``call.transferred``
 ends the talk), ``queued → abandoned`` or ``queued → exited`` (left the queue unanswered without
-hanging up: not an abandon); ``call.offered`` and ``call.offer_missed`` change no phase (they
-open and close a ring: ``CallRecord.rings``, ended by the answer or the call leaving). A ticket is
-created ``open`` and then changes status, gets messages, escalations and surveys. Each accepted
-event returns the updated record and the *facts* it produces (what the queue's KPIs book); an
-impossible event returns a ``Rejection``. Records also tell what they contribute to the live
-gauges (waiting since, backlog status, awaiting first response since).
+hanging up: not an abandon); ``call.offered`` and ``call.offer_missed`` change no phase (they open
+and close a ring: ``CallRecord.rings``, ended by the answer or the call leaving), and ``queued →
+callback → called back`` (the caller asked to be called back: ``call.callback_requested``, then
+``call.callback_completed``). A ticket is created ``open`` and then changes status, gets messages,
+escalations and surveys. Each accepted event returns the updated record and the *facts* it produces
+(what the queue's KPIs book); an impossible event returns a ``Rejection``. Records also tell what
+they contribute to the live gauges (waiting since, backlog status, awaiting first response since).
 
 Time is always an argument (``t``, the event's ``occurred_at`` in epoch seconds).
 """
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, get_args
 
 from stream.events import (
     CallAbandoned,
     CallAnswered,
+    CallCallbackCompleted,
+    CallCallbackRequested,
     CallEnded,
     CallExited,
     CallHoldEnded,
@@ -30,6 +33,7 @@ from stream.events import (
     CallQueued,
     CallTransferred,
     CallWrapupCompleted,
+    Priority,
     Rejection,
     SurveyResponded,
     TicketAssigned,
@@ -49,12 +53,18 @@ WRAPUP: Final = 3
 DONE: Final = 4
 ABANDONED: Final = 5
 EXITED: Final = 6  # left the queue unanswered (timeout, no agent, a key): not an abandon
-PHASE_NAMES: Final = ("queued", "talking", "hold", "wrapup", "done", "abandoned", "exited")
+CALLBACK: Final = 7  # left the queue for a callback that has not been made yet
+CALLED_BACK: Final = 8  # the callback was made (connected, not answered or canceled)
+PHASE_NAMES: Final = (
+    "queued", "talking", "hold", "wrapup", "done", "abandoned", "exited", "callback", "called_back"
+)  # fmt: skip
 
 BACKLOG_STATUSES: Final = ("open", "pending", "on_hold")
 # TicketRecord.flags
 ONE_TOUCH: Final = 1  # the last solve counts as a first-contact resolution (not yet reopened)
 FULL_RESOLUTION_BOOKED: Final = 2  # created → last solved was observed (at the first close)
+PRIORITY_SHIFT: Final = 2  # flags >> 2: 1 + the index of the priority in TICKET_PRIORITIES; 0: none
+TICKET_PRIORITIES: Final[tuple[str, ...]] = get_args(Priority)
 _TERMINAL_TICKET: Final = frozenset({"solved", "closed"})
 
 # A fact: (kind, channel-or-survey-kind, seconds-or-score, flag).
@@ -85,12 +95,13 @@ class CallRecord:
     queued_at: float
     phase: int = QUEUED
     answered_at: float | None = None
-    ended_at: float | None = None
+    ended_at: float | None = None  # the talk ended; in a callback: the callback was requested
     hold_started_at: float | None = None
     hold_seconds: float = 0.0
     updated_at: float = 0.0
     seen: bytes = b""  # 16 bytes per applied event: event-id hash, source coordinates
     rings: int = 0  # offers ringing an agent now (call.offered not yet answered or missed)
+    priority: str | None = None  # call.queued's priority (stream.kpis.flows: by priority)
 
 
 @dataclass(slots=True)
@@ -110,7 +121,14 @@ class TicketRecord:
     updated_at: float = 0.0
     seen: bytes = b""
     last_solved_at: float | None = None
-    flags: int = 0  # ONE_TOUCH | FULL_RESOLUTION_BOOKED (one small int keeps the record small)
+    flags: int = 0  # ONE_TOUCH | FULL_RESOLUTION_BOOKED | priority << PRIORITY_SHIFT
+
+    @property
+    def priority(self) -> str | None:
+        """``ticket.created``'s priority, kept in ``flags`` (a field would make every stored
+        ticket a byte longer)."""
+        index = self.flags >> PRIORITY_SHIFT
+        return TICKET_PRIORITIES[index - 1] if index else None
 
 
 ContactRecord = CallRecord | TicketRecord
@@ -127,7 +145,11 @@ def apply_call(
     if isinstance(ev, CallQueued):
         if rec is not None:
             return _reject(f"call already queued at {rec.queued_at}")
-        return CallRecord(queue, channel, t, updated_at=t), [("offered", channel, 0.0, False)]
+        priority = None if ev.priority is None else sys.intern(ev.priority)
+        new = CallRecord(queue, channel, t, updated_at=t, priority=priority)
+        if ev.transferred_from is not None:  # the new leg of a transfer: in to this queue
+            return new, [("offered", channel, 0.0, False), ("transferred_in", channel, 0.0, False)]
+        return new, [("offered", channel, 0.0, False)]
     if rec is None:
         return Rejection("unknown_contact", "no call.queued seen for this call")
     phase = rec.phase
@@ -151,6 +173,8 @@ def apply_call(
             return _reject(f"call exited in phase {PHASE_NAMES[phase]}")
         rec.phase, rec.updated_at, rec.rings = EXITED, t, 0
         return rec, [(f"exited:{ev.reason}", ch, max(0.0, t - rec.queued_at), False)]
+    if isinstance(ev, (CallCallbackRequested, CallCallbackCompleted)):
+        return _callback(rec, ev, t)
     if isinstance(ev, CallOffered):
         rec.updated_at = max(rec.updated_at, t)
         if phase != QUEUED:
@@ -182,6 +206,8 @@ def apply_call(
         rec.phase, rec.ended_at, rec.updated_at = WRAPUP, t, t
         if isinstance(ev, CallTransferred):
             return rec, [(f"transferred:{ev.kind}", ch, 0.0, False)]
+        if phase == HOLD and ev.ended_by == "customer":  # the caller hung up while on hold
+            return rec, [("abandoned_on_hold", ch, 0.0, False)]
         return rec, []
     if isinstance(ev, CallWrapupCompleted):
         if phase != WRAPUP or rec.answered_at is None:
@@ -193,6 +219,23 @@ def apply_call(
     return Rejection("wrong_topic", f"{type(ev).__name__} is not a call event")
 
 
+def _callback(
+    rec: CallRecord, ev: CallCallbackRequested | CallCallbackCompleted, t: float
+) -> tuple[CallRecord, list[Fact]] | Rejection:
+    """A callback requested by a waiting caller (the call leaves the queue: value = its wait),
+    or made (value = requested → made, the callback's wait)."""
+    if isinstance(ev, CallCallbackRequested):
+        if rec.phase != QUEUED:
+            return _reject(f"callback requested in phase {PHASE_NAMES[rec.phase]}")
+        rec.phase, rec.ended_at, rec.updated_at, rec.rings = CALLBACK, t, t, 0
+        return rec, [("callback_requested", rec.channel, max(0.0, t - rec.queued_at), False)]
+    if rec.phase != CALLBACK or rec.ended_at is None:
+        return _reject(f"callback completed in phase {PHASE_NAMES[rec.phase]}")
+    rec.phase, rec.updated_at = CALLED_BACK, t
+    return rec, [(f"callback_completed:{ev.outcome}", rec.channel, max(0.0, t - rec.ended_at),
+                  False)]  # fmt: skip
+
+
 def apply_ticket(
     rec: TicketRecord | None, ev: object, t: float, queue: str, channel: str, targets: TargetsLike
 ) -> tuple[TicketRecord, list[Fact]] | Rejection:
@@ -201,7 +244,12 @@ def apply_ticket(
         if rec is not None:
             return _reject(f"ticket already created at {rec.created_at}")
         category = None if ev.category is None else sys.intern(ev.category)
-        new = TicketRecord(queue, channel, t, category=category, updated_at=t)
+        flags = (
+            0
+            if ev.priority is None
+            else (1 + TICKET_PRIORITIES.index(ev.priority)) << PRIORITY_SHIFT
+        )
+        new = TicketRecord(queue, channel, t, category=category, updated_at=t, flags=flags)
         return new, [("created", channel, 0.0, ev.category == "complaint")]
     if rec is None:
         return Rejection("unknown_contact", "no ticket.created seen for this ticket")
@@ -319,7 +367,8 @@ def live_view(rec: ContactRecord | None) -> LiveView:
 
 
 def finished(rec: ContactRecord) -> bool:
-    """True once nothing more is expected: a call done, abandoned or exited, a ticket closed."""
+    """True once nothing more is expected: a call done, abandoned, exited or called back, a
+    ticket closed."""
     if isinstance(rec, CallRecord):
-        return rec.phase in (DONE, ABANDONED, EXITED)
+        return rec.phase in (DONE, ABANDONED, EXITED, CALLED_BACK)
     return rec.status == "closed"

@@ -348,7 +348,8 @@ def overview(book: TargetBook) -> model.Dashboard:
 
 
 def queue_drilldown() -> model.Dashboard:
-    """One queue in depth: service level by window, percentiles from the histograms."""
+    """One queue in depth: service level by window, percentiles from the histograms, call
+    flows (transfers, callbacks, abandons on hold) and priorities."""
     ids = _Ids()
 
     def pct(metric: str, by: str = "") -> list[tuple[str, str]]:
@@ -467,6 +468,39 @@ def queue_drilldown() -> model.Dashboard:
             (f"sum by (kind) (increase(contact_centre_survey_responses_total{{{Q}}}[1h]))",
              "{{kind}} per hour"),
         ], "short", description="Few responses make CSAT and NPS unreliable."),
+        dash.Row("Call flows and priority").id(ids()),
+        g(ids, "Transfers out and in", [
+            (f"contact_centre_calls_transferred_in_window{{{Q}}}", "{{direction}} {{window}}"),
+            (f"sum(rate(contact_centre_calls_transferred_total{{{Q}}}[{RATE}])) * 3600",
+             "out per hour"),
+            (f"sum(rate(contact_centre_calls_transferred_in_total{{{Q}}}[{RATE}])) * 3600",
+             "in per hour"),
+        ], "short", description="Out: call.transferred of the queue's calls (any target); in: "
+                                "new legs queued here from another queue (transferred_from)."),
+        g(ids, "Callbacks", [
+            (f"sum(contact_centre_callbacks_waiting{{{Q}}})", "waiting"),
+            (f"max(contact_centre_oldest_callback_waiting_seconds{{{Q}}}) / 60",
+             "oldest waiting (min)"),
+            (f"contact_centre_callbacks_requested_in_window{{{Q}}}", "requested {{window}}"),
+            (f"contact_centre_callbacks_completed_in_window{{{Q}}}", "made {{window}}"),
+            (f"sum by (outcome) (increase(contact_centre_callbacks_completed_total{{{Q}}}[1h]))",
+             "{{outcome}} per hour"),
+        ], "short", description="Callers who asked to be called back instead of waiting: "
+                                "waiting now, requested and made per window, outcomes."),
+        g(ids, "Abandoned on hold", [
+            (f"contact_centre_calls_abandoned_on_hold_in_window{{{Q}}}", "{{window}}"),
+            (f"sum(increase(contact_centre_calls_abandoned_on_hold_total{{{Q}}}[1h])) / "
+             f"sum(increase(contact_centre_calls_answered_total{{{Q}}}[1h])) * 100",
+             "% of answered (1 h)"),
+        ], "short", description="Callers who hung up while on hold (call.ended, ended_by "
+                                "customer): counts per window and the share of answered calls."),
+        g(ids, "Waiting calls and open tickets by priority", [
+            (f"sum by (priority) (contact_centre_calls_waiting_by_priority{{{Q}}})",
+             "calls {{priority}}"),
+            (f"sum by (priority) (contact_centre_tickets_open_by_priority{{{Q}}})",
+             "tickets {{priority}}"),
+        ], "short", description="The contract's priorities (low, normal, high, urgent); none: "
+                                "contacts without one."),
     ]  # fmt: skip
     d = _base(
         "cc-queue",
@@ -886,6 +920,29 @@ def workforce() -> model.Dashboard:
             ("sum(contact_centre_customers_active)", "active customers"),
         ], "short", description="Customers with a contact in the 30 days of event time before "
                                 "their partition's newest fact, summed over workers."),
+        *_agent_panels(ids),
+        # Estimated wait and staffing now (after the panels above, whose ids stay).
+        dash.Row("Estimated wait and staffing in $queue").id(ids()),
+        g(ids, "Agents required vs on queue", [
+            (f"max by (model) (contact_centre_agents_required{{{Q}}})", "required ({{model}})"),
+            (f"sum(contact_centre_agents_on_queue{{{Q}}})", "on queue"),
+        ], "short", width=12, description="Agents needed to meet the service-level goal at the "
+                                          "answer target (Erlang C; Erlang A with the observed "
+                                          "patience) under the last full 15-minute window, "
+                                          "against agents on queue now; the gap is the "
+                                          "QueueUnderstaffed alert's."),
+        g(ids, "Estimated wait time", [
+            (f"max by (method) (contact_centre_ewt_seconds{{{Q}}})", "{{method}}"),
+        ], "s", width=12, description="recent: mean wait of the last N answered calls; "
+                                      "erlang_c: Erlang C mean wait with the agents on queue."),
+        g(ids, "EWT error, median and 90th percentile (1h)", [
+            (f"histogram_quantile(0.5, sum by (method, le) (increase("
+             f"contact_centre_ewt_error_seconds_bucket{{{Q}}}[1h])))", "median {{method}}"),
+            (f"histogram_quantile(0.9, sum by (method, le) (increase("
+             f"contact_centre_ewt_error_seconds_bucket{{{Q}}}[1h])))", "p90 {{method}}"),
+        ], "s", width=24, description="EWT shown when the call was queued minus the wait it "
+                                      "had, for calls answered in the last hour (positive: told "
+                                      "too long)."),
     ]  # fmt: skip
     d = _base(
         "cc-workforce",
@@ -895,6 +952,67 @@ def workforce() -> model.Dashboard:
         ["workforce", "customers"],
     ).with_variable(_queue_variable(multi=False))
     return _add(d, panels).build()
+
+
+def _agent_panels(ids: _Ids) -> list[_Item]:
+    """Away reasons, rings and staffing of ``$queue`` (the workforce board's last row, so the
+    ids of the panels before it stay as they were)."""
+    g = _graph
+    away = f'contact_centre_agents{{{Q},state="away"}}'
+    return [
+        dash.Row("Away reasons, rings and staffing in $queue").id(ids()),
+        _tile(ids, "Staffed", f"sum(contact_centre_agents_staffed{{{Q}}})", "short", width=4,
+              description="Agents logged in, in any state but offline (Amazon Connect's "
+                          "Online)."),
+        _tile(ids, "On queue", f"sum(contact_centre_agents_on_queue{{{Q}}})", "short",
+              width=4, description="Agents available, busy or in after-call work: not away "
+                                   "(Genesys Cloud's On Queue)."),
+        _tile(ids, "Away share now", f"queue:contact_centre_agents_away:ratio{{{Q}}}",
+              "percentunit", width=4, thresholds=_thresholds((None, "green"), (0.3, "red")),
+              description="Agents away ÷ staffed now; red above the AgentsAwayShareHigh "
+                          "limit (30 %)."),
+        _tile(ids, "Agents ringing", f"sum(contact_centre_agents_ringing{{{Q}}})", "short",
+              width=4, description="Rings open now: call.offered not yet answered or missed."),
+        _tile(ids, "Rings answered today",
+              f'queue_window:contact_centre_agent_answer_rate:ratio{{{Q},window="today"}}',
+              "percentunit", width=4, description="Rings answered ÷ rings (call.offered) since "
+                                                  "local midnight; no data without a ring."),
+        _tile(ids, "Missed rings (1 h)",
+              f"queue:contact_centre_agent_offers_missed:increase1h{{{Q}}}", "short", width=4,
+              description="Rings that rang out or were rejected over the last hour (canceled "
+                          "rings not counted)."),
+        g(ids, "Away agents by reason", [
+            (f"sum by (reason) ({away})", "{{reason}}"),
+        ], "short", stacked=True, description="Agents away now by reason: the targets file's "
+                                              "agent_reasons, every other reason as other."),
+        g(ids, "Share of staffed time away by reason (today)", [
+            (f'queue_window_reason:contact_centre_agent_away_time:ratio{{{Q},window="today"}}',
+             "{{reason}}"),
+        ], "percentunit", stacked=True, description="Agent-seconds away for each reason ÷ "
+                                                    "staffed agent-seconds since local "
+                                                    "midnight: \"12 % of staffed time on break "
+                                                    "today\"."),
+        g(ids, "Staffed, on queue and available", [
+            (f"sum(contact_centre_agents_staffed{{{Q}}})", "staffed"),
+            (f"sum(contact_centre_agents_on_queue{{{Q}}})", "on queue"),
+            (f"sum(contact_centre_agents_available{{{Q}}})", "available"),
+        ], "short", description="Staffed: every state but offline; on queue: not away; "
+                                "available: idle and ready."),
+        g(ids, "Rings and missed rings (15 min)", [
+            (f"sum(increase(contact_centre_agent_offers_total{{{Q}}}[15m]))", "rings"),
+            (f"sum by (reason) (increase(contact_centre_call_offers_missed_total{{{Q}}}[15m]))",
+             "missed: {{reason}}"),
+        ], "short", description="Rings of agents (call.offered) and the rings not taken, by "
+                                "reason (no_answer, rejected, canceled), per 15 minutes."),
+        g(ids, "Agent answer rate by window", [
+            (f"queue_window:contact_centre_agent_answer_rate:ratio{{{Q}}}", "{{window}}"),
+            (f"1 - queue:contact_centre_agent_offers_missed:ratio1h{{{Q}}}",
+             "not missed, sliding 1 h"),
+        ], "percentunit", width=24, description="Rings answered ÷ rings in the current window "
+                                                "of each kind; and 1 − the share of the last "
+                                                "hour's rings that rang out or were rejected "
+                                                "(what AgentRingsMissed reads)."),
+    ]  # fmt: skip
 
 
 def _add(

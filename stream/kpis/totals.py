@@ -46,6 +46,13 @@ class WindowTotals:
     handled_within: int = 0  # completed calls with talk + hold + ACW ≤ the handle-time target
     agent_offers: int = 0  # rings of an agent (call.offered) started in the window
     agent_offers_answered: int = 0  # answers that ended a ring (agent answer rate: ÷ offers)
+    # Call flows (``stream.kpis.flows``): transfers out of / in to the queue, callers who hung
+    # up on hold, callbacks requested and made.
+    transfers_out: int = 0
+    transfers_in: int = 0
+    abandoned_on_hold: int = 0
+    callbacks_requested: int = 0
+    callbacks_completed: int = 0
 
 
 _WINDOW_FIELDS = tuple(f.name for f in fields(WindowTotals))
@@ -76,6 +83,9 @@ COUNTERS = (
     "one_touch_reopened",
     "agent_offers",
     "agent_offers_answered",
+    "transferred_in",
+    "abandoned_on_hold",
+    "callback_requested",
 )
 HISTOGRAMS = (
     "answer_wait",

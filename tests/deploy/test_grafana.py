@@ -49,6 +49,8 @@ BOARD_FAMILIES = {
     },
     "workforce.json": {
         "contact_centre_agents", "contact_centre_occupancy_ratio",
+        "contact_centre_agents_required", "contact_centre_agents_on_queue",
+        "contact_centre_ewt_seconds", "contact_centre_ewt_error_seconds_bucket",
         "contact_centre_contacts_per_staffed_agent_hour",
         "contact_centre_customers_churned_total",
         "contact_centre_customers_churned_after_contact_total",
@@ -56,8 +58,27 @@ BOARD_FAMILIES = {
         "contact_centre_customers_churned_after_contact_in_window",
         "contact_centre_customers_active",
         "contact_centre_contacts_with_customer_total", "contact_centre_contacts_converted_total",
+        # Away reasons, rings and staffing (issue 17 items 1-3), exported and recorded.
+        "contact_centre_agents_staffed", "contact_centre_agents_available",
+        "contact_centre_agents_ringing",
+        "contact_centre_agent_offers_total", "contact_centre_call_offers_missed_total",
+        "queue:contact_centre_agents_away:ratio",
+        "queue_window:contact_centre_agent_answer_rate:ratio",
+        "queue_window_reason:contact_centre_agent_away_time:ratio",
+        "queue:contact_centre_agent_offers_missed:increase1h",
+        "queue:contact_centre_agent_offers_missed:ratio1h",
     },
     "pipeline.json": {"contact_centre_snapshot_errors_total"},
+    "queue.json": {
+        "contact_centre_calls_transferred_in_window", "contact_centre_calls_transferred_total",
+        "contact_centre_calls_transferred_in_total", "contact_centre_callbacks_waiting",
+        "contact_centre_oldest_callback_waiting_seconds",
+        "contact_centre_callbacks_requested_in_window",
+        "contact_centre_callbacks_completed_in_window", "contact_centre_callbacks_completed_total",
+        "contact_centre_calls_abandoned_on_hold_in_window",
+        "contact_centre_calls_abandoned_on_hold_total",
+        "contact_centre_calls_waiting_by_priority", "contact_centre_tickets_open_by_priority",
+    },
 }  # fmt: skip
 
 
@@ -215,6 +236,23 @@ def test_workforce_board_stacks_agents_and_sums_customers_over_workers() -> None
                 assert "increase(" not in expr, panel["title"]
             elif names:
                 assert 'queue="$queue"' in expr, panel["title"]
+
+
+def test_workforce_board_splits_away_agents_by_reason_and_colours_the_away_share() -> None:
+    titled = _titled(dashboards()["workforce.json"])
+    by_reason = titled["Away agents by reason"]
+    assert by_reason["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
+    assert [(t["expr"], t["legendFormat"]) for t in by_reason["targets"]] == [
+        ('sum by (reason) (contact_centre_agents{queue="$queue",state="away"})', "{{reason}}")
+    ]
+    share = titled["Away share now"]
+    assert [t["expr"] for t in share["targets"]] == [
+        'queue:contact_centre_agents_away:ratio{queue="$queue"}'
+    ]
+    steps = share["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps == [{"color": "green", "value": None}, {"color": "red", "value": 0.3}]
+    ids = [p["id"] for p in panels(dashboards()["workforce.json"])]
+    assert len(ids) == len(set(ids))
 
 
 def test_workforce_board_shows_churn_rate_over_active_customers_and_retention() -> None:

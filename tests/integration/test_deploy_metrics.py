@@ -3,9 +3,10 @@
 A worker on the real embedded broker, publishing wallboard snapshots to a real Redis as in the
 compose stack, gets a small event set that touches every KPI family (answered, abandoned,
 short-abandoned and completed calls; tickets answered, solved, reopened, escalated, surveyed, a
-complaint solved in one touch and closed; surveys and a ticket in the previous quarter hour for
-the changes against it; agents' states; a customer's contact, order and churn; one rejected
-message), then one scrape must contain every metric name that any Grafana panel or any
+complaint solved in one touch and closed; surveys, a ticket and a handled call in the previous
+quarter hour for the changes against it and the agents required; agents' states; a customer's
+contact, order and churn; one rejected message), then one scrape must contain every metric name
+that any Grafana panel or any
 recording/alert rule expression reads. Names that the recording rules create count as present;
 ``EXTERNAL_METRICS`` (Prometheus' own ``up`` and scrape series, kafka-exporter's lag) are the
 only others allowed.
@@ -100,7 +101,10 @@ EVENTS: list[Publishable] = [
         ("ticket.status_changed", "10:35:30", {"status": "closed"})),
     customer("k1", "order.placed", "10:36:00", value=40.0),
     customer("k1", "customer.churned", "10:39:00", reason="price"),
-    # The quarter hour before: a ticket and its surveys, for the changes against it.
+    # The quarter hour before: a ticket and its surveys, for the changes against it; a call
+    # handled in it, for the agents required under the last full 15-minute window.
+    *call("d0", ("call.queued", "10:20:00"), ("call.answered", "10:20:10"),
+          ("call.ended", "10:22:00"), ("call.wrapup_completed", "10:23:00"), **Q),
     *ticket("e0",
         ("ticket.created", "10:20:00", {**Q, "channel": "chat"}),
         ("survey.responded", "10:21:00", {"kind": "csat", "score": 2}),

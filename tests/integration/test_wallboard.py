@@ -197,6 +197,41 @@ def expected_from_metrics(m: Samples, queue: str) -> dict[str, float | None]:
         ),
         "backlog": sum(n for n in backlog if n is not None),
         "agents_available": value(m, "contact_centre_agents", queue=queue, state="available"),
+        "ewt_recent_seconds": value(m, "contact_centre_ewt_seconds", queue=queue, method="recent"),
+        "ewt_erlang_c_seconds": value(
+            m, "contact_centre_ewt_seconds", queue=queue, method="erlang_c"
+        ),
+        "agents_required": value(
+            m, "contact_centre_agents_required", queue=queue, model="erlang_a"
+        ),
+        **agent_tiles_from_metrics(m, queue),
+    }
+
+
+def agent_tiles_from_metrics(m: Samples, queue: str) -> dict[str, float | None]:
+    """What the agent tiles must show (``None``: no sample, shown as "—")."""
+    away = [
+        v
+        for (name, labels), v in m.items()
+        if name == "contact_centre_agents"
+        and ("queue", queue) in labels
+        and ("state", "away") in labels
+    ]
+    missed = [
+        v
+        for (name, labels), v in m.items()
+        if name == "contact_centre_call_offers_missed_total" and ("queue", queue) in labels
+    ]
+    today = {"queue": queue, "window": "today"}
+    offers = value(m, "contact_centre_agent_offers_in_window", **today)
+    answered = value(m, "contact_centre_agent_offers_answered_in_window", **today)
+    return {
+        "agents_staffed": value(m, "contact_centre_agents_staffed", queue=queue),
+        "agents_on_queue": value(m, "contact_centre_agents_on_queue", queue=queue),
+        "agents_away": sum(away) if away else None,
+        "agents_ringing": value(m, "contact_centre_agents_ringing", queue=queue),
+        "offers_missed": sum(missed),
+        "agent_answer_rate_today": None if not offers else (answered or 0) / offers,
     }
 
 

@@ -615,7 +615,7 @@ ERRORS = [
         "targets.yaml:2: queues.billing: expected a mapping with keys answer_target_seconds, "
         "short_abandon_seconds, first_response_seconds, resolution_seconds, "
         "handle_time_seconds, service_level_goal, timezone, survey_min_sample, channels, team, "
-        "business_hours, holidays, got 30",
+        "business_hours, holidays, wallboard_thresholds, got 30",
         id="queue-not-a-mapping",
     ),
     pytest.param(
@@ -631,7 +631,8 @@ ERRORS = [
         """\
         - billing
         """,
-        "targets.yaml:1: expected a mapping with keys defaults, queues, agent_reasons, got a list",
+        "targets.yaml:1: expected a mapping with keys defaults, queues, agent_reasons, "
+        "wallboard_thresholds, got a list",
         id="top-level-list",
     ),
     pytest.param(

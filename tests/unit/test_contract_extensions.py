@@ -217,7 +217,7 @@ def test_export_zero_starts_every_reason_and_counts_exactly() -> None:
         _book_fact(q.totals, [], kind, "phone", 0.0, False)
     counters: dict[str, CounterMetricFamily] = {
         n: CounterMetricFamily("contact_centre_" + n, "", labels=["queue", "channel", "l"])
-        for n in ("calls_exited", "calls_transferred", "call_offers_missed")
+        for n in ("calls_exited", "calls_transferred", "call_offers_missed", "callbacks_completed")
     }
     from stream.metrics import _COUNTERS, _HISTOGRAMS
 

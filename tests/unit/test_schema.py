@@ -248,9 +248,8 @@ def test_simulated_traffic_fits_the_union_schema() -> None:
         document = json.loads(msgspec.json.encode(sim.event))
         seen[document["type"]] += 1
         assert [e.message for e in union.iter_errors(document)] == [], document
-    # The connectors' exits and transfers are not simulated yet: adding them would change every
-    # seeded figure of the simulator's traffic (rings draw from a stream of their own).
-    not_simulated = {"call.exited", "call.transferred"}
+    # The connectors' queue exits are not simulated yet.
+    not_simulated = {"call.exited"}
     assert set(seen) == set(schema.EVENT_TYPES) - not_simulated
 
 

@@ -13,12 +13,15 @@ from stream.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallCallbackCompleted,
+    CallCallbackRequested,
     CallEnded,
     CallHoldEnded,
     CallHoldStarted,
     CallOffered,
     CallOfferMissed,
     CallQueued,
+    CallTransferred,
     CallWrapupCompleted,
     CustomerChurned,
     OrderPlaced,
@@ -49,6 +52,9 @@ N_EVENTS = 12_000
 
 CALL_TYPES = {
     CallQueued,
+    CallCallbackRequested,
+    CallCallbackCompleted,
+    CallTransferred,
     CallOffered,
     CallOfferMissed,
     CallAnswered,
@@ -146,18 +152,35 @@ def test_call_lifecycles_are_valid(events: list[SimEvent]) -> None:
         names = [type(e.event).__name__ for e in history if e not in rings]
         assert names[0] == "CallQueued", (call_id, names)
         assert names.count("CallQueued") == 1
-        outcome = [n for n in names if n in ("CallAnswered", "CallAbandoned")]
+        outcome = [
+            n for n in names if n in ("CallAnswered", "CallAbandoned", "CallCallbackRequested")
+        ]
         assert len(outcome) <= 1, (call_id, names)
         if outcome == ["CallAbandoned"]:
             assert names == ["CallQueued", "CallAbandoned"], (call_id, names)
             continue
-        # queued, answered, (hold started, hold ended)*, ended, wrapup; the sample may end early
+        if outcome == ["CallCallbackRequested"]:  # the callback may come after the sample
+            expected = ["CallQueued", "CallCallbackRequested", "CallCallbackCompleted"]
+            assert names == expected[: len(names)], (call_id, names)
+            continue
+        # queued, answered, (hold started, hold ended)*, ended or transferred, wrapup (a hang-up
+        # on hold ends the call in its last hold); the sample may end early
         holds = [n for n in names if n.startswith("CallHold")]
         assert holds == ["CallHoldStarted", "CallHoldEnded"] * (len(holds) // 2) + [
             "CallHoldStarted"
         ] * (len(holds) % 2), names
-        expected = ["CallQueued", "CallAnswered", *holds, "CallEnded", "CallWrapupCompleted"]
+        end = "CallTransferred" if "CallTransferred" in names else "CallEnded"
+        expected = ["CallQueued", "CallAnswered", *holds, end, "CallWrapupCompleted"]
         assert names == expected[: len(names)], (call_id, names)
+        queued = history[0].event
+        assert isinstance(queued, CallQueued)
+        if queued.transferred_from is not None:  # the new leg of a transfer
+            assert call_id.endswith(".t") and end == "CallEnded", (call_id, names)
+            first = calls[call_id.removesuffix(".t")]
+            transfer = next(e for e in first if isinstance(e.event, CallTransferred))
+            assert isinstance(transfer.event, CallTransferred)
+            assert transfer.event.to == queued.queue != queued.transferred_from
+            assert transfer.at == history[0].at
 
 
 def check_rings(call_id: str, history: list[SimEvent], rings: list[SimEvent]) -> None:

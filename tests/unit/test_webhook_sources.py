@@ -262,7 +262,7 @@ def test_a_chatwoot_csat_rating_becomes_a_survey_response() -> None:
 def test_generated_deliveries_translate_to_their_twin_and_every_event_is_valid() -> None:
     def traffic() -> Any:
         start = datetime(2026, 11, 22, 9, 50, tzinfo=UTC)
-        sim = Simulation(seed=16, start=start, rate_multiplier=2)
+        sim = Simulation(seed=16, start=start, rate_multiplier=2, flows=False)
         return sim.events(until=sim.start + 1800)
 
     deliveries, twin = generate(traffic())

@@ -214,7 +214,10 @@ def generate(
     """The lines of ``duration_seconds`` of traffic from ``start`` (whole seconds), and the
     simulator's own events of the same span up to the log's last second."""
     profiles = tuple(queues) if queues is not None else asterisk_profiles()
-    sim = Simulation(seed=seed, start=start, queues=profiles, rate_multiplier=rate_multiplier)
+    # Without call flows: the writer tells no callbacks, transfers, priorities or hang-ups on hold.
+    sim = Simulation(
+        seed=seed, start=start, queues=profiles, rate_multiplier=rate_multiplier, flows=False
+    )
     writer = QueueLogWriter(interfaces(profiles, rate_multiplier))
     lines: list[str] = []
     items: list[SimEvent] = []
@@ -245,7 +248,10 @@ async def write_live(
 
     profiles = tuple(queues) if queues is not None else asterisk_profiles()
     start = datetime.now(UTC)
-    sim = Simulation(seed=seed, start=start, queues=profiles, rate_multiplier=rate_multiplier)
+    # Without call flows: the writer tells no callbacks, transfers, priorities or hang-ups on hold.
+    sim = Simulation(
+        seed=seed, start=start, queues=profiles, rate_multiplier=rate_multiplier, flows=False
+    )
     writer = QueueLogWriter(interfaces(profiles, rate_multiplier))
     loop = asyncio.get_running_loop()
     clock0 = loop.time()

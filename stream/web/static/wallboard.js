@@ -18,7 +18,10 @@ const FIELDS = [
   ["first_response_within_target_today", "FRT in target", "percent"],
   ["backlog", "Backlog", "count"],
   ["agents_available", "Agents available", "count"],
-];
+  ["ewt_recent_seconds", "EWT (last calls)", "duration"],
+  ["ewt_erlang_c_seconds", "EWT (Erlang C)", "duration"],
+  ["agents_required", "Agents needed", "count"],
+]; // "On queue", beside "Agents needed", is among the agent tiles (wallboard-agents.js)
 const NO_DATA = "—";
 const HIDDEN_FLUSH_MS = 1000; // no animation frames in a hidden tab: draw this often instead
 const REFUSED_RETRY_MS = 10000; // the server refused the stream (e.g. full): retry after this
@@ -130,12 +133,15 @@ function makeView(queue) {
     kpis.append(kpi);
     fields.set(field, { el: kpi, text: textChild(value) });
   }
-  tile.append(header, kpis);
+  const agents = makeAgentsView(); // wallboard-agents.js
+  tile.append(header, kpis, agents.el);
+  observeAgents(agents);
   return {
     el: tile,
     team: textChild(team),
     age: textChild(age),
     fields,
+    agents,
     updatedAt: Number.NaN,
   };
 }
@@ -153,6 +159,7 @@ function draw(view, snapshot) {
   }
   view.updatedAt = Number(snapshot.updated_at);
   showAge(view, serverNow());
+  drawAgents(view, snapshot);
   window.wallboardStats.tilesDrawn += 1;
 }
 
@@ -245,6 +252,7 @@ function refreshAges() {
   const now = serverNow();
   for (const view of tiles.values()) {
     if (!Number.isNaN(view.updatedAt)) showAge(view, now);
+    if (!view.el.classList.contains("hidden")) tickAgents(view, now);
   }
   const clock = document.getElementById("clock");
   const text = new Date(now * 1000).toLocaleTimeString([], { hour12: false });
@@ -341,6 +349,7 @@ function connect() {
   });
 }
 
+FIELDS.push(...AGENT_FIELDS); // the agent tiles (wallboard-agents.js), after the others
 describeFilter();
 connect();
 setInterval(refreshAges, 1000);
