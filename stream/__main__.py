@@ -141,10 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=None, help="simulation seed (default: random)")
     demo.add_argument(
         "--source",
-        choices=("simulator", "asterisk"),
+        choices=("simulator", "asterisk", "helpdesk"),
         default="simulator",
         help="simulator: events straight to the topics; asterisk: the simulator writes an "
-        "Asterisk queue_log (calls, agents) and the connector follows it (default: simulator)",
+        "Asterisk queue_log (calls, agents) and the connector follows it; helpdesk: calls and "
+        "agents to the topics, the tickets posted live as signed Chatwoot, Zendesk and Zammad "
+        "webhooks to the webhook gateway, started as a child (default: simulator)",
     )
     demo.add_argument(
         "--summary-every",

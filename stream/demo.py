@@ -51,6 +51,7 @@ from stream.simulate import AWAY_REASONS, PublishStats, publish
 
 if TYPE_CHECKING:
     from stream.config import Settings
+    from stream.connectors.webhooks.live import HelpdeskStats
 
 __all__ = ["main", "parse_metric_totals", "summary_line"]
 
@@ -73,6 +74,9 @@ def main(
 
     ``source`` ``asterisk``: the simulator writes an Asterisk ``queue_log`` (calls and agents)
     and ``python -m stream connect asterisk`` follows it, instead of publishing events.
+    ``helpdesk``: calls and agents are published as usual; the tickets are posted as signed
+    Chatwoot, Zendesk and Zammad webhooks to ``python -m stream connect webhooks``
+    (``stream.connectors.webhooks.live``).
 
     Raises ``ConfigError`` (before anything is started) for invalid ``STREAM_*`` settings.
     """
@@ -123,9 +127,11 @@ def summary_line(
     now: datetime,
     *,
     queue_log_lines: int | None = None,
+    helpdesk: str | None = None,
 ) -> str:
     """One line for humans: what was published (or, with ``queue_log_lines``, written to the
-    queue_log the Asterisk connector follows) and what the worker reports."""
+    queue_log the Asterisk connector follows; ``helpdesk``: what was posted to the webhook
+    gateway) and what the worker reports."""
 
     def metric(name: str) -> str:
         value = totals.get(_PREFIX + name)
@@ -136,6 +142,8 @@ def summary_line(
         if queue_log_lines is None
         else f"queue_log lines {queue_log_lines}"
     )
+    if helpdesk is not None:
+        sent += f", {helpdesk}"
     return (
         f"{now:%H:%M:%S}  {sent} | accepted {metric('events_total')} "
         f"rejected {metric('events_rejected_total')} dup {metric('events_duplicate_total')} | "
@@ -204,6 +212,7 @@ class _Demo:
         self._queue_log_lines: int | None = None  # the asterisk source: lines written so far
         self.source = "simulator"
         self._connector: _Worker | None = None
+        self._helpdesk: HelpdeskStats | None = None  # the helpdesk source: posted so far
 
     # -- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum: int) -> None:
@@ -299,6 +308,10 @@ class _Demo:
             self._start_asterisk(settings)
             print("Ctrl-C stops everything.", flush=True)
             return
+        if self.source == "helpdesk":
+            self._start_helpdesk(settings)
+            print("Ctrl-C stops everything.", flush=True)
+            return
         print(
             f"traffic:  simulated, real time, rate x{self._rate:g}, "
             f"{self._dirty_ratio:.0%} bad input/duplicates"
@@ -353,6 +366,43 @@ class _Demo:
             return self._stats
 
         self._simulator = asyncio.create_task(write(), name="queue_log writer")
+
+    def _start_helpdesk(self, settings: Settings) -> None:
+        """Calls and agents published as usual; the tickets as signed webhooks to the gateway."""
+        from stream.connectors.webhooks.live import HelpdeskStats, config_files, post_live
+        from stream.connectors.webhooks.live import is_helpdesk_ticket as ticket
+
+        port = find_free_port()
+        config, keys = config_files(RUN_DIR, port)
+        env = dict(self._environ)
+        env["STREAM_BROKER_URL"] = settings.broker_url
+        env["STREAM_PRODUCER_MAX_BATCH_BYTES"] = str(settings.producer_max_batch_bytes)
+        self._connector = self._start_child("connect", env, ["webhooks", "--config", str(config)])
+        print(
+            f"traffic:  simulated, real time, rate x{self._rate:g}: calls and agents published "
+            f"({self._dirty_ratio:.0%} bad input/duplicates), tickets as signed Chatwoot, "
+            "Zendesk and Zammad webhooks (a third each)"
+        )
+        print(
+            f"gateway:  python -m stream connect webhooks --config {config} (pid "
+            f"{self._connector.process.pid}, metrics http://127.0.0.1:{port}/metrics, "
+            f"log {self._connector.log_path})",
+            flush=True,
+        )
+        seed = self._seed if self._seed is not None else int(time.time())
+        self._helpdesk = HelpdeskStats()
+
+        async def run() -> PublishStats:
+            await asyncio.gather(
+                publish(settings, rate_multiplier=self._rate, realtime=True,
+                        dirty_ratio=self._dirty_ratio, seed=seed, stats=self._stats,
+                        keep=lambda sim: not ticket(sim)),
+                post_live(f"http://127.0.0.1:{port}", keys, seed=seed,
+                          rate_multiplier=self._rate, stats=self._helpdesk),
+            )  # fmt: skip
+            return self._stats
+
+        self._simulator = asyncio.create_task(run(), name="simulator and helpdesk deliveries")
 
     def _start_worker(self, settings: Settings) -> _Worker:
         env = dict(self._environ)
@@ -419,8 +469,10 @@ class _Demo:
                     print(f"worker starting… (/metrics not up yet after {waited:.0f} s)")
                 else:
                     totals = parse_metric_totals(text)
+                    helpdesk = self._helpdesk.line() if self._helpdesk is not None else None
                     print(summary_line(totals, self._stats, datetime.now(),
-                                       queue_log_lines=self._queue_log_lines))  # fmt: skip
+                                       queue_log_lines=self._queue_log_lines,
+                                       helpdesk=helpdesk))  # fmt: skip
                 sys.stdout.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=0.5)
@@ -495,9 +547,10 @@ class _Demo:
         if self._queue_log_lines is not None:
             print(f"stopped. wrote {self._queue_log_lines} queue_log lines", flush=True)
         else:
+            helpdesk = f"; {self._helpdesk.line()}" if self._helpdesk is not None else ""
             print(
                 f"stopped. published {self._stats.events} events "
-                f"(+{self._stats.dirty} bad, +{self._stats.duplicates} duplicates)",
+                f"(+{self._stats.dirty} bad, +{self._stats.duplicates} duplicates){helpdesk}",
                 flush=True,
             )
 

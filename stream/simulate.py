@@ -1051,6 +1051,7 @@ async def publish(
     seed: int | None = None,
     queues: Sequence[QueueProfile] = DEFAULT_QUEUES,
     stats: PublishStats | None = None,
+    keep: Callable[[SimEvent], bool] | None = None,
 ) -> PublishStats:
     """Publish simulated traffic to the contract topics; returns what was sent.
 
@@ -1059,6 +1060,8 @@ async def publish(
     Not realtime: simulates ``duration`` seconds (default one hour) ending now and sends them as
     fast as the broker takes them, so event times are recent but not in the future.
     ``seed`` None picks a random seed (logged). Pass ``stats`` to watch progress while it runs.
+    ``keep``: only the events it is true of are sent (and counted); e.g. the helpdesk demo
+    leaves the tickets to its webhook deliveries.
     """
     if duration is not None and duration <= 0:
         raise ValueError(f"duration must be positive, got {duration}")
@@ -1092,6 +1095,8 @@ async def publish(
     clock0 = loop.time()
     async with _Sender(settings, stats, fast=not realtime) as sender:
         for item in simulation.events(until):
+            if keep is not None and not keep(item):
+                continue
             if realtime:
                 delay = clock0 + (item.at - simulation.start) - loop.time()
                 if delay > 0:

@@ -28,7 +28,15 @@ import pytest
 
 from stream.broker import find_free_port
 from stream.redis_server import RedisServer
-from tests.integration.harness import Samples, accounted, parse, total, wait_until
+from tests.integration.harness import (
+    Samples,
+    accounted,
+    consume_all,
+    parse,
+    total,
+    value,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -54,6 +62,7 @@ RUN_HERE = {
     "make demo": "test_make_demo_from_a_copy_of_the_repository",
     "python -m stream demo --source asterisk": "test_demo_with_calls_from_a_queue_log",
     REREAD: "test_demo_with_calls_from_a_queue_log",
+    "python -m stream demo --source helpdesk": "test_demo_with_tickets_through_the_webhook_gateway",
 }
 # Commands proven elsewhere, and where.
 ELSEWHERE = {
@@ -366,6 +375,86 @@ def test_make_demo_from_a_copy_of_the_repository(tmp_path: Path, running: list[R
     assert "stopped. published" in demo.output() and "Traceback" not in demo.output()
     time.sleep(0.5)
     assert get(url)[0] == 0, "the demo's worker still answers after Ctrl-C"
+
+
+HELPDESKS = ("chatwoot", "zendesk", "zammad")
+
+
+def test_demo_with_tickets_through_the_webhook_gateway(
+    tmp_path: Path, running: list[Running]
+) -> None:
+    """The demo with ``--source helpdesk`` from an empty directory: it starts the webhook
+    gateway, posts the simulator's tickets to it as signed Chatwoot, Zendesk and Zammad
+    webhooks, and the worker counts tickets from each vendor; nothing of the gateway's traffic
+    is refused or dead-lettered, and the secrets stay in their 0600 files."""
+    here = tmp_path / "newcomer"
+    here.mkdir()
+    command = "python -m stream demo --source helpdesk"
+    demo = Running(documented(command, {}), here, clean_env(), tmp_path / "demo.log")
+    running.append(demo)
+    started = time.monotonic()
+
+    def found(pattern: str) -> str | None:
+        demo.alive()
+        match = re.search(pattern, demo.output(), re.M)
+        return match.group(1) if match else None
+
+    gateway_line = r"^gateway:  python -m stream connect webhooks .*metrics (http://\S+/metrics)"
+    wait_until(lambda: found(gateway_line) is not None, 120, "the gateway's line")
+    url, gateway_url = found(r"^metrics:\s+(http://\S+/metrics)"), found(gateway_line)
+    broker_url = found(r"^broker:\s+kafka://(\S+)")
+    assert url is not None and gateway_url is not None and broker_url is not None
+
+    def created_by(vendor: str, samples: Samples) -> float:
+        got = value(samples, "contact_centre_connector_translated_total", connector=vendor,
+                    type="ticket.created")  # fmt: skip
+        return got or 0.0
+
+    wait_until(
+        lambda: all(created_by(v, parse(get(gateway_url)[1])) > 0 for v in HELPDESKS),
+        240, "a ticket from each of the three vendors through the gateway",
+    )  # fmt: skip
+    every_vendor = time.monotonic() - started
+    gateway = parse(get(gateway_url)[1])
+    created = sum(created_by(v, gateway) for v in HELPDESKS)
+    wait_until(
+        lambda: total(parse(get(url)[1]), "contact_centre_tickets_created_total") >= created,
+        120, "the worker to count the tickets the gateway published",
+    )  # fmt: skip
+    # The simulator publishes no ticket of its own here: the worker's tickets are the gateway's
+    # (scraped first, the gateway second: the worker cannot have counted more).
+    worker = parse(get(url)[1])
+    gateway = parse(get(gateway_url)[1])
+    assert total(worker, "contact_centre_tickets_created_total") <= sum(
+        created_by(v, gateway) for v in HELPDESKS
+    )
+    assert total(gateway, "contact_centre_connector_rejected_total") == 0
+    assert total(gateway, "contact_centre_connector_publish_failures_total") == 0
+    # The worker's rejections are the simulator's bad input (on the calls and agents topics and
+    # after call surveys), never an event the gateway made (keys chatwoot-*, zendesk-*, ...).
+    rejected = int(total(worker, "contact_centre_events_rejected_total"))
+    dead = consume_all(broker_url, "kpi-dead-letter", rejected, timeout=60)
+    assert len(dead) >= rejected
+    keys = [(r.key or b"").decode(errors="replace") for r in dead]
+    assert not [k for k in keys if k.startswith(tuple(f"{v}-" for v in HELPDESKS))], keys
+
+    assert demo.stop(signal.SIGINT, timeout=120) == 0, demo.output()[-3000:]
+    output = demo.output()
+    assert "Traceback" not in output
+    last = re.search(
+        r"^stopped\. published [0-9]+ events \(.*\); posted ([1-9][0-9]*) helpdesk deliveries "
+        r"\(chatwoot ([1-9][0-9]*), zendesk ([1-9][0-9]*), zammad ([1-9][0-9]*)\), refused 0$",
+        output, re.M,
+    )  # fmt: skip
+    assert last, output[-3000:]
+    assert int(last.group(1)) == sum(int(last.group(n)) for n in (2, 3, 4))
+    gateway_log = (here / "var" / "demo" / "connect.log").read_text()
+    for vendor in HELPDESKS:
+        secret = here / "var" / "demo" / f"{vendor}.secret"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        key = secret.read_text()
+        assert len(key) == 48 and key not in output and key not in gateway_log
+    print(f"every vendor's first ticket through the gateway {every_vendor:.1f} s after the start")
 
 
 def test_demo_with_calls_from_a_queue_log(tmp_path: Path, running: list[Running]) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -59,6 +59,8 @@ class Delivery:
     event: str
     body: bytes
     delivery_id: str
+    at: float = 0.0
+    """When the vendor sends it: the time (epoch s) of the simulator event that made it."""
 
     def headers(self, secret: str, now: float) -> dict[str, str]:
         """The headers Chatwoot sends, signed at ``now`` (epoch s) with ``secret``."""
@@ -180,17 +182,37 @@ def _body(payload: dict[str, Any]) -> bytes:
 
 def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent]]:
     """The Chatwoot deliveries of the simulator's ticket traffic, and its contract twin."""
-    b = _Builder()
     out: list[Delivery] = []
     twin: list[TwinEvent] = []
+    for _ in steps(events, out, twin):
+        pass
+    return out, twin
+
+
+def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
+    """The deliveries of ``generate``, one by one as ``events`` come (it may be endless): each
+    is made when the event that makes it is read, with that event's time as ``Delivery.at``."""
+    out: list[Delivery] = []
+    twin: list[TwinEvent] = []
+    for _ in steps(events, out, twin):
+        yield from out
+        out.clear()
+        twin.clear()
+    yield from out
+
+
+def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
+    """``generate``'s work, appending to ``out`` and ``twin``; pauses before each event."""
+    b = _Builder()
 
     def deliver(group: str, event: str, payload: dict[str, Any], key: str) -> None:
         payload = {"event": event, **payload}
         digest = hashlib.sha1(key.encode()).hexdigest()
         delivery_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-        out.append(Delivery(group, event, _body(payload), delivery_id))
+        out.append(Delivery(group, event, _body(payload), delivery_id, sim.at))
 
     for sim in events:
+        yield
         if sim.kind != "tickets":
             continue
         doc: dict[str, Any] = msgspec.to_builtins(sim.event)
@@ -298,7 +320,6 @@ def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent
             twin.append(TwinEvent("tickets", _tid(conv), at, {
                 "type": tag, **base, "kind": "csat", "score": doc["score"]}))  # fmt: skip
     assert all(math.isfinite(t.at) for t in twin)
-    return out, twin
 
 
 def _tid(c: _Conversation) -> str:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -67,6 +67,8 @@ class Delivery:
     change: str
     body: bytes
     delivery_id: str
+    at: float = 0.0
+    """When the vendor sends it: the time (epoch s) of the simulator event that made it."""
 
     def headers(self, secret: str, now: float = 0.0) -> dict[str, str]:
         """The headers Zammad sends (no timestamp: ``now`` is unused)."""
@@ -152,14 +154,33 @@ def _body(payload: dict[str, Any]) -> bytes:
 
 def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent]]:
     """The Zammad deliveries of the simulator's ticket traffic, and its contract twin."""
-    z = _Instance()
     out: list[Delivery] = []
     twin: list[TwinEvent] = []
+    for _ in steps(events, out, twin):
+        pass
+    return out, twin
+
+
+def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
+    """The deliveries of ``generate``, one by one as ``events`` come (it may be endless): each
+    is made when the event that makes it is read, with that event's time as ``Delivery.at``."""
+    out: list[Delivery] = []
+    twin: list[TwinEvent] = []
+    for _ in steps(events, out, twin):
+        yield from out
+        out.clear()
+        twin.clear()
+    yield from out
+
+
+def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
+    """``generate``'s work, appending to ``out`` and ``twin``; pauses before each event."""
+    z = _Instance()
 
     def deliver(ticket: str, t: _Ticket, change: str, at: float, article: dict[str, Any],
                 key: str) -> None:  # fmt: skip
         payload = {"ticket": z.ticket(t, at), "article": article}
-        out.append(Delivery(ticket, change, _body(payload), _uuid(key)))
+        out.append(Delivery(ticket, change, _body(payload), _uuid(key), at))
 
     def add(t: _Ticket, at: float, doc: dict[str, Any]) -> None:
         twin.append(
@@ -180,6 +201,7 @@ def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent
         t.state = new
 
     for sim in events:
+        yield
         if sim.kind != "tickets":
             continue
         doc: dict[str, Any] = msgspec.to_builtins(sim.event)
@@ -237,4 +259,3 @@ def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent
             new_doc["event_id"] = f"zammad:article:{article['id']}"
             add(t, at, new_doc)
             deliver(ticket, t, "article", at, article, doc["event_id"])
-    return out, twin

@@ -35,7 +35,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -88,6 +88,8 @@ class Delivery:
     event: str
     body: bytes
     invocation_id: str
+    at: float = 0.0
+    """When the vendor sends it: the time (epoch s) of the simulator event that made it."""
 
     def headers(self, secret: str, now: float) -> dict[str, str]:
         """The headers Zendesk sends, signed at ``now`` (epoch s) with ``secret``."""
@@ -152,9 +154,28 @@ def _body(payload: dict[str, Any]) -> bytes:
 
 def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent]]:
     """The Zendesk deliveries of the simulator's ticket traffic, and its contract twin."""
-    acct = _Account()
     out: list[Delivery] = []
     twin: list[TwinEvent] = []
+    for _ in steps(events, out, twin):
+        pass
+    return out, twin
+
+
+def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
+    """The deliveries of ``generate``, one by one as ``events`` come (it may be endless): each
+    is made when the event that makes it is read, with that event's time as ``Delivery.at``."""
+    out: list[Delivery] = []
+    twin: list[TwinEvent] = []
+    for _ in steps(events, out, twin):
+        yield from out
+        out.clear()
+        twin.clear()
+    yield from out
+
+
+def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
+    """``generate``'s work, appending to ``out`` and ``twin``; pauses before each event."""
+    acct = _Account()
 
     def deliver(ticket: str, t: _Ticket, kind: str, at: float, event: dict[str, Any],
                 key: str) -> str:  # fmt: skip
@@ -163,10 +184,11 @@ def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent
                    "time": _nanos(at), "zendesk_event_version": "2022-11-06",
                    "subject": f"zen:ticket:{t.number}", "detail": acct.detail(t, at),
                    "event": event}  # fmt: skip
-        out.append(Delivery(ticket, kind, _body(payload), _uuid(f"invocation:{key}")))
+        out.append(Delivery(ticket, kind, _body(payload), _uuid(f"invocation:{key}"), at))
         return uid
 
     for sim in events:
+        yield
         if sim.kind != "tickets":
             continue
         doc: dict[str, Any] = msgspec.to_builtins(sim.event)
@@ -247,11 +269,10 @@ def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent
                     "ticket_id": str(t.number), "rating": str(doc["score"]),
                     "time": iso(at)}  # fmt: skip
             out.append(Delivery(ticket, "satisfaction_rated", _body(body),
-                                _uuid(f"invocation:{doc['event_id']}")))  # fmt: skip
+                                _uuid(f"invocation:{doc['event_id']}"), at))  # fmt: skip
             twin.append(TwinEvent("tickets", _tid(t), at, {
                 "type": tag, "event_id": f"zendesk:{ACCOUNT}:{t.number}:csat:{round(at * 1000)}",
                 **base, "kind": "csat", "score": doc["score"]}))  # fmt: skip
-    return out, twin
 
 
 def _tid(t: _Ticket) -> str:
