@@ -8,7 +8,10 @@ The package's modules, each owning one thing:
 * ``durations``: ``parse_duration`` (``90``, ``"90s"``, ``"1h30m"``, ``"2d"``);
 * ``targets``: the targets model, ``Targets`` and ``TargetBook`` (targets by queue and channel,
   calendars, teams, away reasons, wallboard thresholds);
-* ``targets_file``: the YAML targets file read into a ``TargetBook`` (``load_targets``);
+* ``targets_file``: the YAML targets file read into a ``TargetBook`` (``load_targets``): its
+  structure (defaults, queues, channels);
+* ``targets_values``: each value of that file checked on its node (durations, goals, time zones,
+  business hours, holidays, away reasons, wallboard thresholds);
 * ``yaml_lines``: the one line-numbered YAML reader of every config file (this package's and the
   connectors');
 * ``errors``: ``ConfigError`` (every problem at once) and ``TargetsError`` (file and line).
