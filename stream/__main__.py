@@ -27,14 +27,23 @@ log = logging.getLogger("stream.cli")
 
 _T = TypeVar("_T")
 
-_SETTINGS_EPILOG = """\
-settings come from STREAM_* environment variables, e.g. STREAM_BROKER_URL
-(default kafka://127.0.0.1:9092), STREAM_WEB_PORT (default 6066), STREAM_PARTITIONS,
-STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS;
-STREAM_MAX_QUEUES (default 100: queues outside STREAM_TARGETS_FILE that get series);
-secured clusters: STREAM_KAFKA_SECURITY_PROTOCOL (SSL, SASL_SSL ...), STREAM_KAFKA_SASL_*,
-STREAM_KAFKA_SSL_*, STREAM_REDIS_PASSWORD_FILE (README.md, "Secured clusters").
-"""
+
+def _settings_epilog() -> str:
+    """The settings named in ``--help``, their defaults from ``Settings`` (so they cannot drift)."""
+    from stream.config.settings import Settings
+
+    defaults = Settings()
+    return (
+        "settings come from STREAM_* environment variables, e.g. STREAM_BROKER_URL\n"
+        f"(default {defaults.broker_url}), STREAM_WEB_PORT (default {defaults.web_port}), "
+        "STREAM_PARTITIONS,\n"
+        "STREAM_TOPIC_CALLS, STREAM_TOPIC_TICKETS, STREAM_TOPIC_AGENTS, STREAM_TOPIC_CUSTOMERS;\n"
+        f"STREAM_MAX_QUEUES (default {defaults.max_queues}: queues outside STREAM_TARGETS_FILE "
+        "that get series);\n"
+        "secured clusters: STREAM_KAFKA_SECURITY_PROTOCOL (SSL, SASL_SSL ...), "
+        "STREAM_KAFKA_SASL_*,\n"
+        'STREAM_KAFKA_SSL_*, STREAM_REDIS_PASSWORD_FILE (README.md, "Secured clusters").\n'
+    )
 
 
 class _CliError(Exception):
@@ -92,15 +101,37 @@ def _count(text: str) -> int:
     return value
 
 
+def _setting_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    field: str,
+    summary: str,
+    *,
+    metavar: str | None = None,
+) -> None:
+    """An option overriding the setting ``field`` for one command: the setting's own converter
+    (it accepts what the variable accepts) and its variable and default in ``--help``."""
+    from stream.config.settings import cli_default, cli_type
+
+    parser.add_argument(
+        flag,
+        type=cli_type(field),
+        default=None,
+        metavar=metavar,
+        help=f"{summary} (default: {cli_default(field)})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
+    settings_epilog = _settings_epilog()
     parser = argparse.ArgumentParser(
         prog="python -m stream",
         description=(
             "Real-time contact-centre KPIs: Faust agents consume ticket and call events from "
             "Kafka and export Prometheus metrics."
         ),
-        epilog=_SETTINGS_EPILOG,
+        epilog=settings_epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
@@ -111,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=summary,
             description=description,
-            epilog=_SETTINGS_EPILOG,
+            epilog=settings_epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -199,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "translate each callback, publish it in task lifecycle order and answer 204 only after "
         "the broker's acknowledgement (503 + Retry-After while it is down). /metrics on the "
         "same port. docs/connectors/twilio.md.",
-        epilog=_SETTINGS_EPILOG,
+        epilog=settings_epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     twilio.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
@@ -241,10 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     twilio.set_defaults(handler=_cmd_connect_twilio)
     from stream.connectors.asterisk import cli as asterisk_cli
 
-    asterisk_cli.add_parser(connectors, _SETTINGS_EPILOG)
+    asterisk_cli.add_parser(connectors, settings_epilog)
     from stream.connectors.webhooks import cli as webhooks_cli
 
-    webhooks_cli.add_parser(connectors, _SETTINGS_EPILOG)
+    webhooks_cli.add_parser(connectors, settings_epilog)
 
     worker = command(
         "worker",
@@ -347,32 +378,22 @@ def build_parser() -> argparse.ArgumentParser:
         "/?rotate=15&per=6 pages through them. Endpoints: /events (SSE), /api/snapshots, "
         "/healthz. Blocks until Ctrl-C or SIGTERM.",
     )
-    wallboard.add_argument(
-        "--port",
-        type=_port,
-        default=None,
-        help="port to listen on (default: STREAM_WALLBOARD_PORT, 8080)",
-    )
-    wallboard.add_argument(
-        "--host",
-        default=None,
-        help="address to listen on (default: STREAM_WALLBOARD_HOST, 127.0.0.1)",
-    )
-    wallboard.add_argument(
+    # Options that mirror a setting take its converter and default from stream.config.settings.
+    _setting_option(wallboard, "--port", "wallboard_port", "port to listen on")
+    _setting_option(wallboard, "--host", "wallboard_host", "address to listen on")
+    _setting_option(
+        wallboard,
         "--stale-seconds",
-        type=_positive_float,
-        default=None,
+        "wallboard_stale_seconds",
+        "grey a tile out after S seconds without an update",
         metavar="S",
-        help="grey a tile out after S seconds without an update "
-        "(default: STREAM_WALLBOARD_STALE_SECONDS, 10)",
     )
-    wallboard.add_argument(
+    _setting_option(
+        wallboard,
         "--max-clients",
-        type=_count,
-        default=None,
+        "wallboard_max_clients",
+        "stream to at most N browsers, answer 503 beyond",
         metavar="N",
-        help="stream to at most N browsers, answer 503 beyond "
-        "(default: STREAM_WALLBOARD_MAX_CLIENTS, 100)",
     )
     wallboard.set_defaults(handler=_cmd_wallboard)
 

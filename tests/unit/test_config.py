@@ -1,4 +1,4 @@
-"""Tests of stream/config.py: settings from STREAM_* variables, and the targets file."""
+"""Tests of stream/config/: settings from STREAM_* variables, durations and the targets file."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ agents:
 ```
 
 Errors name the file and line like the targets file (``"<file>:<line>: <key path>: <problem>"``,
-``stream.config.TargetsError``), read from the composed YAML tree so each node knows its line.
+``stream.config.TargetsError``), read node by node with the shared reader
+(``stream.config.yaml_lines``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final
 import yaml
 
 from stream.config import ConfigError
+from stream.config.yaml_lines import NodeReader, compose, read_text
 
 __all__ = ["AsteriskConfig", "AsteriskConfigError", "load_config", "parse_config"]
 
@@ -64,121 +66,61 @@ def load_config(path: str | os.PathLike[str] | None) -> AsteriskConfig:
     if path is None:
         return AsteriskConfig()
     name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8") as file:
-            text = file.read()
-    except FileNotFoundError:
-        raise AsteriskConfigError(
-            f"{name}: connector config not found (looked at {os.path.abspath(name)})", path=name
-        ) from None
-    except UnicodeDecodeError as error:
-        raise AsteriskConfigError(
-            f"{name}: connector config is not UTF-8 text (byte {error.start})", path=name
-        ) from None
-    except OSError as error:
-        raise AsteriskConfigError(
-            f"{name}: cannot read the connector config: {error.strerror or error}", path=name
-        ) from None
-    return parse_config(text, source=name)
+    return parse_config(read_text(name, "connector config", AsteriskConfigError), source=name)
 
 
 def parse_config(text: str, *, source: str = "<string>") -> AsteriskConfig:
     """The config of YAML ``text``; ``source`` names it in error messages."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        where = f"{source}:{line}" if line is not None else source
-        raise AsteriskConfigError(
-            f"{where}: invalid YAML: {error.problem or error.context}", path=source, line=line
-        ) from None
-    except yaml.YAMLError as error:
-        raise AsteriskConfigError(f"{source}: invalid YAML: {error}", path=source) from None
-    reader = _Reader(source)
+    root = compose(text, source, AsteriskConfigError)
+    reader = NodeReader(source, AsteriskConfigError)
     if root is None or reader.is_null(root):
         return AsteriskConfig()
     wrapuptime = 0
     names: dict[str, str] = {}
     wrapups: dict[str, int] = {}
     agents: dict[str, str] = {}
-    for key, _, value in reader.pairs(root, "", _TOP_KEYS):
+    for key, _, value in reader.pairs(root, "", _TOP_KEYS, "key"):
         if key == "wrapuptime":
-            wrapuptime = reader.seconds(value, "wrapuptime")
+            wrapuptime = _seconds(reader, value, "wrapuptime")
         elif key == "queues":
-            for queue, key_node, body in reader.pairs(value, "queues", None):
-                reader.name(key_node, "queues", queue, 64, "an Asterisk queue name")
-                for item, _, item_value in reader.pairs(body, f"queues.{queue}", _QUEUE_KEYS):
+            for queue, key_node, body in reader.pairs(value, "queues", None, "name"):
+                _name(reader, key_node, "queues", queue, 64, "an Asterisk queue name")
+                for item, _, item_value in reader.pairs(
+                    body, f"queues.{queue}", _QUEUE_KEYS, "key"
+                ):
                     where = f"queues.{queue}.{item}"
                     if item == "name":
-                        names[queue] = reader.text(item_value, where, 64, "a queue name")
+                        names[queue] = _text(reader, item_value, where, 64, "a queue name")
                     else:
-                        wrapups[queue] = reader.seconds(item_value, where)
+                        wrapups[queue] = _seconds(reader, item_value, where)
         else:
-            for agent, key_node, body in reader.pairs(value, "agents", None):
-                reader.name(key_node, "agents", agent, 128, "an agent field")
-                agents[agent] = reader.text(body, f"agents.{agent}", 128, "an agent id")
+            for agent, key_node, body in reader.pairs(value, "agents", None, "name"):
+                _name(reader, key_node, "agents", agent, 128, "an agent field")
+                agents[agent] = _text(reader, body, f"agents.{agent}", 128, "an agent id")
     return AsteriskConfig(wrapuptime, names, wrapups, agents)
 
 
-class _Reader:
-    def __init__(self, source: str) -> None:
-        self.source = source
+def _name(
+    reader: NodeReader, node: yaml.Node, where: str, value: str, limit: int, what: str
+) -> None:
+    if not 1 <= len(value) <= limit:
+        raise reader.error(node, where, f"expected {what} of 1..{limit} characters, got {value!r}")
 
-    @staticmethod
-    def is_null(node: yaml.Node) -> bool:
-        return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
-    def error(self, node: yaml.Node, where: str, message: str) -> AsteriskConfigError:
-        line = node.start_mark.line + 1
-        prefix = f"{where}: " if where else ""
-        return AsteriskConfigError(
-            f"{self.source}:{line}: {prefix}{message}", path=self.source, line=line
+def _text(reader: NodeReader, node: yaml.Node, where: str, limit: int, what: str) -> str:
+    if not isinstance(node, yaml.ScalarNode) or reader.is_null(node):
+        raise reader.error(node, where, f"expected {what}")
+    _name(reader, node, where, node.value, limit, what)
+    return str(node.value)
+
+
+def _seconds(reader: NodeReader, node: yaml.Node, where: str) -> int:
+    # The text as written: YAML 1.1 would read 015 as octal.
+    text = node.value if isinstance(node, yaml.ScalarNode) else None
+    if not isinstance(text, str) or not text.isdigit() or int(text) > _MAX_WRAPUP:
+        raise reader.error(
+            node,
+            where,
+            f"expected whole seconds 0..{_MAX_WRAPUP} (as queues.conf), got {text!r}",
         )
-
-    def pairs(
-        self, node: yaml.Node, where: str, allowed: tuple[str, ...] | None
-    ) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        if self.is_null(node):
-            return []
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, where, "expected a mapping")
-        seen: dict[str, int] = {}
-        out: list[tuple[str, yaml.Node, yaml.Node]] = []
-        for key_node, value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.error(key_node, where, "expected a name as key")
-            key = key_node.value
-            if key in seen:
-                raise self.error(
-                    key_node, where, f"duplicate key {key!r} (first at line {seen[key]})"
-                )
-            if allowed is not None and key not in allowed:
-                raise self.error(
-                    key_node, where, f"unknown key {key!r}; allowed keys: {', '.join(allowed)}"
-                )
-            seen[key] = key_node.start_mark.line + 1
-            out.append((key, key_node, value))
-        return out
-
-    def name(self, node: yaml.Node, where: str, value: str, limit: int, what: str) -> None:
-        if not 1 <= len(value) <= limit:
-            raise self.error(
-                node, where, f"expected {what} of 1..{limit} characters, got {value!r}"
-            )
-
-    def text(self, node: yaml.Node, where: str, limit: int, what: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or self.is_null(node):
-            raise self.error(node, where, f"expected {what}")
-        self.name(node, where, node.value, limit, what)
-        return str(node.value)
-
-    def seconds(self, node: yaml.Node, where: str) -> int:
-        text = node.value if isinstance(node, yaml.ScalarNode) else None
-        if not isinstance(text, str) or not text.isdigit() or int(text) > _MAX_WRAPUP:
-            raise self.error(
-                node,
-                where,
-                f"expected whole seconds 0..{_MAX_WRAPUP} (as queues.conf), got {text!r}",
-            )
-        return int(text)
+    return int(text)

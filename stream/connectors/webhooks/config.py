@@ -16,9 +16,10 @@
         secret_file: /run/secrets/chatwoot    # or secret_env: NAME, or unsigned: true
         ...                    # the source's own keys (docs/connectors/<kind>.md)
 
-Every error names the file, the line and the key path (``ConfigError``). A secret is read from
-its file or variable here, wrapped in ``Secret``, and never appears in an error or a log. The
-config holds no secret itself: a key named ``secret`` or ``token`` is refused.
+Every error names the file, the line and the key path (``ConfigError``; the YAML is read with
+``stream.config.yaml_lines.plain``: plain values and the line of every key path). A secret is
+read from its file or variable here, wrapped in ``Secret``, and never appears in an error or a
+log. The config holds no secret itself: a key named ``secret`` or ``token`` is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import yaml
-
+from stream.config.yaml_lines import compose, plain, read_text
 from stream.connectors.webhooks.source import ConfigError, SourceConfig
 from stream.security import Secret
 
@@ -39,7 +39,6 @@ _TOP: Final = (
 )  # fmt: skip
 _SECRET_KEYS: Final = ("secret_file", "secret_env", "unsigned")
 _TOKEN_KEYS: Final = ("token_file", "token_env", "unsigned")
-_CONSTRUCTOR: Final = yaml.constructor.SafeConstructor()
 
 
 @dataclass(frozen=True)
@@ -65,14 +64,7 @@ def load_gateway_config(path: str | os.PathLike[str] | None) -> GatewayConfig:
     if path is None:
         return GatewayConfig(generic_enabled=False)
     name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8") as file:
-            text = file.read()
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read the gateway config: {exc.strerror or exc}",
-                          path=name) from None  # fmt: skip
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start})", path=name) from None
+    text = read_text(name, "gateway config", ConfigError)
     return parse_gateway_config(text, source=name, env=os.environ)
 
 
@@ -81,18 +73,8 @@ def parse_gateway_config(
 ) -> GatewayConfig:
     """The config of YAML ``text``; ``env`` is where ``*_env`` keys are looked up."""
     env = os.environ if env is None else env
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        where = f"{source}:{line}" if line is not None else source
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}",
-                          path=source, line=line) from None  # fmt: skip
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}", path=source) from None
-    lines: dict[str, int] = {}
-    doc = _plain(root, "", lines) if root is not None else {}
+    root = compose(text, source, ConfigError)
+    doc, lines = plain(root)
     if doc is None:
         doc = {}
     reader = _Reader(source, lines)
@@ -147,22 +129,6 @@ def parse_gateway_config(
         sources=tuple(sources),
         path=source,
     )
-
-
-def _plain(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
-    """The plain value of a composed node; records the line of every mapping key by its path."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
-            child = f"{path}.{key}" if path else str(key)
-            lines[child] = key_node.start_mark.line + 1
-            out[key] = _plain(value_node, child, lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, f"{path}.{i}", lines) for i, item in enumerate(node.value)]
-    return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
 class _Reader:
