@@ -223,6 +223,25 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0
     return asyncio.run(run())
 
 
+def ewt_booked(samples: Samples) -> tuple[float | None, float, float]:
+    """The watermark and the answered calls whose EWT error is booked by each method (in the
+    histogram, or counted as unestimated): ``(watermark, recent, erlang_c)``. A call is scored
+    once the watermark passes its answer, so two pipelines fed the same calls agree on the
+    EWT families once these are equal (their watermarks differ while partitions differ)."""
+
+    def booked(method: str) -> float:
+        return sum(
+            v
+            for (name, labels), v in samples.items()
+            if name in ("contact_centre_ewt_error_seconds_count",
+                        "contact_centre_ewt_unestimated_total")
+            and ("method", method) in labels
+        )  # fmt: skip
+
+    mark = samples.get(("contact_centre_watermark_timestamp_seconds", frozenset()))
+    return mark, booked("recent"), booked("erlang_c")
+
+
 def accounted(samples: Samples) -> float:
     """Every input message is exactly one of: accepted, rejected, duplicate."""
     return (

@@ -46,6 +46,7 @@ from tests.integration.harness import (
     Publishable,
     Samples,
     consume_all,
+    ewt_booked,
     isolated,
     kpis,
     parse,
@@ -141,7 +142,9 @@ def _same_metrics_both_ways(
     direct = isolated(broker.bootstrap, "direct", INPUT_TOPICS)
     via = isolated(broker.bootstrap, "twilio", INPUT_TOPICS)
     via["STREAM_TOPIC_INGEST_DEAD_LETTER"] = "twilio-ingest-dead-letter"
-    w_direct, w_via = workers(**direct), workers(**via)
+    # Idle after 2 s: the watermark then passes every answer, and every call's EWT is scored.
+    w_direct = workers(STREAM_IDLE_SECONDS="2", **direct)
+    w_via = workers(STREAM_IDLE_SECONDS="2", **via)
     messages: list[Publishable] = [(e.kind, e.key, e.doc) for e in twin]
     publish(broker.bootstrap, renamed(messages, "direct"))
 
@@ -199,6 +202,13 @@ def _same_metrics_both_ways(
                "the direct pipeline")  # fmt: skip
     wait_until(lambda: total(w_via.scrape(), "contact_centre_events_total") == expected, 90,
                "the connector's pipeline")  # fmt: skip
+    # Each call's EWT error is booked once the watermark passes its answer, and the watermarks
+    # differ while the two pipelines' partitions do: wait until both are idle at the same one.
+    wait_until(
+        lambda: ewt_booked(w_direct.scrape()) == ewt_booked(w_via.scrape()), 60,
+        lambda: f"the same EWT scoring: {ewt_booked(w_direct.scrape())} "
+                f"{ewt_booked(w_via.scrape())}",
+    )  # fmt: skip
     a, b = w_direct.scrape(), w_via.scrape()
     assert total(b, "contact_centre_events_rejected_total") == 0
     by_type = "contact_centre_events_total"
