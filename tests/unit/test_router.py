@@ -503,7 +503,7 @@ def test_a_bug_while_routing_rejects_the_message_instead_of_stopping(
 
 def test_open_contacts_of_a_queue_share_one_route_and_finishing_replaces_it() -> None:
     r, part = router(), RouterPartition(0)
-    created = [
+    created: list[tuple[str, bytes | None]] = [
         ("tickets", event("ticket.created", 0, ticket_id=f"t{i}", queue="sales", channel="email"))
         for i in range(3)
     ] + [("calls", event("call.queued", 0, call_id="c1", queue="sales"))]
@@ -511,7 +511,7 @@ def test_open_contacts_of_a_queue_share_one_route_and_finishing_replaces_it() ->
     t0, t1, t2, c1 = (part.routes[k] for k in ("t:t0", "t:t1", "t:t2", "c:c1"))
     assert t0 is t1 is t2  # one object for every open ticket of sales by email
     assert c1 is not t0 and c1 == Route("sales", "phone")
-    later = [
+    later: list[tuple[str, bytes | None]] = [
         ("tickets", event("ticket.status_changed", 10, ticket_id="t1", status="closed")),
         ("tickets", event("ticket.status_changed", 20, ticket_id="t2", status="closed")),
         ("tickets", event("ticket.status_changed", 30, ticket_id="t2", status="open")),
