@@ -506,7 +506,8 @@ def test_open_contacts_of_a_queue_share_one_route_and_finishing_replaces_it() ->
     created: list[tuple[str, bytes | None]] = [
         ("tickets", event("ticket.created", 0, ticket_id=f"t{i}", queue="sales", channel="email"))
         for i in range(3)
-    ] + [("calls", event("call.queued", 0, call_id="c1", queue="sales"))]
+    ]
+    created.append(("calls", event("call.queued", 0, call_id="c1", queue="sales")))
     r.route(part, messages(created), NOW)
     t0, t1, t2, c1 = (part.routes[k] for k in ("t:t0", "t:t1", "t:t2", "c:c1"))
     assert t0 is t1 is t2  # one object for every open ticket of sales by email
