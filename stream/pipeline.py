@@ -48,6 +48,8 @@ from stream.router import (
     RouterPartition,
     RouterStats,
     SeenIds,
+    finished_route,
+    open_route,
 )
 from stream.segments import RecordWrite, SegmentLog, TableWrite, is_segment
 from stream.state import CallRecord, TicketRecord
@@ -651,8 +653,11 @@ class Pipeline:
                 rec.category = sys.intern(rec.category)
             self.agg_parts[partition].contacts[name] = rec
         elif isinstance(rec, Route):
-            rec.queue, rec.channel = sys.intern(rec.queue), sys.intern(rec.channel)
-            self.router_parts[partition].routes[name[2:]] = rec
+            self.router_parts[partition].routes[name[2:]] = (
+                open_route(rec.queue, rec.channel)
+                if rec.finished_at is None
+                else finished_route(rec.queue, rec.channel, rec.finished_at)
+            )
         elif isinstance(rec, RouterStats):
             self.router_parts[partition].stats[name[2:]] = rec
         elif isinstance(rec, SeenIds):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,21 @@ def test_profile_smoke_run_writes_the_flame_graph_and_the_tables(tmp_path: Path)
     assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
     raw = (work / "worker.raw").read_text().splitlines()
     assert raw and all(line.rpartition(" ")[2].isdigit() for line in raw)
+
+
+def test_memory_phase_alone_runs_each_repeat_on_a_fresh_worker(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", "--repeat", "2", "--open-tickets", "500",
+         "--waiting-calls", "50", "--queues", "6", "--work-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    # Each run waited until /metrics showed all 500 tickets awaiting and all 50 calls waiting.
+    assert [line.split(":")[0] for line in lines] == ["run 1", "run 2", "median"]
+    number = r"-?[\d,]+"
+    assert re.fullmatch(
+        rf"median: {number} bytes per open contact \(min {number}, max {number}, 2 runs\)",
+        lines[-1],
+    ), lines[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-0", "run-1"]

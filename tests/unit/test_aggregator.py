@@ -33,7 +33,7 @@ from stream.kpis.histogram import (
 from stream.kpis.totals import WindowTotals
 from stream.metrics import KpiCollector, PipelineCollector
 from stream.pipeline import Effects, Outgoing, Pipeline
-from stream.router import Message, Route
+from stream.router import Message, Route, open_route
 from stream.segments import SegmentLog
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()  # a Sunday, 10:00 UTC
@@ -1074,6 +1074,20 @@ def test_record_keys_name_their_partition_and_kind() -> None:
     }
     route = records.decode("r|c:c1", h.table[records.key(input_partition(b"c1"), "r|c:c1")])
     assert route == Route("billing", "phone", finished_at=T0 + 230)
+
+
+def test_recovered_open_routes_are_shared_and_finished_ones_kept() -> None:
+    h = Harness()
+    h.run([
+        ticket("e1", "ticket.created", 0, "t1", queue="support", channel="email"),
+        ticket("e2", "ticket.created", 1, "t2", queue="support", channel="email"),
+        ticket("e3", "ticket.created", 2, "t3", queue="support", channel="email"),
+        status("e4", 5, "t3", "closed"),
+    ])  # fmt: skip
+    h.restart()
+    routes = {k: r for p in h.pipeline.router_parts.values() for k, r in p.routes.items()}
+    assert routes["t:t1"] is routes["t:t2"] is open_route("support", "email")
+    assert routes["t:t3"] == Route("support", "email", finished_at=T0 + 5)
 
 
 # --- targets -------------------------------------------------------------------------------------

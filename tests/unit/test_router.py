@@ -499,3 +499,28 @@ def test_a_bug_while_routing_rejects_the_message_instead_of_stopping(
         ("processing_error", "KeyError: 'boom'")
     ]
     assert part.stats["calls/0"].rejected == {"processing_error": 1}
+
+
+def test_open_contacts_of_a_queue_share_one_route_and_finishing_replaces_it() -> None:
+    r, part = router(), RouterPartition(0)
+    created: list[tuple[str, bytes | None]] = [
+        ("tickets", event("ticket.created", 0, ticket_id=f"t{i}", queue="sales", channel="email"))
+        for i in range(3)
+    ]
+    created.append(("calls", event("call.queued", 0, call_id="c1", queue="sales")))
+    r.route(part, messages(created), NOW)
+    t0, t1, t2, c1 = (part.routes[k] for k in ("t:t0", "t:t1", "t:t2", "c:c1"))
+    assert t0 is t1 is t2  # one object for every open ticket of sales by email
+    assert c1 is not t0 and c1 == Route("sales", "phone")
+    later: list[tuple[str, bytes | None]] = [
+        ("tickets", event("ticket.status_changed", 10, ticket_id="t1", status="closed")),
+        ("tickets", event("ticket.status_changed", 20, ticket_id="t2", status="closed")),
+        ("tickets", event("ticket.status_changed", 30, ticket_id="t2", status="open")),
+    ]
+    out = r.route(part, messages(later, first_offset=3), NOW)
+    assert part.routes["t:t0"] is t0 == Route("sales", "email")  # the shared one is unchanged
+    assert part.routes["t:t1"] == Route("sales", "email", finished_at=T0 + 10)
+    assert part.routes["t:t2"] is t0  # reopened: the shared open route again
+    assert out.route_writes == {"t:t1": part.routes["t:t1"], "t:t2": t0}
+    with pytest.raises(AttributeError):
+        t0.finished_at = T0  # type: ignore[misc]

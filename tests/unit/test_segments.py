@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import zlib
 
 import msgspec
@@ -115,3 +116,21 @@ def test_values_of_earlier_versions_still_decode() -> None:
     assert segments.unpack(raw) == writes  # uncompressed
     assert segments.unpack(zlib.compress(raw, 1)) == writes  # zlib
     assert SegmentLog(0).append(writes)[0][1] != raw  # written compressed (Zstandard) now
+
+
+def test_stored_values_hold_no_more_memory_than_their_length() -> None:
+    """The compressor allocates at the compression bound and only shortens the reported length:
+    a stored value must not keep the uncompressed size (the table holds every live value)."""
+    writes = [(f"t:ticket-{i}", b"open ticket record " * 4) for i in range(600)]  # 48 KB
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        values = [v for _, v in SegmentLog(3).append(writes) if v is not None]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    stored = sum(len(v) for v in values)
+    assert len(values) == 1
+    assert stored < 2_000  # zstd level 1 of repetitive records
+    # The value, its list and the object headers: far below the 48 KB the bound would keep.
+    assert held < stored + 1_000, (held, stored)
