@@ -17,7 +17,6 @@ name, its channel an inbox of the matching channel type, its agents users ``1..n
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any, Final, NamedTuple
 import msgspec
 
 from stream.connectors.webhooks.chatwoot import iso
+from stream.connectors.webhooks.generation import json_body, run_all, run_live
 from stream.simulate import SimEvent
 
 ACCOUNT: Final = 1
@@ -176,29 +176,15 @@ class _Builder:
         }
 
 
-def _body(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
 def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent]]:
     """The Chatwoot deliveries of the simulator's ticket traffic, and its contract twin."""
-    out: list[Delivery] = []
-    twin: list[TwinEvent] = []
-    for _ in steps(events, out, twin):
-        pass
-    return out, twin
+    return run_all(steps, events)
 
 
 def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
     """The deliveries of ``generate``, one by one as ``events`` come (it may be endless): each
     is made when the event that makes it is read, with that event's time as ``Delivery.at``."""
-    out: list[Delivery] = []
-    twin: list[TwinEvent] = []
-    for _ in steps(events, out, twin):
-        yield from out
-        out.clear()
-        twin.clear()
-    yield from out
+    return run_live(steps, events)
 
 
 def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
@@ -209,7 +195,7 @@ def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]
         payload = {"event": event, **payload}
         digest = hashlib.sha1(key.encode()).hexdigest()
         delivery_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-        out.append(Delivery(group, event, _body(payload), delivery_id, sim.at))
+        out.append(Delivery(group, event, json_body(payload), delivery_id, sim.at))
 
     for sim in events:
         yield

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -42,6 +41,7 @@ import msgspec
 
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
+from stream.connectors.webhooks.generation import json_body, run_all, run_live
 from stream.simulate import SimEvent
 
 TRIGGER: Final = "KPI stream: every ticket change"
@@ -148,29 +148,15 @@ class _Instance:
                 "updated_at": _ms(at)}  # fmt: skip
 
 
-def _body(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
 def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent]]:
     """The Zammad deliveries of the simulator's ticket traffic, and its contract twin."""
-    out: list[Delivery] = []
-    twin: list[TwinEvent] = []
-    for _ in steps(events, out, twin):
-        pass
-    return out, twin
+    return run_all(steps, events)
 
 
 def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
     """The deliveries of ``generate``, one by one as ``events`` come (it may be endless): each
     is made when the event that makes it is read, with that event's time as ``Delivery.at``."""
-    out: list[Delivery] = []
-    twin: list[TwinEvent] = []
-    for _ in steps(events, out, twin):
-        yield from out
-        out.clear()
-        twin.clear()
-    yield from out
+    return run_live(steps, events)
 
 
 def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
@@ -180,7 +166,7 @@ def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]
     def deliver(ticket: str, t: _Ticket, change: str, at: float, article: dict[str, Any],
                 key: str) -> None:  # fmt: skip
         payload = {"ticket": z.ticket(t, at), "article": article}
-        out.append(Delivery(ticket, change, _body(payload), _uuid(key), at))
+        out.append(Delivery(ticket, change, json_body(payload), _uuid(key), at))
 
     def add(t: _Ticket, at: float, doc: dict[str, Any]) -> None:
         twin.append(

@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ import msgspec
 
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
+from stream.connectors.webhooks.generation import json_body, run_all, run_live
 from stream.simulate import SimEvent
 
 ACCOUNT: Final = 22129848
@@ -148,29 +148,15 @@ class _Account:
         }  # fmt: skip
 
 
-def _body(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
 def generate(events: Iterable[SimEvent]) -> tuple[list[Delivery], list[TwinEvent]]:
     """The Zendesk deliveries of the simulator's ticket traffic, and its contract twin."""
-    out: list[Delivery] = []
-    twin: list[TwinEvent] = []
-    for _ in steps(events, out, twin):
-        pass
-    return out, twin
+    return run_all(steps, events)
 
 
 def live(events: Iterable[SimEvent]) -> Iterator[Delivery]:
     """The deliveries of ``generate``, one by one as ``events`` come (it may be endless): each
     is made when the event that makes it is read, with that event's time as ``Delivery.at``."""
-    out: list[Delivery] = []
-    twin: list[TwinEvent] = []
-    for _ in steps(events, out, twin):
-        yield from out
-        out.clear()
-        twin.clear()
-    yield from out
+    return run_live(steps, events)
 
 
 def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]) -> Iterator[None]:
@@ -184,7 +170,7 @@ def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]
                    "time": _nanos(at), "zendesk_event_version": "2022-11-06",
                    "subject": f"zen:ticket:{t.number}", "detail": acct.detail(t, at),
                    "event": event}  # fmt: skip
-        out.append(Delivery(ticket, kind, _body(payload), _uuid(f"invocation:{key}"), at))
+        out.append(Delivery(ticket, kind, json_body(payload), _uuid(f"invocation:{key}"), at))
         return uid
 
     for sim in events:
@@ -268,7 +254,7 @@ def steps(events: Iterable[SimEvent], out: list[Delivery], twin: list[TwinEvent]
             body = {"type": "satisfaction_rated", "account_id": ACCOUNT,
                     "ticket_id": str(t.number), "rating": str(doc["score"]),
                     "time": iso(at)}  # fmt: skip
-            out.append(Delivery(ticket, "satisfaction_rated", _body(body),
+            out.append(Delivery(ticket, "satisfaction_rated", json_body(body),
                                 _uuid(f"invocation:{doc['event_id']}"), at))  # fmt: skip
             twin.append(TwinEvent("tickets", _tid(t), at, {
                 "type": tag, "event_id": f"zendesk:{ACCOUNT}:{t.number}:csat:{round(at * 1000)}",
