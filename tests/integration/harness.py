@@ -242,6 +242,17 @@ def ewt_booked(samples: Samples) -> tuple[float | None, float, float]:
     return mark, booked("recent"), booked("erlang_c")
 
 
+def wait_same_ewt_scoring(a: WorkerProcess, b: WorkerProcess, timeout: float = 60) -> None:
+    """Wait until two workers fed the same calls have scored the same calls' EWT (see
+    `ewt_booked`); start both with ``STREAM_IDLE_SECONDS`` low so that idle partitions let
+    their watermarks meet."""
+    wait_until(
+        lambda: ewt_booked(a.scrape()) == ewt_booked(b.scrape()),
+        timeout,
+        lambda: f"the same EWT scoring: {ewt_booked(a.scrape())} {ewt_booked(b.scrape())}",
+    )
+
+
 def accounted(samples: Samples) -> float:
     """Every input message is exactly one of: accepted, rejected, duplicate."""
     return (

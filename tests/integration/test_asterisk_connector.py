@@ -33,13 +33,13 @@ from tests.integration.harness import (
     Samples,
     accounted,
     consume_all,
-    ewt_booked,
     isolated,
     kpis,
     parse,
     publish,
     total,
     value,
+    wait_same_ewt_scoring,
     wait_until,
 )
 
@@ -175,10 +175,7 @@ def test_the_same_traffic_from_queue_log_gives_the_same_metrics_and_a_reread_cou
     )
     # The watermarks differ (call ids are keys: calls land on other partitions), so each has
     # scored another share of the answered calls' EWT until both are idle at the same one.
-    wait_until(
-        lambda: ewt_booked(direct.scrape()) == ewt_booked(pbx.scrape()), 60,
-        lambda: f"the same EWT scoring: {ewt_booked(direct.scrape())} {ewt_booked(pbx.scrape())}",
-    )  # fmt: skip
+    wait_same_ewt_scoring(direct, pbx)
     a, b = direct.scrape(), pbx.scrape()
     calls_and_agents = {
         k: v

@@ -46,7 +46,6 @@ from tests.integration.harness import (
     Publishable,
     Samples,
     consume_all,
-    ewt_booked,
     isolated,
     kpis,
     parse,
@@ -54,6 +53,7 @@ from tests.integration.harness import (
     renamed,
     total,
     value,
+    wait_same_ewt_scoring,
     wait_until,
 )
 
@@ -204,11 +204,7 @@ def _same_metrics_both_ways(
                "the connector's pipeline")  # fmt: skip
     # Each call's EWT error is booked once the watermark passes its answer, and the watermarks
     # differ while the two pipelines' partitions do: wait until both are idle at the same one.
-    wait_until(
-        lambda: ewt_booked(w_direct.scrape()) == ewt_booked(w_via.scrape()), 60,
-        lambda: f"the same EWT scoring: {ewt_booked(w_direct.scrape())} "
-                f"{ewt_booked(w_via.scrape())}",
-    )  # fmt: skip
+    wait_same_ewt_scoring(w_direct, w_via)
     a, b = w_direct.scrape(), w_via.scrape()
     assert total(b, "contact_centre_events_rejected_total") == 0
     by_type = "contact_centre_events_total"
