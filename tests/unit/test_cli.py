@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.__main__ import main
+from stream.cli.main import main
 from stream.demo import parse_metric_totals, summary_line
 from stream.simulate import PublishStats
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from stream import schema
-from stream.__main__ import main
 from stream.aggregator import ClosedWindow
+from stream.cli.main import main
 from stream.events import REASONS, Rejection, SurveyResponded, decode
 from stream.kpis.totals import WindowTotals
 from stream.pipeline import _closed_window

@@ -11,8 +11,8 @@ import faust
 import pytest
 
 from stream import doctor
-from stream.__main__ import main
 from stream.broker import find_free_port
+from stream.cli.main import main
 from stream.config import ConfigError, Settings
 from stream.security import (
     Secret,

@@ -11,7 +11,7 @@ import argparse
 
 import pytest
 
-from stream.__main__ import build_parser
+from stream.cli.main import build_parser
 from stream.config import ConfigError, Settings
 from stream.config.settings import cli_default, cli_type
 
