@@ -7,7 +7,7 @@ and two away reasons. At a frozen clock the exposition of every collector a work
 (``stream.metrics.render``), the family names ``describe`` announces and the snapshots
 (``stream.snapshots.build_snapshots``) must equal the files under ``tests/unit/data/``, written
 from the code before the exporters were generated from one family table. Regenerate them only
-for an intended change of output: ``STREAM_WRITE_GOLDEN=1 pytest tests/unit/test_metrics_output.py``.
+for an intended change of output: ``STREAM_WRITE_GOLDEN=1 pytest`` on this file.
 """
 
 from __future__ import annotations
