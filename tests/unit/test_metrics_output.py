@@ -34,7 +34,7 @@ from stream.metrics import (
 from stream.pipeline import Pipeline
 from stream.simulate import Simulation
 from stream.snapshots import build_snapshots
-from tests.unit.test_aggregator import PARTITIONS, TOPIC_KINDS, Clock, Harness
+from tests.unit.test_aggregator import PARTITIONS, TOPIC_KINDS, Clock, Harness, Input
 
 DATA = Path(__file__).parent / "data"
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ class ListedHarness(Harness):
 def harness() -> Harness:
     h = ListedHarness(clock=Clock(NOW), targets=TARGETS)
     sim = Simulation(seed=14, start=START, rate_multiplier=0.5)
-    inputs = [
+    inputs: list[Input] = [
         (item.kind, item.key.encode(), encode(item.event))
         for item in itertools.takewhile(lambda e: e.at <= NOW, sim.events())
     ]
