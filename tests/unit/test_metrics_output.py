@@ -32,6 +32,7 @@ from stream.metrics import (
     render,
 )
 from stream.pipeline import Pipeline
+from stream.read import ReadView
 from stream.simulate import Simulation
 from stream.snapshots import build_snapshots
 from tests.unit.test_aggregator import PARTITIONS, TOPIC_KINDS, Clock, Harness, Input
@@ -85,9 +86,9 @@ def harness() -> Harness:
 def registry(h: Harness) -> CollectorRegistry:
     """Every collector ``stream.app`` registers, as it registers them."""
     reg = CollectorRegistry(auto_describe=True)
-    reg.register(KpiCollector(h.pipeline, h.clock, with_pipeline=False))
-    reg.register(PipelineCollector(h.pipeline))
-    reg.register(ProgressCollector(h.pipeline, lambda: 1))
+    reg.register(KpiCollector(ReadView(h.pipeline), h.clock, with_pipeline=False))
+    reg.register(PipelineCollector(ReadView(h.pipeline)))
+    reg.register(ProgressCollector(ReadView(h.pipeline), lambda: 1))
     reg.register(SnapshotErrorsCollector(lambda: 2))
     return reg
 
@@ -112,9 +113,9 @@ def test_described_families_are_unchanged(state: Harness) -> None:
     described = [
         f"{m.type} {m.name} {m.documentation}"
         for c in (
-            KpiCollector(state.pipeline, state.clock, with_pipeline=False),
-            PipelineCollector(state.pipeline),
-            ProgressCollector(state.pipeline, lambda: 1),
+            KpiCollector(ReadView(state.pipeline), state.clock, with_pipeline=False),
+            PipelineCollector(ReadView(state.pipeline)),
+            ProgressCollector(ReadView(state.pipeline), lambda: 1),
         )
         for m in c.describe()
     ]
@@ -122,7 +123,7 @@ def test_described_families_are_unchanged(state: Harness) -> None:
 
 
 def test_snapshots_are_unchanged(state: Harness) -> None:
-    snaps = [s.to_json() for s in build_snapshots(state.pipeline, TARGETS, NOW)]
+    snaps = [s.to_json() for s in build_snapshots(ReadView(state.pipeline), TARGETS, NOW)]
     check("snapshots_output.json", json.dumps(snaps, indent=1, sort_keys=True) + "\n")
 
 
