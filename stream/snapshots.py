@@ -6,7 +6,7 @@ imports redis.
 * ``build_snapshots(view, targets, now)`` is pure: the read view of the partitions a worker
   owns (``stream.read``) plus the clock give one ``QueueSnapshot`` per queue. Its numbers are
   the view's readings, the ones ``/metrics`` exports, so a tile always equals its metric; the
-  agent tiles and the bounded agent list come through the view from ``stream.agent_board``,
+  agent tiles and the bounded agent list come through the view from ``stream.read.agent_board``,
   the colours from ``stream.thresholds`` with the targets file's ``wallboard_thresholds``.
 * ``SnapshotPublisher`` (worker side) writes them, throttled: a changed snapshot at most once per
   publishing tick, an unchanged one every ``HEARTBEAT_SECONDS`` so the wallboard can tell a quiet
@@ -46,9 +46,9 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from stream.agent_board import AGENTS_SHOWN
 from stream.config import TargetBook
 from stream.read import ReadView
+from stream.read.agent_board import AGENTS_SHOWN
 from stream.thresholds import TILE_FIELDS, Threshold, colour
 
 __all__ = [
@@ -118,7 +118,7 @@ class QueueSnapshot:
     service_level_goal: float
     status: dict[str, str] = field(default_factory=dict)
     """Tile field → ``good``, ``warn``, ``bad`` or ``none`` (no data or no target)."""
-    # The agent tiles and list (``stream.agent_board``); None: no agent ever in the queue.
+    # The agent tiles and list (``stream.read.agent_board``); None: no agent ever in the queue.
     agents_staffed: int | None = None
     agents_on_queue: int | None = None
     agents_away: int | None = None

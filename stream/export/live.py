@@ -113,7 +113,7 @@ ESTIMATE_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
            "Answered calls for which the method had no estimate when they were queued.",
            per_queue(lambda q: by(q.estimate.unestimated))),
 )  # fmt: skip
-"""EWT per method, its measured error, agents required per model (``stream.estimates``); a
+"""EWT per method, its measured error, agents required per model (``stream.read.estimates``); a
 figure without data has no sample."""
 
 FLOW_LIVE_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (

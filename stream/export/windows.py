@@ -9,6 +9,7 @@ a count, not "no data"). Each row reads one ``QueueAt`` field of the read view.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Final
 
 from stream.export.family import Family, Sample, per_queue
@@ -56,7 +57,7 @@ WINDOW_HELP: Final = {
         "Complaint rate of this window − that of the previous window of its kind."
     ),
 }
-"""The gauges of ``stream.readings.window_readings``: metric name (no prefix) → help."""
+"""The gauges of ``stream.read.readings.window_readings``: metric name (no prefix) → help."""
 
 COUNT_HELP: Final = {
     "agent_offers_in_window": (
@@ -148,24 +149,40 @@ WINDOW_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
 )
 """Ratios, means and scores of the current windows, then the ring counts."""
 
+RATE_HELP: Final = {
+    "occupancy_ratio": (
+        "occupancy",
+        "Agent time busy or in after-call work ÷ (that + available), in the window.",
+    ),
+    "contacts_per_staffed_agent_hour": (
+        "contacts_per_staffed_hour",
+        "(Tickets solved + calls completed) ÷ staffed agent-hours (every state but offline).",
+    ),
+    "tickets_solved_per_staffed_agent_hour": (
+        "tickets_solved_per_staffed_hour",
+        "Tickets solved ÷ staffed agent-hours (every state but offline).",
+    ),
+    "calls_completed_per_staffed_agent_hour": (
+        "calls_completed_per_staffed_hour",
+        "Calls completed (after-call work ended) ÷ staffed agent-hours.",
+    ),
+}
+"""Productivity gauges: name → (``ProductivityReading`` field, help)."""
+
 PRODUCTIVITY_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
-    Family("occupancy_ratio", "gauge", QW,
-           "Agent time busy or in after-call work ÷ (that + available), in the window.",
-           per_queue(_productivity(lambda r: r.occupancy), "staffed")),
-    Family("contacts_per_staffed_agent_hour", "gauge", QW,
-           "(Tickets solved + calls completed) ÷ staffed agent-hours (every state but offline).",
-           per_queue(_productivity(lambda r: r.contacts_per_staffed_hour), "staffed")),
-    Family("tickets_solved_per_staffed_agent_hour", "gauge", QW,
-           "Tickets solved ÷ staffed agent-hours (every state but offline).",
-           per_queue(_productivity(lambda r: r.tickets_solved_per_staffed_hour), "staffed")),
-    Family("calls_completed_per_staffed_agent_hour", "gauge", QW,
-           "Calls completed (after-call work ended) ÷ staffed agent-hours.",
-           per_queue(_productivity(lambda r: r.calls_completed_per_staffed_hour), "staffed")),
-    Family("agent_state_seconds", "gauge", ("queue", "window", "state", "reason"),
-           "Agent-seconds in each state (offline not counted) in the window so far; reason only "
-           "on away (agent_reasons of the targets file, else other).",
-           per_queue(_state_seconds, "staffed")),
-)  # fmt: skip
+    *(
+        Family(name, "gauge", QW, help_, per_queue(_productivity(attrgetter(field)), "staffed"))
+        for name, (field, help_) in RATE_HELP.items()
+    ),
+    Family(
+        "agent_state_seconds",
+        "gauge",
+        ("queue", "window", "state", "reason"),
+        "Agent-seconds in each state (offline not counted) in the window so far; reason only "
+        "on away (agent_reasons of the targets file, else other).",
+        per_queue(_state_seconds, "staffed"),
+    ),
+)
 """Occupancy and contacts per staffed agent-hour (``stream.read.productivity``); a window
 without handling/available (staffed) time has no sample."""
 

@@ -15,19 +15,19 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Final
 
-from stream.agent_board import AgentRow, AgentTiles, agent_rows, agent_tiles
 from stream.aggregator import Aggregator, QueueLive, QueueRecord
-from stream.estimates import EstimateReading, estimate_reading
 from stream.kpis import flows
 from stream.kpis.agents import EXPORTED_STATES, AgentSlot
 from stream.kpis.agents import staffing as staffing_of
 from stream.kpis.reasons import by_state_and_reason
 from stream.kpis.totals import QueueTotals, WindowTotals
 from stream.pipeline import Pipeline
+from stream.read.agent_board import AgentRow, AgentTiles, agent_rows, agent_tiles
 from stream.read.customers import CustomerReading, customer_reading
+from stream.read.estimates import EstimateReading, estimate_reading
 from stream.read.productivity import ProductivityReading, productivity_readings
+from stream.read.readings import LiveReading, live_reading, window_readings
 from stream.read.worker import PipelineCounts, ProgressReading, pipeline_counts, progress_reading
-from stream.readings import LiveReading, live_reading, window_readings
 from stream.windows import WINDOW_KINDS
 
 _NO_AGENTS: Final[Mapping[str, AgentSlot]] = {}
@@ -106,7 +106,7 @@ class QueueAt:
 
     @cached_property
     def window_readings(self) -> dict[str, dict[str, float]]:
-        """Window kind → gauge name → value in the current windows (``stream.readings``)."""
+        """Window kind → gauge name → value in the current windows (``stream.read.readings``)."""
         return window_readings(self._aggregator, self.name, self._record, self._live, self.now)
 
     def window_reading(self, kind: str) -> dict[str, float]:
@@ -120,7 +120,7 @@ class QueueAt:
 
     @cached_property
     def estimate(self) -> EstimateReading:
-        """EWT, agents required and the EWT error (``stream.estimates``)."""
+        """EWT, agents required and the EWT error (``stream.read.estimates``)."""
         return estimate_reading(self._aggregator, self.name, self._record, self._live, self.now)
 
     @cached_property
@@ -136,7 +136,7 @@ class QueueAt:
         return productivity_readings(self._agents.values(), self.windows, self.now, self.reasons)
 
     def agent_tiles(self, reasons: tuple[str, ...]) -> AgentTiles:
-        """The wallboard's agent tiles (``stream.agent_board``), away split by ``reasons``."""
+        """The wallboard's agent tiles (``stream.read.agent_board``), away split by ``reasons``."""
         today = self._aggregator.current_window(self._record, "today", self.now)[1]
         return agent_tiles(self._record, self._live, today, reasons)
 

@@ -6,6 +6,7 @@ Cheap (no KPI is computed): ``/metrics?name[]=`` asks for them on their own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stream.pipeline import Pipeline
@@ -43,20 +44,16 @@ def pipeline_counts(pipeline: Pipeline) -> PipelineCounts:
     late = 0
     for ps in pipeline.agg_parts.values():
         for q in ps.queues.values():
-            for type_, n in q.events.items():
-                events[type_] = events.get(type_, 0) + n
-            for reason, n in q.rejected.items():
-                rejected[reason] = rejected.get(reason, 0) + n
+            _add(events, q.events)
+            _add(rejected, q.rejected)
             duplicates += q.duplicates
             late += q.late
         if ps.refusals.count:
-            rejected["too_many_queues"] = rejected.get("too_many_queues", 0) + ps.refusals.count
+            _add(rejected, {"too_many_queues": ps.refusals.count})
     for part in pipeline.router_parts.values():
         for stats in part.stats.values():
-            for type_, n in stats.accepted.items():
-                events[type_] = events.get(type_, 0) + n
-            for reason, n in stats.rejected.items():
-                rejected[reason] = rejected.get(reason, 0) + n
+            _add(events, stats.accepted)
+            _add(rejected, stats.rejected)
             duplicates += stats.duplicates
     return PipelineCounts(
         events=dict(sorted(events.items())),
@@ -66,6 +63,11 @@ def pipeline_counts(pipeline: Pipeline) -> PipelineCounts:
         partitions=len(pipeline.agg_parts),
         produce_failures=dict(sorted(pipeline.produce_failures.items())),
     )
+
+
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 def progress_reading(pipeline: Pipeline, paused: int) -> ProgressReading:

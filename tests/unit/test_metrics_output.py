@@ -15,13 +15,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from stream.admission import UNLIMITED, Admission
 from stream.config import TargetBook, parse_targets
 from stream.events import encode
 from stream.metrics import (
@@ -31,11 +31,11 @@ from stream.metrics import (
     SnapshotErrorsCollector,
     render,
 )
-from stream.pipeline import Pipeline
+from stream.pipeline import queue_partition
 from stream.read import ReadView
 from stream.simulate import Simulation
 from stream.snapshots import build_snapshots
-from tests.unit.test_aggregator import PARTITIONS, TOPIC_KINDS, Clock, Harness, Input
+from tests.unit.test_aggregator import PARTITIONS, Clock, Harness, Input
 
 DATA = Path(__file__).parent / "data"
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -52,28 +52,13 @@ queues:
 )
 
 
-@dataclass
-class ListedHarness(Harness):
-    """The in-memory pipeline with a queue listed that gets no traffic (the worker lists the
-    targets file's queues; here the others stay where ``test_aggregator`` puts them)."""
-
-    def new_pipeline(self) -> Pipeline:
-        return Pipeline.create(
-            topic_kinds=TOPIC_KINDS,
-            targets=self.targets,
-            clock=self.clock,
-            grace_seconds=self.grace_seconds,
-            idle_seconds=self.idle_seconds,
-            retention_seconds=self.retention_seconds,
-            max_event_bytes=65536,
-            future_skew_seconds=300.0,
-            forward_partitions=len(PARTITIONS),
-            listed_queues=("collections",),  # no traffic: its series start at zero
-        )
-
-
 def harness() -> Harness:
-    h = ListedHarness(clock=Clock(NOW), targets=TARGETS)
+    h = Harness(clock=Clock(NOW), targets=TARGETS)
+    # A queue listed where it would be owned, that gets no traffic: its series start at zero.
+    where = queue_partition("collections", len(PARTITIONS))
+    h.pipeline.aggregator.admission = Admission(
+        {where: frozenset({"collections"})}, max_queues=UNLIMITED, partitions=len(PARTITIONS)
+    )
     sim = Simulation(seed=14, start=START, rate_multiplier=0.5)
     inputs: list[Input] = [
         (item.kind, item.key.encode(), encode(item.event))
