@@ -36,7 +36,6 @@ from stream.read import ReadView
 __all__ = [
     "CHANNELS",
     "KpiCollector",
-    "P",
     "PipelineCollector",
     "ProgressCollector",
     "SnapshotErrorsCollector",
@@ -44,7 +43,6 @@ __all__ = [
     "render",
 ]
 
-P: Final = PREFIX
 R = TypeVar("R")
 
 

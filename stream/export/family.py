@@ -71,11 +71,6 @@ def per_queue(read: QueueRead, scope: Scope = "queues") -> Read[WorkerAt]:
     return samples
 
 
-def live_gauge(read: Callable[[QueueAt], Iterable[Sample] | None]) -> Read[WorkerAt]:
-    """A per-queue family with no sample for a queue that ``read`` answers None for."""
-    return per_queue(lambda q: read(q) or ())
-
-
 def one(value: float) -> list[Sample]:
     """The single sample of a family without labels (beyond the queue's)."""
     return [((), value)]
