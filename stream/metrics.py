@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -69,7 +69,10 @@ def build(family: Family[R], reading: R | None) -> Metric:
                 metric.add_sample(name + "_count", named, value.count)
                 metric.add_sample(name + "_sum", named, value.total)
         else:
-            named = {k: v for k, v in zip(labels, values, strict=False) if v is not None}
+            if None in values:  # a label this sample has not (reason off away)
+                named = {k: v for k, v in zip(labels, values, strict=True) if v is not None}
+            else:
+                named = dict(zip(labels, cast(tuple[str, ...], values), strict=True))
             metric.add_sample(sample_name, named, value)
     return metric
 
