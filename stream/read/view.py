@@ -4,9 +4,11 @@ What exporters get of the store (``Pipeline``, ``PartitionState``, ``QueueRecord
 ``QueueLive``, ``Aggregator``), never the store itself: a ``QueueAt`` per queue and the
 customers' ``CustomerReading`` from ``ReadView.at(now)``, and the worker's own counts from
 ``ReadView.counts()`` / ``progress()``. The reading modules beside this one (``readings``,
-``estimates``, ``agent_board``, ``worker``) are handed the store's records from here. Each reading of a ``QueueAt``
-is computed on first use and kept, so a scrape computes a queue's live gauges, windows,
-estimates, flows and productivity once however many families show them. A ``WorkerAt`` is for
+``estimates``, ``agent_board``, ``worker``) are handed the store's records from here.
+
+Each reading of a ``QueueAt`` is computed on first use and kept, so a scrape computes a
+queue's live gauges, windows, estimates, flows and productivity once however many families
+show them. A ``WorkerAt`` is for
 one scrape or one snapshot tick: take a new one for the next.
 """
 
