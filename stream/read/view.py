@@ -8,8 +8,7 @@ customers' ``CustomerReading`` from ``ReadView.at(now)``, and the worker's own c
 
 Each reading of a ``QueueAt`` is computed on first use and kept, so a scrape computes a
 queue's live gauges, windows, estimates, flows and productivity once however many families
-show them. A ``WorkerAt`` is for
-one scrape or one snapshot tick: take a new one for the next.
+show them. A ``WorkerAt`` is for one scrape or one snapshot tick: take a new one for the next.
 """
 
 from __future__ import annotations
