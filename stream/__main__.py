@@ -623,7 +623,7 @@ def _cmd_connect_twilio(args: argparse.Namespace) -> int:
     import os
 
     from stream.connectors.twilio.server import ServerOptions, serve
-    from stream.connectors.twilio.translate import load_config
+    from stream.connectors.twilio.settings import load_config
     from stream.security import Secret, read_secret
 
     settings = _settings()

@@ -14,7 +14,8 @@ The package's modules, each owning one thing:
   business hours, holidays, away reasons, wallboard thresholds);
 * ``yaml_lines``: the one line-numbered YAML reader of every config file (this package's and the
   connectors');
-* ``errors``: ``ConfigError`` (every problem at once) and ``TargetsError`` (file and line).
+* ``errors``: ``ConfigError`` (every problem at once), ``ConfigFileError`` (file and line) and
+  its ``TargetsError``.
 
 Importers use ``from stream.config import Settings, TargetBook, ...``: the names below.
 """
@@ -22,7 +23,7 @@ Importers use ``from stream.config import Settings, TargetBook, ...``: the names
 from __future__ import annotations
 
 from stream.config.durations import parse_duration
-from stream.config.errors import ConfigError, TargetsError
+from stream.config.errors import ConfigError, ConfigFileError, TargetsError
 from stream.config.settings import (
     ENV_PREFIX,
     ENV_VARIABLES,
@@ -48,6 +49,7 @@ __all__ = [
     "FORWARD_FRAMING_BYTES",
     "MAX_AGENT_REASONS",
     "ConfigError",
+    "ConfigFileError",
     "Settings",
     "TargetBook",
     "Targets",

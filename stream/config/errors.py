@@ -1,12 +1,14 @@
-"""The errors of every configuration input: a bad ``STREAM_*`` setting, a bad targets file.
+"""The errors of every configuration input: a bad ``STREAM_*`` setting, a bad config file.
 
 ``ConfigError`` carries one message per problem (a worker reports every bad variable at once);
-``TargetsError`` is one problem of the targets file, with its file and line. Standard library only.
+``ConfigFileError`` is one problem of a YAML config file, with its file and line: the targets
+file (``TargetsError``), the Asterisk connector's file, the Twilio connector's file and the
+webhook gateway's file each have their subclass. Standard library only.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "TargetsError"]
+__all__ = ["ConfigError", "ConfigFileError", "TargetsError"]
 
 
 class ConfigError(ValueError):
@@ -20,8 +22,8 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self.errors))
 
 
-class TargetsError(ConfigError):
-    """The targets file is invalid: ``"<file>:<line>: <key path>: <problem>"``.
+class ConfigFileError(ConfigError):
+    """A config file is invalid: ``"<file>:<line>: <key path>: <problem>"``.
 
     ``path`` is the file as given, ``line`` the 1-based line (``None`` when the problem is not
     on a line, e.g. a missing file).
@@ -31,3 +33,7 @@ class TargetsError(ConfigError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class TargetsError(ConfigFileError):
+    """The targets file is invalid: ``"<file>:<line>: <key path>: <problem>"``."""

@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.broker import create_topics, find_free_port
+from tests.factories import Publishable as Publishable  # re-exported: tests import it here
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-Publishable = tuple[str, str | None, dict[str, Any] | bytes | None]  # None: a tombstone
 # Families every worker exports about its input rather than about contacts (see ``kpis``).
 PIPELINE_FAMILIES = frozenset(
     {

@@ -9,19 +9,18 @@ so ages and deadlines are exact. Each test prints the times it measured (``-s`` 
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from stream.broker import EmbeddedBroker
 from stream.redis_server import RedisServer
+from tests.factories import Events
 from tests.integration.alerting import (
     ALERTMANAGER,
     PROMETHEUS,
@@ -33,7 +32,7 @@ from tests.integration.alerting import (
     render_rules,
 )
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
-from tests.integration.harness import Publishable, WorkerProcess, publish, wait_until
+from tests.integration.harness import WorkerProcess, publish, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -42,7 +41,6 @@ pytestmark = [
         reason="prometheus or alertmanager missing: `make system` installs them (Debian)",
     ),
 ]
-_ids = itertools.count(1)
 QUEUE = "returns"  # the defaults: answer target 20 s, first response (chat) 60 s
 # Every alert that reads a live gauge, and what the traffic of the kill test makes it do.
 BREACH = {
@@ -69,17 +67,8 @@ class Clock:
         return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def ev(topic: str, key: str, type_: str, at: str, **fields: Any) -> Publishable:
-    body = {"type": type_, "event_id": f"e2e-{next(_ids)}", "occurred_at": at, **fields}
-    return (topic, key, body)
-
-
-def call(cid: str, type_: str, at: str, **fields: Any) -> Publishable:
-    return ev("calls", cid, type_, at, call_id=cid, **fields)
-
-
-def ticket(tid: str, type_: str, at: str, **fields: Any) -> Publishable:
-    return ev("tickets", tid, type_, at, ticket_id=tid, **fields)
+EVENTS = Events("e2e")
+ev, call, ticket = EVENTS.on, EVENTS.call, EVENTS.ticket
 
 
 class Stack:

@@ -10,7 +10,6 @@ be on the dead-letter topic with its reason header and counted under that reason
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from stream.broker import EmbeddedBroker
+from tests.factories import Events
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,
@@ -33,14 +33,11 @@ from tests.integration.harness import (
 )
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 FROZEN = "2026-11-22T10:40:00Z"
 MIB = 1024 * 1024
 
 
-def ev(type_: str, at: str, **fields: Any) -> dict[str, Any]:
-    return {"type": type_, "event_id": f"bad-{next(_ids)}", "occurred_at": f"2026-11-22T{at}Z",
-            **fields}  # fmt: skip
+ev = Events("bad")
 
 
 def raw(doc: dict[str, Any]) -> bytes:

@@ -9,18 +9,17 @@ same values: business time is booked once, like its calendar twin.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stream.broker import EmbeddedBroker
+from tests.factories import Events
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, Samples, accounted, publish, value, wait_until
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 
 TARGETS = """\
 queues:
@@ -37,8 +36,7 @@ queues:
 FROZEN = "2026-11-24T20:00:00Z"
 
 
-def ev(type_: str, at: str, **fields: Any) -> dict[str, Any]:
-    return {"type": type_, "event_id": f"bt-{next(_ids)}", "occurred_at": at, **fields}
+ev = Events("bt")
 
 
 def tk(ticket_id: str, type_: str, at: str, **fields: Any) -> Publishable:

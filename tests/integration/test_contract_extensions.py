@@ -9,24 +9,19 @@ with a ``reason``, and invalid transitions of the new types (dead-lettered
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 
 from stream.broker import EmbeddedBroker
+from tests.factories import Events
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, accounted, publish, value, wait_until
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 
 
-def ev(call_id: str, type_: str, at: str, **fields: Any) -> Publishable:
-    body = {"type": type_, "event_id": f"x-{next(_ids)}", "occurred_at": f"2026-11-22T{at}Z",
-            "call_id": call_id, **fields}  # fmt: skip
-    return ("calls", call_id, body)
-
+ev = Events("x").call
 
 B = {"queue": "billing"}
 AWAY: Publishable = ("agents", "a9", {"type": "agent.state_changed", "event_id": "x-agent",

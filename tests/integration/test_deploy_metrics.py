@@ -18,7 +18,6 @@ names of the scrape, never with the family names.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -27,37 +26,19 @@ from deploy.grafana.generate import EXTERNAL_METRICS
 from stream.broker import EmbeddedBroker
 from stream.redis_server import RedisServer
 from tests.deploy.expressions import all_expressions, metric_names, recorded_names
+from tests.factories import Events
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, accounted, publish, wait_until
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 
 
-def ev(type_: str, at: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "event_id": f"deploy-{next(_ids)}",
-        "occurred_at": f"2026-11-22T{at}Z",
-        **fields,
-    }
+ev = Events("deploy")
+
+call, ticket = ev.call_steps, ev.ticket_steps
 
 
-def call(call_id: str, *steps: tuple[str, str], **first: Any) -> list[Publishable]:
-    out: list[Publishable] = []
-    for i, (type_, at) in enumerate(steps):
-        extra = first if i == 0 else ({"agent_id": "a1"} if type_ == "call.answered" else {})
-        out.append(("calls", call_id, ev(type_, at, call_id=call_id, **extra)))
-    return out
-
-
-def ticket(ticket_id: str, *steps: tuple[str, str, dict[str, Any]]) -> list[Publishable]:
-    return [("tickets", ticket_id, ev(t, at, ticket_id=ticket_id, **f)) for t, at, f in steps]
-
-
-def agent(agent_id: str, state: str, at: str, **fields: Any) -> Publishable:
-    return ("agents", agent_id, ev("agent.state_changed", at, agent_id=agent_id, state=state,
-                                   **fields))  # fmt: skip
+agent = ev.agent
 
 
 def customer(customer_id: str, type_: str, at: str, **fields: Any) -> Publishable:

@@ -10,11 +10,11 @@ afterwards, 70 min older than everything else.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import pytest
 
 from stream.broker import EmbeddedBroker
+from tests.factories import Events
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import (
     Publishable,
@@ -27,24 +27,11 @@ from tests.integration.harness import (
 )
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 
 
-def ev(type_: str, at: str, **fields: Any) -> dict[str, Any]:
-    return {"type": type_, "event_id": f"ev-{next(_ids)}", "occurred_at": f"2026-11-22T{at}Z",
-            **fields}  # fmt: skip
+ev = Events("ev")
 
-
-def call(call_id: str, *steps: tuple[str, str], **first: Any) -> list[Publishable]:
-    out: list[Publishable] = []
-    for i, (type_, at) in enumerate(steps):
-        extra = first if i == 0 else ({"agent_id": "a1"} if type_ == "call.answered" else {})
-        out.append(("calls", call_id, ev(type_, at, call_id=call_id, **extra)))
-    return out
-
-
-def ticket(ticket_id: str, *steps: tuple[str, str, dict[str, Any]]) -> list[Publishable]:
-    return [("tickets", ticket_id, ev(t, at, ticket_id=ticket_id, **f)) for t, at, f in steps]
+call, ticket = ev.call_steps, ev.ticket_steps
 
 
 def interleave(*contacts: list[Publishable]) -> list[Publishable]:

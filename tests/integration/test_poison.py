@@ -12,7 +12,6 @@ reason, cut to fit the producer's request, and counted under that reason.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ import pytest
 
 from stream.broker import EmbeddedBroker
 from stream.events import MAX_JSON_DEPTH
+from tests.factories import Events
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,
@@ -37,15 +37,12 @@ from tests.integration.harness import (
 )
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 FROZEN = "2026-11-22T10:50:00Z"
 MIB = 1024 * 1024
 PRODUCER_MAX_REQUEST_BYTES = 1_000_000  # the default STREAM_PRODUCER_MAX_REQUEST_BYTES
 
 
-def ev(type_: str, at: str, **fields: Any) -> dict[str, Any]:
-    return {"type": type_, "event_id": f"p-{next(_ids)}", "occurred_at": f"2026-11-22T{at}Z",
-            **fields}  # fmt: skip
+ev = Events("p")
 
 
 def with_nested(doc: dict[str, Any], depth: int) -> bytes:

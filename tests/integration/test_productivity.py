@@ -8,22 +8,19 @@ The worker's clock is frozen at 10:40, so the open states last until then.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 
 from stream.broker import EmbeddedBroker
+from tests.factories import Events
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, Samples, accounted, publish, value, wait_until
 
 pytestmark = pytest.mark.integration
-_ids = itertools.count(1)
 
 
-def ev(topic: str, key: str, type_: str, at: str, **fields: Any) -> Publishable:
-    doc = {"type": type_, "event_id": f"p-{next(_ids)}", "occurred_at": f"2026-11-22T{at}Z"}
-    return (topic, key, {**doc, **fields})
+ev = Events("p").on
 
 
 def agent(agent_id: str, state: str, at: str, queues: list[str] | None = None) -> Publishable:

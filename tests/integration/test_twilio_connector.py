@@ -38,7 +38,7 @@ from stream.connectors.twilio.generate import (
     with_variety,
 )
 from stream.connectors.twilio.server import CallbackHandler, ServerOptions, start, stop
-from stream.connectors.twilio.translate import TwilioConfig, load_config
+from stream.connectors.twilio.settings import TwilioConfig, load_config
 from stream.security import Secret
 from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory

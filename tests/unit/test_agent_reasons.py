@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +20,8 @@ from stream.events import CallAnswered, CallOffered, CallOfferMissed, CallQueued
 from stream.kpis.agents import agents_by_state, staffing
 from stream.kpis.productivity import contacts_per_staffed_hour, occupancy
 from stream.kpis.reasons import base_state, by_state_and_reason, label, reason_of, with_reason
-from stream.state import CallRecord, apply_call
+from stream.state import CallRecord
+from tests.factories import CallEvents, run_calls
 from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, call
 
 # --- the stored state ----------------------------------------------------------------------
@@ -131,30 +131,13 @@ def test_bad_agent_reasons_name_file_and_line(text: str, message: str) -> None:
 # --- rings in a call's lifecycle -----------------------------------------------------------
 
 
-class T:
-    answer_target_seconds = 20.0
-    short_abandon_seconds = 5.0
-    first_response_seconds = 3600.0
-    resolution_seconds = 86400.0
-    handle_time_seconds = 300.0
-
-
-def ev(cls: Any, s: float, **kw: Any) -> Any:
-    return cls(
-        event_id=f"e{s}", occurred_at=datetime.fromtimestamp(T0 + s, UTC), call_id="c1", **kw
-    )
+ev = CallEvents(T0)
 
 
 def lifecycle(*events: Any) -> tuple[CallRecord, list[str]]:
-    rec: CallRecord | None = None
-    kinds: list[str] = []
-    for e in events:
-        result = apply_call(rec, e, e.occurred_at.timestamp(), "billing", "phone", T())
-        assert not isinstance(result, Rejection), result
-        rec, facts = result
-        kinds += [f[0] for f in facts]
-    assert rec is not None
-    return rec, kinds
+    rec, facts = run_calls(*events)
+    assert rec is not None and not any(isinstance(f, Rejection) for f in facts), facts
+    return rec, [f[0] for f in facts]
 
 
 QUEUED = ev(CallQueued, 0, queue="billing")

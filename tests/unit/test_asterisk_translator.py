@@ -100,6 +100,7 @@ def test_a_call_from_queue_to_wrapup() -> None:
         ("call.wrapup_completed", "", _at(T0 + 115)),
         ("agent.state_changed", "available", _at(T0 + 115)),
     ]
+    assert outcomes[3].events[0]["ended_by"] == "customer"  # COMPLETECALLER: the caller hung up
     assert outcomes[4].ignored == "QUEUESTART"
     assert outcomes[4].events[0]["event_id"] == "asterisk:1796000000.42:WRAPUP:" + str(T0 + 115)
     assert translator.state.calls == {}
@@ -126,6 +127,7 @@ def test_zero_wrapuptime_completes_at_once() -> None:
         ("call.wrapup_completed", "", _at(T0 + 9)),
         ("agent.state_changed", "available", _at(T0 + 9)),
     ]
+    assert outcomes[2].events[0]["ended_by"] == "agent"  # COMPLETEAGENT: the member hung up
     # a static member (no ADDMEMBER) joins the queue of its call
     assert outcomes[1].events[1]["queues"] == ["support"]
 

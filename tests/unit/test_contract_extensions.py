@@ -8,7 +8,6 @@ Each valid and invalid transition of ``stream.state.apply_call`` for ``call.exit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -35,42 +34,15 @@ from stream.read import QueueAt, WorkerAt
 from stream.state import (
     EXITED,
     WRAPUP,
-    CallRecord,
-    apply_call,
     finished,
     live_view,
 )
-
-
-class T:
-    answer_target_seconds = 20.0
-    short_abandon_seconds = 5.0
-    first_response_seconds = 3600.0
-    resolution_seconds = 86400.0
-    handle_time_seconds = 300.0
-
+from tests.factories import CallEvents
+from tests.factories import run_calls as run
 
 T0 = 1_795_305_600.0
-
-
-def at(s: float) -> datetime:
-    return datetime.fromtimestamp(T0 + s, UTC)
-
-
-def ev(cls: Any, s: float, **kw: Any) -> Any:
-    return cls(event_id=f"e{s}", occurred_at=at(s), call_id="c1", **kw)
-
-
-def run(*events: Any) -> tuple[CallRecord | None, list[Any]]:
-    rec: CallRecord | None = None
-    facts: list[Any] = []
-    for e in events:
-        result = apply_call(rec, e, e.occurred_at.timestamp(), "billing", "phone", T())
-        if isinstance(result, Rejection):
-            return rec, [*facts, result]
-        rec, new = result
-        facts += new
-    return rec, facts
+ev = CallEvents(T0)
+at = ev.at
 
 
 QUEUED = ev(CallQueued, 0, queue="billing")

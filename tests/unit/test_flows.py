@@ -38,40 +38,17 @@ from stream.state import (
     ONE_TOUCH,
     CallRecord,
     TicketRecord,
-    apply_call,
     apply_ticket,
     finished,
     live_view,
 )
+from tests.factories import CallEvents
+from tests.factories import Targets as T
+from tests.factories import run_calls as run
 from tests.unit.test_aggregator import NOW, T0, Harness, Input, call, status, ticket
 
-
-class T:
-    answer_target_seconds = 20.0
-    short_abandon_seconds = 5.0
-    first_response_seconds = 3600.0
-    resolution_seconds = 86400.0
-    handle_time_seconds = 300.0
-
-
-def at(s: float) -> datetime:
-    return datetime.fromtimestamp(T0 + s, UTC)
-
-
-def ev(cls: Any, s: float, **kw: Any) -> Any:
-    return cls(event_id=f"e{s}", occurred_at=at(s), call_id="c1", **kw)
-
-
-def run(*events: Any) -> tuple[CallRecord | None, list[Any]]:
-    rec: CallRecord | None = None
-    facts: list[Any] = []
-    for e in events:
-        result = apply_call(rec, e, e.occurred_at.timestamp(), "billing", "phone", T())
-        if isinstance(result, Rejection):
-            return rec, [*facts, result]
-        rec, new = result
-        facts += new
-    return rec, facts
+ev = CallEvents(T0)
+at = ev.at
 
 
 QUEUED = ev(CallQueued, 0, queue="billing", priority="high")

@@ -12,13 +12,8 @@ import pytest
 from stream.config import Settings
 from stream.connectors.publish import prepare
 from stream.connectors.twilio.order import TaskOrder, ready
-from stream.connectors.twilio.translate import (
-    Ignored,
-    Translated,
-    TwilioConfig,
-    load_config,
-    translate,
-)
+from stream.connectors.twilio.settings import TwilioConfig, load_config
+from stream.connectors.twilio.translate import Ignored, Translated, translate
 from stream.events import Rejection
 
 TASK = "WT0f6bd0c8a4e83a2ba0a6d8b6b6c61b3e"
@@ -191,12 +186,24 @@ def test_config_file_maps_activities_channels_and_timeouts(tmp_path: Path) -> No
     assert isinstance(got, Translated) and got.events[0]["type"] == "call.exited"
     got = translate(callback("task.canceled", TaskCanceledReason="Task TTL Exceeded"), config)
     assert isinstance(got, Translated) and got.events[0]["type"] == "call.abandoned"
-    path.write_text("activities: {Busy: working}\n")
-    with pytest.raises(ValueError, match="activities values"):
-        load_config(path)
-    path.write_text("colour: blue\n")
-    with pytest.raises(ValueError, match="unknown keys"):
-        load_config(path)
+    bad = {
+        "queues: {}\nactivities:\n  Busy: working\n": "3: activities.Busy: expected one of "
+        "available, busy, after_call_work, away, offline, got 'working'",
+        "colour: blue\n": "1: unknown key 'colour'; allowed keys: queues, agents, activities, "
+        "channels, default_channel, timeout_reasons",
+        "default_chanel: chat\n": "1: unknown key 'default_chanel' (did you mean "
+        "'default_channel'?)",
+        "timeout_reasons: Workflow Timeout\n": "1: timeout_reasons: expected a list of reasons, "
+        "got 'Workflow Timeout'",
+        "timeout_reasons:\n  - ok\n  - [1]\n": "3: timeout_reasons[1]: expected a reason, got "
+        "a list",
+        "agents:\n  WK1:\n": "2: agents.WK1: expected a name, got null",
+    }
+    for text, said in bad.items():
+        path.write_text(text)
+        with pytest.raises(ValueError) as error:
+            load_config(path)
+        assert str(error.value).startswith(f"{path}:{said}"), str(error.value)
 
 
 def test_ready_needs_the_predecessors_in_order() -> None:

@@ -20,7 +20,7 @@ from stream.connectors.webhooks.chatwoot_generate import generate, sign
 from stream.connectors.webhooks.config import parse_gateway_config
 from stream.connectors.webhooks.order import ContactOrder
 from stream.connectors.webhooks.source import (
-    ConfigError,
+    GatewayConfigError,
     SourceConfig,
     Translation,
     TranslationError,
@@ -92,7 +92,7 @@ def test_a_config_builds_its_sources_with_secrets_from_files_and_variables(tmp_p
     ],
 )  # fmt: skip
 def test_config_errors_name_the_file_the_line_and_the_key(text: str, message: str) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(GatewayConfigError) as caught:
         config = parse_gateway_config(text, source="gw.yaml", env={})
         for entry in config.sources:
             build_source(entry)

@@ -1,6 +1,7 @@
-"""The one line-numbered YAML reader (``stream.config.yaml_lines``) and its three users.
+"""The one line-numbered YAML reader (``stream.config.yaml_lines``) and its four users.
 
-The targets file, the Asterisk connector's file and the webhook gateway's file report a syntax
+The targets file, the Asterisk and Twilio connectors' files and the webhook gateway's file
+report a syntax
 error, a control character, a missing file and a misspelt key the same way, each with its line.
 """
 
@@ -15,6 +16,7 @@ from stream.config import parse_targets
 from stream.config.targets_file import load_targets
 from stream.config.yaml_lines import compose, plain
 from stream.connectors.asterisk.settings import load_config, parse_config
+from stream.connectors.twilio import settings as twilio
 from stream.connectors.webhooks.config import load_gateway_config, parse_gateway_config
 
 
@@ -26,6 +28,7 @@ PARSERS: dict[str, Callable[..., object]] = {
     "targets": parse_targets,
     "asterisk": parse_config,
     "gateway": gateway,
+    "twilio": twilio.parse_config,
 }
 
 
@@ -53,13 +56,13 @@ def test_a_control_character_names_its_line(name: str) -> None:
 def test_a_missing_file_names_the_file_in_each_reader(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     got = []
-    for load in (load_targets, load_config, load_gateway_config):
+    for load in (load_targets, load_config, load_gateway_config, twilio.load_config):
         with pytest.raises(ValueError) as error:
             load(missing)
         got.append(str(error.value))
     assert got == [
         f"{missing}: {what} not found (looked at {missing})"
-        for what in ("targets file", "connector config", "gateway config")
+        for what in ("targets file", "connector config", "gateway config", "connector config")
     ]
 
 

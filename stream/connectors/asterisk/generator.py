@@ -56,6 +56,9 @@ _NOT_LOGGED: Final = frozenset({"call.hold_started", "call.hold_ended", "call.of
 """What app_queue writes no line for: holds, and the start of a ring (its end, when missed, is
 ``RINGNOANSWER``). Without rings the log gives no ringing calls and no agent answer rate: the
 reference leaves ``call.offered`` out, so both paths agree on that too."""
+
+_COMPLETE: Final = {"customer": "COMPLETECALLER", "agent": "COMPLETEAGENT"}
+"""The ``COMPLETE*`` line of a ``call.ended`` that says who hung up (else either, by call)."""
 BREAK_REASON: Final = "Break"
 
 
@@ -167,7 +170,7 @@ class QueueLogWriter:
             return [f"{epoch}|{call.uniqueid}|{call.queue}|{call.agent}|CONNECT|{wait}|{peer}|3"]
         if isinstance(e, CallEnded):
             odd = int(call.uniqueid.rpartition(".")[2]) % 2
-            event = "COMPLETECALLER" if odd else "COMPLETEAGENT"
+            event = _COMPLETE.get(e.ended_by or "", "COMPLETECALLER" if odd else "COMPLETEAGENT")
             wait, talk = call.answered - call.entered, epoch - call.answered
             return [f"{epoch}|{call.uniqueid}|{call.queue}|{call.agent}|{event}|{wait}|{talk}|1"]
         if isinstance(e, CallAbandoned):

@@ -23,7 +23,7 @@ from typing import Final
 
 import yaml
 
-from stream.config import ConfigError
+from stream.config import ConfigFileError
 from stream.config.yaml_lines import NodeReader, compose, read_text
 
 __all__ = ["AsteriskConfig", "AsteriskConfigError", "load_config", "parse_config"]
@@ -33,13 +33,8 @@ _QUEUE_KEYS: Final = ("name", "wrapuptime")
 _MAX_WRAPUP: Final = 86_400
 
 
-class AsteriskConfigError(ConfigError):
+class AsteriskConfigError(ConfigFileError):
     """The connector's YAML file is invalid: ``"<file>:<line>: <key path>: <problem>"``."""
-
-    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.line = line
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,9 @@ _MIN_DATA: Final = {
     "TRANSFER": 2,
     "BLINDTRANSFER": 2,
 }
+_ENDED_BY: Final = {"COMPLETECALLER": "customer", "COMPLETEAGENT": "agent"}
+"""Who hung up, as app_queue says: the caller or the member (``call.ended.ended_by``)."""
+
 _EXIT_REASONS: Final = {"EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "empty", "EXITWITHKEY": "key"}
 _MISSED_REASONS: Final = {"RINGNOANSWER": "no_answer", "RINGCANCELED": "canceled"}
 _CLOSED_KEPT: Final = 4096
@@ -349,6 +352,8 @@ class Translator:
             "occurred_at": _occurred_at(line.epoch),
             "call_id": call.call_id,
         }
+        if line.event in _ENDED_BY:
+            event["ended_by"] = _ENDED_BY[line.event]
         if line.event.endswith("TRANSFER"):
             event["type"] = "call.transferred"
             event["agent_id"] = agent_id

@@ -27,7 +27,8 @@ from stream.config import Settings
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import BrokerUnavailable, Publisher
 from stream.connectors.twilio.order import Closing, TaskOrder
-from stream.connectors.twilio.translate import Ignored, TwilioConfig, translate
+from stream.connectors.twilio.settings import TwilioConfig
+from stream.connectors.twilio.translate import Ignored, translate
 from stream.events import Rejection
 from stream.security import Secret
 

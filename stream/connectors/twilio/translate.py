@@ -29,18 +29,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
+from stream.connectors.twilio.settings import TwilioConfig
 from stream.events import Rejection
 
-ACTIVITY_STATES: Final = ("available", "busy", "after_call_work", "away", "offline")
-CONTRACT_CHANNELS: Final = ("phone", "chat", "email", "social", "web", "sms")
-
-_DEFAULT_CHANNELS: Final = {"voice": "phone", "chat": "chat", "sms": "sms", "email": "email"}
-_DEFAULT_ACTIVITIES: Final = {"Available": "available", "Offline": "offline"}
 _MISSED: Final = {
     "reservation.rejected": "rejected",
     "reservation.timeout": "no_answer",
@@ -62,59 +57,6 @@ REQUIRES: Final[dict[str, frozenset[str]]] = {
 }
 """What must have been published for a task before an event of this type (any one of a set
 ending in ``_completed``; all of the others). Agent events need nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class TwilioConfig:
-    """Rename tables and mappings of one Workspace (``--config FILE``, YAML)."""
-
-    queues: Mapping[str, str] = field(default_factory=dict)
-    agents: Mapping[str, str] = field(default_factory=dict)
-    activities: Mapping[str, str] = field(default_factory=lambda: dict(_DEFAULT_ACTIVITIES))
-    channels: Mapping[str, str] = field(default_factory=lambda: dict(_DEFAULT_CHANNELS))
-    default_channel: str = "phone"
-    timeout_reasons: frozenset[str] = frozenset({"Task TTL Exceeded"})
-
-
-def load_config(path: str | Path | None) -> TwilioConfig:
-    """Read a YAML config (``queues``, ``agents``, ``activities``, ``channels``,
-    ``default_channel``, ``timeout_reasons``); ``None``: the defaults. Raises ValueError."""
-    if path is None:
-        return TwilioConfig()
-    import yaml
-
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a mapping at the top")
-    unknown = set(doc) - {
-        "queues", "agents", "activities", "channels", "default_channel", "timeout_reasons"
-    }  # fmt: skip
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
-
-    def table(name: str, allowed: tuple[str, ...] | None = None) -> dict[str, str]:
-        raw = doc.get(name) or {}
-        if not isinstance(raw, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
-        ):
-            raise ValueError(f"{path}: {name} must map strings to strings")
-        if allowed is not None:
-            bad = sorted(v for v in raw.values() if v not in allowed)
-            if bad:
-                raise ValueError(f"{path}: {name} values must be one of {allowed}, not {bad}")
-        return dict(raw)
-
-    activities = {**_DEFAULT_ACTIVITIES, **table("activities", ACTIVITY_STATES)}
-    channels = {**_DEFAULT_CHANNELS, **table("channels", CONTRACT_CHANNELS)}
-    default_channel = doc.get("default_channel", "phone")
-    if default_channel not in CONTRACT_CHANNELS:
-        raise ValueError(f"{path}: default_channel must be one of {CONTRACT_CHANNELS}")
-    reasons = doc.get("timeout_reasons", ["Task TTL Exceeded"])
-    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
-        raise ValueError(f"{path}: timeout_reasons must be a list of strings")
-    return TwilioConfig(
-        table("queues"), table("agents"), activities, channels, default_channel, frozenset(reasons)
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,7 +365,7 @@ class ChatwootSource:
 
 
 def load_mapping(config: SourceConfig) -> ChatwootMapping:
-    """The mapping of a ``sources:`` entry of kind ``chatwoot``; raises ``ConfigError``."""
+    """The mapping of a ``sources:`` entry of kind ``chatwoot``; raises ``GatewayConfigError``."""
     for key in config.options:
         if key not in _OPTIONS:
             raise config.error(str(key), f"unknown key (expected one of {', '.join(_OPTIONS)})")

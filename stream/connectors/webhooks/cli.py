@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from stream.config import Settings
     from stream.connectors.webhooks.config import load_gateway_config
     from stream.connectors.webhooks.server import is_loopback, serve, unsigned_routes
-    from stream.connectors.webhooks.source import ConfigError, build_source
+    from stream.connectors.webhooks.source import GatewayConfigError, build_source
 
     try:
         config = load_gateway_config(args.config)
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if args.port is not None:
             config = dataclasses.replace(config, port=args.port)
         sources = [build_source(entry) for entry in config.sources]
-    except ConfigError as exc:
+    except GatewayConfigError as exc:
         print(f"webhooks: {exc}", file=sys.stderr)
         return 2
     open_routes = unsigned_routes(config)

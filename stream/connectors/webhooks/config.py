@@ -16,7 +16,7 @@
         secret_file: /run/secrets/chatwoot    # or secret_env: NAME, or unsigned: true
         ...                    # the source's own keys (docs/connectors/<kind>.md)
 
-Every error names the file, the line and the key path (``ConfigError``; the YAML is read with
+Every error names the file, the line and the key path (``GatewayConfigError``; the YAML is read with
 ``stream.config.yaml_lines.plain``: plain values and the line of every key path). A secret is
 read from its file or variable here, wrapped in ``Secret``, and never appears in an error or a
 log. The config holds no secret itself: a key named ``secret`` or ``token`` is refused.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from stream.config.yaml_lines import compose, plain, read_text
-from stream.connectors.webhooks.source import ConfigError, SourceConfig
+from stream.connectors.webhooks.source import GatewayConfigError, SourceConfig
 from stream.security import Secret
 
 _TOP: Final = (
@@ -60,11 +60,11 @@ class GatewayConfig:
 
 def load_gateway_config(path: str | os.PathLike[str] | None) -> GatewayConfig:
     """The config of the YAML file at ``path`` (``None``: the defaults, no source, no generic
-    route). Raises ``ConfigError``."""
+    route). Raises ``GatewayConfigError``."""
     if path is None:
         return GatewayConfig(generic_enabled=False)
     name = os.fspath(path)
-    text = read_text(name, "gateway config", ConfigError)
+    text = read_text(name, "gateway config", GatewayConfigError)
     return parse_gateway_config(text, source=name, env=os.environ)
 
 
@@ -73,7 +73,7 @@ def parse_gateway_config(
 ) -> GatewayConfig:
     """The config of YAML ``text``; ``env`` is where ``*_env`` keys are looked up."""
     env = os.environ if env is None else env
-    root = compose(text, source, ConfigError)
+    root = compose(text, source, GatewayConfigError)
     doc, lines = plain(root)
     if doc is None:
         doc = {}
@@ -136,10 +136,12 @@ class _Reader:
         self.source = source
         self.lines = lines
 
-    def error(self, path: str, problem: str) -> ConfigError:
+    def error(self, path: str, problem: str) -> GatewayConfigError:
         line = self.lines.get(path)
         where = f"{self.source}:{line}" if line is not None else self.source
-        return ConfigError(f"{where}: {path or '(top)'}: {problem}", path=self.source, line=line)
+        return GatewayConfigError(
+            f"{where}: {path or '(top)'}: {problem}", path=self.source, line=line
+        )
 
     def only(self, doc: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
         for key in doc:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
+from stream.config.errors import ConfigFileError
 from stream.security import Secret
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "MISSING_SIGNATURE",
     "OK",
     "STALE_TIMESTAMP",
-    "ConfigError",
+    "GatewayConfigError",
     "SourceConfig",
     "SourceFactory",
     "Translation",
@@ -116,13 +117,8 @@ def hmac_sha256(secret: Secret, message: bytes) -> bytes:
 # --- configuration ---------------------------------------------------------------------------
 
 
-class ConfigError(ValueError):
+class GatewayConfigError(ConfigFileError):
     """The gateway config is invalid: ``"<file>:<line>: <key path>: <problem>"``."""
-
-    def __init__(self, message: str, *, path: str = "", line: int | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.line = line
 
 
 @dataclass(frozen=True)
@@ -152,12 +148,12 @@ class SourceConfig:
             parts.pop()
         return self.lines.get("")
 
-    def error(self, key_path: str, problem: str) -> ConfigError:
-        """A ``ConfigError`` naming the file, the line of ``key_path`` and the key path."""
+    def error(self, key_path: str, problem: str) -> GatewayConfigError:
+        """A ``GatewayConfigError`` naming the file, the line of ``key_path`` and the key path."""
         line = self.line(key_path)
         where = f"{self.path}:{line}" if line is not None else self.path
         full = f"sources.{self.name}" + (f".{key_path}" if key_path else "")
-        return ConfigError(f"{where}: {full}: {problem}", path=self.path, line=line)
+        return GatewayConfigError(f"{where}: {full}: {problem}", path=self.path, line=line)
 
     def table(
         self,
@@ -167,7 +163,7 @@ class SourceConfig:
     ) -> dict[str, str]:
         """The string→string mapping at ``key_path`` over ``defaults``; values must be in
         ``allowed`` when given. Vendor keys may be numbers in YAML (an inbox id): they become
-        text. Raises ``ConfigError`` with the offending entry's line."""
+        text. Raises ``GatewayConfigError`` with the offending entry's line."""
         raw: Any = self.options
         for part in key_path.split("."):
             raw = raw.get(part) if isinstance(raw, Mapping) else None
@@ -236,7 +232,7 @@ def factory_for(kind: str) -> SourceFactory:
 
 
 def build_source(config: SourceConfig) -> WebhookSource:
-    """Build the source of one config entry; a bad kind is a ``ConfigError`` at ``kind``."""
+    """Build the source of one config entry; a bad kind is a ``GatewayConfigError`` at ``kind``."""
     try:
         factory = factory_for(config.kind)
     except LookupError as exc:

@@ -294,7 +294,7 @@ class ZendeskSource:
 
 
 def load_mapping(config: SourceConfig) -> ZendeskMapping:
-    """The mapping of a ``sources:`` entry of kind ``zendesk``; raises ``ConfigError``."""
+    """The mapping of a ``sources:`` entry of kind ``zendesk``; raises ``GatewayConfigError``."""
     for key in config.options:
         if key not in _OPTIONS:
             raise config.error(str(key), f"unknown key (expected one of {', '.join(_OPTIONS)})")
