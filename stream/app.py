@@ -38,6 +38,7 @@ from stream.metrics import (
 from stream.paths import writable_directory
 from stream.pipeline import Effects, Outgoing, Pipeline
 from stream.progress import source_partition
+from stream.read import ReadView
 from stream.router import Message
 from stream.security import aiokafka_options, check_access, faust_credentials, redis_options
 from stream.snapshots import (
@@ -164,9 +165,10 @@ class Wiring:
         self._reported_at = 0.0
         self._aligned: set[TP] = set()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(KpiCollector(self.pipeline, self.clock, with_pipeline=False))
-        self.registry.register(PipelineCollector(self.pipeline))
-        self.registry.register(ProgressCollector(self.pipeline, lambda: len(self._aligned)))
+        self.view = ReadView(self.pipeline)  # all exporters read through it
+        self.registry.register(KpiCollector(self.view, self.clock, with_pipeline=False))
+        self.registry.register(PipelineCollector(self.view))
+        self.registry.register(ProgressCollector(self.view, lambda: len(self._aligned)))
         self.targets = targets
         self.publisher: SnapshotPublisher | None = None
         if settings.redis_url:  # wallboard snapshots: see stream.snapshots
@@ -244,7 +246,7 @@ class Wiring:
                 if not app.rebalancing:
                     await publisher.tick(
                         build_snapshots(
-                            self.pipeline,
+                            self.view,
                             self.targets,
                             self.clock(),
                             agents_shown=self.settings.wallboard_agents,

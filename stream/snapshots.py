@@ -3,11 +3,11 @@
 This module owns the snapshot and its Redis format, both ways; it is the only module that
 imports redis.
 
-* ``build_snapshots(pipeline, targets, now)`` is pure: the state of the partitions a worker owns
-  plus the clock give one ``QueueSnapshot`` per queue. Its numbers come from
-  ``stream.readings``, the code ``/metrics`` uses, so a tile always equals its metric; the agent
-  tiles and the bounded agent list come from ``stream.agent_board``, the colours from
-  ``stream.thresholds`` with the targets file's ``wallboard_thresholds``.
+* ``build_snapshots(view, targets, now)`` is pure: the read view of the partitions a worker
+  owns (``stream.read``) plus the clock give one ``QueueSnapshot`` per queue. Its numbers are
+  the view's readings, the ones ``/metrics`` exports, so a tile always equals its metric; the
+  agent tiles and the bounded agent list come through the view from ``stream.read.agent_board``,
+  the colours from ``stream.thresholds`` with the targets file's ``wallboard_thresholds``.
 * ``SnapshotPublisher`` (worker side) writes them, throttled: a changed snapshot at most once per
   publishing tick, an unchanged one every ``HEARTBEAT_SECONDS`` so the wallboard can tell a quiet
   queue from a dead worker. A failed write is logged and counted (``errors``) and retried on the
@@ -46,11 +46,9 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from stream.agent_board import AGENTS_SHOWN, agent_rows, agent_tiles
 from stream.config import TargetBook
-from stream.estimates import estimate_reading
-from stream.pipeline import Pipeline
-from stream.readings import live_reading, window_readings
+from stream.read import ReadView
+from stream.read.agent_board import AGENTS_SHOWN
 from stream.thresholds import TILE_FIELDS, Threshold, colour
 
 __all__ = [
@@ -120,7 +118,7 @@ class QueueSnapshot:
     service_level_goal: float
     status: dict[str, str] = field(default_factory=dict)
     """Tile field → ``good``, ``warn``, ``bad`` or ``none`` (no data or no target)."""
-    # The agent tiles and list (``stream.agent_board``); None: no agent ever in the queue.
+    # The agent tiles and list (``stream.read.agent_board``); None: no agent ever in the queue.
     agents_staffed: int | None = None
     agents_on_queue: int | None = None
     agents_away: int | None = None
@@ -157,63 +155,55 @@ def key_prefix(app_id: str) -> str:
 
 
 def build_snapshots(
-    pipeline: Pipeline, targets: TargetBook, now: float, *, agents_shown: int = AGENTS_SHOWN
+    view: ReadView, targets: TargetBook, now: float, *, agents_shown: int = AGENTS_SHOWN
 ) -> list[QueueSnapshot]:
-    """A snapshot of every queue in the partitions ``pipeline`` owns, at ``now``, by name, each
+    """A snapshot of every queue in the partitions ``view`` reads, at ``now``, by name, each
     listing at most ``agents_shown`` agents."""
     out: list[QueueSnapshot] = []
-    aggregator = pipeline.aggregator
     reasons = targets.agent_reasons()
-    for ps in pipeline.agg_parts.values():
-        for name, q in ps.queues.items():
-            live = ps.live.get(name)
-            reading = None if live is None else live_reading(live, now)
-            today = window_readings(aggregator, name, q, live, now, kinds=("today",)).get(
-                "today", {}
-            )
-            t = targets.for_queue(name)
-            tiles = agent_tiles(q, live, aggregator.current_window(q, "today", now)[1], reasons)
-            rows, listed_of = agent_rows(ps.agents.get(name, {}).values(), agents_shown)
-            est = estimate_reading(aggregator, name, q, live, now)
-            snap = QueueSnapshot(
-                queue=name,
-                team=targets.team(name),
-                at=now,
-                version=sum(q.applied.values())
-                + sum(int(s.events[-1][0]) for s in ps.agents.get(name, {}).values() if s.events),
-                calls_waiting=None if reading is None else reading.calls_waiting,
-                oldest_call_waiting_seconds=(
-                    None if reading is None else reading.oldest_call_waiting_seconds
-                ),
-                service_level_today=today.get("service_level_ratio"),
-                average_speed_of_answer_today_seconds=today.get("average_speed_of_answer_seconds"),
-                abandon_rate_today=today.get("abandon_rate_ratio"),
-                first_response_within_target_today=today.get("first_response_within_target_ratio"),
-                backlog=None if reading is None else sum(reading.backlog.values()),
-                tickets_awaiting_first_response=(
-                    None if reading is None else reading.tickets_awaiting_first_response
-                ),
-                agents_available=(
-                    None
-                    if reading is None or reading.agents is None
-                    else reading.agents["available"]
-                ),
-                answer_target_seconds=t.answer_target_seconds,
-                service_level_goal=t.service_level_goal,
-                **dataclasses.asdict(tiles),
-                agent_list=[r.to_json() for r in rows],
-                agents_listed_of=listed_of,
-                ewt_recent_seconds=est.ewt_seconds["recent"],
-                ewt_erlang_c_seconds=est.ewt_seconds["erlang_c"],
-                agents_required=est.agents_required["erlang_a"],
-            )
-            limits = thresholds_of(snap, targets.thresholds(name))
-            snap = dataclasses.replace(
-                snap,
-                status=statuses(snap, limits),
-                thresholds={f: [th.warn, th.bad] for f, th in limits.items()},
-            )
-            out.append(snap)
+    for q in view.at(now).queues:
+        name = q.name
+        reading = q.live
+        today = q.window_reading("today")
+        t = targets.for_queue(name)
+        rows, listed_of = q.agent_rows(agents_shown)
+        est = q.estimate
+        snap = QueueSnapshot(
+            queue=name,
+            team=targets.team(name),
+            at=now,
+            version=q.version,
+            calls_waiting=None if reading is None else reading.calls_waiting,
+            oldest_call_waiting_seconds=(
+                None if reading is None else reading.oldest_call_waiting_seconds
+            ),
+            service_level_today=today.get("service_level_ratio"),
+            average_speed_of_answer_today_seconds=today.get("average_speed_of_answer_seconds"),
+            abandon_rate_today=today.get("abandon_rate_ratio"),
+            first_response_within_target_today=today.get("first_response_within_target_ratio"),
+            backlog=None if reading is None else sum(reading.backlog.values()),
+            tickets_awaiting_first_response=(
+                None if reading is None else reading.tickets_awaiting_first_response
+            ),
+            agents_available=(
+                None if reading is None or reading.agents is None else reading.agents["available"]
+            ),
+            answer_target_seconds=t.answer_target_seconds,
+            service_level_goal=t.service_level_goal,
+            **dataclasses.asdict(q.agent_tiles(reasons)),
+            agent_list=[r.to_json() for r in rows],
+            agents_listed_of=listed_of,
+            ewt_recent_seconds=est.ewt_seconds["recent"],
+            ewt_erlang_c_seconds=est.ewt_seconds["erlang_c"],
+            agents_required=est.agents_required["erlang_a"],
+        )
+        limits = thresholds_of(snap, targets.thresholds(name))
+        snap = dataclasses.replace(
+            snap,
+            status=statuses(snap, limits),
+            thresholds={f: [th.warn, th.bad] for f, th in limits.items()},
+        )
+        out.append(snap)
     out.sort(key=lambda s: s.queue)
     return out
 

@@ -38,6 +38,7 @@ from stream.app import Wiring
 from stream.config import Settings, TargetBook
 from stream.metrics import KpiCollector
 from stream.pipeline import Effects, ForwardBatch
+from stream.read import ReadView
 from stream.router import Route, RouterStats
 from stream.state import CallRecord, TicketRecord
 
@@ -286,7 +287,7 @@ class Harness:
     def registry(self) -> CollectorRegistry:
         """A fresh registry holding a collector of this worker's pipeline."""
         registry = CollectorRegistry()
-        registry.register(KpiCollector(self.wiring.pipeline, self.wiring.clock))
+        registry.register(KpiCollector(ReadView(self.wiring.pipeline), self.wiring.clock))
         return registry
 
 

@@ -16,6 +16,7 @@ from stream.admission import Admission, Refusals, share
 from stream.config import parse_targets
 from stream.metrics import KpiCollector, ProgressCollector, SnapshotErrorsCollector, render
 from stream.pipeline import Effects, Pipeline, queue_partition
+from stream.read import ReadView
 from tests.unit.test_aggregator import (
     CHANNELS,
     PARTITIONS,
@@ -226,8 +227,8 @@ def test_render_gives_the_bytes_of_generate_latest() -> None:
     weird = 'a "quoted" \\ back\nslash'  # label values come from the input: escaped alike
     h.run([*queued(weird, 1, offset=300), INPUTS[0]])  # and a duplicate
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(KpiCollector(h.pipeline, h.clock))
-    registry.register(ProgressCollector(h.pipeline, lambda: 0))
+    registry.register(KpiCollector(ReadView(h.pipeline), h.clock))
+    registry.register(ProgressCollector(ReadView(h.pipeline), lambda: 0))
     registry.register(SnapshotErrorsCollector(lambda: 3))
     body = render(registry)
     assert body == generate_latest(registry)

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from stream.agent_board import AgentRow, agent_rows
 from stream.config import parse_targets
 from stream.kpis.agents import AgentSlot
+from stream.read import ReadView
+from stream.read.agent_board import AgentRow, agent_rows
 from stream.snapshots import QueueSnapshot, build_snapshots, statuses, thresholds_of
 from stream.thresholds import TILE_FIELDS, Threshold, colour
 from tests.unit.test_snapshots import NOW, T0, Wiring, metric, samples
@@ -75,7 +76,7 @@ def scenario() -> Wiring:
 
 
 def billing(w: Wiring, agents_shown: int = 20) -> QueueSnapshot:
-    (snap,) = build_snapshots(w.pipeline, TARGETS, NOW, agents_shown=agents_shown)
+    (snap,) = build_snapshots(ReadView(w.pipeline), TARGETS, NOW, agents_shown=agents_shown)
     assert snap.queue == "billing"
     return snap
 
@@ -129,7 +130,7 @@ def test_the_list_is_the_agents_longest_in_their_state_bounded() -> None:
 
 def test_the_list_does_not_change_while_only_the_clock_moves() -> None:
     w = scenario()
-    (later,) = build_snapshots(w.pipeline, TARGETS, NOW + 300)
+    (later,) = build_snapshots(ReadView(w.pipeline), TARGETS, NOW + 300)
     assert later.agent_list == billing(w).agent_list  # instants, not durations
 
 

@@ -19,6 +19,7 @@ from stream.config import TargetBook
 from stream.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
 from stream.kpis.productivity import HistoryEvent, insert_event, seen_from
 from stream.pipeline import FORWARD_CHUNK_BYTES, ForwardBatch
+from stream.read import ReadView
 from stream.snapshots import build_snapshots
 from tests.unit.test_aggregator import NOW, Harness, Input, body, call
 
@@ -213,12 +214,14 @@ def test_the_wallboard_shows_agents_available() -> None:
             agent("e3", 2, "a3", "busy", B),
         ]
     )
-    snaps = {s.queue: s for s in build_snapshots(h.pipeline, TargetBook.default(), NOW)}
+    snaps = {s.queue: s for s in build_snapshots(ReadView(h.pipeline), TargetBook.default(), NOW)}
     assert snaps["billing"].agents_available == 2
     assert snaps["support"].agents_available is None  # no agent ever named it
     before = snaps["billing"].version
     h.run([agent("e4", 3, "a1", "busy")])
-    snap = {s.queue: s for s in build_snapshots(h.pipeline, TargetBook.default(), NOW)}["billing"]
+    snap = {s.queue: s for s in build_snapshots(ReadView(h.pipeline), TargetBook.default(), NOW)}[
+        "billing"
+    ]
     assert snap.agents_available == 1
     assert snap.version > before  # a newer agent state is never refused by the Lua guard
 

@@ -33,6 +33,7 @@ from stream.kpis.histogram import (
 from stream.kpis.totals import WindowTotals
 from stream.metrics import KpiCollector, PipelineCollector
 from stream.pipeline import Effects, Outgoing, Pipeline
+from stream.read import ReadView, WorkerAt
 from stream.router import Message, Route, open_route
 from stream.segments import SegmentLog
 
@@ -240,7 +241,7 @@ class Harness:
 
     def registry(self) -> CollectorRegistry:
         registry = CollectorRegistry()
-        registry.register(KpiCollector(self.pipeline, self.clock))
+        registry.register(KpiCollector(ReadView(self.pipeline), self.clock))
         return registry
 
     def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -1214,19 +1215,19 @@ def test_split_collectors_export_the_same_and_serve_restricted_scrapes() -> None
     h = Harness()
     h.run(SCENARIO)
     split = CollectorRegistry(auto_describe=False)
-    kpis = KpiCollector(h.pipeline, h.clock, with_pipeline=False)
+    kpis = KpiCollector(ReadView(h.pipeline), h.clock, with_pipeline=False)
     split.register(kpis)
-    split.register(PipelineCollector(h.pipeline))
+    split.register(PipelineCollector(ReadView(h.pipeline)))
     assert generate_latest(split) == generate_latest(h.registry())
 
     calls: list[int] = []
-    original = kpis._collect
+    original = kpis.view.at
 
-    def counting(parts: Any) -> Any:
+    def counting(now: float) -> WorkerAt:
         calls.append(1)
-        return original(parts)
+        return original(now)
 
-    kpis._collect = counting  # type: ignore[method-assign]
+    kpis.view.at = counting  # type: ignore[method-assign]
     names = ["contact_centre_events_total", "contact_centre_events_duplicate_total"]
     text = generate_latest(split.restricted_registry(names)).decode()
     samples = [line for line in text.splitlines() if not line.startswith("#")]

@@ -8,12 +8,12 @@ Each valid and invalid transition of ``stream.state.apply_call`` for ``call.exit
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
-from stream.aggregator import QueueRecord, _book_fact
+from stream.aggregator import Aggregator, QueueRecord, _book_fact
 from stream.events import (
     AgentStateChanged,
     CallAnswered,
@@ -28,7 +28,9 @@ from stream.events import (
     decode,
     encode,
 )
-from stream.metrics import CHANNELS, _totals
+from stream.export.totals import TOTALS_FAMILIES
+from stream.metrics import CHANNELS, build
+from stream.read import QueueAt, WorkerAt
 from stream.state import (
     EXITED,
     WRAPUP,
@@ -187,20 +189,10 @@ def test_export_zero_starts_every_reason_and_counts_exactly() -> None:
     for kind in ("exited:timeout", "exited:timeout", "exited:key", "transferred:blind",
                  "offer_missed:canceled"):  # fmt: skip
         _book_fact(q.totals, [], kind, "phone", 0.0, False)
-    counters: dict[str, CounterMetricFamily] = {
-        n: CounterMetricFamily("contact_centre_" + n, "", labels=["queue", "channel", "l"])
-        for n in ("calls_exited", "calls_transferred", "call_offers_missed", "callbacks_completed")
-    }
-    from stream.metrics import _COUNTERS, _HISTOGRAMS
-
-    for n, _, _ in _COUNTERS:
-        counters[n] = CounterMetricFamily("contact_centre_" + n, "", labels=["queue", "channel"])
-    hists = {
-        n: HistogramMetricFamily("contact_centre_" + n, "", labels=["queue", "channel"])
-        for n, _, _, _ in _HISTOGRAMS
-    }
-    surveys = CounterMetricFamily("contact_centre_survey_responses", "", labels=["queue", "kind"])
-    _totals(counters, hists, surveys, "billing", q)
+    # Only the totals are read: the queue's view needs no aggregator for them.
+    known = QueueAt(cast(Aggregator, None), q, None, None, 0.0)
+    at = cast(WorkerAt, SimpleNamespace(known=[known]))
+    counters = {f.name: build(f, at) for f in TOTALS_FAMILIES}
 
     def values(name: str) -> dict[tuple[str, ...], float]:
         return {

@@ -25,6 +25,7 @@ import pytest
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
 from stream.kpis import erlang
+from stream.read import ReadView
 from stream.snapshots import build_snapshots, statuses
 from tests.unit.test_aggregator import T0, Clock, Harness, Input, body, call
 from tests.unit.test_snapshots import snapshot
@@ -203,7 +204,7 @@ def test_no_window_no_handled_call_and_no_calls() -> None:
 def test_wallboard_snapshot_shows_the_same_figures() -> None:
     h = harness()
     h.run(SCENARIO, batch_size=9)
-    (snap,) = build_snapshots(h.pipeline, h.targets, NOW2)
+    (snap,) = build_snapshots(ReadView(h.pipeline), h.targets, NOW2)
     assert snap.ewt_recent_seconds == pytest.approx(345 / 11, rel=1e-12)
     assert snap.ewt_erlang_c_seconds == pytest.approx(WAIT_2, rel=1e-12)
     assert (snap.agents_required, snap.agents_on_queue) == (REQUIRED_A, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stream.progress import Progress, SourceMark, advance, merge, slowest, stream_time
+from stream.read import ReadView
 
 # A report: (high mark, next offset, end offset); one router sends them with one stamp.
 Report = tuple[float | None, int, int]
@@ -175,7 +176,7 @@ def test_the_progress_families_read_the_partitions_and_can_be_asked_for_by_name(
     h = Harness()
     h.feed(h.publish([call("q1", "call.queued", 300, "c1", queue="billing")]))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProgressCollector(h.pipeline, lambda: 2))
+    registry.register(ProgressCollector(ReadView(h.pipeline), lambda: 2))
     p = "contact_centre_"
     marks = [ps.progress.watermark for ps in h.pipeline.agg_parts.values()]
     assert registry.get_sample_value(p + "watermark_timestamp_seconds") == min(

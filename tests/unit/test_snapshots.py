@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from stream.config import TargetBook, parse_targets
 from stream.metrics import KpiCollector, SnapshotErrorsCollector
 from stream.pipeline import Pipeline
+from stream.read import ReadView
 from stream.router import Message
 from stream.snapshots import (
     QueueSnapshot,
@@ -101,7 +102,7 @@ def scenario() -> Wiring:
 
 def samples(pipeline: Pipeline) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     registry = CollectorRegistry()
-    registry.register(KpiCollector(pipeline, lambda: NOW))
+    registry.register(KpiCollector(ReadView(pipeline), lambda: NOW))
     return {
         (s.name, frozenset(s.labels.items())): s.value
         for family in registry.collect()
@@ -115,7 +116,7 @@ def metric(m: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **
 
 def test_snapshot_values_equal_the_exported_metrics() -> None:
     w = scenario()
-    snaps = {s.queue: s for s in build_snapshots(w.pipeline, TARGETS, NOW)}
+    snaps = {s.queue: s for s in build_snapshots(ReadView(w.pipeline), TARGETS, NOW)}
     m = samples(w.pipeline)
     assert sorted(snaps) == ["billing", "support"]
     for name, s in snaps.items():
@@ -154,7 +155,7 @@ def test_snapshot_values_equal_the_exported_metrics() -> None:
 
 def test_snapshot_carries_team_targets_clock_and_version() -> None:
     w = scenario()
-    b, s = build_snapshots(w.pipeline, TARGETS, NOW)
+    b, s = build_snapshots(ReadView(w.pipeline), TARGETS, NOW)
     assert (b.queue, b.team, s.team) == ("billing", "Front office", "Tech")
     assert (b.answer_target_seconds, b.service_level_goal) == (30.0, 0.9)
     assert (s.answer_target_seconds, s.service_level_goal) == (20.0, 0.8)
@@ -163,7 +164,7 @@ def test_snapshot_carries_team_targets_clock_and_version() -> None:
     assert b.agents_available is None and s.agents_available is None
     before = b.version
     w.call("c5", ("call.queued", 590), queue="billing")
-    after = build_snapshots(w.pipeline, TARGETS, NOW)[0]
+    after = build_snapshots(ReadView(w.pipeline), TARGETS, NOW)[0]
     assert after.version > before
     assert after.calls_waiting == 2
 
@@ -171,7 +172,7 @@ def test_snapshot_carries_team_targets_clock_and_version() -> None:
 def test_a_queue_without_a_team_and_no_data() -> None:
     w = Wiring(TargetBook.default())
     w.send("tickets", "t1", "ticket.created", 0, ticket_id="t1", queue="x", channel="email")
-    (snap,) = build_snapshots(w.pipeline, TargetBook.default(), NOW)
+    (snap,) = build_snapshots(ReadView(w.pipeline), TargetBook.default(), NOW)
     assert snap.team is None
     assert snap.service_level_today is None
     assert snap.status["service_level_today"] == "none"
@@ -179,7 +180,7 @@ def test_a_queue_without_a_team_and_no_data() -> None:
 
 
 def test_no_partitions_no_snapshots() -> None:
-    assert build_snapshots(Wiring().pipeline, TARGETS, NOW) == []
+    assert build_snapshots(ReadView(Wiring().pipeline), TARGETS, NOW) == []
 
 
 def snapshot(**values: Any) -> QueueSnapshot:

@@ -8,7 +8,7 @@ import pytest
 from stream.config import TargetBook, TargetsError, parse_targets
 from stream.kpis import surveys
 from stream.kpis.totals import WindowTotals
-from stream.readings import survey_gauges
+from stream.read.readings import survey_gauges
 from tests.unit.test_aggregator import T0, Harness, Input, survey, ticket
 
 Z = surveys.WILSON_Z_95

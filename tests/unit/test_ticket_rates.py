@@ -9,7 +9,7 @@ import pytest
 
 from stream.kpis import tickets
 from stream.kpis.totals import WindowTotals
-from stream.readings import ticket_gauges
+from stream.read.readings import ticket_gauges
 from tests.unit.test_aggregator import T0, Harness, Input, status, ticket
 
 

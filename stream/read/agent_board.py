@@ -1,7 +1,7 @@
 """The agent part of a wallboard tile: agent tiles of a queue and its bounded list of agents.
 
 Pure: reads one queue's state (its agent slots, live index and totals) at ``now``, like
-``stream.readings``, whose numbers it reuses so a tile equals its metric:
+``stream.read.readings``, whose numbers it reuses so a tile equals its metric:
 
 * ``AgentTiles``: staffed / on queue (``stream.kpis.agents.staffing``), away and away by reason
   (the bounded ``reason`` labels of ``contact_centre_agents``), agents ringing
