@@ -240,7 +240,6 @@ class Wiring:
         @app.timer(1.0)  # type: ignore[untyped-decorator]
         async def close_windows() -> None:
             if not app.rebalancing:
-                self._check_ownership()
                 self.enqueue(self.report_progress())
                 await self.perform(self.pipeline.tick())
 
@@ -282,8 +281,7 @@ class Wiring:
             held = self.ownership.held
             ok = self.ownership.recoveries > 0 and not app.rebalancing and self._owned() == held
             loads = {str(p): n for p, n in sorted(self.ownership.loads.items())}
-            doc = {"ready": ok, "partitions": sorted(held), "loads": loads,
-                   "missed_rebalances": self.ownership.missed}  # fmt: skip
+            doc = {"ready": ok, "partitions": sorted(held), "loads": loads}
             return web.json(doc, status=200 if ok else 503)
 
         app.on_partitions_assigned.connect(self._on_assigned)
@@ -418,19 +416,6 @@ class Wiring:
         names = {*self.settings.input_topics, self.by_queue_name}
         actives: Iterable[TP] = self.app.assignor.assigned_actives()
         return {tp.partition for tp in actives if tp.topic in names}
-
-    def _check_ownership(self) -> None:
-        """Outside rebalances the hooks leave the pipeline holding exactly the assignment; a
-        difference would mean a hook was missed: logged, counted (``/ready``), reloaded."""
-        if self.ownership.recoveries and self._owned() != self.ownership.held:
-            self.ownership.missed += 1
-            log.warning(
-                "assignment changed without a rebalance hook: reloading",
-                extra={"partitions": sorted(self._owned()), "held": sorted(self.ownership.held)},
-            )
-            self.ownership.load(
-                self._owned(), self.routes.data.items(), self.aggregates.data.items(), set()
-            )
 
     async def _on_assigned(self, app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """The group agreed on an assignment (before recovery): partitions that moved away are
