@@ -505,7 +505,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from stream import demo
+    from stream.dev import demo
 
     return demo.main(
         rate=args.rate,
@@ -517,7 +517,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
-    from stream.broker import BrokerStartError, EmbeddedBroker, create_topics
+    from stream.broker import create_topics
+    from stream.dev.broker import BrokerStartError, EmbeddedBroker
 
     settings = None if args.no_topics else _settings()
     stop = threading.Event()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from stream.broker import EmbeddedBroker
-from stream.redis_server import RedisServer
+from stream.dev.redis_server import RedisServer
 from tests.integration.alerting import (
     ALERTMANAGER,
     PROMETHEUS,
