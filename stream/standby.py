@@ -22,10 +22,8 @@ Keys written by the worker itself (``table[key] = value``) are tracked too, so a
 moves away takes them with it instead of staying in memory. Partitions are read from the key
 (``stream.records``), as ``KeyedTable`` does.
 
-`take_changed` tells the wiring which partitions changelog records have changed since it last
-asked: the state of a partition the worker kept through a rebalance is still its own unless
-another worker wrote to it meanwhile (a zombie's partitions), so only those and the newly
-assigned ones need rebuilding (``Pipeline.load``).
+Which partitions changelog records changed (what the pipeline must load again after a
+rebalance) is the table's to tell, with any store: ``KeyedTable.take_changed``.
 """
 
 from __future__ import annotations
@@ -48,8 +46,6 @@ class WarmMemoryStore(MemoryStore):  # type: ignore[type-arg]
         """Table partition → the newest changelog offset applied to this store."""
         self.held: set[int] = set()
         """Partitions this store holds keys of (since they were last forgotten)."""
-        self.changed: set[int] = set()
-        """Partitions changelog records were applied to since `take_changed`."""
 
     def apply_changelog_batch(
         self,
@@ -64,9 +60,7 @@ class WarmMemoryStore(MemoryStore):  # type: ignore[type-arg]
             message = event.message
             if message.offset > applied.get(message.partition, -1):
                 applied[message.partition] = message.offset
-        touched = {event.message.partition for event in events}
-        self.held |= touched
-        self.changed |= touched
+        self.held |= {event.message.partition for event in events}
 
     def persisted_offset(self, tp: TP) -> int | None:
         return self.applied.get(tp.partition)
@@ -82,11 +76,6 @@ class WarmMemoryStore(MemoryStore):  # type: ignore[type-arg]
         partition = tp.partition
         if partition in self.held and offset == self.applied.get(partition, -1) + 1:
             self.applied[partition] = offset
-
-    def take_changed(self) -> set[int]:
-        """Partitions changed by changelog records since the last call."""
-        changed, self.changed = self.changed, set()
-        return changed
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.data[key] = value

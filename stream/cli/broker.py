@@ -41,7 +41,8 @@ def add_parsers(command: Command, epilog: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.broker import BrokerStartError, EmbeddedBroker, create_topics
+    from stream.broker import create_topics
+    from stream.dev.broker import BrokerStartError, EmbeddedBroker
 
     settings = None if args.no_topics else settings_from_env()
     stop = threading.Event()

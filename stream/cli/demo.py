@@ -1,5 +1,5 @@
 """``python -m stream demo``: the embedded broker, Redis, a worker, the wallboard and simulated
-traffic in one command (the work is in ``stream.demo``)."""
+traffic in one command (the work is in ``stream.dev.demo``)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def add_parsers(command: Command, epilog: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream import demo
+    from stream.dev import demo
 
     return demo.main(
         rate=args.rate,

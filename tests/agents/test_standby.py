@@ -24,11 +24,15 @@ _app_ids = itertools.count()
 CHANGELOG = "standby-aggregates-changelog"
 
 
-def store() -> tuple[Any, WarmMemoryStore]:
+def wired() -> Wiring:
     settings = Settings.from_env(
         {"STREAM_APP_ID": f"standby-test-{next(_app_ids)}", "STREAM_PARTITIONS": "4"}
     )
-    wiring = Wiring(settings, TargetBook.default())
+    return Wiring(settings, TargetBook.default())
+
+
+def store() -> tuple[Any, WarmMemoryStore]:
+    wiring = wired()
     data = wiring.aggregates.data
     assert isinstance(data, WarmMemoryStore)
     return wiring.app, data
@@ -68,8 +72,6 @@ def test_applied_changelog_offsets_are_reported_per_partition() -> None:
     assert data.persisted_offset(TP(CHANGELOG, 2)) == 3
     assert data.persisted_offset(TP(CHANGELOG, 1)) is None
     assert data[records.key(2, "x|1")] == b"c"
-    assert data.take_changed() == {0, 2}
-    assert data.take_changed() == set()
 
 
 def test_recovery_keeps_active_and_standby_partitions_and_forgets_the_rest() -> None:
@@ -97,4 +99,16 @@ def test_own_writes_move_the_offset_only_without_a_gap_and_not_once_forgotten() 
     data.set_persisted_offset(TP(CHANGELOG, 1), 1)  # a late acknowledgement
     assert data.persisted_offset(TP(CHANGELOG, 1)) is None
     assert records.key(1, "x|own") not in data
-    assert data.take_changed() == {0}  # own writes are not changes by others
+
+
+def test_the_table_tells_which_partitions_changelog_records_changed() -> None:
+    """``KeyedTable.take_changed`` (stream.ownership: what to load again after a rebalance):
+    the partitions of changelog records read into the store since the last call."""
+    wiring = wired()
+    table, app = wiring.aggregates, wiring.app
+    table.apply_changelog_batch(
+        [changelog(app, 0, 7, "x|1", b"a"), changelog(app, 2, 3, "x|1", b"c")]
+    )
+    assert table.data[records.key(2, "x|1")] == b"c"
+    assert table.take_changed() == {0, 2}
+    assert table.take_changed() == set()

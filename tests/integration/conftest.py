@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stream.broker import EmbeddedBroker, create_topics
-from stream.redis_server import RedisServer, redis_server_binary
+from stream.dev.redis_server import RedisServer, redis_server_binary
 from tests.integration.harness import WorkerProcess, worker_env
 
 INPUT_TOPICS = ("tickets", "calls", "agents", "customers")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from stream.broker import EmbeddedBroker
-from stream.redis_server import RedisServer
+from stream.dev.redis_server import RedisServer
 from tests.factories import Events
 from tests.integration.alerting import (
     ALERTMANAGER,

@@ -24,7 +24,7 @@ import pytest
 
 from deploy.grafana.generate import EXTERNAL_METRICS
 from stream.broker import EmbeddedBroker
-from stream.redis_server import RedisServer
+from stream.dev.redis_server import RedisServer
 from tests.deploy.expressions import all_expressions, metric_names, recorded_names
 from tests.factories import Events
 from tests.integration.conftest import WorkerFactory

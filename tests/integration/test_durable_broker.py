@@ -1,6 +1,6 @@
 """The durable embedded broker: stopped or killed and started again, it has lost nothing.
 
-`EmbeddedBroker(data_dir=...)` runs Tansu's S3 engine against `stream.object_store`, which
+`EmbeddedBroker(data_dir=...)` runs Tansu's S3 engine against `stream.dev.object_store`, which
 keeps the objects as files. Each restart here is real: SIGTERM (``stop``) or SIGKILL of the
 broker *and* its object store, then both started again on the same directory. What must be
 there afterwards: every record at its offset with its key and value, every committed
@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
-from stream.object_store import ObjectStoreServer
+from stream.dev.object_store import ObjectStoreServer
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import accounted, publish, value, wait_until
 from tests.integration.test_restart import calls
@@ -148,7 +148,7 @@ def test_records_offsets_and_topics_survive_a_restart(broker: EmbeddedBroker, ho
 def test_a_second_object_store_on_the_same_directory_is_refused(tmp_path: Path) -> None:
     with ObjectStoreServer(tmp_path / "data"):
         second = subprocess.run(
-            [sys.executable, "-m", "stream.object_store", "--root", str(tmp_path / "data"),
+            [sys.executable, "-m", "stream.dev.object_store", "--root", str(tmp_path / "data"),
              "--port", str(find_free_port())],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip

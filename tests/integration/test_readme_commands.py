@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from stream.broker import find_free_port
-from stream.redis_server import RedisServer
+from stream.dev.redis_server import RedisServer
 from tests.integration.harness import (
     Samples,
     accounted,

@@ -28,7 +28,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from stream.broker import EmbeddedBroker, find_free_port
-from stream.redis_server import RedisServer, redis_server_binary
+from stream.dev.redis_server import RedisServer, redis_server_binary
 from stream.snapshots import (
     QueueSnapshot,
     SnapshotPublisher,

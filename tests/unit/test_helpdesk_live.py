@@ -15,7 +15,7 @@ import pytest
 from stream.connectors.webhooks import chatwoot_generate, live, zammad_generate, zendesk_generate
 from stream.connectors.webhooks.config import load_gateway_config
 from stream.connectors.webhooks.source import build_source
-from stream.demo import summary_line
+from stream.dev.demo import summary_line
 from stream.simulate import DEFAULT_QUEUES, PublishStats, Simulation
 
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ the data and the rename are, so an acknowledged write also survives a power cut,
 the time per write (measured: 1.56 ms instead of 0.49 ms per PUT). ETags are the MD5 of the
 content.
 
-Run it with ``python -m stream.object_store --root DIR --port PORT``; `ObjectStoreServer`
+Run it with ``python -m stream.dev.object_store --root DIR --port PORT``; `ObjectStoreServer`
 does that as a child process.
 """
 
@@ -57,7 +57,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from stream.broker import die_with_parent, find_free_port
+from stream.dev.broker import die_with_parent, find_free_port
 
 __all__ = [
     "DirectoryInUseError",
@@ -438,7 +438,7 @@ def _port_answers(port: int, timeout: float) -> bool:
 
 
 class ObjectStoreServer:
-    """``python -m stream.object_store`` on ``127.0.0.1:port`` serving ``root``."""
+    """``python -m stream.dev.object_store`` on ``127.0.0.1:port`` serving ``root``."""
 
     def __init__(
         self,
@@ -489,7 +489,7 @@ class ObjectStoreServer:
         argv = [
             sys.executable,
             "-m",
-            "stream.object_store",
+            "stream.dev.object_store",
             "--root",
             str(self.root),
             "--port",
@@ -554,9 +554,9 @@ class ObjectStoreServer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m stream.object_store``: serve a directory until SIGTERM or Ctrl-C."""
+    """``python -m stream.dev.object_store``: serve a directory until SIGTERM or Ctrl-C."""
     parser = argparse.ArgumentParser(
-        prog="python -m stream.object_store",
+        prog="python -m stream.dev.object_store",
         description="Serve DIR as an S3-compatible object store on 127.0.0.1 (no authentication).",
     )
     parser.add_argument("--root", required=True, type=Path, metavar="DIR")
