@@ -25,10 +25,10 @@ import aiohttp
 
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.twilio.generate import TWIN_CONFIG_YAML, by_group, callbacks, contract_twin
 from stream.connectors.twilio.server import CallbackHandler, ServerOptions, start, stop
 from stream.connectors.twilio.settings import load_config
-from stream.security import Secret
 from stream.simulate import Simulation
 
 TOKEN = "benchmark-token"

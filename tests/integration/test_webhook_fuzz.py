@@ -23,11 +23,11 @@ from schemathesis import checks
 
 from stream.broker import EmbeddedBroker, find_free_port
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.webhooks import openapi
 from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
-from stream.security import Secret
 
 pytestmark = pytest.mark.integration
 TOKEN = "fuzz-token-0123456789"
