@@ -11,10 +11,10 @@ import faust
 import pytest
 
 from stream import doctor
-from stream.broker import find_free_port
 from stream.cli.main import main
 from stream.config import ConfigError, Settings
 from stream.config.secrets import Secret, problems, read_secret, redact_url
+from stream.dev.processes import find_free_port
 from stream.security import aiokafka_options, faust_credentials, redis_options
 
 SECRET = "hunter2-very-secret"
