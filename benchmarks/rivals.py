@@ -110,6 +110,8 @@ class Run:
     broker_cpu_seconds: float
     peak_rss: int
     queues_wrong: int
+    rejected: int
+    """Events the contender refused or dead-lettered."""
     windows_wrong: int | None
     """None: the contender's windows are not compared (the worker's)."""
     windows: int = 0
@@ -120,7 +122,7 @@ class Run:
 
     @property
     def exact(self) -> bool:
-        return self.queues_wrong == 0 and not self.windows_wrong
+        return self.queues_wrong == 0 and self.rejected == 0 and not self.windows_wrong
 
 
 @dataclass(slots=True)
@@ -231,11 +233,15 @@ def _pid(broker: EmbeddedBroker) -> int:
 
 
 async def run_worker(
-    broker: EmbeddedBroker, prefix: str, total: int, run_dir: Path, app_id: str, timeout: float
-) -> tuple[Outcome, float, float, int]:
+    broker: EmbeddedBroker, prefix: str, total: int, queues: int, run_dir: Path, app_id: str,
+    timeout: float,
+) -> tuple[Outcome, float, float, int]:  # fmt: skip
     """One cold ``python -m stream worker`` through the topic; its counters from ``/metrics``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     worker = Worker(topic_settings(broker, prefix), app_id, run_dir)
+    # Every queue of the set gets its series (the default admits 100 and dead-letters the rest),
+    # with room for an uneven split of the queues over the partitions.
+    worker.env["STREAM_MAX_QUEUES"] = str(queues * PARTITIONS)
     broker_before = process_cpu(_pid(broker))
     first = last = 0.0
     async with aiohttp.ClientSession() as session:
@@ -284,10 +290,11 @@ async def run_one(
     run_dir: Path, timeout: float,
 ) -> Run:  # fmt: skip
     topic = f"{prefix}-calls"
+    want_queues = len(want.totals)
     if contender == "worker":
         app_id = f"rivals-{run_dir.name}"
         outcome, cpu, broker_cpu, rss = await run_worker(
-            broker, prefix, total, run_dir, app_id, timeout
+            broker, prefix, total, want_queues, run_dir, app_id, timeout
         )
         windows_wrong: int | None = None
     else:
@@ -304,7 +311,8 @@ async def run_one(
         cpu_seconds=cpu,
         broker_cpu_seconds=broker_cpu,
         peak_rss=rss,
-        queues_wrong=differences(outcome.tally.totals, want.totals) + outcome.rejected,
+        queues_wrong=differences(outcome.tally.totals, want.totals),
+        rejected=outcome.rejected,
         windows_wrong=windows_wrong,
         windows=len(outcome.tally.windows),
     )
@@ -413,6 +421,7 @@ def section(side: SideBySide, plot_name: str) -> str:
         verdict = f"yes ({checked})" if exact else "**no**: " + "; ".join(
             f"{r.queues_wrong} queues"
             + ("" if r.windows_wrong is None else f", {r.windows_wrong} windows") + " differ"
+            + (f", {r.rejected:,} events refused" if r.rejected else "")
             for r in runs if not r.exact
         )  # fmt: skip
         ratio = f"{rate / ceiling:.3f}" if ceiling else "—"
