@@ -140,14 +140,17 @@ def reference(path: Path) -> Tally:
 
 @dataclass(slots=True)
 class Outcome:
-    """A contender's answer: its counters, the events it read, when it read the first and the
-    last (``time.time()``, so the rate leaves start-up out), and events it could not decode."""
+    """A contender's answer: its counters, the events it read, when it read the first and when
+    it had booked the last (``time.time()``, so the rate leaves start-up out), and events it
+    could not decode."""
 
     tally: Tally
     events: int
     first_at: float
     last_at: float
     rejected: int = 0
+    peak_rss: int = 0
+    """The contender's own ``VmHWM`` in bytes (0: measured from outside)."""
 
     def dump(self, path: Path) -> None:
         path.write_text(
@@ -157,6 +160,7 @@ class Outcome:
                     "first_at": self.first_at,
                     "last_at": self.last_at,
                     "rejected": self.rejected,
+                    "peak_rss": self.peak_rss,
                     "totals": self.tally.totals,
                     "windows": [[q, s, c] for (q, s), c in self.tally.windows.items()],
                 }
@@ -170,7 +174,8 @@ class Outcome:
             {q: list(c) for q, c in raw["totals"].items()},
             {(q, int(s)): list(c) for q, s, c in raw["windows"]},
         )
-        return cls(tally, raw["events"], raw["first_at"], raw["last_at"], raw["rejected"])
+        return cls(tally, raw["events"], raw["first_at"], raw["last_at"], raw["rejected"],
+                   raw.get("peak_rss", 0))  # fmt: skip
 
 
 def differences(got: dict[str, Counts], want: dict[str, Counts]) -> int:
