@@ -473,8 +473,8 @@ def section(side: SideBySide, plot_name: str) -> str:
         "`EventClock` (3 h of allowed lateness: nothing is late, every window closes at the "
         "end of the input), a `TumblingWindower` and `ordered=False` (counts need no order; "
         "the default buffers every value until the watermark passes it); one worker, no "
-        "recovery store, results collected in-process (`TestingSink`); no re-keying through the broker (its exchange "
-        "between workers is in memory) and no offsets committed.",
+        "recovery store, results collected in-process (`TestingSink`); no re-keying through "
+        "the broker (its exchange between workers is in memory) and no offsets committed.",
         "- **Quix Streams**: an `Application` with a decoding deserializer and an event-time "
         "`timestamp_extractor`, a stateful `apply` keyed by call, `group_by` queue (a "
         "repartition topic on the broker), a stateful `apply` for all time and "
