@@ -449,6 +449,15 @@ def section(side: SideBySide, plot_name: str) -> str:
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
+        "Each run's events/s, in the order they ran (the spread is the machine's noise): "
+        + "; ".join(
+            f"{LABELS[c].split(' (')[0].split(' + ')[0]} "
+            + " / ".join(f"{r.rate:,.0f}" for r in side.of(c))
+            for c in o.contenders
+            if side.of(c)
+        )
+        + ".",
+        "",
         f"![side by side]({plot_name})",
         "",
         "- **events/s**: from the contender's first event read until it had booked the last "
@@ -530,6 +539,16 @@ def summary(side: SideBySide) -> dict[str, object]:
     return raw
 
 
+def load_summary(path: Path) -> SideBySide:
+    """A run back from its ``rivals.json`` (``summary``), to write its section again."""
+    raw = json.loads(path.read_text())
+    options = Options(**{**raw["options"], "contenders": tuple(raw["options"]["contenders"])})
+    fields = {f.name for f in dataclasses.fields(Run)}
+    runs = [Run(**{k: v for k, v in r.items() if k in fields}) for r in raw["runs"]]
+    return SideBySide(options, raw["started_at"], raw["events"], raw["queues"], raw["windows"],
+                      raw["calls"], runs, raw["skipped"], raw["versions"])  # fmt: skip
+
+
 def _bar(total: int, what: str, unit: str = "ev") -> tqdm:
     return tqdm(total=total, desc=what, unit=unit, unit_scale=unit == "ev", leave=False,
                 file=sys.stderr)  # fmt: skip
@@ -567,6 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only this contender (repeatable; default: all)")  # fmt: skip
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny run that checks the harness (used by the tests)")  # fmt: skip
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: write the section and the plot again from the "
+                        "last run's rivals.json in --work-dir")  # fmt: skip
     parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "rivals",
                         help="broker log, the set, each run's log, rivals.json")  # fmt: skip
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -580,8 +602,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         events=args.events, queues=args.queues, repeats=args.repeats
     )  # fmt: skip
     options = dataclasses.replace(base, contenders=tuple(args.only or CONTENDERS))
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    side = asyncio.run(_main(options, args.work_dir, args.doc, args.plot))
+    if args.report_only:
+        side = load_summary(args.work_dir / "rivals.json")
+        write_section(args.doc, side, args.plot)
+    else:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        side = asyncio.run(_main(options, args.work_dir, args.doc, args.plot))
     print(section(side, args.plot.name))
     return 0 if side.runs and all(r.exact for r in side.runs) else 1
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.rivals import SMOKE, Run, SideBySide, section
+from benchmarks.rivals import SMOKE, Run, SideBySide, load_summary, section, summary
 from benchmarks.rivals_job import (
     ANSWERED,
     OFFERED,
@@ -93,7 +94,9 @@ def test_the_reference_books_all_time_and_15_minute_windows_from_the_file(tmp_pa
     assert window_differences(list(tally.windows.items())[1:], tally) == 1
 
 
-def test_the_section_says_why_a_contender_did_not_run_and_who_is_not_exact() -> None:
+def test_the_section_says_why_a_contender_did_not_run_and_who_is_not_exact(
+    tmp_path: Path,
+) -> None:
     side = SideBySide(SMOKE, started_at="2026-12-07 15:00 UTC", events=2_000_000, queues=6)
     side.versions = {"quix": "3.28.1"}
     side.runs = [
@@ -110,3 +113,10 @@ def test_the_section_says_why_a_contender_did_not_run_and_who_is_not_exact() -> 
     assert "| Quix Streams 3.28.1 | 25,000 | 0.050 | 45.0 | 10.0 | 400 MiB | " \
            "**no**: 2 queues, 5 windows differ, 7 events refused |" in text  # fmt: skip
     assert text.startswith("## Side by side\n") and "![side by side](rivals.png)" in text
+    assert (
+        "raw aiokafka consumer 500,000; this project's worker 50,000; Quix Streams 25,000." in text
+    )
+    # --report-only writes the same section again from the run's rivals.json.
+    saved = tmp_path / "rivals.json"
+    saved.write_text(json.dumps(summary(side), default=str))
+    assert section(load_summary(saved), "rivals.png") == text
