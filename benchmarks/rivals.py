@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Final
 
@@ -386,7 +386,7 @@ def _versions() -> dict[str, str]:
                             ("bytewax", "bytewax"), ("quix", "quixstreams")):  # fmt: skip
         try:
             found[contender] = version(dist)
-        except LookupError:  # an absent extra (PackageNotFoundError)
+        except PackageNotFoundError:  # an absent extra
             continue
     return found
 
