@@ -56,7 +56,7 @@ from benchmarks.rivals_job import (
     window_differences,
 )
 from benchmarks.run import PARTITIONS, ROOT, Worker, bench_queues, publish_file, topic_settings
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.events import encode
 from stream.simulate import Simulation
 
