@@ -105,3 +105,18 @@ def test_memory_phase_alone_runs_each_repeat_on_a_fresh_worker(tmp_path: Path) -
         lines[-1],
     ), lines[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-0", "run-1"]
+
+
+def test_throughput_phase_alone_runs_each_repeat_on_a_fresh_broker(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.throughput", "--repeat", "2", "--events", "3000",
+         "--queues", "6", "--work-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    # Each run: the worker counted every published event, then its restart matched /metrics.
+    assert [line.split(":")[0] for line in lines] == ["run 1", "run 2", "median"]
+    rate, ratio = r"[\d,]+", r"\d+\.\d{3}"
+    assert re.fullmatch(rf"median: {rate} events/s, {ratio} of the ceiling \(2 runs\)", lines[-1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.ndjson", "run-0", "run-1"]
