@@ -130,6 +130,7 @@ _PUBLIC: Final[dict[type, type[Event]]] = {
     **{c: c for c in EVENT_TYPES},
 }
 
+_WIRE_NUMBER: Final[dict[type, int]] = {t: _NUMBER[c] for t, c in _PUBLIC.items()}
 _TYPE_NAMES: Final[dict[type, str]] = {t: str(c.__struct_config__.tag) for t, c in _PUBLIC.items()}
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ _astuple = msgspec.structs.astuple
 
 def _wire_item(it: Item) -> tuple[Any, ...]:
     ev = it.event
-    event = None if ev is None else (_NUMBER[_PUBLIC[type(ev)]], *_astuple(ev))
+    event = None if ev is None else (_WIRE_NUMBER[type(ev)], *_astuple(ev))
     return (it.queue, it.channel, it.topic, it.partition, it.offset, it.key, event, it.raw)
 
 
