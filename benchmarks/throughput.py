@@ -60,9 +60,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def throughput(settings: Settings, total: int, run_dir: Path, plan: bench.Plan) -> Reading:
+async def throughput(
+    settings: Settings, total: int, run_dir: Path, plan: bench.Plan, *, restart: bool = True
+) -> Reading:
     """A cold worker through the published set (``benchmarks.run.throughput_and_recovery``'s
-    rate, and the worker's CPU time), then stopped and restarted until its metrics match."""
+    rate, and the worker's CPU time), then stopped and (``restart``) restarted until its metrics
+    match."""
     worker = bench.Worker(settings, "bench-throughput", run_dir)
     async with aiohttp.ClientSession() as session:
         started = worker.start()
@@ -85,6 +88,9 @@ async def throughput(settings: Settings, total: int, run_dir: Path, plan: bench.
         finished, cpu_last = time.perf_counter(), cpu_seconds(worker.proc.pid)
         assert first is not None
         rate = total / max(finished - first + 0.25, 1e-9)  # as make bench counts it
+        if not restart:
+            worker.stop()
+            return Reading(0.0, rate, cpu_last - cpu_first, finished - started, 0.0, total)
         before = bench.stable_series(await worker.get(session, "/metrics") or "")
         worker.stop()
         restarted = worker.start()
@@ -100,7 +106,9 @@ async def throughput(settings: Settings, total: int, run_dir: Path, plan: bench.
     return Reading(0.0, rate, cpu_last - cpu_first, finished - started, recovery, total)
 
 
-async def measure(plan: bench.Plan, repeat: int, work: Path) -> list[Reading]:
+async def measure(
+    plan: bench.Plan, repeat: int, work: Path, *, restart: bool = True
+) -> list[Reading]:
     """``repeat`` readings, each on a fresh broker (the phase's topics and consumer group are
     fixed names) with the set published again and a fresh worker."""
     results: list[Reading] = []
@@ -113,7 +121,7 @@ async def measure(plan: bench.Plan, repeat: int, work: Path) -> list[Reading]:
             settings = bench.topic_settings(broker, "bench")
             await bench.publish_file(settings, data, total)
             ceiling = await bench.raw_consumer_rate(settings, total)
-            out = await throughput(settings, total, run_dir, plan)
+            out = await throughput(settings, total, run_dir, plan, restart=restart)
         out.ceiling_rate = ceiling
         results.append(out)
         print(
@@ -136,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=1, help="throughput phases to run")
     parser.add_argument("--events", type=int, default=d.events, help="size of the event set")
     parser.add_argument("--queues", type=int, default=d.queues, help="queues in the event set")
+    parser.add_argument("--no-restart", action="store_true",
+                        help="skip the restart (its full /metrics scrapes are slow on a loaded "
+                        "machine)")  # fmt: skip
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="broker and worker logs (default: a temporary directory)")  # fmt: skip
     return parser
@@ -147,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        results = asyncio.run(measure(plan, args.repeat, work))
+        results = asyncio.run(measure(plan, args.repeat, work, restart=not args.no_restart))
     ratios = [r.ratio for r in results]
     rates = [r.pipeline_rate for r in results]
     cpu = [r.cpu_per_million for r in results]
