@@ -719,6 +719,10 @@ def report(out: Results, plot_name: str) -> str:
         "```sh",
         "make bench                                   # the full run (a few minutes)",
         ".venv/bin/python -m benchmarks.run --help   # sizes, rates, output paths",
+        ".venv/bin/python -m benchmarks.memory       "
+        "# only the memory phase, 3 runs and their median",
+        ".venv/bin/python -m benchmarks.throughput   "
+        "# only the ceiling and throughput phases (--repeat N)",
         "```",
         "",
         "The machine is shared and noisy: compare the ratio to the ceiling, measured in the same "

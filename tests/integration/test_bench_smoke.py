@@ -166,3 +166,21 @@ def test_side_by_side_rivals_are_exact_or_said_to_be_absent(
     assert run["events"] == 3000 and run["queues_wrong"] == 0 and run["rejected"] == 0
     assert run["windows_wrong"] == 0 and run["windows"] == results["windows"]
     assert run["exact"] and run["rate"] > 0 and run["cpu_seconds"] > 0
+
+
+def test_throughput_phase_alone_runs_each_repeat_on_a_fresh_broker(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.throughput", "--repeat", "2", "--events", "3000",
+         "--queues", "6", "--work-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    # Each run: the worker counted every published event, then its restart matched /metrics.
+    assert [line.split(":")[0] for line in lines] == ["run 1", "run 2", "median"]
+    rate, ratio, cpu = r"[\d,]+", r"\d+\.\d{3}", r"\d+\.\d"
+    assert re.fullmatch(
+        rf"median: {rate} events/s, {ratio} of the ceiling, {cpu} CPU s per 1M events \(2 runs\)",
+        lines[-1],
+    ), lines[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.ndjson", "run-0", "run-1"]
