@@ -41,6 +41,9 @@ PIPELINE_FAMILIES = frozenset(
         "contact_centre_source_partitions_behind",
         "contact_centre_source_partitions_paused",
         "contact_centre_windows_open",
+        "contact_centre_event_latency_seconds_bucket",  # publish → booked, on this worker's clock
+        "contact_centre_event_latency_seconds_count",
+        "contact_centre_event_latency_seconds_sum",
     }
 )
 
@@ -173,10 +176,13 @@ def merged(*many: Samples) -> Samples:
     return out
 
 
-def publish(bootstrap: str, messages: Iterable[Publishable]) -> int:
+def publish(
+    bootstrap: str, messages: Iterable[Publishable], *, timestamp_ms: int | None = None
+) -> int:
     """Publish (topic, key, JSON object, raw bytes or None) in order; returns how many.
 
     Requests may be up to 4 MiB, so oversized events reach the broker and the worker's own limit.
+    ``timestamp_ms`` sets every record's timestamp (default: the producer's clock now).
     """
 
     async def run() -> int:
@@ -192,7 +198,12 @@ def publish(bootstrap: str, messages: Iterable[Publishable]) -> int:
                     if payload is None or isinstance(payload, bytes)
                     else json.dumps(payload).encode()
                 )
-                await producer.send(topic, key=None if key is None else key.encode(), value=body)
+                await producer.send(
+                    topic,
+                    key=None if key is None else key.encode(),
+                    value=body,
+                    timestamp_ms=timestamp_ms,
+                )
                 n += 1
             await producer.flush()
         finally:
