@@ -54,8 +54,8 @@ from benchmarks import wallboard
 from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
 from stream.broker import EmbeddedBroker, create_topics, find_free_port
 from stream.config import Settings
+from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 from stream.events import CallQueued, Rejection, TicketCreated, decode, encode
-from stream.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PARTITIONS: Final = 8

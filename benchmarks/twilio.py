@@ -28,8 +28,8 @@ from stream.config import Settings
 from stream.connectors.twilio.generate import TWIN_CONFIG_YAML, by_group, callbacks, contract_twin
 from stream.connectors.twilio.server import CallbackHandler, ServerOptions, start, stop
 from stream.connectors.twilio.settings import load_config
+from stream.dev.simulate import Simulation
 from stream.security import Secret
-from stream.simulate import Simulation
 
 TOKEN = "benchmark-token"
 

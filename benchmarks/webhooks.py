@@ -36,8 +36,8 @@ from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.chatwoot_generate import Delivery, TwinEvent, by_group, generate
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
+from stream.dev.simulate import Simulation
 from stream.security import Secret
-from stream.simulate import Simulation
 
 SECRET: Final = "benchmark-chatwoot-secret"
 TOKEN: Final = "benchmark-generic-token"

@@ -40,8 +40,8 @@ from typing import IO, TYPE_CHECKING, Final
 from stream.broker import TopicCreationError, create_topics
 from stream.dev.broker import BrokerStartError, EmbeddedBroker, die_with_parent, find_free_port
 from stream.dev.redis_server import RedisServer, RedisStartError
+from stream.dev.simulate import AWAY_REASONS, PublishStats, publish
 from stream.security import aiokafka_options
-from stream.simulate import AWAY_REASONS, PublishStats, publish
 
 if TYPE_CHECKING:
     from stream.config import Settings

@@ -22,8 +22,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from stream.broker import EmbeddedBroker, create_topics
+from stream.dev.simulate import Simulation
 from stream.events import encode
-from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

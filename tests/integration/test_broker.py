@@ -16,8 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from stream.broker import BrokerStartError, EmbeddedBroker, create_topics
 from stream.config import Settings
+from stream.dev.simulate import PublishStats, publish, replay, write_ndjson
 from stream.events import Rejection, TopicKind, decode
-from stream.simulate import PublishStats, publish, replay, write_ndjson
 
 pytestmark = pytest.mark.integration
 

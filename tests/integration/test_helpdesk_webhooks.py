@@ -40,8 +40,8 @@ from stream.connectors.webhooks.server import Gateway, start, stop
 from stream.connectors.webhooks.source import SourceConfig, WebhookSource
 from stream.connectors.webhooks.zammad import build as build_zammad
 from stream.connectors.webhooks.zendesk import build as build_zendesk
+from stream.dev.simulate import SimEvent, Simulation
 from stream.security import Secret
-from stream.simulate import SimEvent, Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

@@ -39,8 +39,8 @@ from stream.connectors.twilio.generate import (
 )
 from stream.connectors.twilio.server import CallbackHandler, ServerOptions, start, stop
 from stream.connectors.twilio.settings import TwilioConfig, load_config
+from stream.dev.simulate import Simulation
 from stream.security import Secret
-from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

@@ -40,8 +40,8 @@ from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.chatwoot_generate import Delivery, by_group, generate, sign
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
+from stream.dev.simulate import Simulation
 from stream.security import Secret
-from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

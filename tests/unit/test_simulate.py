@@ -9,6 +9,15 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from stream.dev.simulate import (
+    AWAY_REASONS,
+    DEFAULT_QUEUES,
+    Contaminator,
+    SimEvent,
+    Simulation,
+    start_ending_at,
+    write_ndjson,
+)
 from stream.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -36,16 +45,7 @@ from stream.events import (
     encode,
     epoch_seconds,
 )
-from stream.simulate import (
-    AWAY_REASONS,
-    DEFAULT_QUEUES,
-    Contaminator,
-    SimEvent,
-    Simulation,
-    route,
-    start_ending_at,
-    write_ndjson,
-)
+from stream.topics import route
 
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 N_EVENTS = 12_000

@@ -29,8 +29,8 @@ from stream.connectors.webhooks.source import (
     build_source,
     register,
 )
+from stream.dev.simulate import Simulation
 from stream.security import Secret
-from stream.simulate import Simulation
 
 SECRET = "chatwoot-webhook-secret-0123456789"
 NOW = 1_795_341_000.0
