@@ -52,8 +52,10 @@ from tqdm import tqdm
 
 from benchmarks import wallboard
 from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 from stream.events import CallQueued, Rejection, TicketCreated, decode, encode
 

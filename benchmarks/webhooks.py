@@ -30,14 +30,16 @@ from typing import Any, Final
 
 import aiohttp
 
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.chatwoot_generate import Delivery, TwinEvent, by_group, generate
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.dev.simulate import Simulation
-from stream.security import Secret
 
 SECRET: Final = "benchmark-chatwoot-secret"
 TOKEN: Final = "benchmark-generic-token"

@@ -33,7 +33,7 @@ from stream.config.convert import (
     text,
 )
 from stream.config.errors import ConfigError
-from stream.security import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
+from stream.config.secrets import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
 
 __all__ = [
     "ENV_PREFIX",

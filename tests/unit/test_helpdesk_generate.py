@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from stream.config.secrets import Secret
 from stream.connectors.webhooks import zammad_generate, zendesk_generate
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
 from stream.connectors.webhooks.order import ContactOrder, in_vendor_order
@@ -29,7 +30,6 @@ from stream.connectors.webhooks.source import SourceConfig, Translation, Webhook
 from stream.connectors.webhooks.zammad import build as build_zammad
 from stream.connectors.webhooks.zendesk import build as build_zendesk
 from stream.dev.simulate import Simulation
-from stream.security import Secret
 
 SECRET = "helpdesk-secret-0123456789abcdef"
 NOW = 1_800_000_000.0

@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.publish import prepare
 from stream.connectors.webhooks.chatwoot import ChatwootSource, build
 from stream.connectors.webhooks.chatwoot_generate import generate, sign
@@ -30,7 +31,6 @@ from stream.connectors.webhooks.source import (
     register,
 )
 from stream.dev.simulate import Simulation
-from stream.security import Secret
 
 SECRET = "chatwoot-webhook-secret-0123456789"
 NOW = 1_795_341_000.0
