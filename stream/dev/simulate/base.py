@@ -21,13 +21,17 @@ from stream.events import Channel, Event, Priority, TopicKind, epoch_seconds
 
 
 @dataclass(slots=True)
-class _Agent:
+class Agent:
+    """A simulated agent, staffed on one queue."""
+
     agent_id: str
     queue: QueueProfile
 
 
 @dataclass(slots=True)
-class _Call:
+class Call:
+    """A call (or a transfer's new leg) in the model: its queue, caller and where it is."""
+
     call_id: str
     queue: QueueProfile
     customer_id: str
@@ -39,11 +43,13 @@ class _Call:
 
 
 @dataclass(slots=True)
-class _QueueState:
+class QueueState:
+    """A queue's agents, those free now, and its waiting calls (abandoned ones skipped)."""
+
     profile: QueueProfile
-    agents: list[_Agent]
-    free: deque[_Agent] = field(default_factory=deque)
-    waiting: deque[_Call] = field(default_factory=deque)
+    agents: list[Agent]
+    free: deque[Agent] = field(default_factory=deque)
+    waiting: deque[Call] = field(default_factory=deque)
 
 
 class SimulationBase:
@@ -80,12 +86,12 @@ class SimulationBase:
         # Contact ids: a seed-derived run tag plus a counter, unique within and across runs.
         self._run_tag = f"{self._rng.getrandbits(32):08x}"
         self._ids = itertools.count(1)
-        self._queues: list[_QueueState] = []
-        self._by_name: dict[str, _QueueState] = {}
+        self._queues: list[QueueState] = []
+        self._by_name: dict[str, QueueState] = {}
         for profile in queues:
             staff = max(1, round(profile.agents * rate_multiplier))
-            agents = [_Agent(f"agent-{profile.name}-{n:02d}", profile) for n in range(1, staff + 1)]
-            self._queues.append(_QueueState(profile, agents))
+            agents = [Agent(f"agent-{profile.name}-{n:02d}", profile) for n in range(1, staff + 1)]
+            self._queues.append(QueueState(profile, agents))
             self._by_name[profile.name] = self._queues[-1]
 
     @property
@@ -155,5 +161,5 @@ class SimulationBase:
     def _customer(self) -> str:
         return f"cust-{self._rng.randrange(self._customers):06d}"
 
-    def _state_of(self, profile: QueueProfile) -> _QueueState:
+    def _state_of(self, profile: QueueProfile) -> QueueState:
         return self._by_name[profile.name]

@@ -9,25 +9,25 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from stream.dev.simulate.base import _Agent, _Call, _QueueState
+from stream.dev.simulate.base import Agent, Call, QueueState
 from stream.dev.simulate.customers import SimulationCustomers
 from stream.dev.simulate.profiles import (
-    _BREAK_PROBABILITY,
-    _BREAK_SECONDS,
-    _CALL_CHANNELS,
-    _CALL_SURVEY_PROBABILITY,
-    _CALLBACK_OUTCOMES,
-    _CALLBACK_PROBABILITY,
-    _CALLBACK_SECONDS,
-    _HOLD_HANG_UP_PROBABILITY,
-    _HOUR,
-    _MINUTE,
-    _MISSED_RING_PROBABILITY,
-    _PHONE_ONLY,
-    _PRIORITIES,
-    _TRANSFER_KINDS,
-    _TRANSFER_PROBABILITY,
     AWAY_REASONS,
+    BREAK_PROBABILITY,
+    BREAK_SECONDS,
+    CALL_CHANNELS,
+    CALL_SURVEY_PROBABILITY,
+    CALLBACK_OUTCOMES,
+    CALLBACK_PROBABILITY,
+    CALLBACK_SECONDS,
+    HOLD_HANG_UP_PROBABILITY,
+    HOUR,
+    MINUTE,
+    MISSED_RING_PROBABILITY,
+    PHONE_ONLY,
+    PRIORITIES,
+    TRANSFER_KINDS,
+    TRANSFER_PROBABILITY,
 )
 from stream.events import (
     AgentState,
@@ -54,7 +54,7 @@ from stream.events import (
 class SimulationCalls(SimulationCustomers):
     """Calls, agents and call flows."""
 
-    def _agent_state(self, agent: _Agent, state: AgentState, reason: str | None = None) -> None:
+    def _agent_state(self, agent: Agent, state: AgentState, reason: str | None = None) -> None:
         queues = (agent.queue.name,)
         self._emit(
             "agents",
@@ -70,23 +70,23 @@ class SimulationCalls(SimulationCustomers):
         )
 
     # -- calls: M/M/c with abandonment ----------------------------------------------------
-    def _call_arrives(self, state: _QueueState) -> None:
+    def _call_arrives(self, state: QueueState) -> None:
         profile = state.profile
         self._at(
-            self._exp(_HOUR / (profile.calls_per_hour * self._rate)),
+            self._exp(HOUR / (profile.calls_per_hour * self._rate)),
             lambda: self._call_arrives(state),
         )
-        call = _Call(self._new_id("call"), profile, self._customer(), self._now)
-        channel: Channel = self._pick(_PHONE_ONLY if profile.phone_only else _CALL_CHANNELS)
+        call = Call(self._new_id("call"), profile, self._customer(), self._now)
+        channel: Channel = self._pick(PHONE_ONLY if profile.phone_only else CALL_CHANNELS)
         call.channel = channel
         if self._flows:
-            values, weights = zip(*_PRIORITIES, strict=True)
+            values, weights = zip(*PRIORITIES, strict=True)
             call.priority = self._flow_rng.choices(values, weights)[0]
         self._emit("calls", call.call_id, functools.partial(self._queued, call, channel))
         self._at(self._exp(profile.patience_seconds), lambda: self._call_gives_up(call))
         self._enqueue(state, call)
 
-    def _queued(self, call: _Call, channel: Channel, eid: str, at: datetime) -> CallQueued:
+    def _queued(self, call: Call, channel: Channel, eid: str, at: datetime) -> CallQueued:
         return CallQueued(
             event_id=eid,
             occurred_at=at,
@@ -97,17 +97,17 @@ class SimulationCalls(SimulationCustomers):
             transferred_from=call.transferred_from,
         )
 
-    def _enqueue(self, state: _QueueState, call: _Call) -> None:
+    def _enqueue(self, state: QueueState, call: Call) -> None:
         if state.free:
             self._connect(state.free.popleft(), call)
         else:
             state.waiting.append(call)
 
-    def _call_gives_up(self, call: _Call) -> None:
+    def _call_gives_up(self, call: Call) -> None:
         if call.state != "waiting":
             return
         call.state = "abandoned"  # left in the waiting deque; skipped when dequeued
-        if self._flows and self._flow_rng.random() < _CALLBACK_PROBABILITY:
+        if self._flows and self._flow_rng.random() < CALLBACK_PROBABILITY:
             # Asks to be called back instead of hanging up (the same draws of the main stream).
             self._emit(
                 "calls",
@@ -116,7 +116,7 @@ class SimulationCalls(SimulationCustomers):
                     event_id=eid, occurred_at=at, call_id=call.call_id
                 ),
             )
-            delay = self._flow_rng.expovariate(1.0 / _CALLBACK_SECONDS)
+            delay = self._flow_rng.expovariate(1.0 / CALLBACK_SECONDS)
             self._at(delay, lambda: self._callback_made(call))
         else:
             self._emit(
@@ -127,8 +127,8 @@ class SimulationCalls(SimulationCustomers):
         if self._rng.random() < 0.1:
             self._after_contact(call.queue, call.customer_id, unhappy=True)
 
-    def _callback_made(self, call: _Call) -> None:
-        values, weights = zip(*_CALLBACK_OUTCOMES, strict=True)
+    def _callback_made(self, call: Call) -> None:
+        values, weights = zip(*CALLBACK_OUTCOMES, strict=True)
         outcome: CallbackOutcome = self._flow_rng.choices(values, weights)[0]
         agent = self._flow_rng.choice(self._state_of(call.queue).agents).agent_id
         self._emit_flow(
@@ -138,18 +138,18 @@ class SimulationCalls(SimulationCustomers):
             ),
         )
 
-    def _connect(self, agent: _Agent, call: _Call) -> None:
+    def _connect(self, agent: Agent, call: Call) -> None:
         # Ringing the agent's phone takes a moment; the caller cannot abandon during it.
         call.state = "connecting"
         ring = self._rng.uniform(1.0, 5.0)
         self._offer(agent, call)
-        if self._ring_rng.random() < _MISSED_RING_PROBABILITY:
+        if self._ring_rng.random() < MISSED_RING_PROBABILITY:
             # The agent lets the first ring go (or declines it) and the call rings them again.
             reason: MissReason = self._ring_rng.choice(("no_answer", "rejected"))
             self._at(ring / 2, lambda: self._missed(agent, call, reason, round(ring / 2, 3)))
         self._at(ring, lambda: self._call_answered(agent, call))
 
-    def _offer(self, agent: _Agent, call: _Call) -> None:
+    def _offer(self, agent: Agent, call: Call) -> None:
         self._emit_ring(
             call.call_id,
             lambda eid, at: CallOffered(
@@ -157,7 +157,7 @@ class SimulationCalls(SimulationCustomers):
             ),
         )
 
-    def _missed(self, agent: _Agent, call: _Call, reason: MissReason, ring: float) -> None:
+    def _missed(self, agent: Agent, call: Call, reason: MissReason, ring: float) -> None:
         self._emit_ring(
             call.call_id,
             lambda eid, at: CallOfferMissed(
@@ -171,7 +171,7 @@ class SimulationCalls(SimulationCustomers):
         )
         self._offer(agent, call)
 
-    def _call_answered(self, agent: _Agent, call: _Call) -> None:
+    def _call_answered(self, agent: Agent, call: Call) -> None:
         call.state = "connected"
         wait = self._now - call.queued_at
         self._emit(
@@ -189,7 +189,7 @@ class SimulationCalls(SimulationCustomers):
             hold = max(5.0, self._exp(profile.hold_seconds))
             hold_at = talk * self._rng.uniform(0.2, 0.7)
             self._at(hold_at, lambda: self._call_simple(call, CallHoldStarted))
-            if self._flows and self._flow_rng.random() < _HOLD_HANG_UP_PROBABILITY:
+            if self._flows and self._flow_rng.random() < HOLD_HANG_UP_PROBABILITY:
                 # The caller hangs up half-way through the hold: an abandon on hold.
                 self._at(hold_at + hold / 2, lambda: self._call_ended(agent, call, wait, True))
                 return
@@ -197,7 +197,7 @@ class SimulationCalls(SimulationCustomers):
         self._at(talk + hold, lambda: self._call_ended(agent, call, wait))
 
     def _call_simple(
-        self, call: _Call, cls: type[CallHoldStarted] | type[CallHoldEnded] | type[CallEnded]
+        self, call: Call, cls: type[CallHoldStarted] | type[CallHoldEnded] | type[CallEnded]
     ) -> None:
         self._emit(
             "calls",
@@ -205,7 +205,7 @@ class SimulationCalls(SimulationCustomers):
             lambda eid, at: cls(event_id=eid, occurred_at=at, call_id=call.call_id),
         )
 
-    def _call_ended(self, agent: _Agent, call: _Call, wait: float, on_hold: bool = False) -> None:
+    def _call_ended(self, agent: Agent, call: Call, wait: float, on_hold: bool = False) -> None:
         others = [q for q in self._queues if q.profile is not call.queue]
         if on_hold:
             self._emit(
@@ -219,7 +219,7 @@ class SimulationCalls(SimulationCustomers):
             self._flows
             and others
             and call.transferred_from is None  # a transferred leg is not transferred again
-            and self._flow_rng.random() < _TRANSFER_PROBABILITY
+            and self._flow_rng.random() < TRANSFER_PROBABILITY
         ):
             self._transfer(agent, call, self._flow_rng.choice(others))
         else:
@@ -230,10 +230,10 @@ class SimulationCalls(SimulationCustomers):
             acw = call.queue.after_call_work_seconds
         self._at(acw, lambda: self._call_wrapped_up(agent, call, wait))
 
-    def _transfer(self, agent: _Agent, call: _Call, target: _QueueState) -> None:
+    def _transfer(self, agent: Agent, call: Call, target: QueueState) -> None:
         """The agent transfers the call to ``target``: out of this queue (``call.transferred``,
         in place of the ``call.ended``) and in to the target (a new leg queued there)."""
-        kind: TransferKind = self._flow_rng.choice(_TRANSFER_KINDS)
+        kind: TransferKind = self._flow_rng.choice(TRANSFER_KINDS)
         to = target.profile.name
         self._emit(
             "calls",
@@ -247,33 +247,33 @@ class SimulationCalls(SimulationCustomers):
                 agent_id=agent.agent_id,
             ),
         )
-        leg = _Call(f"{call.call_id}.t", target.profile, call.customer_id, self._now)
+        leg = Call(f"{call.call_id}.t", target.profile, call.customer_id, self._now)
         leg.priority, leg.transferred_from = call.priority, call.queue.name
         self._emit_flow(leg.call_id, functools.partial(self._queued, leg, call.channel))
         patience = self._flow_rng.expovariate(1.0 / target.profile.patience_seconds)
         self._at(patience, lambda: self._call_gives_up(leg))
         self._enqueue(target, leg)
 
-    def _call_wrapped_up(self, agent: _Agent, call: _Call, wait: float) -> None:
+    def _call_wrapped_up(self, agent: Agent, call: Call, wait: float) -> None:
         self._emit(
             "calls",
             call.call_id,
             lambda eid, at: CallWrapupCompleted(event_id=eid, occurred_at=at, call_id=call.call_id),
         )
         unhappy = wait > 60.0 or self._rng.random() < 0.1
-        if self._rng.random() < _CALL_SURVEY_PROBABILITY:
+        if self._rng.random() < CALL_SURVEY_PROBABILITY:
             self._at(
-                self._rng.uniform(30.0, 10 * _MINUTE),
+                self._rng.uniform(30.0, 10 * MINUTE),
                 lambda: self._survey("call", call.call_id, call.queue, unhappy),
             )
         self._after_contact(call.queue, call.customer_id, unhappy=unhappy)
-        if self._rng.random() < _BREAK_PROBABILITY:
+        if self._rng.random() < BREAK_PROBABILITY:
             self._agent_state(agent, "away", self._ring_rng.choice(AWAY_REASONS))
-            self._at(self._exp(_BREAK_SECONDS), lambda: self._agent_free(agent))
+            self._at(self._exp(BREAK_SECONDS), lambda: self._agent_free(agent))
         else:
             self._agent_free(agent)
 
-    def _agent_free(self, agent: _Agent) -> None:
+    def _agent_free(self, agent: Agent) -> None:
         self._agent_state(agent, "available")
         state = self._state_of(agent.queue)
         while state.waiting:

@@ -7,12 +7,12 @@ from typing import Literal
 
 from stream.dev.simulate.base import SimulationBase
 from stream.dev.simulate.profiles import (
-    _CHURN_PROBABILITY,
-    _CSAT_WEIGHTS,
-    _HOUR,
-    _MINUTE,
-    _NPS_WEIGHTS,
-    _UNHAPPY_CHURN_PROBABILITY,
+    CHURN_PROBABILITY,
+    CSAT_WEIGHTS,
+    HOUR,
+    MINUTE,
+    NPS_WEIGHTS,
+    UNHAPPY_CHURN_PROBABILITY,
     QueueProfile,
 )
 from stream.events import CustomerChurned, OrderPlaced, SurveyResponded
@@ -32,9 +32,9 @@ class SimulationCustomers(SimulationBase):
         mood = "unhappy" if unhappy else "happy"
         kind: Literal["csat", "nps"]
         if self._rng.random() < 0.7:
-            kind, score = "csat", self._rng.choices(range(1, 6), _CSAT_WEIGHTS[mood])[0]
+            kind, score = "csat", self._rng.choices(range(1, 6), CSAT_WEIGHTS[mood])[0]
         else:
-            kind, score = "nps", self._rng.choices(range(11), _NPS_WEIGHTS[mood])[0]
+            kind, score = "nps", self._rng.choices(range(11), NPS_WEIGHTS[mood])[0]
         ticket_id = contact_id if about == "ticket" else None
         call_id = contact_id if about == "call" else None
         # The queue rides along: the survey travels on the tickets topic even for a call.
@@ -57,7 +57,7 @@ class SimulationCustomers(SimulationBase):
         if self._rng.random() < profile.order_probability:
             value = round(self._rng.lognormvariate(4.0, 0.8), 2)
             self._at(
-                self._exp(30 * _MINUTE),
+                self._exp(30 * MINUTE),
                 lambda: self._emit(
                     "customers",
                     customer_id,
@@ -66,11 +66,11 @@ class SimulationCustomers(SimulationBase):
                     ),
                 ),
             )
-        churn = _UNHAPPY_CHURN_PROBABILITY if unhappy else _CHURN_PROBABILITY
+        churn = UNHAPPY_CHURN_PROBABILITY if unhappy else CHURN_PROBABILITY
         if self._rng.random() < churn:
             reason = self._rng.choice(("price", "service", "moved", "competitor"))
             self._at(
-                self._exp(_HOUR),
+                self._exp(HOUR),
                 lambda: self._emit(
                     "customers",
                     customer_id,

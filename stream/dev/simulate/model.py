@@ -8,9 +8,9 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-from stream.dev.simulate.base import _QueueState
+from stream.dev.simulate.base import QueueState
 from stream.dev.simulate.calls import SimulationCalls
-from stream.dev.simulate.profiles import _HOUR, DEFAULT_QUEUES, QueueProfile
+from stream.dev.simulate.profiles import DEFAULT_QUEUES, HOUR, QueueProfile
 from stream.dev.simulate.tickets import SimulationTickets
 
 
@@ -45,18 +45,18 @@ class Simulation(SimulationCalls, SimulationTickets):
         for state in self._queues:
             self._at(0.0, functools.partial(self._open_queue, state))
 
-    def _open_queue(self, state: _QueueState) -> None:
+    def _open_queue(self, state: QueueState) -> None:
         for agent in state.agents:
             self._agent_state(agent, "available")
             state.free.append(agent)
         profile = state.profile
         if profile.calls_per_hour > 0:
             self._at(
-                self._exp(_HOUR / (profile.calls_per_hour * self._rate)),
+                self._exp(HOUR / (profile.calls_per_hour * self._rate)),
                 lambda: self._call_arrives(state),
             )
         if profile.tickets_per_hour > 0:
             self._at(
-                self._exp(_HOUR / (profile.tickets_per_hour * self._rate)),
+                self._exp(HOUR / (profile.tickets_per_hour * self._rate)),
                 lambda: self._ticket_arrives(state),
             )

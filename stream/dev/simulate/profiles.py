@@ -17,9 +17,9 @@ from stream.events import (
     TransferKind,
 )
 
-_MINUTE: Final = 60.0
-_HOUR: Final = 3600.0
-_DAY: Final = 86400.0
+MINUTE: Final = 60.0
+HOUR: Final = 3600.0
+DAY: Final = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,44 +101,44 @@ DEFAULT_QUEUES: Final[tuple[QueueProfile, ...]] = (
 """Four queues, about 200 calls and 150 tickets an hour in all: about 0.6 events/s."""
 
 # Mean time to the first public agent response, by ticket channel.
-_FIRST_RESPONSE_SECONDS: Final[dict[str, float]] = {
+FIRST_RESPONSE_SECONDS: Final[dict[str, float]] = {
     "chat": 90.0,
-    "sms": 10 * _MINUTE,
-    "social": 20 * _MINUTE,
-    "web": 45 * _MINUTE,
-    "email": 2 * _HOUR,
+    "sms": 10 * MINUTE,
+    "social": 20 * MINUTE,
+    "web": 45 * MINUTE,
+    "email": 2 * HOUR,
 }
-_NEGLECTED_PROBABILITY: Final = 0.06  # tickets whose first response takes days
-_PRIORITIES: Final[tuple[tuple[Priority, float], ...]] = (
+NEGLECTED_PROBABILITY: Final = 0.06  # tickets whose first response takes days
+PRIORITIES: Final[tuple[tuple[Priority, float], ...]] = (
     ("low", 0.15),
     ("normal", 0.6),
     ("high", 0.2),
     ("urgent", 0.05),
 )
-_CALL_CHANNELS: Final[tuple[tuple[Channel, float], ...]] = (("phone", 0.9), ("chat", 0.1))
-_PHONE_ONLY: Final[tuple[tuple[Channel, float], ...]] = (("phone", 1.0),)
-_BREAK_PROBABILITY: Final = 0.04  # an agent takes a break after a call
-_BREAK_SECONDS: Final = 5 * _MINUTE
+CALL_CHANNELS: Final[tuple[tuple[Channel, float], ...]] = (("phone", 0.9), ("chat", 0.1))
+PHONE_ONLY: Final[tuple[tuple[Channel, float], ...]] = (("phone", 1.0),)
+BREAK_PROBABILITY: Final = 0.04  # an agent takes a break after a call
+BREAK_SECONDS: Final = 5 * MINUTE
 AWAY_REASONS: Final = ("break", "lunch", "training")
 """Why simulated agents go away (``agent.state_changed.reason``); the demo lists them."""
-_MISSED_RING_PROBABILITY: Final = 0.08  # the first ring of a call is missed
-_CALL_SURVEY_PROBABILITY: Final = 0.25
+MISSED_RING_PROBABILITY: Final = 0.08  # the first ring of a call is missed
+CALL_SURVEY_PROBABILITY: Final = 0.25
 # Call flows (stream.kpis.flows), drawn from their own random stream (``_flow_rng``).
-_CALLBACK_PROBABILITY: Final = 0.3  # a caller about to hang up asks for a callback instead
-_CALLBACK_SECONDS: Final = 10 * _MINUTE  # mean time until the callback is made
-_CALLBACK_OUTCOMES: Final[tuple[tuple[CallbackOutcome, float], ...]] = (
+CALLBACK_PROBABILITY: Final = 0.3  # a caller about to hang up asks for a callback instead
+CALLBACK_SECONDS: Final = 10 * MINUTE  # mean time until the callback is made
+CALLBACK_OUTCOMES: Final[tuple[tuple[CallbackOutcome, float], ...]] = (
     ("connected", 0.8),
     ("no_answer", 0.15),
     ("canceled", 0.05),
 )
-_TRANSFER_PROBABILITY: Final = 0.06  # a talk ends in a transfer to another queue
-_HOLD_HANG_UP_PROBABILITY: Final = 0.1  # the caller hangs up while on hold
-_TRANSFER_KINDS: Final[tuple[TransferKind, ...]] = ("blind", "attended")
-_TICKET_SURVEY_PROBABILITY: Final = 0.3
-_CHURN_PROBABILITY: Final = 0.01
-_UNHAPPY_CHURN_PROBABILITY: Final = 0.08
-_CSAT_WEIGHTS: Final = {"happy": (3, 4, 10, 35, 48), "unhappy": (25, 25, 25, 15, 10)}
-_NPS_WEIGHTS: Final = {
+TRANSFER_PROBABILITY: Final = 0.06  # a talk ends in a transfer to another queue
+HOLD_HANG_UP_PROBABILITY: Final = 0.1  # the caller hangs up while on hold
+TRANSFER_KINDS: Final[tuple[TransferKind, ...]] = ("blind", "attended")
+TICKET_SURVEY_PROBABILITY: Final = 0.3
+CHURN_PROBABILITY: Final = 0.01
+UNHAPPY_CHURN_PROBABILITY: Final = 0.08
+CSAT_WEIGHTS: Final = {"happy": (3, 4, 10, 35, 48), "unhappy": (25, 25, 25, 15, 10)}
+NPS_WEIGHTS: Final = {
     "happy": (1, 1, 1, 1, 2, 3, 4, 10, 17, 25, 35),
     "unhappy": (12, 10, 12, 12, 12, 12, 10, 8, 6, 4, 2),
 }

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from stream.dev.simulate.model import Simulation
 from stream.dev.simulate.profiles import DEFAULT_QUEUES, QueueProfile
-from stream.dev.simulate.sender import PublishStats, _Sender
+from stream.dev.simulate.sender import PublishStats, Sender
 from stream.events import encode
 from stream.topics import route
 
@@ -112,7 +112,7 @@ async def replay(
     first_at: float | None = None
     pending_progress = 0
     last_progress = time.monotonic()
-    async with _Sender(settings, stats, fast=speed == 0) as sender:
+    async with Sender(settings, stats, fast=speed == 0) as sender:
         for line in _ndjson_lines(source):
             routing = route(line)
             if routing is None:

@@ -1,6 +1,6 @@
 """Publishing simulated traffic: `publish` sends a `Simulation` to the contract topics with
 aiokafka, paced to the wall clock or at full speed over a recent span, with dirty input from
-`Contaminator`; `_Sender` is the producer that counts acknowledgements without awaiting each
+`Contaminator`; `Sender` is the producer that counts acknowledgements without awaiting each
 send (``replay`` uses it too); `PublishStats` is what was sent."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from stream.dev.simulate.dirty import Contaminator
 from stream.dev.simulate.model import Simulation
-from stream.dev.simulate.profiles import _HOUR, DEFAULT_QUEUES, QueueProfile, SimEvent
+from stream.dev.simulate.profiles import DEFAULT_QUEUES, HOUR, QueueProfile, SimEvent
 from stream.events import TopicKind, encode
 from stream.topics import topic_name
 
@@ -46,7 +46,7 @@ class PublishStats:
         return self.events + self.dirty + self.duplicates
 
 
-class _Sender:
+class Sender:
     """An aiokafka producer that counts acknowledgements without awaiting each send."""
 
     def __init__(self, settings: Settings, stats: PublishStats, *, fast: bool) -> None:
@@ -65,7 +65,7 @@ class _Sender:
             max_batch_size=262_144 if fast else 16_384,
         )
 
-    async def __aenter__(self) -> _Sender:
+    async def __aenter__(self) -> Sender:
         try:
             await self._producer.start()
         except BaseException:
@@ -132,7 +132,7 @@ async def publish(
     if realtime:
         start = wall_now
     else:
-        duration = duration if duration is not None else _HOUR
+        duration = duration if duration is not None else HOUR
         start = wall_now - timedelta(seconds=duration)
     simulation = Simulation(seed=seed, start=start, queues=queues, rate_multiplier=rate_multiplier)
     until = simulation.start + duration if duration is not None else None
@@ -153,7 +153,7 @@ async def publish(
     )
     loop = asyncio.get_running_loop()
     clock0 = loop.time()
-    async with _Sender(settings, stats, fast=not realtime) as sender:
+    async with Sender(settings, stats, fast=not realtime) as sender:
         for item in simulation.events(until):
             if keep is not None and not keep(item):
                 continue

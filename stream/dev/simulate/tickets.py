@@ -9,16 +9,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from stream.dev.simulate.base import _QueueState
+from stream.dev.simulate.base import QueueState
 from stream.dev.simulate.customers import SimulationCustomers
 from stream.dev.simulate.profiles import (
-    _DAY,
-    _FIRST_RESPONSE_SECONDS,
-    _HOUR,
-    _MINUTE,
-    _NEGLECTED_PROBABILITY,
-    _PRIORITIES,
-    _TICKET_SURVEY_PROBABILITY,
+    DAY,
+    FIRST_RESPONSE_SECONDS,
+    HOUR,
+    MINUTE,
+    NEGLECTED_PROBABILITY,
+    PRIORITIES,
+    TICKET_SURVEY_PROBABILITY,
     QueueProfile,
 )
 from stream.events import (
@@ -38,17 +38,17 @@ class SimulationTickets(SimulationCustomers):
     """Tickets and their scripted lifecycles."""
 
     # -- tickets: a scripted lifecycle ----------------------------------------------------
-    def _ticket_arrives(self, state: _QueueState) -> None:
+    def _ticket_arrives(self, state: QueueState) -> None:
         """Create a ticket and schedule its whole, time-ordered lifecycle at once."""
         profile = state.profile
         self._at(
-            self._exp(_HOUR / (profile.tickets_per_hour * self._rate)),
+            self._exp(HOUR / (profile.tickets_per_hour * self._rate)),
             lambda: self._ticket_arrives(state),
         )
         rng = self._rng
         ticket_id = self._new_id("ticket")
         channel: Channel = self._pick(profile.ticket_channels)
-        priority: Priority = self._pick(_PRIORITIES)
+        priority: Priority = self._pick(PRIORITIES)
         customer_id = self._customer()
         category = rng.choice(profile.categories)
         agent = rng.choice(state.agents).agent_id
@@ -66,9 +66,9 @@ class SimulationTickets(SimulationCustomers):
                 category=category,
             ),
         )
-        first_response = self._exp(_FIRST_RESPONSE_SECONDS[channel])
-        if rng.random() < _NEGLECTED_PROBABILITY:
-            first_response = 2 * _DAY + self._exp(2 * _DAY)
+        first_response = self._exp(FIRST_RESPONSE_SECONDS[channel])
+        if rng.random() < NEGLECTED_PROBABILITY:
+            first_response = 2 * DAY + self._exp(2 * DAY)
         # Before the first response, in order: a bot greeting, maybe a customer nudge, the
         # assignment, maybe a private note. None of them delays the first response.
         step = _TicketScript(self, ticket_id)
@@ -82,30 +82,30 @@ class SimulationTickets(SimulationCustomers):
                 "agent", agent, public=False
             )
         step.at_least(first_response).message("agent", agent)
-        unhappy = first_response > 2 * _FIRST_RESPONSE_SECONDS[channel]
+        unhappy = first_response > 2 * FIRST_RESPONSE_SECONDS[channel]
         if rng.random() < 0.06:
-            step.after(self._exp(20 * _MINUTE)).escalated(rng.choice((2, 2, 3)))
+            step.after(self._exp(20 * MINUTE)).escalated(rng.choice((2, 2, 3)))
             unhappy = True
         if rng.random() < 0.5:
             # Waiting for the customer, who answers, after which the agent replies.
-            step.after(self._exp(_MINUTE)).status("pending")
-            step.after(self._exp(45 * _MINUTE)).message("customer")
+            step.after(self._exp(MINUTE)).status("pending")
+            step.after(self._exp(45 * MINUTE)).message("customer")
             step.after(1.0).status("open")
-            step.after(self._exp(20 * _MINUTE)).message("agent", agent)
+            step.after(self._exp(20 * MINUTE)).message("agent", agent)
         if rng.random() < 0.05:
-            step.after(self._exp(5 * _MINUTE)).status("on_hold")
-            step.after(self._exp(2 * _HOUR)).status("open")
-        step.after(self._exp(30 * _MINUTE)).status("solved")
+            step.after(self._exp(5 * MINUTE)).status("on_hold")
+            step.after(self._exp(2 * HOUR)).status("open")
+        step.after(self._exp(30 * MINUTE)).status("solved")
         if rng.random() < 0.08:
             unhappy = True
-            step.after(self._exp(3 * _HOUR)).message("customer")
+            step.after(self._exp(3 * HOUR)).message("customer")
             step.after(1.0).status("open")  # a reopen
-            step.after(self._exp(30 * _MINUTE)).message("agent", agent)
-            step.after(self._exp(_HOUR)).status("solved")
-        if rng.random() < _TICKET_SURVEY_PROBABILITY:
-            step.after(self._exp(_HOUR)).survey(profile, unhappy)
+            step.after(self._exp(30 * MINUTE)).message("agent", agent)
+            step.after(self._exp(HOUR)).status("solved")
+        if rng.random() < TICKET_SURVEY_PROBABILITY:
+            step.after(self._exp(HOUR)).survey(profile, unhappy)
         if rng.random() < 0.5:
-            step.after(self._exp(8 * _HOUR)).status("closed")
+            step.after(self._exp(8 * HOUR)).status("closed")
         self._after_contact(profile, customer_id, unhappy=unhappy)
 
 
