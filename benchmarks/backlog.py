@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from stream.config import Settings, TargetBook
 from stream.pipeline import Pipeline
 from stream.router import Message
-from stream.simulate import route
+from stream.topics import route
 
 if TYPE_CHECKING:
     from benchmarks.run import Worker

@@ -57,8 +57,8 @@ from benchmarks.rivals_job import (
 )
 from benchmarks.run import PARTITIONS, ROOT, Worker, bench_queues, publish_file, topic_settings
 from stream.dev.broker import EmbeddedBroker
+from stream.dev.simulate import Simulation
 from stream.events import encode
-from stream.simulate import Simulation
 
 HEADING: Final = "## Side by side"
 CONTENDERS: Final = ("raw", "worker", "bytewax", "quix")

@@ -58,8 +58,8 @@ from stream.broker import create_topics
 from stream.config import Settings
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
+from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 from stream.events import CallQueued, Rejection, TicketCreated, decode, encode
-from stream.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 PARTITIONS: Final = 8
