@@ -6,7 +6,8 @@ per table partition, every key in the database of the partition its key names
 (``stream.records``) and the changelog offset it holds up to; started again on the same
 directory it reads nothing of the changelogs but what is newer than its databases, and counts
 the traffic published while it was down exactly; a second worker joins (a rebalance) and the two
-sum to the truth. Before ``stream.rocksdb_store`` the first event crashed the worker: Faust's
+sum to the truth; it leaves and comes back on its directory, and reads only the changelog
+records written meanwhile. Before ``stream.rocksdb_store`` the first event crashed the worker: Faust's
 RocksDB store asserts a current stream event on every write, and the batch consumer writes
 without one.
 """
@@ -125,3 +126,27 @@ def test_a_rocksdb_worker_is_exact_across_a_restart_and_a_rebalance(
     assert_truth(a.scrape(), b.scrape(), rounds=3)
     # The joining worker had no database: it read its partitions' changelogs.
     assert sum(changelog_reads(b)) > 0
+
+    # It leaves (SIGTERM); the first takes everything and counts more; it comes back on its
+    # directory and reads only the changelog records written since it left, not from the start.
+    b.stop()
+    wait_until(lambda: a.partitions() == ALL, 90, "the first worker to own everything again")
+    n += publish(broker.bootstrap, traffic(3))
+    wait_until(lambda: accounted(a.scrape()) == n, 60, "all events counted by the first")
+    assert_truth(a.scrape(), rounds=4)
+    before = len(changelog_reads(b))
+    b.start()
+    wait_until(lambda: split(a, b), 120, "the partitions to be split again")
+    tail = sum(changelog_reads(b)[before:])
+    owned = b.partitions() or set()
+    whole = sum(  # what reading its partitions' changelogs from the start would take
+        last + 1
+        for table in ("routes", "aggregates")
+        for p, last in last_offsets(broker.bootstrap, f"{app_id}-{table}-changelog").items()
+        if p in owned
+    )
+    print(f"rejoined worker read {tail} changelog records; its partitions' changelogs: {whole}")
+    assert 0 < tail < whole
+    n += publish(broker.bootstrap, traffic(4))
+    wait_until(lambda: accounted(merged(a.scrape(), b.scrape())) == n, 60, "all events counted")
+    assert_truth(a.scrape(), b.scrape(), rounds=5)
