@@ -51,6 +51,8 @@ class StoreRun:
     all_counted_seconds: float
     """From the process's start to the scrape counting every event."""
     rate: float
+    rss_bytes: int
+    """The worker's resident set once it has counted every event."""
     restart_ready_seconds: float
     restart_exact_seconds: float
     changelog_records_read: int | None
@@ -79,6 +81,7 @@ async def measure(
 
             await bench._poll(counted, timeout, f"{store}: every event counted", 0.05)
             done = time.perf_counter()
+            rss = worker.rss()
             ((t0, n0),) = first
             rate = (total - n0) / (done - t0) if done > t0 and total > n0 else 0.0
             truth = stable([await worker.get(session, "/metrics") or ""])
@@ -104,6 +107,7 @@ async def measure(
         ready_seconds=ready - started,
         all_counted_seconds=done - started,
         rate=rate,
+        rss_bytes=rss,
         restart_ready_seconds=restart_ready - restarted,
         restart_exact_seconds=restart_exact - restarted,
         changelog_records_read=sum(reads[reads_before:]) if reads else None,
@@ -131,7 +135,8 @@ def row(run: StoreRun) -> str:
     read = "" if run.changelog_records_read is None else f", {run.changelog_records_read} read"
     return (
         f"{run.store}: {run.events} events, ready in {run.ready_seconds:.1f} s, all counted "
-        f"{run.all_counted_seconds:.1f} s after the start ({run.rate:,.0f} events/s); "
+        f"{run.all_counted_seconds:.1f} s after the start ({run.rate:,.0f} events/s, "
+        f"RSS {run.rss_bytes / 2**20:.0f} MiB); "
         f"restart: ready in {run.restart_ready_seconds:.1f} s, "
         f"exact in {run.restart_exact_seconds:.1f} s{read}"
     )
