@@ -69,7 +69,10 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 
 check: lint unit ## Lint and fast tests (before every commit)
 
-bench: $(STAMP) ## Pipeline vs raw consumer on the embedded broker; writes docs/benchmarks.md + PNG
+# The bench extra (Bytewax, Quix Streams: the side-by-side contenders) only here; --inexact keeps
+# the rest of the environment as `make venv` made it.
+bench: $(STAMP) ## Pipeline vs raw consumer, Bytewax, Quix Streams; writes docs/benchmarks.md + PNGs
+	$(UV) sync --locked --inexact --extra demo --extra bench
 	$(BIN)/python -m benchmarks.run
 
 profile: $(STAMP) ## Where a worker's time goes on the bench set (py-spy): docs/profile-worker.svg + table

@@ -30,8 +30,10 @@ from benchmarks.run import (
     record,
     topic_settings,
 )
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 
 _REPLAY = 262_144  # stream replay's producer batches (and 20 ms linger)
 

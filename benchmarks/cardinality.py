@@ -31,8 +31,9 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.report import replace_section
 from benchmarks.run import PARTITIONS, ROOT, Worker, _poll, topic_settings
 from stream.admission import DEFAULT_MAX_QUEUES, share
-from stream.broker import EmbeddedBroker, create_topics
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
 from stream.pipeline import queue_partition
 
 HEADING: Final = "## Queue cardinality"

@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaProducer
 
 from benchmarks import twilio, webhooks
 from benchmarks.report import replace_section
-from stream.broker import EmbeddedBroker, create_topics
+from stream.broker import create_topics
 from stream.config import Settings
 from stream.connectors.asterisk.connector import Connector
 from stream.connectors.asterisk.generator import asterisk_profiles, config_yaml, generate
@@ -50,6 +50,7 @@ from stream.connectors.asterisk.queue_log import Line, parse
 from stream.connectors.asterisk.settings import AsteriskConfig, parse_config
 from stream.connectors.asterisk.translator import Translator
 from stream.connectors.publish import Prepared, prepare
+from stream.dev.broker import EmbeddedBroker
 from stream.events import Rejection
 
 ROOT: Final = Path(__file__).resolve().parent.parent

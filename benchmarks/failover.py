@@ -37,8 +37,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import run as bench
-from stream.broker import EmbeddedBroker
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 POLL_SECONDS: Final = 0.05

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import run as bench
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 
 
 async def measure(plan: bench.Plan, repeat: int, work: Path) -> list[bench.Results]:

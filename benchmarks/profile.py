@@ -35,7 +35,8 @@ import aiohttp
 
 from benchmarks.report import replace_section
 from benchmarks.run import PARTITIONS, ROOT, Plan, Worker, publish_file, record, topic_settings
-from stream.broker import EmbeddedBroker, create_topics
+from stream.broker import create_topics
+from stream.dev.broker import EmbeddedBroker
 
 HEADING: Final = "## Profile"
 TOP: Final = 15

@@ -19,7 +19,9 @@ measures, each on the same broker:
 - ``connectors``: the Asterisk and Twilio connectors and the webhook gateway against a raw
   producer (``benchmarks.connectors``), its own section of the report;
 - ``wallboard``: the page's main thread with 500 tiles in headless Chromium, before and after
-  (``benchmarks.wallboard``), its own section of the report.
+  (``benchmarks.wallboard``), its own section of the report;
+- ``rivals``: the same calls KPI job on a raw consumer, this worker, Bytewax and Quix Streams
+  (``benchmarks.rivals``), its own section "Side by side".
 
 It writes ``docs/benchmarks.md`` (the figures, the machine, versions, date) and a PNG plot. Every
 phase checks that the worker accounted for every event it was sent — a run that loses events fails
@@ -52,8 +54,10 @@ from tqdm import tqdm
 
 from benchmarks import wallboard
 from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.events import CallQueued, Rejection, TicketCreated, decode, encode
 from stream.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
 
@@ -715,6 +719,10 @@ def report(out: Results, plot_name: str) -> str:
         "```sh",
         "make bench                                   # the full run (a few minutes)",
         ".venv/bin/python -m benchmarks.run --help   # sizes, rates, output paths",
+        ".venv/bin/python -m benchmarks.memory       "
+        "# only the memory phase, 3 runs and their median",
+        ".venv/bin/python -m benchmarks.throughput   "
+        "# only the ceiling and throughput phases (--repeat N)",
         "```",
         "",
         "The machine is shared and noisy: compare the ratio to the ceiling, measured in the same "
@@ -808,6 +816,11 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         _say(f"connectors: asterisk {ingest.asterisk_lines_per_second:,.0f} lines/s, "
              f"twilio {callbacks:,.0f} callbacks/s, webhook gateway "
              f"{best.get('requests_per_second', 0):,.0f} requests/s at p99 < 50 ms")  # fmt: skip
+        from benchmarks import rivals  # it imports this module
+
+        side = await rivals.measure(
+            broker, work / "rivals", rivals.SMOKE if plan == SMOKE else rivals.Options()
+        )
     smoke = plan == SMOKE
     boards = await wallboard.run(
         wallboard.SMOKE if smoke else wallboard.Plan(),
@@ -819,11 +832,13 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
     doc.write_text(report(out, os.path.relpath(png, doc.parent)) + "\n" + wallboard.report(boards))
     cardinality.write_section(doc, card)
     connectors.write_section(doc, ingest)
+    rivals.write_section(doc, side, png.with_name(png.stem + "-rivals.png"))
     summary = {k: v for k, v in dataclasses.asdict(out).items() if k != "latencies"}
     summary["backlogs"] = [
         {k: v for k, v in dataclasses.asdict(b).items() if k != "got"} for b in out.backlogs
     ]
     summary["connectors"] = dataclasses.asdict(ingest)
+    summary["rivals"] = rivals.summary(side)
     summary["wallboard"] = [{**dataclasses.asdict(m), "busy": m.busy} for m in boards]
     (work / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     return out

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from stream.broker import find_free_port
+from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer, redis_server_binary
 from stream.snapshots import (
     HEARTBEAT_SECONDS,

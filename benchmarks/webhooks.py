@@ -30,13 +30,15 @@ from typing import Any, Final
 
 import aiohttp
 
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.chatwoot_generate import Delivery, TwinEvent, by_group, generate
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
-from stream.security import Secret
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.simulate import Simulation
 
 SECRET: Final = "benchmark-chatwoot-secret"

@@ -36,8 +36,8 @@ from stream.events import (
     CallEvent,
     Rejection,
     SurveyResponded,
-    decode_trusted,
 )
+from stream.forward import Item, event_of, type_name
 from stream.kpis import ewt, flows, sla
 from stream.kpis.agents import AgentSlot, add_events, count_states, current_state
 from stream.kpis.business_hours import BusinessCalendar, business_seconds
@@ -55,7 +55,7 @@ from stream.kpis.staffing import on_queue_at
 from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
 from stream.progress import Progress, Report, advance, merge
-from stream.router import AgentUpdate, Forward
+from stream.router import AgentUpdate
 from stream.state import (
     NOT_LIVE,
     CallRecord,
@@ -128,7 +128,7 @@ class Rejected:
 
     reason: str
     detail: str
-    item: Forward
+    item: Item
 
 
 @dataclass(slots=True)
@@ -226,7 +226,7 @@ class Aggregator:
     def apply(
         self,
         ps: PartitionState,
-        items: Iterable[Forward],
+        items: Iterable[Item],
         wall_now: float,
         marks: Iterable[Report] = (),
     ) -> BatchOutput:
@@ -278,12 +278,13 @@ class Aggregator:
         return rec
 
     def _apply_one(
-        self, ps: PartitionState, item: Forward, out: BatchOutput, mark: float | None
+        self, ps: PartitionState, item: Item, out: BatchOutput, mark: float | None
     ) -> None:
         try:
-            ev = decode_trusted(item.value)  # validated by the router already
+            ev = event_of(item)  # decoded and validated by the router
         except msgspec.DecodeError:  # only a foreign writer to the internal topic could do this
             return
+        source = item.source
         if item.queue not in ps.queues and not self.admission.admits(
             ps.partition, ps.queues.keys(), item.queue
         ):
@@ -292,13 +293,13 @@ class Aggregator:
                 "holds its share of STREAM_MAX_QUEUES"
             )
             out.rejected.append(Rejected("too_many_queues", detail, item))
-            if ps.refusals.count_once(item.source, item.offset):
+            if ps.refusals.count_once(source, item.offset):
                 out.refusals_changed = True
             return
         q = self._queue(ps, item.queue)
-        queue_done = item.offset <= q.applied.get(item.source, -1)
+        queue_done = item.offset <= q.applied.get(source, -1)
         h = event_hash(ev.event_id)
-        coord = coordinates(item.source, item.offset)
+        coord = coordinates(source, item.offset)
         is_call = isinstance(ev, CallEvent)
         ckey = ("c:" if is_call or (isinstance(ev, SurveyResponded) and ev.ticket_id is None)
                 else "t:") + ev.contact_id  # fmt: skip
@@ -310,16 +311,16 @@ class Aggregator:
             if seen_at is not None:
                 if not queue_done:
                     q.duplicates += 1
-                    q.applied[item.source] = item.offset
+                    q.applied[source] = item.offset
                     out.queues.add(item.queue)
                 return
         t = ev.occurred_at.timestamp()
-        type_ = str(type(ev).__struct_config__.tag)
+        type_ = type_name(ev)
         if isinstance(ev, SurveyResponded):
             # A survey changes no lifecycle; with its contact forgotten it cannot be de-duplicated.
             if not queue_done:
                 self._book(q, [survey_fact(ev)], t, item.queue, mark)
-                self._count(q, item, type_, out)
+                self._count(q, item.queue, source, item.offset, type_, out)
             if rec is not None:
                 rec.seen += h + coord
                 out.contacts.add(ckey)
@@ -337,7 +338,7 @@ class Aggregator:
             out.rejected.append(Rejected(result.reason, result.detail, item))
             if not queue_done:
                 q.rejected[result.reason] = q.rejected.get(result.reason, 0) + 1
-                q.applied[item.source] = item.offset
+                q.applied[source] = item.offset
                 out.queues.add(item.queue)
             return
         new_rec, facts = result
@@ -351,14 +352,14 @@ class Aggregator:
             self._update_live(live, ckey, before, after)
             self._update_timers(live, new_rec, before, after)
             flows.move(live.flows, ckey, before, after, new_rec)
-        elif type(ev) is CallCallbackCompleted:  # the callback stops waiting
+        elif isinstance(ev, CallCallbackCompleted):  # the callback stops waiting
             flows.move(ps.live[item.queue].flows, ckey, before, after, new_rec)
         rings = new_rec.rings if type(new_rec) is CallRecord else 0
         if rings != rings_before:
             _set_rings(ps.live[item.queue].ringing, ckey, rings)
         if not queue_done:
             self._book(q, facts, t, item.queue, mark)
-            self._count(q, item, type_, out)
+            self._count(q, item.queue, source, item.offset, type_, out)
 
     def apply_agents(
         self, ps: PartitionState, updates: Iterable[AgentUpdate], out: BatchOutput
@@ -391,10 +392,12 @@ class Aggregator:
             count_states(live.agents, *moved)
 
     @staticmethod
-    def _count(q: QueueRecord, item: Forward, type_: str, out: BatchOutput) -> None:
+    def _count(
+        q: QueueRecord, queue: str, source: str, offset: int, type_: str, out: BatchOutput
+    ) -> None:
         q.events[type_] = q.events.get(type_, 0) + 1
-        q.applied[item.source] = item.offset
-        out.queues.add(item.queue)
+        q.applied[source] = offset
+        out.queues.add(queue)
 
     def _book(
         self, q: QueueRecord, facts: list[Fact], t: float, queue: str, mark: float | None

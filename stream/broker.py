@@ -1,9 +1,7 @@
 """Topic creation against any Kafka-compatible broker (the worker's output topics, the CLI).
 
 The embedded Tansu broker of the demo and the tests is `stream.dev.broker` (the ``demo`` extra);
-the worker never imports it. Its names are still importable from here (`EmbeddedBroker`,
-`BrokerStartError`, `find_free_port`, `die_with_parent`), loaded on first use only, for the
-tests and benchmarks that import them from this module.
+the worker never imports it.
 
 Broker behaviour `create_topics` guards against (Tansu 0.6.0 and Kafka):
 
@@ -20,13 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # loaded on first use by __getattr__ below, never by the worker
-    from stream.dev.broker import BrokerStartError as BrokerStartError
-    from stream.dev.broker import EmbeddedBroker as EmbeddedBroker
-    from stream.dev.broker import die_with_parent as die_with_parent
-    from stream.dev.broker import find_free_port as find_free_port
+from typing import Any
 
 __all__ = ["TopicCreationError", "create_topics"]
 
@@ -34,16 +26,6 @@ log = logging.getLogger(__name__)
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _TOPIC_ALREADY_EXISTS = 36
-_DEV_NAMES = frozenset({"BrokerStartError", "EmbeddedBroker", "die_with_parent", "find_free_port"})
-
-
-def __getattr__(name: str) -> Any:
-    """The embedded broker's names, from `stream.dev.broker`, imported only when asked for."""
-    if name in _DEV_NAMES:
-        from stream.dev import broker
-
-        return getattr(broker, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class TopicCreationError(RuntimeError):

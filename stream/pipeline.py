@@ -15,7 +15,6 @@ import sys
 from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 from aiokafka.partitioner import murmur2
@@ -31,6 +30,7 @@ from stream.aggregator import (
     TargetSource,
 )
 from stream.events import Rejection
+from stream.forward import Item, decode_batch, encode_batch, original_value, wire_size
 from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
@@ -40,7 +40,6 @@ from stream.progress import Progress, Report, slowest, source_partition
 from stream.router import (
     AgentUpdate,
     CustomerFact,
-    Forward,
     InputMessage,
     Message,
     Route,
@@ -58,28 +57,7 @@ Write = TableWrite  # table key, stored bytes (None deletes)
 log = logging.getLogger(__name__)
 
 
-class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
-    """The internal message from router to aggregator: accepted events of one queue."""
-
-    queue: str
-    items: list[tuple[str, str, int, bytes | None, bytes]]  # channel, source, offset, key, value
-    agents: list[Any] = msgspec.field(default_factory=list)
-    """Unused: senders before per-event agent records put numbered agent states here."""
-    customers: list[tuple[str, str, float, bytes, str]] = msgspec.field(default_factory=list)
-    """Customer facts (kind, customer id, at, ident, queue), see ``stream.kpis.customers``; sent
-    to the customers' partition (``customer_partition``) with an empty ``queue``."""
-    timelines: list[Any] = msgspec.field(default_factory=list)
-    """Unused: senders before per-event agent records put whole timelines here."""
-    agent_events: list[tuple[str, list[QueueEvent]]] = msgspec.field(default_factory=list)
-    """Agents' events seen from the queue, ``(agent id, events)``: see ``stream.kpis.agents``."""
-    marks: list[Report] = msgspec.field(default_factory=list)
-    """Progress reports of source partitions (``stream.progress.Report``), sent to every
-    partition after the forwards they cover, with an empty ``queue``."""
-
-
 FORWARD_CHUNK_BYTES = 256 * 1024  # forwarded messages stay well under Kafka's 1 MB default
-_BATCH_ENCODER = msgspec.msgpack.Encoder()
-_BATCH_DECODER = msgspec.msgpack.Decoder(ForwardBatch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +202,7 @@ class Pipeline:
         for msg in messages:
             by_partition.setdefault(msg.partition, []).append(msg)
         now = self.clock()
-        by_queue: dict[str, list[tuple[str, str, int, bytes | None, bytes]]] = {}
+        by_queue: dict[str, list[tuple[Item, int]]] = {}
         by_queue_agents: dict[str, list[AgentUpdate]] = {}
         by_customer: dict[str, list[tuple[str, str, float, bytes, str]]] = {}
         for partition, batch in by_partition.items():
@@ -245,8 +223,8 @@ class Pipeline:
             if out.stats_changed:  # after the routes: a stored offset implies stored routes
                 writes += [(f"s|{src}", records.encode(st)) for src, st in part.stats.items()]
             effects.route_writes += self._store(self.route_logs, partition, writes)
-            for fwd in out.forwards:  # (queue, channel, source, offset, key, value)
-                by_queue.setdefault(fwd[0], []).append(fwd[1:])
+            for fwd, size in zip(out.forwards, out.forward_sizes, strict=True):
+                by_queue.setdefault(fwd.queue, []).append((fwd, wire_size(fwd, size)))
             for upd in out.agent_updates:
                 by_queue_agents.setdefault(upd.queue, []).append(upd)
             for fact in out.customer_facts:
@@ -266,7 +244,7 @@ class Pipeline:
             for i in range(max(len(chunks), len(agent_chunks))):
                 chunk = chunks[i] if i < len(chunks) else []
                 events = agent_chunks[i] if i < len(agent_chunks) else []
-                payload = _BATCH_ENCODER.encode(ForwardBatch(queue, chunk, agent_events=events))
+                payload = encode_batch(queue, chunk, agent_events=events)
                 effects.messages.append(Outgoing("forward", key, payload))
         # Customer facts to the partition of each customer, one message per partition (a message
         # per customer would be a produce round of its own).
@@ -276,7 +254,7 @@ class Pipeline:
             to_partition.setdefault(part_no, []).extend(facts)
         for part_no, facts in sorted(to_partition.items()):
             for run in _fact_chunks(facts):  # a large batch's facts would outgrow one request
-                payload = _BATCH_ENCODER.encode(ForwardBatch("", [], customers=run))
+                payload = encode_batch("", customers=run)
                 effects.messages.append(Outgoing("forward", None, payload, partition=part_no))
         return effects
 
@@ -304,7 +282,7 @@ class Pipeline:
             )
             for source, (next_offset, end_offset) in sorted(positions.items())
         ]
-        payload = _BATCH_ENCODER.encode(ForwardBatch("", [], marks=marks))
+        payload = encode_batch("", marks=marks)
         for partition in range(self.forward_partitions):
             effects.messages.append(Outgoing("forward", None, payload, partition=partition))
         return effects
@@ -319,20 +297,22 @@ class Pipeline:
     def aggregate(self, partition: int, payloads: Iterable[bytes]) -> Effects:
         """Apply forwarded batches that arrived on one partition of the queue-keyed topic."""
         ps = self._agg_part(partition)
-        items: list[Forward] = []
+        items: list[Item] = []
         agents: list[AgentUpdate] = []
         facts: list[CustomerFact] = []
         marks: list[Report] = []
-        intern = sys.intern  # records keep queue and channel: one string each, not per contact
+        intern = sys.intern  # agents' slots keep the queue: one string each
         for payload in payloads:
-            batch = _BATCH_DECODER.decode(payload)
+            batch = decode_batch(payload)
             marks += batch.marks
-            queue = intern(batch.queue)
-            for channel, source, offset, key, value in batch.items:
-                items.append(Forward(queue, intern(channel), source, offset, key, value))
-            agents += (AgentUpdate(queue, a, evs) for a, evs in batch.agent_events)
-            if batch.agents and not batch.agent_events:
-                log.warning("agent states from an older worker ignored", extra={"queue": queue})
+            items += batch.items
+            if batch.agent_events:
+                queue = intern(batch.queue)
+                agents += (AgentUpdate(queue, a, evs) for a, evs in batch.agent_events)
+            if batch.older_agents:
+                log.warning(
+                    "agent states from an older worker ignored", extra={"queue": batch.queue}
+                )
             facts += (CustomerFact(*fact) for fact in batch.customers)
         out = self.aggregator.apply(ps, items, self.clock(), marks)
         if agents:
@@ -450,13 +430,8 @@ class Pipeline:
             writes.append(("x|refusals", records.encode(ps.refusals)))
         effects.aggregate_writes += self._store(self.agg_logs, ps.partition, writes)
         for rej in out.rejected:
-            msg = Message(
-                rej.item.source.rpartition("/")[0],
-                source_partition(rej.item.source),
-                rej.item.offset,
-                rej.item.key,
-                rej.item.value,
-            )
+            it = rej.item
+            msg = Message(it.topic, it.partition, it.offset, it.key, original_value(it))
             effects.messages.append(_dead_letter(rej.reason, rej.detail, msg))
         for closed in out.closed:
             effects.messages.append(_closed_window(closed))
@@ -541,16 +516,13 @@ class Pipeline:
         self.produce_failures[role] = self.produce_failures.get(role, 0) + 1
         why = Rejection("produce_failed", error)
         if role == "forward":
-            batch = _BATCH_DECODER.decode(message.value)
             return [
                 _dead_letter(
                     why.reason,
                     why.detail,
-                    Message(
-                        source.rpartition("/")[0], source_partition(source), offset, key, value
-                    ),
+                    Message(it.topic, it.partition, it.offset, it.key, original_value(it)),
                 )
-                for _, source, offset, key, value in batch.items
+                for it in decode_batch(message.value).items
             ]
         if role == "dead_letter":
             headers = dict(message.headers)
@@ -687,19 +659,16 @@ class Pipeline:
             del self.source_highs[source]
 
 
-def _chunks(
-    items: list[tuple[str, str, int, bytes | None, bytes]],
-) -> list[list[tuple[str, str, int, bytes | None, bytes]]]:
-    """Split forwarded events into runs of at most ``FORWARD_CHUNK_BYTES`` (keys, values and
-    names; an event larger than that alone)."""
-    out: list[list[tuple[str, str, int, bytes | None, bytes]]] = [[]]
+def _chunks(items: list[tuple[Item, int]]) -> list[list[Item]]:
+    """Split forwarded events (with their ``wire_size``) into runs of at most
+    ``FORWARD_CHUNK_BYTES`` (an event larger than that alone)."""
+    out: list[list[Item]] = [[]]
     size = 0
-    for item in items:
-        n = len(item[4]) + len(item[3] or b"") + len(item[0]) + len(item[1]) + 32
+    for it, n in items:
         if out[-1] and size + n > FORWARD_CHUNK_BYTES:
             out.append([])
             size = 0
-        out[-1].append(item)
+        out[-1].append(it)
         size += n
     return out
 
@@ -722,7 +691,7 @@ def _fact_chunks(
 
 
 def _agent_chunks(updates: list[AgentUpdate]) -> list[list[tuple[str, list[QueueEvent]]]]:
-    """Agents' events (as ``ForwardBatch`` carries them) in runs of at most
+    """Agents' events (as a forwarded batch carries them, ``stream.forward``) in runs of at most
     ``FORWARD_CHUNK_BYTES`` (estimated)."""
     out: list[list[tuple[str, list[QueueEvent]]]] = []
     size = FORWARD_CHUNK_BYTES

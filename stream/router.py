@@ -48,6 +48,7 @@ from stream.events import (
     TicketStatusChanged,
     decode,
 )
+from stream.forward import Item, item
 from stream.kpis.agents import AgentRecord, tell
 from stream.kpis.productivity import HistoryEvent, QueueEvent, contains, insert_event, seen_from
 from stream.kpis.reasons import with_reason
@@ -137,17 +138,6 @@ class Message(NamedTuple):
     value: bytes | None
 
 
-class Forward(NamedTuple):
-    """An accepted event on its way to the queue that owns it."""
-
-    queue: str
-    channel: str
-    source: str  # "topic/partition"
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
 class AgentUpdate(NamedTuple):
     """An agent's events seen from one queue, for the queue's owner (``stream.kpis.agents``)."""
 
@@ -182,7 +172,10 @@ class DeadLetter:
 class RouterOutput:
     """What one batch of one source partition produced."""
 
-    forwards: list[Forward] = field(default_factory=list)
+    forwards: list[Item] = field(default_factory=list)
+    """Accepted events (``stream.forward.Item``), in the order read."""
+    forward_sizes: list[int] = field(default_factory=list)
+    """Each forward's record value length (``stream.forward.wire_size``)."""
     dead_letters: list[DeadLetter] = field(default_factory=list)
     route_writes: dict[str, Route | None] = field(default_factory=dict)
     seen_writes: dict[str, SeenIds] = field(default_factory=dict)
@@ -325,7 +318,10 @@ class Router:
         if isinstance(target, Rejection):
             return target
         queue, channel = target
-        out.forwards.append(Forward(queue, channel, source, msg.offset, msg.key, msg.value))
+        out.forwards.append(
+            item(queue, channel, msg.topic, msg.partition, msg.offset, msg.key, ev, msg.value)
+        )
+        out.forward_sizes.append(len(msg.value))
         if isinstance(ev, TicketCreated) and ev.customer_id is not None:
             # Every creation, replays and duplicates too: the owner keeps one per ticket.
             h = event_hash(route_key("t", ev.ticket_id))
@@ -470,7 +466,6 @@ __all__ = [
     "AgentUpdate",
     "CustomerFact",
     "DeadLetter",
-    "Forward",
     "Message",
     "Route",
     "Router",

@@ -146,6 +146,8 @@ def apply_call(
         if rec is not None:
             return _reject(f"call already queued at {rec.queued_at}")
         priority = None if ev.priority is None else sys.intern(ev.priority)
+        # Interned: records keep queue and channel, one string each rather than one per contact.
+        queue, channel = sys.intern(queue), sys.intern(channel)
         new = CallRecord(queue, channel, t, updated_at=t, priority=priority)
         if ev.transferred_from is not None:  # the new leg of a transfer: in to this queue
             return new, [("offered", channel, 0.0, False), ("transferred_in", channel, 0.0, False)]
@@ -249,6 +251,7 @@ def apply_ticket(
             if ev.priority is None
             else (1 + TICKET_PRIORITIES.index(ev.priority)) << PRIORITY_SHIFT
         )
+        queue, channel = sys.intern(queue), sys.intern(channel)  # one string each, as for calls
         new = TicketRecord(queue, channel, t, category=category, updated_at=t, flags=flags)
         return new, [("created", channel, 0.0, ev.category == "complaint")]
     if rec is None:

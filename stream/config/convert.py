@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Final, TypeAlias
 
 from stream.config.durations import parse_duration
-from stream.security import Secret
+from stream.config.secrets import Secret
 
 
 class Invalid(ValueError):

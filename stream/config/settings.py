@@ -33,7 +33,7 @@ from stream.config.convert import (
     text,
 )
 from stream.config.errors import ConfigError
-from stream.security import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
+from stream.config.secrets import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
 
 __all__ = [
     "ENV_PREFIX",
@@ -49,7 +49,8 @@ __all__ = [
 ENV_PREFIX: Final = "STREAM_"
 FORWARD_FRAMING_BYTES: Final = 64 * 1024
 """Room a forwarded event needs beyond its own bytes: the internal message's framing and the
-record batch's headers (``stream.pipeline.ForwardBatch``)."""
+record batch's headers (``stream.forward``: an event that travels typed and as its bytes takes at
+most ``stream.forward.TYPED_MAX_VALUE_BYTES`` more)."""
 
 # Kafka's legal topic names: at most 249 of [a-zA-Z0-9._-] ("." and ".." alone are reserved).
 _KAFKA_NAME: Final = r"(?!\.\.?$)[A-Za-z0-9._-]{1,249}"

@@ -22,21 +22,18 @@ Tansu behaviour this module relies on or guards against (Tansu 0.6.0):
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
-import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Self
+
+from stream.dev.processes import die_with_parent, find_free_port, port_is_free
 
 if TYPE_CHECKING:
     from stream.dev.object_store import ObjectStoreServer
@@ -56,57 +53,6 @@ _API_VERSIONS_KEY = 18
 
 class BrokerStartError(RuntimeError):
     """The broker process exited or did not answer Kafka requests in time."""
-
-
-def find_free_port(host: str = _HOST) -> int:
-    """Return a TCP port that was free a moment ago (bind to port 0 and release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As Tansu binds: connections of a broker that just stopped (TIME_WAIT) do not keep
-        # its port from a new one on the same port; only a listener does.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def _make_die_with_parent() -> Callable[[], None] | None:
-    """Build a ``preexec_fn`` that asks Linux to SIGTERM the child when its parent dies.
-
-    libc is resolved here, in the parent, so the forked child only makes one foreign call.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return None
-    try:
-        prctl = ctypes.CDLL(libc_name, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    sigterm = int(signal.SIGTERM)
-
-    def _preexec() -> None:
-        prctl(pr_set_pdeathsig, sigterm, 0, 0, 0)
-
-    return _preexec
-
-
-die_with_parent: Callable[[], None] | None = _make_die_with_parent()
-"""``preexec_fn`` for child processes that must not outlive this one (Linux only, else None).
-
-Note that Linux delivers the signal when the *thread* that started the child exits, so start
-children from the main thread.
-"""
 
 
 def _api_versions_probe(host: str, port: int, timeout: float) -> bool:
@@ -272,7 +218,7 @@ class EmbeddedBroker:
         try:
             for attempt in range(1, attempts + 1):
                 port = self._requested_port or find_free_port()
-                if not _port_is_free(_HOST, port):
+                if not port_is_free(_HOST, port):
                     if attempt < attempts:
                         continue
                     raise BrokerStartError(f"port {_HOST}:{port} is already in use")

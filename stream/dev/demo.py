@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
 from stream.broker import TopicCreationError, create_topics
-from stream.dev.broker import BrokerStartError, EmbeddedBroker, die_with_parent, find_free_port
+from stream.dev.broker import BrokerStartError, EmbeddedBroker
+from stream.dev.processes import die_with_parent, find_free_port
 from stream.dev.redis_server import RedisServer, RedisStartError
 from stream.security import aiokafka_options
 from stream.simulate import AWAY_REASONS, PublishStats, publish

@@ -57,7 +57,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from stream.dev.broker import die_with_parent, find_free_port
+from stream.dev.processes import die_with_parent, find_free_port
 
 __all__ = [
     "DirectoryInUseError",

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Self
 
-from stream.dev.broker import die_with_parent, find_free_port
+from stream.dev.processes import die_with_parent, find_free_port
 
 __all__ = ["RedisServer", "RedisStartError", "redis_server_binary"]
 

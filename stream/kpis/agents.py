@@ -79,12 +79,25 @@ class AgentSlot:
     state: str | None = None
     """Derived from ``events`` (``current_state``): the agent's state in the queue now."""
     cached_timeline: list[TimelinePoint] | None = None
+    cached_on_queue: tuple[list[float], list[bool]] | None = None
 
     def timeline(self) -> list[TimelinePoint]:
         """The agent's state changes in the queue, derived from ``events`` once per change."""
         if self.cached_timeline is None:
             self.cached_timeline = timeline(self.events)
         return self.cached_timeline
+
+    def on_queue_steps(self) -> tuple[list[float], list[bool]]:
+        """The timeline as two lists, derived once per change: each change's instant, and
+        whether the agent is on queue (``ON_QUEUE_STATES``) from it (the staffing at an instant
+        of ``stream.kpis.staffing.on_queue_at`` is one binary search per agent)."""
+        if self.cached_on_queue is None:
+            points = self.timeline()
+            self.cached_on_queue = (
+                [at for at, _ in points],
+                [s is not None and base_state(s) in ON_QUEUE_STATES for _, s in points],
+            )
+        return self.cached_on_queue
 
 
 def current_state(events: Sequence[QueueEvent]) -> str | None:
@@ -112,7 +125,7 @@ def add_events(
             stored.append(event)
             dropped += gone
     if stored:
-        slot.cached_timeline = None
+        slot.cached_timeline = slot.cached_on_queue = None
         slot.state = current_state(slot.events)
     return stored, dropped, (before, slot.state)
 

@@ -22,10 +22,9 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Final
 
-from stream.kpis.agents import ON_QUEUE_STATES, AgentSlot
+from stream.kpis.agents import AgentSlot
 from stream.kpis.erlang import agents_required_a, agents_required_c
 from stream.kpis.ewt import Rates
-from stream.kpis.reasons import base_state
 
 MODELS: Final = ("erlang_c", "erlang_a")
 
@@ -39,11 +38,13 @@ def state_at(slot: AgentSlot, t: float) -> str | None:
 
 
 def on_queue_at(slots: Iterable[AgentSlot], t: float) -> int:
-    """Agents on queue (available, busy or after-call work) at event time ``t``."""
+    """Agents on queue (available, busy or after-call work) at event time ``t``: those whose
+    ``state_at(slot, t)`` is one of ``ON_QUEUE_STATES`` (``AgentSlot.on_queue_steps``)."""
     n = 0
     for slot in slots:
-        state = state_at(slot, t)
-        if state is not None and base_state(state) in ON_QUEUE_STATES:
+        times, on = slot.on_queue_steps()
+        i = bisect_right(times, t)
+        if i and on[i - 1]:
             n += 1
     return n
 

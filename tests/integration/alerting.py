@@ -27,7 +27,7 @@ from typing import Any, Final
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream.broker import find_free_port
+from stream.dev.processes import find_free_port
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 RULES_DIR: Final = ROOT / "deploy" / "prometheus" / "rules"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import EmbeddedBroker, create_topics
+from stream.broker import create_topics
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.redis_server import RedisServer, redis_server_binary
 from tests.integration.harness import WorkerProcess, worker_env
 

@@ -23,7 +23,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.broker import create_topics, find_free_port
+from stream.broker import create_topics
+from stream.dev.processes import find_free_port
 from tests.factories import Publishable as Publishable  # re-exported: tests import it here
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from stream.broker import find_free_port
+from stream.dev.processes import find_free_port
 
 HOST = "127.0.0.1"
 KEY_PASSPHRASE = "key-pass-phrase-7"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.redis_server import RedisServer
 from tests.factories import Events
 from tests.integration.alerting import (

@@ -20,13 +20,15 @@ from typing import Any
 
 import msgspec
 
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
 from stream.connectors.asterisk.connector import Connector
 from stream.connectors.asterisk.generator import asterisk_profiles, config_yaml, generate
 from stream.connectors.asterisk.settings import parse_config
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import Publisher
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from tests.integration.conftest import FROZEN, INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

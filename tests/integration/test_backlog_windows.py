@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from stream.broker import EmbeddedBroker, create_topics
+from stream.broker import create_topics
+from stream.dev.broker import EmbeddedBroker
 from stream.events import encode
 from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory

@@ -14,8 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stream.broker import BrokerStartError, EmbeddedBroker, create_topics
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.broker import BrokerStartError, EmbeddedBroker
 from stream.events import Rejection, TopicKind, decode
 from stream.simulate import PublishStats, publish, replay, write_ndjson
 

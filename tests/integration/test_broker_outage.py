@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import accounted, publish, value, wait_until
 from tests.integration.test_restart import calls

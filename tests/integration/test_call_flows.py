@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, Samples, accounted, publish, wait_until
 from tests.unit.test_flows import EXPECTED, FAMILIES, SCENARIO

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import EmbeddedBroker, find_free_port
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.metrics import CHANNELS
 from stream.pipeline import queue_partition
 from tests.integration.conftest import WorkerFactory

@@ -10,10 +10,11 @@ import asyncio
 import msgspec
 import pytest
 
-from stream.broker import EmbeddedBroker, find_free_port
 from stream.config import Settings
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import MAX_DEAD_LETTER_BYTES, BrokerUnavailable, Publisher
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from tests.integration.harness import consume_all, parse, value
 
 QUEUED = {

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from deploy.grafana.generate import EXTERNAL_METRICS
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.redis_server import RedisServer
 from tests.deploy.expressions import all_expressions, metric_names, recorded_names
 from tests.factories import Events

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

@@ -27,8 +27,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.object_store import ObjectStoreServer
+from stream.dev.processes import find_free_port
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import accounted, publish, value, wait_until
 from tests.integration.test_restart import calls

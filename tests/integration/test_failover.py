@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import WorkerProcess, accounted, merged, publish, wait_until
 from tests.integration.test_two_workers import assert_truth, split, traffic

@@ -31,8 +31,8 @@ from typing import Any, Protocol
 import aiohttp
 import pytest
 
-from stream.broker import EmbeddedBroker, find_free_port
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.webhooks import zammad_generate, zendesk_generate
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
 from stream.connectors.webhooks.config import GatewayConfig
@@ -40,7 +40,8 @@ from stream.connectors.webhooks.server import Gateway, start, stop
 from stream.connectors.webhooks.source import SourceConfig, WebhookSource
 from stream.connectors.webhooks.zammad import build as build_zammad
 from stream.connectors.webhooks.zendesk import build as build_zendesk
-from stream.security import Secret
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.simulate import SimEvent, Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (

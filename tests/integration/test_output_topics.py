@@ -6,8 +6,10 @@ import asyncio
 import uuid
 
 from stream.app import ensure_output_topics
-from stream.broker import EmbeddedBroker, create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from tests.integration.test_broker import partition_counts
 
 

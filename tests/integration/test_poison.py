@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.events import MAX_JSON_DEPTH
 from tests.factories import Events
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import find_free_port
+from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer
 from tests.integration.harness import (
     Samples,

@@ -15,8 +15,9 @@ from typing import Any
 import faust
 import pytest
 
-from stream.broker import EmbeddedBroker, create_topics
+from stream.broker import create_topics
 from stream.delivery import GuardedTopic
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.harness import consume_all
 
 pytestmark = pytest.mark.integration

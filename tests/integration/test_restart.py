@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Publishable, accounted, publish, value, wait_until
 

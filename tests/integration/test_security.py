@@ -31,8 +31,9 @@ from typing import Any
 import pytest
 
 from stream import doctor
-from stream.broker import create_topics, find_free_port
+from stream.broker import create_topics
 from stream.config import Settings
+from stream.dev.processes import find_free_port
 from stream.security import aiokafka_options, redis_options
 from stream.snapshots import SnapshotReader, key_prefix
 from tests.integration.conftest import FROZEN, INPUT_TOPICS

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import WorkerProcess, accounted, rss_bytes, total, wait_until
 

@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 from twilio.request_validator import RequestValidator
 
-from stream.broker import EmbeddedBroker, find_free_port
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import Publisher
 from stream.connectors.twilio.generate import (
@@ -39,7 +39,8 @@ from stream.connectors.twilio.generate import (
 )
 from stream.connectors.twilio.server import CallbackHandler, ServerOptions, start, stop
 from stream.connectors.twilio.settings import TwilioConfig, load_config
-from stream.security import Secret
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (

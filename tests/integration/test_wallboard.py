@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
-from stream.broker import EmbeddedBroker, find_free_port
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer, redis_server_binary
 from stream.snapshots import (
     QueueSnapshot,

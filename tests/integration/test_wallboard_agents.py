@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.redis_server import RedisServer
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import accounted, publish, value, wait_until

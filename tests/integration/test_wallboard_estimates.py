@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.redis_server import RedisServer
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import accounted, publish, value, wait_until

@@ -21,13 +21,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from stream.broker import EmbeddedBroker, find_free_port
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.webhooks import openapi
 from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
-from stream.security import Secret
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = "fuzz-token-0123456789"

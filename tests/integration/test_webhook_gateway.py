@@ -33,14 +33,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from stream.broker import EmbeddedBroker, find_free_port
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.webhooks import openapi
 from stream.connectors.webhooks.chatwoot import ChatwootSource
 from stream.connectors.webhooks.chatwoot_generate import Delivery, by_group, generate, sign
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
-from stream.security import Secret
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import find_free_port
 from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (

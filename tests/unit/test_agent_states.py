@@ -12,13 +12,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import msgspec
 import pytest
 
 from stream.config import TargetBook
+from stream.forward import decode_batch
 from stream.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
 from stream.kpis.productivity import HistoryEvent, insert_event, seen_from
-from stream.pipeline import FORWARD_CHUNK_BYTES, ForwardBatch
+from stream.pipeline import FORWARD_CHUNK_BYTES
 from stream.read import ReadView
 from stream.snapshots import build_snapshots
 from tests.unit.test_aggregator import NOW, Harness, Input, body, call
@@ -277,11 +277,7 @@ def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
     ]
     h = Harness()
     forwards = h.route(h.publish(events))
-    slots = [
-        slot
-        for _, payload in forwards
-        for slot in msgspec.msgpack.decode(payload, type=ForwardBatch).agent_events
-    ]
+    slots = [slot for _, payload in forwards for slot in decode_batch(payload).agent_events]
     assert sorted(agent_id for agent_id, _ in slots) == sorted(f"a{i}" for i in range(20))
     assert len(forwards) > 1  # the events did not fit one forward
     assert max(len(payload) for _, payload in forwards) <= 2 * FORWARD_CHUNK_BYTES

@@ -62,7 +62,7 @@ def test_targets_file_errors_name_the_line(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_broker_fails_with_how_to_start_one() -> None:
-    from stream.broker import find_free_port
+    from stream.dev.processes import find_free_port
 
     settings = Settings(broker_url=f"kafka://127.0.0.1:{find_free_port()}")
     found = doctor.check_broker(settings, timeout=2)
@@ -70,7 +70,7 @@ def test_an_unreachable_broker_fails_with_how_to_start_one() -> None:
 
 
 def test_redis_password_is_never_shown() -> None:
-    from stream.broker import find_free_port
+    from stream.dev.processes import find_free_port
 
     found = doctor.check_redis(f"redis://:s3cret@127.0.0.1:{find_free_port()}/0", timeout=1)
     assert not found.ok

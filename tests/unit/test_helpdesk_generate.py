@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from stream.config.secrets import Secret
 from stream.connectors.webhooks import zammad_generate, zendesk_generate
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
 from stream.connectors.webhooks.order import ContactOrder, in_vendor_order
 from stream.connectors.webhooks.source import SourceConfig, Translation, WebhookSource
 from stream.connectors.webhooks.zammad import build as build_zammad
 from stream.connectors.webhooks.zendesk import build as build_zendesk
-from stream.security import Secret
 from stream.simulate import Simulation
 
 SECRET = "helpdesk-secret-0123456789abcdef"

@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from stream.router import Forward, Message, Route, Router, RouterPartition, RouterStats
+from stream.forward import Item, original_value
+from stream.router import Message, Route, Router, RouterPartition, RouterStats
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 NOW = T0 + 600  # the wall clock
@@ -272,10 +273,12 @@ def test_route(
     out = router().route(RouterPartition(0), batch, NOW)
     assert [(f.queue, f.channel, f.source, f.offset) for f in out.forwards] == forwards
     assert [(d.reason, d.message.offset) for d in out.dead_letters] == dead
-    # forwards carry the original key and bytes; dead letters the original message
-    by_coordinates = {(f"{m.topic}/{m.partition}", m.offset): m for m in batch}
+    # forwards carry the original key and, typed or as they are, the bytes; dead letters the
+    # original message
+    by_coordinates = {(m.topic, m.partition, m.offset): m for m in batch}
     for f in out.forwards:
-        assert (f.key, f.value) == (b"k", by_coordinates[f.source, f.offset].value)
+        original = by_coordinates[f.topic, f.partition, f.offset].value
+        assert (f.key, original_value(f)) == (b"k", original)
     assert all(d.message in batch and d.detail for d in out.dead_letters)
 
 
@@ -465,8 +468,8 @@ def test_expire_forgets_finished_routes_only() -> None:
 
 
 def test_forward_is_hashable_and_frozen() -> None:
-    f = Forward("q", "phone", "calls/0", 1, None, b"{}")
-    assert {f: 1}[Forward("q", "phone", "calls/0", 1, None, b"{}")] == 1
+    f = Item("q", "phone", "calls", 0, 1, None, None, b"{}")
+    assert {f: 1}[Item("q", "phone", "calls", 0, 1, None, None, b"{}")] == 1
 
 
 def test_agent_and_customer_events_are_deduplicated_by_event_id() -> None:

@@ -11,18 +11,11 @@ import faust
 import pytest
 
 from stream import doctor
-from stream.broker import find_free_port
 from stream.cli.main import main
 from stream.config import ConfigError, Settings
-from stream.security import (
-    Secret,
-    aiokafka_options,
-    faust_credentials,
-    problems,
-    read_secret,
-    redact_url,
-    redis_options,
-)
+from stream.config.secrets import Secret, problems, read_secret, redact_url
+from stream.dev.processes import find_free_port
+from stream.security import aiokafka_options, faust_credentials, redis_options
 
 SECRET = "hunter2-very-secret"
 

@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.publish import prepare
 from stream.connectors.webhooks.chatwoot import ChatwootSource, build
 from stream.connectors.webhooks.chatwoot_generate import generate, sign
@@ -29,7 +30,6 @@ from stream.connectors.webhooks.source import (
     build_source,
     register,
 )
-from stream.security import Secret
 from stream.simulate import Simulation
 
 SECRET = "chatwoot-webhook-secret-0123456789"

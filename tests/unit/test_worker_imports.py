@@ -49,12 +49,3 @@ def test_python_m_stream_worker_imports_nothing_of_the_dev_part(tmp_path: object
     assert "stream.app" in modules and "stream.broker" in modules  # the path was taken
     assert [m for m in modules if m.startswith(FORBIDDEN_PREFIXES)] == []
     assert seen["launcher"] == []  # stream.broker holds topic creation only
-
-
-def test_the_embedded_broker_stays_importable_from_stream_broker() -> None:
-    """Tests and benchmarks import it from ``stream.broker``: the name is loaded on use."""
-    from stream import broker
-    from stream.dev import broker as dev_broker
-
-    assert broker.EmbeddedBroker is dev_broker.EmbeddedBroker
-    assert broker.find_free_port is dev_broker.find_free_port

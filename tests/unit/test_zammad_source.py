@@ -6,9 +6,9 @@ import hashlib
 import hmac
 from typing import Any
 
+from stream.config.secrets import Secret
 from stream.connectors.webhooks.source import SourceConfig, Verdict
 from stream.connectors.webhooks.zammad import build
-from stream.security import Secret
 
 SECRET = "zammad-signature-token-0123"
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.publish import prepare
 from stream.connectors.webhooks.source import SourceConfig, Translation, TranslationError, Verdict
 from stream.connectors.webhooks.zendesk import ZendeskSource, build
-from stream.security import Secret
 
 SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 STAMP = "2025-01-08T14:25:31Z"

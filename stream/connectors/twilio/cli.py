@@ -65,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
     import ipaddress
     import os
 
+    from stream.config.secrets import Secret, read_secret
     from stream.connectors.twilio.server import ServerOptions, serve
     from stream.connectors.twilio.settings import load_config
-    from stream.security import Secret, read_secret
 
     settings = settings_from_env()
     env_token = os.environ.get("TWILIO_AUTH_TOKEN")

@@ -24,13 +24,13 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import BrokerUnavailable, Publisher
 from stream.connectors.twilio.order import Closing, TaskOrder
 from stream.connectors.twilio.settings import TwilioConfig
 from stream.connectors.twilio.translate import Ignored, translate
 from stream.events import Rejection
-from stream.security import Secret
 
 log = logging.getLogger(__name__)
 

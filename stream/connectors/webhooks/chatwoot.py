@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from stream.config.secrets import Secret
 from stream.connectors.webhooks.source import (
     BAD_SIGNATURE,
     MISSING_SIGNATURE,
@@ -55,7 +56,6 @@ from stream.connectors.webhooks.source import (
     hmac_sha256,
     same,
 )
-from stream.security import Secret
 
 SIGNATURE_HEADER: Final = "X-Chatwoot-Signature"
 TIMESTAMP_HEADER: Final = "X-Chatwoot-Timestamp"

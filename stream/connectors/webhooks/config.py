@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from stream.config.secrets import Secret
 from stream.config.yaml_lines import compose, plain, read_text
 from stream.connectors.webhooks.source import GatewayConfigError, SourceConfig
-from stream.security import Secret
 
 _TOP: Final = (
     "host", "port", "max_body_bytes", "body_timeout_seconds", "hold_seconds", "settle_seconds",

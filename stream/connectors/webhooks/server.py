@@ -40,6 +40,7 @@ from aiohttp import web
 from prometheus_client import Counter, Histogram
 
 from stream.config import Settings
+from stream.config.secrets import Secret
 from stream.connectors.metrics import PUBLISH_BUCKETS, ConnectorMetrics
 from stream.connectors.publish import BrokerUnavailable, Publisher
 from stream.connectors.webhooks import openapi
@@ -47,7 +48,6 @@ from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.order import Closing, ContactOrder
 from stream.connectors.webhooks.source import TranslationError, Verdict, WebhookSource
 from stream.events import Rejection, decode
-from stream.security import Secret
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
 from stream.config.errors import ConfigFileError
-from stream.security import Secret
+from stream.config.secrets import Secret
 
 __all__ = [
     "BAD_SIGNATURE",

@@ -29,6 +29,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, Final
 
+from stream.config.secrets import Secret
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.source import (
     BAD_SIGNATURE,
@@ -41,7 +42,6 @@ from stream.connectors.webhooks.source import (
     same,
 )
 from stream.connectors.webhooks.zendesk import seconds
-from stream.security import Secret
 
 SIGNATURE_HEADER: Final = "X-Hub-Signature"
 STATUSES: Final = ("open", "pending", "on_hold", "solved", "closed")

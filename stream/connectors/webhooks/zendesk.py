@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from stream.config.secrets import Secret
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.source import (
     BAD_SIGNATURE,
@@ -46,7 +47,6 @@ from stream.connectors.webhooks.source import (
     hmac_sha256,
     same,
 )
-from stream.security import Secret
 
 SIGNATURE_HEADER: Final = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER: Final = "X-Zendesk-Webhook-Signature-Timestamp"
