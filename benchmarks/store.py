@@ -34,8 +34,8 @@ import aiohttp
 
 from benchmarks import run as bench
 from benchmarks.failover import stable
-from stream.broker import EmbeddedBroker
 from stream.config import Settings
+from stream.dev.broker import EmbeddedBroker
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 STORES: Final = ("memory://", "rocksdb://")

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import AccessType, Options, Rdict
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import WorkerProcess, accounted, merged, publish, wait_until
 from tests.integration.test_two_workers import assert_truth, split, traffic
