@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import pytest
 from faust.types import TP
 from faust.types import Message as KafkaMessage
 from rocksdict import AccessType, Options, Rdict
@@ -25,12 +26,12 @@ from stream.rocksdb_store import KeyedRocksDBStore
 _app_ids = itertools.count()
 
 
-def wired(data_dir: Path, app_id: str | None = None) -> Wiring:
+def wired(data_dir: Path, app_id: str | None = None, url: str = "rocksdb://") -> Wiring:
     settings = Settings.from_env(
         {
             "STREAM_APP_ID": app_id or f"rocksdb-test-{next(_app_ids)}",
             "STREAM_PARTITIONS": "4",
-            "STREAM_STORE": "rocksdb://",
+            "STREAM_STORE": url,
             "STREAM_DATA_DIR": str(data_dir),
         }
     )
@@ -73,6 +74,15 @@ def on_disk(data: KeyedRocksDBStore, partition: int) -> dict[bytes, Any]:
         return {k: db.get(k) for k in db.keys() if isinstance(k, bytes)}  # noqa: SIM118
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("url", ["rocksdb://", "rocksdict://"])
+def test_both_tables_use_the_keyed_store_for_either_url(tmp_path: Path, url: str) -> None:
+    """``rocksdict://`` is a valid ``STREAM_STORE`` too; Faust itself knows no such store."""
+    wiring = wired(tmp_path, url=url)
+    for table in (wiring.routes, wiring.aggregates):
+        assert isinstance(table.data, KeyedRocksDBStore)
+        assert table.data.partition_path(1).name == f"{table.name}-1.db"
 
 
 def test_writes_without_an_event_land_in_the_partition_the_key_names(tmp_path: Path) -> None:
