@@ -41,7 +41,15 @@ PIPELINE_FAMILIES = frozenset(
         "contact_centre_source_partitions_behind",
         "contact_centre_source_partitions_paused",
         "contact_centre_windows_open",
-        "contact_centre_event_latency_seconds_bucket",  # publish → booked, on this worker's clock
+    }
+)
+# Measures of one worker process rather than of the traffic: the publish → booked latency
+# (``stream.latency``) observes each arrival on the worker's clock, so a restarted worker, a
+# second worker or the same traffic sent twice gives other values. ``scrape`` leaves them out
+# unless asked: comparisons of whole scrapes are about the traffic.
+PROCESS_FAMILIES = frozenset(
+    {
+        "contact_centre_event_latency_seconds_bucket",
         "contact_centre_event_latency_seconds_count",
         "contact_centre_event_latency_seconds_sum",
     }
@@ -99,11 +107,15 @@ class WorkerProcess:
             return None
         return set(doc["partitions"])
 
-    def scrape(self) -> Samples:
+    def scrape(self, *, process_measures: bool = False) -> Samples:
+        """The worker's samples; without the ``PROCESS_FAMILIES`` unless ``process_measures``."""
         self._check_alive()
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-                return parse(r.read().decode())
+                samples = parse(r.read().decode())
+                if process_measures:
+                    return samples
+                return {k: v for k, v in samples.items() if k[0] not in PROCESS_FAMILIES}
         except urllib.error.HTTPError as exc:  # say what the worker said, not just the status
             tail = self.log_path.read_text(errors="replace")[-3000:]
             body = exc.read()[:2000].decode(errors="replace")
