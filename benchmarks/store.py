@@ -32,7 +32,7 @@ from typing import Final
 
 import aiohttp
 
-from benchmarks import run as bench
+from benchmarks import parts
 from benchmarks.failover import stable
 from stream.config import Settings
 from stream.dev.broker import EmbeddedBroker
@@ -62,7 +62,7 @@ class StoreRun:
 
 
 async def settled(
-    worker: bench.Worker, session: aiohttp.ClientSession, timeout: float
+    worker: parts.Worker, session: aiohttp.ClientSession, timeout: float
 ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """The stable series once two scrapes ``2 × IDLE_SECONDS`` apart agree: the numbers the
     worker holds once every EWT error it will book is booked (the truth a restart must meet)."""
@@ -82,7 +82,7 @@ async def measure(
 ) -> StoreRun:
     """One worker on ``store`` over the published set, stopped and started again."""
     name = f"bench-store-{store.partition(':')[0]}"
-    worker = bench.Worker(settings, name, run_dir)
+    worker = parts.Worker(settings, name, run_dir)
     worker.env["STREAM_STORE"] = store
     # Idle partitions let the watermark pass soon, so the EWT errors (booked once it passes an
     # answer) settle within seconds of the last event, as in the integration tests.
@@ -100,7 +100,7 @@ async def measure(
                     first.append((time.perf_counter(), n))
                 return n == total
 
-            await bench._poll(counted, timeout, f"{store}: every event counted", 0.05)
+            await parts.poll(counted, timeout, f"{store}: every event counted", 0.05)
             done = time.perf_counter()
             rss = worker.rss()
             ((t0, n0),) = first
@@ -117,7 +117,7 @@ async def measure(
                 body = await worker.get(session, "/metrics")
                 return body is not None and stable([body]) == truth
 
-            await bench._poll(exact, timeout, f"{store}: the same numbers after a restart", 0.05)
+            await parts.poll(exact, timeout, f"{store}: the same numbers after a restart", 0.05)
             restart_exact = time.perf_counter()
         finally:
             worker.stop()
@@ -138,16 +138,16 @@ async def measure(
 async def main_async(args: argparse.Namespace) -> list[StoreRun]:
     work: Path = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
-    plan = bench.Plan(events=args.events, queues=args.queues)
+    plan = parts.Plan(events=args.events, queues=args.queues)
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         data = work / "events.ndjson"
-        total = await asyncio.to_thread(bench.record, data, plan, datetime.now(UTC))
-        settings = bench.topic_settings(broker, "store")
-        await bench.publish_file(settings, data, total)
+        total = await asyncio.to_thread(parts.record, data, plan, datetime.now(UTC))
+        settings = parts.topic_settings(broker, "store")
+        await parts.publish_file(settings, data, total)
         runs = []
         for store in args.stores:
             run = await measure(settings, store, total, work, args.timeout)
-            bench._say(row(run))
+            parts.say(row(run))
             runs.append(run)
         return runs
 
