@@ -14,12 +14,11 @@ Pure: no framework.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Protocol
 
-from stream.forward import Item
 from stream.kpis.histogram import Histogram, observe
 
-__all__ = ["LATENCY_BOUNDS", "observe_booked"]
+__all__ = ["LATENCY_BOUNDS", "Stamped", "observe_booked"]
 
 LATENCY_BOUNDS: Final[tuple[float, ...]] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0,
@@ -28,7 +27,14 @@ LATENCY_BOUNDS: Final[tuple[float, ...]] = (
 """Fine up to the 250 ms publish → booked target, coarse beyond (backlogs, outages)."""
 
 
-def observe_booked(hist: Histogram, items: Iterable[Item], now: float) -> None:
+class Stamped(Protocol):
+    """What is read of an item (``stream.forward.Item``): its source record's timestamp."""
+
+    @property
+    def published_ms(self) -> int | None: ...
+
+
+def observe_booked(hist: Histogram, items: Iterable[Stamped], now: float) -> None:
     """Observe each item's latency at ``now`` (wall clock, epoch seconds); items without a
     timestamp (written before it travelled) are left out."""
     now_ms = now * 1000.0
