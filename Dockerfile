@@ -9,7 +9,8 @@ COPY pyproject.toml uv.lock README.md ./
 COPY stream ./stream
 # No dev group; the rocksdb extra is rocksdict, the RocksDB table store (STREAM_STORE=rocksdb://)
 # that production workers use. No demo extra: the embedded broker and Redis (stream/dev/, for
-# `demo` and `broker`) are not in the image; it runs against Apache Kafka and Redis.
+# `demo` and `broker`) are not in the image; it runs against Apache Kafka and Redis. The
+# simulator (stream/dev/simulate/, `simulate` and `replay`) needs no extra and runs here.
 ENV UV_PROJECT_ENVIRONMENT=/opt/venv UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
 RUN uv sync --locked --no-dev --extra rocksdb --no-editable --no-cache
 

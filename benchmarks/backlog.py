@@ -24,10 +24,10 @@ from aiokafka import AIOKafkaConsumer
 from stream.config import Settings, TargetBook
 from stream.pipeline import Pipeline
 from stream.router import Message
-from stream.simulate import route
+from stream.topics import route
 
 if TYPE_CHECKING:
-    from benchmarks.run import Worker
+    from benchmarks.parts import Worker
 
 _BATCH = 5000
 _TOPICS = {"calls": "calls", "tickets": "tickets", "agents": "agents", "customers": "customers"}
@@ -145,7 +145,7 @@ async def read_backlog(
     worker: Worker, total: int, timeout: float, out: Backlog, names: tuple[str, ...]
 ) -> None:
     """Run ``worker`` (already configured) through the published set; fill rate and peaks."""
-    from benchmarks.run import sums
+    from benchmarks.parts import sums
 
     async with aiohttp.ClientSession() as session:
         worker.start()

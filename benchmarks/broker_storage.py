@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.run import (
+from benchmarks.parts import (
     PARTITIONS,
     Plan,
     publish_file,

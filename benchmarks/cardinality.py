@@ -28,8 +28,8 @@ from typing import Any, Final
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.parts import PARTITIONS, ROOT, Worker, poll, topic_settings
 from benchmarks.report import replace_section
-from benchmarks.run import PARTITIONS, ROOT, Worker, _poll, topic_settings
 from stream.admission import DEFAULT_MAX_QUEUES, share
 from stream.broker import create_topics
 from stream.config import Settings
@@ -165,7 +165,7 @@ async def measure(
             out.queues = len(names)
             messages = [m for q in names for m in _events(q, at)]
             sent = await _publish(settings, messages)
-            await _poll(lambda: _processed(worker, session, sent), timeout, "the queues", 0.25)
+            await poll(lambda: _processed(worker, session, sent), timeout, "the queues", 0.25)
             out.rss_full = await _settled_rss(worker)
             bodies: list[str] = []
             for _ in range(scrapes):
@@ -187,7 +187,7 @@ async def measure(
                 for i in range(refused_queues)
             ]  # fmt: skip
             total = sent + await _publish(settings, refused)
-            await _poll(lambda: _processed(worker, session, total), timeout, "the refused", 0.25)
+            await poll(lambda: _processed(worker, session, total), timeout, "the refused", 0.25)
             out.events = total
             out.rss_after_refused = await _settled_rss(worker)
             _, body = await _scrape(worker, session)

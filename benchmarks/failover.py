@@ -36,7 +36,7 @@ from typing import Final
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks import run as bench
+from benchmarks import parts
 from stream.config import Settings
 from stream.dev.broker import EmbeddedBroker
 
@@ -80,13 +80,15 @@ def stable(texts: Sequence[str]) -> dict[tuple[str, frozenset[tuple[str, str]]],
     for text in texts:
         for family in text_string_to_metric_families(text):
             for s in family.samples:
-                if s.name.endswith(bench._STABLE_SUFFIXES) or s.name in bench._STABLE_GAUGES:
+                if s.name.startswith(parts.PROCESS_MEASURES):
+                    continue  # each worker's own arrivals: not the traffic's
+                if s.name.endswith(parts.STABLE_SUFFIXES) or s.name in parts.STABLE_GAUGES:
                     key = (s.name, frozenset(s.labels.items()))
                     out[key] = out.get(key, 0.0) + s.value
     return out
 
 
-async def _ready_doc(worker: bench.Worker, session: aiohttp.ClientSession) -> dict[str, object]:
+async def _ready_doc(worker: parts.Worker, session: aiohttp.ClientSession) -> dict[str, object]:
     body = await worker.get(session, "/ready")
     if body is None:
         return {}
@@ -97,35 +99,35 @@ async def _ready_doc(worker: bench.Worker, session: aiohttp.ClientSession) -> di
     return doc
 
 
-async def _owned(worker: bench.Worker, session: aiohttp.ClientSession) -> set[int] | None:
+async def _owned(worker: parts.Worker, session: aiohttp.ClientSession) -> set[int] | None:
     doc = await _ready_doc(worker, session)
     if not doc.get("ready"):
         return None
-    parts = doc.get("partitions")
-    return set(parts) if isinstance(parts, list) else None
+    owned = doc.get("partitions")
+    return set(owned) if isinstance(owned, list) else None
 
 
-async def _split(pair: Sequence[bench.Worker], session: aiohttp.ClientSession) -> bool:
+async def _split(pair: Sequence[parts.Worker], session: aiohttp.ClientSession) -> bool:
     a, b = [await _owned(w, session) for w in pair]
-    everything = set(range(bench.PARTITIONS))
+    everything = set(range(parts.PARTITIONS))
     return bool(a and b) and (a | b) == everything and not (a & b)  # type: ignore[operator]
 
 
-def _kill(worker: bench.Worker) -> None:
+def _kill(worker: parts.Worker) -> None:
     assert worker.proc is not None
     os.killpg(worker.proc.pid, signal.SIGKILL)
     worker.proc.wait(timeout=10)
 
 
 async def takeover(
-    survivor: bench.Worker,
-    victim: bench.Worker,
+    survivor: parts.Worker,
+    victim: parts.Worker,
     truth: dict[tuple[str, frozenset[tuple[str, str]]], float],
     session: aiohttp.ClientSession,
     timeout: float,
 ) -> Takeover:
     """SIGKILL ``victim``; seconds until ``survivor`` notices, owns everything, serves the truth."""
-    everything = set(range(bench.PARTITIONS))
+    everything = set(range(parts.PARTITIONS))
     killed = time.perf_counter()
     _kill(victim)
     detected = owned = None
@@ -136,8 +138,8 @@ async def takeover(
         doc = await _ready_doc(survivor, session)
         if detected is None and not doc.get("ready"):
             detected = now
-        parts = doc.get("partitions")
-        if doc.get("ready") and isinstance(parts, list) and set(parts) == everything:
+        listed = doc.get("partitions")
+        if doc.get("ready") and isinstance(listed, list) and set(listed) == everything:
             if owned is None:
                 owned = now
             body = await survivor.get(session, "/metrics")
@@ -156,7 +158,7 @@ async def failover(
     extra_env: dict[str, str] | None = None,
 ) -> FailoverResults:
     """Two workers on the set already published under ``settings``; ``kills`` takeovers."""
-    pair = [bench.Worker(settings, "bench-failover", run_dir) for _ in range(2)]
+    pair = [parts.Worker(settings, "bench-failover", run_dir) for _ in range(2)]
     for i, w in enumerate(pair):
         w.log_path = run_dir / f"bench-failover-{i}.log"
         w.env["STREAM_DATA_DIR"] = str(run_dir / f"bench-failover-{i}")
@@ -172,14 +174,14 @@ async def failover(
                 counts = [await w.processed(session) for w in pair]
                 return await _split(pair, session) and sum(c or 0 for c in counts) == total
 
-            await bench._poll(counted, timeout, "two workers to split and count the set", 0.25)
+            await parts.poll(counted, timeout, "two workers to split and count the set", 0.25)
             texts = [await w.get(session, "/metrics") or "" for w in pair]
             truth = stable(texts)
             for k in range(kills):
                 victim, survivor = pair[k % 2], pair[1 - k % 2]
                 t = await takeover(survivor, victim, truth, session, timeout)
                 out.takeovers.append(t)
-                bench._say(
+                parts.say(
                     f"takeover {k + 1}/{kills}: detected {t.detected:.2f} s, "
                     f"owned {t.owned:.2f} s, exact {t.exact:.2f} s"
                 )
@@ -192,7 +194,7 @@ async def failover(
                         texts = [await w.get(session, "/metrics") or "" for w in pair]
                         return stable(texts) == truth
 
-                    await bench._poll(split_and_exact, timeout, "the pair to split again", 0.25)
+                    await parts.poll(split_and_exact, timeout, "the pair to split again", 0.25)
         finally:
             for w in pair:
                 w.stop()
@@ -215,12 +217,12 @@ def report_rows(out: FailoverResults) -> list[tuple[str, str, str, str]]:
 async def main_async(args: argparse.Namespace) -> FailoverResults:
     work: Path = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
-    plan = bench.Plan(events=args.events, queues=args.queues)
+    plan = parts.Plan(events=args.events, queues=args.queues)
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         data = work / "events.ndjson"
-        total = await asyncio.to_thread(bench.record, data, plan, datetime.now(UTC))
-        settings = bench.topic_settings(broker, "failover")
-        await bench.publish_file(settings, data, total)
+        total = await asyncio.to_thread(parts.record, data, plan, datetime.now(UTC))
+        settings = parts.topic_settings(broker, "failover")
+        await parts.publish_file(settings, data, total)
         extra = dict(kv.split("=", 1) for kv in args.env)
         return await failover(settings, total, work, args.kills, extra_env=extra)
 

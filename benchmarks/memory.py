@@ -18,11 +18,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks import parts
 from benchmarks import run as bench
 from stream.dev.broker import EmbeddedBroker
 
 
-async def measure(plan: bench.Plan, repeat: int, work: Path) -> list[bench.Results]:
+async def measure(plan: parts.Plan, repeat: int, work: Path) -> list[bench.Results]:
     """``repeat`` memory phases, each on a fresh broker (the phase's topics and group are
     fixed names) with a fresh worker."""
     results: list[bench.Results] = []
@@ -42,7 +43,7 @@ async def measure(plan: bench.Plan, repeat: int, work: Path) -> list[bench.Resul
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = bench.Plan()
+    d = parts.Plan()
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.memory",
         description="Only make bench's memory phase: a fresh worker's VmRSS idle and with the "
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     plan = dataclasses.replace(
-        bench.Plan(),
+        parts.Plan(),
         open_tickets=args.open_tickets,
         waiting_calls=args.waiting_calls,
         queues=args.queues,

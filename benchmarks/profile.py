@@ -33,8 +33,8 @@ from typing import Final
 
 import aiohttp
 
+from benchmarks.parts import PARTITIONS, ROOT, Plan, Worker, publish_file, record, topic_settings
 from benchmarks.report import replace_section
-from benchmarks.run import PARTITIONS, ROOT, Plan, Worker, publish_file, record, topic_settings
 from stream.broker import create_topics
 from stream.dev.broker import EmbeddedBroker
 

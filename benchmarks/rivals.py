@@ -45,6 +45,7 @@ from typing import Final
 import aiohttp
 from tqdm import tqdm
 
+from benchmarks.parts import PARTITIONS, ROOT, Worker, bench_queues, publish_file, topic_settings
 from benchmarks.report import replace_section
 from benchmarks.rivals_job import (
     COUNTERS,
@@ -55,10 +56,9 @@ from benchmarks.rivals_job import (
     reference,
     window_differences,
 )
-from benchmarks.run import PARTITIONS, ROOT, Worker, bench_queues, publish_file, topic_settings
 from stream.dev.broker import EmbeddedBroker
+from stream.dev.simulate import Simulation
 from stream.events import encode
-from stream.simulate import Simulation
 
 HEADING: Final = "## Side by side"
 CONTENDERS: Final = ("raw", "worker", "bytewax", "quix")

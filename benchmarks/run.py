@@ -37,72 +37,47 @@ import json
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from tqdm import tqdm
+from aiokafka import AIOKafkaProducer
 
 from benchmarks import wallboard
 from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
+from benchmarks.booked import FAMILY as BOOKED_FAMILY
+from benchmarks.booked import Booked, buckets, summarise
+from benchmarks.parts import (
+    PARTITIONS,
+    PROCESSED,
+    ROOT,
+    SMOKE,
+    Plan,
+    Worker,
+    bench_queues,
+    poll,
+    progress,
+    publish_file,
+    raw_consumer_rate,
+    record,
+    say,
+    stable_series,
+    sums,
+    topic_settings,
+)
 from stream.broker import create_topics
 from stream.config import Settings
 from stream.dev.broker import EmbeddedBroker
-from stream.dev.processes import find_free_port
-from stream.events import CallQueued, Rejection, TicketCreated, decode, encode
-from stream.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay
+from stream.dev.simulate import Simulation
+from stream.events import CallQueued, TicketCreated, encode
 
-ROOT: Final = Path(__file__).resolve().parent.parent
-PARTITIONS: Final = 8
 _WATERMARK: Final = "contact_centre_watermark_timestamp_seconds"
-_PROCESSED: Final = (
-    "contact_centre_events_total",
-    "contact_centre_events_rejected_total",
-    "contact_centre_events_duplicate_total",
-)
-# Series that must come back identical after a restart (ages and window gauges move with time).
-_STABLE_SUFFIXES: Final = ("_total", "_count", "_sum", "_bucket")
-_STABLE_GAUGES: Final = (
-    "contact_centre_calls_waiting",
-    "contact_centre_tickets_open",
-    "contact_centre_tickets_awaiting_first_response",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What one run measures and how big."""
-
-    events: int = 1_000_000
-    queues: int = 40
-    latency_rate: float = 5000.0
-    latency_seconds: float = 20.0
-    open_tickets: int = 100_000
-    waiting_calls: int = 10_000
-    seed: int = 7
-    timeout: float = 900.0
-    failover_kills: int = 3
-
-
-SMOKE: Final = Plan(
-    events=3000,
-    queues=6,
-    latency_rate=500.0,
-    latency_seconds=2.0,
-    open_tickets=1000,
-    waiting_calls=100,
-    timeout=180.0,
-    failover_kills=1,
-)
 
 
 @dataclass(slots=True)
@@ -125,6 +100,8 @@ class Results:
     latency_p99: float = 0.0
     latency_max: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    booked: Booked = field(default_factory=lambda: summarise([]))
+    """The worker's own publish → booked histogram over the latency phase (benchmarks.booked)."""
     rss_before: int = 0
     rss_after: int = 0
     throughput_series: list[tuple[float, float]] = field(default_factory=list)
@@ -143,232 +120,10 @@ class Results:
 # --- the data -------------------------------------------------------------------------------
 
 
-def bench_queues(n: int) -> tuple[QueueProfile, ...]:
-    """``n`` queues cycling through the simulator's four profiles (``billing-07``, ...)."""
-    return tuple(
-        dataclasses.replace(base, name=f"{base.name}-{i:02d}")
-        for i, base in zip(range(n), _cycle(DEFAULT_QUEUES), strict=False)
-    )
-
-
-def _cycle(items: Sequence[QueueProfile]) -> Iterator[QueueProfile]:
-    while True:
-        yield from items
-
-
-def record(path: Path, plan: Plan, now: datetime) -> int:
-    """Record ``plan.events`` simulated events, all before ``now``, as NDJSON; returns the count.
-
-    The arrival rates are scaled so the set spans about two hours of event time.
-    """
-    queues = bench_queues(plan.queues)
-    per_hour = sum(q.calls_per_hour * 4 + q.tickets_per_hour * 4 for q in queues)  # ~4 ev each
-    multiplier = max(1.0, plan.events / (2 * per_hour))
-    start = now - timedelta(hours=3)
-    for _ in range(3):
-        sim = Simulation(seed=plan.seed, start=start, queues=queues, rate_multiplier=multiplier)
-        last = 0.0
-        with path.open("wb") as fh, _bar(plan.events, "record events") as bar:
-            for i, item in enumerate(sim.events()):
-                if i == plan.events:
-                    break
-                fh.write(encode(item.event) + b"\n")
-                last = item.at
-                if i % 10_000 == 9_999:
-                    bar.update(10_000)
-            bar.update(plan.events % 10_000)
-        overshoot = last - (now.timestamp() - 60)
-        if overshoot <= 0:
-            return plan.events
-        start -= timedelta(seconds=overshoot + 600)
-    raise RuntimeError("could not fit the event set before now")
-
-
-def topic_settings(broker: EmbeddedBroker, prefix: str) -> Settings:
-    """Settings whose input topics are ``<prefix>-calls`` etc., on the bench broker."""
-    return Settings.from_env(
-        {
-            "STREAM_BROKER_URL": broker.url,
-            "STREAM_TOPIC_CALLS": f"{prefix}-calls",
-            "STREAM_TOPIC_TICKETS": f"{prefix}-tickets",
-            "STREAM_TOPIC_AGENTS": f"{prefix}-agents",
-            "STREAM_TOPIC_CUSTOMERS": f"{prefix}-customers",
-            "STREAM_TOPIC_DEAD_LETTER": f"{prefix}-dead-letter",
-            "STREAM_TOPIC_WINDOWS": f"{prefix}-windows",
-            "STREAM_PARTITIONS": str(PARTITIONS),
-        }
-    )
-
-
-async def publish_file(settings: Settings, path: Path, total: int) -> float:
-    """Publish an NDJSON file with ``stream replay``'s code at full speed; returns events/s."""
-    await create_topics(settings.bootstrap_servers, settings.input_topics, PARTITIONS)
-    started = time.perf_counter()
-    with _bar(total, "publish") as bar:
-        stats = await replay(settings, path, speed=0, on_progress=bar.update)
-    if stats.sent != total or stats.failed:
-        raise RuntimeError(f"published {stats.sent}/{total}, {stats.failed} failed")
-    return total / (time.perf_counter() - started)
-
-
 # --- the ceiling: a raw consumer ------------------------------------------------------------
 
 
-async def raw_consumer_rate(settings: Settings, total: int) -> float:
-    """Events/s of a raw aiokafka consumer validating every message, from start to the last."""
-    consumer = AIOKafkaConsumer(
-        *settings.input_topics,
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    started = time.perf_counter()
-    await consumer.start()
-    seen = rejected = 0
-    try:
-        with _bar(total, "raw consumer") as bar:
-            while seen < total:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=20_000)
-                for records in batches.values():
-                    for r in records:
-                        if isinstance(decode(r.value), Rejection):
-                            rejected += 1
-                    seen += len(records)
-                    bar.update(len(records))
-                if time.perf_counter() - started > 600:
-                    raise RuntimeError(f"raw consumer read {seen}/{total}")
-    finally:
-        await consumer.stop()
-    if rejected:
-        raise RuntimeError(f"{rejected} recorded events failed validation")
-    return total / (time.perf_counter() - started)
-
-
 # --- a worker and what it exports -----------------------------------------------------------
-
-
-class Worker:
-    """One ``python -m stream worker`` subprocess on a free port."""
-
-    def __init__(self, settings: Settings, app_id: str, run_dir: Path) -> None:
-        self.port = find_free_port()
-        self.run_dir = run_dir
-        self.log_path = run_dir / f"{app_id}.log"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-        self.env.update(
-            STREAM_BROKER_URL=settings.broker_url,
-            STREAM_APP_ID=app_id,
-            STREAM_WEB_PORT=str(self.port),
-            STREAM_PARTITIONS=str(PARTITIONS),
-            STREAM_DATA_DIR=str(run_dir / app_id),
-            STREAM_LOG_FORMAT="text",
-            STREAM_PRODUCER_MAX_BATCH_BYTES="1",  # Tansu quirk, see stream.config
-            STREAM_TOPIC_CALLS=settings.topic_calls,
-            STREAM_TOPIC_TICKETS=settings.topic_tickets,
-            STREAM_TOPIC_AGENTS=settings.topic_agents,
-            STREAM_TOPIC_CUSTOMERS=settings.topic_customers,
-            STREAM_TOPIC_DEAD_LETTER=settings.topic_dead_letter,
-            STREAM_TOPIC_WINDOWS=settings.topic_windows,
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> float:
-        """Start the process; returns the start time (``perf_counter``)."""
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stream", "worker"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return time.perf_counter()
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def rss(self) -> int:
-        """Resident set size in bytes (``VmRSS``)."""
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS")
-
-    def check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{tail}")
-
-    async def get(
-        self, session: aiohttp.ClientSession, path: str, names: Sequence[str] = ()
-    ) -> str | None:
-        """GET ``path``; ``names``: only those metric families (``?name[]=``, cheap to poll)."""
-        self.check_alive()
-        params = [("name[]", name) for name in names]
-        try:
-            async with session.get(
-                self.url + path, params=params, timeout=aiohttp.ClientTimeout(5)
-            ) as r:
-                return await r.text()
-        except (aiohttp.ClientError, TimeoutError):
-            return None
-
-    async def processed(self, session: aiohttp.ClientSession) -> float | None:
-        """Events accounted for so far (accepted + rejected + duplicate), from /metrics."""
-        body = await self.get(session, "/metrics", _PROCESSED)
-        return None if body is None else sums(body, _PROCESSED)
-
-    async def ready(self, session: aiohttp.ClientSession) -> bool:
-        body = await self.get(session, "/ready")
-        return body is not None and bool(json.loads(body).get("ready"))
-
-    async def wait_ready(self, session: aiohttp.ClientSession, timeout: float) -> None:
-        await _poll(lambda: self.ready(session), timeout, "the worker to be ready", 0.1)
-
-
-def sums(text: str, names: tuple[str, ...]) -> float:
-    """Sum of every sample of the metrics ``names`` (exact names, any labels) in a scrape."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(names):
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            if name in names:
-                total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def stable_series(text: str) -> dict[str, str]:
-    """The series a restart must give back unchanged: counters, histograms, backlog gauges."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or not line:
-            continue
-        series, _, value = line.rpartition(" ")
-        name = series.split("{", 1)[0]
-        if name.endswith(_STABLE_SUFFIXES) or name in _STABLE_GAUGES:
-            out[series] = value
-    return out
-
-
-async def _poll(check: Callable[[], Any], timeout: float, what: str, every: float) -> None:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(every)
-    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 # --- the phases ----------------------------------------------------------------------------
@@ -383,7 +138,7 @@ async def throughput_and_recovery(
         started = worker.start()
         first: float | None = None
         done = 0.0
-        with _bar(total, "pipeline") as bar:
+        with progress(total, "pipeline") as bar:
             while done < total:
                 await asyncio.sleep(0.25)
                 count = await worker.processed(session)
@@ -415,7 +170,7 @@ async def throughput_and_recovery(
                 return False
             return stable_series(await worker.get(session, "/metrics") or "") == before
 
-        await _poll(same_again, plan.timeout, "the restarted worker's metrics", 0.1)
+        await poll(same_again, plan.timeout, "the restarted worker's metrics", 0.1)
         out.recovery_seconds = time.perf_counter() - restarted
         worker.stop()
 
@@ -441,14 +196,14 @@ async def _backlog(
     )
     result = Backlog(alignment)
     try:
-        await read_backlog(worker, total, plan.timeout, result, _PROCESSED)
+        await read_backlog(worker, total, plan.timeout, result, PROCESSED)
         async with aiohttp.ClientSession() as session:
 
             async def final_watermark() -> bool:
                 body = await worker.get(session, "/metrics", (_WATERMARK,)) or ""
                 return _WATERMARK in body and sums(body, (_WATERMARK,)) >= final
 
-            await _poll(final_watermark, 120, "the watermark to reach the newest event", 0.25)
+            await poll(final_watermark, 120, "the watermark to reach the newest event", 0.25)
         result.got = await read_windows(settings.bootstrap_servers, f"{app_id}-windows")
     finally:
         worker.stop()
@@ -498,7 +253,7 @@ async def latency(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Result
             tick = 0.01
             per_tick = max(1, round(plan.latency_rate * tick))
             started = time.perf_counter()
-            with _bar(total, f"latency at {plan.latency_rate:g}/s") as bar:
+            with progress(total, f"latency at {plan.latency_rate:g}/s") as bar:
                 for i in range(0, total, per_tick):
                     due = started + (i / plan.latency_rate)
                     delay = due - time.perf_counter()
@@ -511,6 +266,8 @@ async def latency(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Result
             out.latency_offered_rate = total / (time.perf_counter() - started)
             await producer.flush()
             await asyncio.wait_for(finished.wait(), plan.timeout)
+            scraped = await worker.get(session, "/metrics", (BOOKED_FAMILY,))
+            out.booked = summarise(buckets(scraped or ""))
         finally:
             await producer.stop()
             scraper.cancel()
@@ -550,7 +307,7 @@ async def memory(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Results
         await producer.start()
         try:
             total = plan.open_tickets + plan.waiting_calls
-            with _bar(total, "open contacts") as bar:
+            with progress(total, "open contacts") as bar:
                 for i in range(plan.open_tickets):
                     ticket = TicketCreated(
                         event_id=f"mem-t-{i}",
@@ -581,7 +338,7 @@ async def memory(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Results
             calls = sums(body, ("contact_centre_calls_waiting",))
             return tickets == plan.open_tickets and calls == plan.waiting_calls
 
-        await _poll(all_open, plan.timeout, "every contact to be open", 0.25)
+        await poll(all_open, plan.timeout, "every contact to be open", 0.25)
         await asyncio.sleep(settle)
         out.rss_after = worker.rss()
         worker.stop()
@@ -635,6 +392,12 @@ def report(out: Results, plot_name: str) -> str:
         (f"Publish → /metrics latency p99 at {out.latency_offered_rate:,.0f} events/s",
          f"{out.latency_p99 * 1000:.0f} ms", "<= 1 s", verdict(out.latency_p99 <= 1.0)),
         ("Latency max", f"{out.latency_max * 1000:.0f} ms", "", ""),
+        (f"Publish → booked p50 / p99 at {out.latency_offered_rate:,.0f} events/s (the worker's "
+         f"own histogram, {out.booked.count:,} events)",
+         f"{out.booked.p50 * 1000:.0f} ms / {out.booked.p99 * 1000:.0f} ms", "p99 <= 250 ms",
+         verdict(out.booked.p99 <= 0.25)),
+        ("Publish → booked max (the bound of its bucket)",
+         f"<= {out.booked.max_bound * 1000:.0f} ms", "", ""),
         (f"Resident size: idle → {p.open_tickets:,} open tickets"
          f" + {p.waiting_calls:,} waiting calls",
          f"{out.rss_before / 2**20:.0f} MiB → {out.rss_after / 2**20:.0f} MiB", "", ""),
@@ -692,7 +455,12 @@ def report(out: Results, plot_name: str) -> str:
         "every event (accepted + rejected + duplicate = published).",
         "- **Latency**: a fresh worker, fed at the offered rate by one producer (linger 0); "
         "`/metrics` is scraped every 20 ms; the k-th event sent counts as reflected at the first "
-        "scrape whose processed count reaches k (the scrape's receive time: an upper bound).",
+        "scrape whose processed count reaches k (the scrape's receive time: an upper bound). "
+        "The same phase also reads the worker's own publish → booked histogram "
+        "(`contact_centre_event_latency_seconds`, `stream/latency.py`: each call and ticket "
+        "event from its record's Kafka timestamp to its booking, on the worker's clock); p50 "
+        "and p99 interpolate within the bucket as PromQL's `histogram_quantile` does, the max is "
+        "the bound of the highest bucket holding an observation.",
         "- **Memory**: `VmRSS` of a fresh worker, idle, then with every ticket open and awaiting "
         "a first response and every call waiting (both checked on `/metrics`); the difference "
         "divided by the contacts. Each reading waits one heap-trim interval plus a second "
@@ -766,10 +534,6 @@ def plot(out: Results, path: Path) -> None:
     plt.close(fig)
 
 
-def _bar(total: int, what: str) -> Any:
-    return tqdm(total=total, desc=what, unit="ev", unit_scale=True, leave=False, file=sys.stderr)
-
-
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -785,23 +549,25 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         settings = topic_settings(broker, "bench")
         out.publish_rate = await publish_file(settings, data, total)
         out.ceiling_rate = await raw_consumer_rate(settings, total)
-        _say(f"ceiling: {out.ceiling_rate:,.0f} events/s")
+        say(f"ceiling: {out.ceiling_rate:,.0f} events/s")
         await throughput_and_recovery(settings, total, work, plan, out)
-        _say(f"pipeline: {out.pipeline_rate:,.0f} events/s ({out.ratio:.3f} of the ceiling), "
+        say(f"pipeline: {out.pipeline_rate:,.0f} events/s ({out.ratio:.3f} of the ceiling), "
              f"recovery {out.recovery_seconds:.1f} s")  # fmt: skip
         from benchmarks.failover import failover, report_rows  # it imports this module
 
         fo = await failover(settings, total, work, plan.failover_kills, timeout=plan.timeout)
         out.failover_seconds, out.failover_rows = [t.exact for t in fo.takeovers], report_rows(fo)
-        _say(f"failover: {fo.median_exact:.1f} s (median of {len(fo.takeovers)})")
+        say(f"failover: {fo.median_exact:.1f} s (median of {len(fo.takeovers)})")
         await backlogs(settings, data, total, work, plan, out)
         for b in out.backlogs:
-            _say(f"backlog, alignment {b.alignment_seconds:.0f} s: {b.rate:,.0f} events/s, "
+            say(f"backlog, alignment {b.alignment_seconds:.0f} s: {b.rate:,.0f} events/s, "
                  f"{b.late:.0f} late, exact {b.windows_exact}/{b.windows_expected}")  # fmt: skip
         await latency(broker, work, plan, out)
-        _say(f"latency: p50 {out.latency_p50 * 1000:.0f} ms, p99 {out.latency_p99 * 1000:.0f} ms")
+        say(f"latency: p50 {out.latency_p50 * 1000:.0f} ms, p99 {out.latency_p99 * 1000:.0f} ms"
+             f" (publish → booked: p50 {out.booked.p50 * 1000:.0f} ms, p99 "
+             f"{out.booked.p99 * 1000:.0f} ms)")  # fmt: skip
         await memory(broker, work, plan, out)
-        _say(f"memory: {out.bytes_per_contact:,.0f} bytes per open contact")
+        say(f"memory: {out.bytes_per_contact:,.0f} bytes per open contact")
         from benchmarks import cardinality  # it imports this module
 
         refused = 100 if plan == SMOKE else cardinality.REFUSED_QUEUES
@@ -813,7 +579,7 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
         )
         callbacks = (ingest.twilio or {}).get("callbacks_per_second", 0)
         best = (ingest.webhooks or {}).get("best_within_p99") or {}
-        _say(f"connectors: asterisk {ingest.asterisk_lines_per_second:,.0f} lines/s, "
+        say(f"connectors: asterisk {ingest.asterisk_lines_per_second:,.0f} lines/s, "
              f"twilio {callbacks:,.0f} callbacks/s, webhook gateway "
              f"{best.get('requests_per_second', 0):,.0f} requests/s at p99 < 50 ms")  # fmt: skip
         from benchmarks import rivals  # it imports this module
@@ -842,10 +608,6 @@ async def run(plan: Plan, work: Path, doc: Path, png: Path) -> Results:
     summary["wallboard"] = [{**dataclasses.asdict(m), "busy": m.busy} for m in boards]
     (work / "results.json").write_text(json.dumps(summary, indent=2, default=str))
     return out
-
-
-def _say(text: str) -> None:
-    tqdm.write(text, file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks import run as bench
+from benchmarks import parts
 from stream.config import Settings
 from stream.dev.broker import EmbeddedBroker
 
@@ -61,12 +61,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def throughput(
-    settings: Settings, total: int, run_dir: Path, plan: bench.Plan, *, restart: bool = True
+    settings: Settings, total: int, run_dir: Path, plan: parts.Plan, *, restart: bool = True
 ) -> Reading:
     """A cold worker through the published set (``benchmarks.run.throughput_and_recovery``'s
     rate, and the worker's CPU time), then stopped and (``restart``) restarted until its metrics
     match."""
-    worker = bench.Worker(settings, "bench-throughput", run_dir)
+    worker = parts.Worker(settings, "bench-throughput", run_dir)
     async with aiohttp.ClientSession() as session:
         started = worker.start()
         assert worker.proc is not None
@@ -91,36 +91,36 @@ async def throughput(
         if not restart:
             worker.stop()
             return Reading(0.0, rate, cpu_last - cpu_first, finished - started, 0.0, total)
-        before = bench.stable_series(await worker.get(session, "/metrics") or "")
+        before = parts.stable_series(await worker.get(session, "/metrics") or "")
         worker.stop()
         restarted = worker.start()
 
         async def same_again() -> bool:
             if not await worker.ready(session):
                 return False
-            return bench.stable_series(await worker.get(session, "/metrics") or "") == before
+            return parts.stable_series(await worker.get(session, "/metrics") or "") == before
 
-        await bench._poll(same_again, plan.timeout, "the restarted worker's metrics", 0.1)
+        await parts.poll(same_again, plan.timeout, "the restarted worker's metrics", 0.1)
         recovery = time.perf_counter() - restarted
         worker.stop()
     return Reading(0.0, rate, cpu_last - cpu_first, finished - started, recovery, total)
 
 
 async def measure(
-    plan: bench.Plan, repeat: int, work: Path, *, restart: bool = True
+    plan: parts.Plan, repeat: int, work: Path, *, restart: bool = True
 ) -> list[Reading]:
     """``repeat`` readings, each on a fresh broker (the phase's topics and consumer group are
     fixed names) with the set published again and a fresh worker."""
     results: list[Reading] = []
     data = work / "events.ndjson"
-    total = await asyncio.to_thread(bench.record, data, plan, datetime.now(UTC))
+    total = await asyncio.to_thread(parts.record, data, plan, datetime.now(UTC))
     for i in range(repeat):
         run_dir = work / f"run-{i}"
         run_dir.mkdir(parents=True, exist_ok=True)
         with EmbeddedBroker(log_path=run_dir / "broker.log") as broker:
-            settings = bench.topic_settings(broker, "bench")
-            await bench.publish_file(settings, data, total)
-            ceiling = await bench.raw_consumer_rate(settings, total)
+            settings = parts.topic_settings(broker, "bench")
+            await parts.publish_file(settings, data, total)
+            ceiling = await parts.raw_consumer_rate(settings, total)
             out = await throughput(settings, total, run_dir, plan, restart=restart)
         out.ceiling_rate = ceiling
         results.append(out)
@@ -135,7 +135,7 @@ async def measure(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = bench.Plan()
+    d = parts.Plan()
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.throughput",
         description="Only make bench's ceiling and throughput phases (and the restart after "
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    plan = dataclasses.replace(bench.Plan(), events=args.events, queues=args.queues)
+    plan = dataclasses.replace(parts.Plan(), events=args.events, queues=args.queues)
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from stream.connectors.twilio.server import CallbackHandler, ServerOptions, star
 from stream.connectors.twilio.settings import load_config
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.simulate import Simulation
+from stream.dev.simulate import Simulation
 
 TOKEN = "benchmark-token"
 

@@ -39,7 +39,7 @@ from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.simulate import Simulation
+from stream.dev.simulate import Simulation
 
 SECRET: Final = "benchmark-chatwoot-secret"
 TOKEN: Final = "benchmark-generic-token"

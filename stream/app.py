@@ -89,13 +89,21 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
         return changed
 
     def _new_store_by_url(self, url: Any) -> Any:
-        if str(url).startswith("memory:"):  # warm standbys: see stream.standby
-            return WarmMemoryStore(
-                url, self.app, self, table_name=self.name, key_type=self.key_type,
-                key_serializer=self.key_serializer, value_serializer=self.value_serializer,
-                value_type=self.value_type, loop=self.loop, options=self.options,
-            )  # fmt: skip
-        return super()._new_store_by_url(url)
+        scheme = str(url).partition(":")[0]
+        store: Any
+        if scheme == "memory":  # warm standbys: see stream.standby
+            store = WarmMemoryStore
+        elif scheme in ("rocksdb", "rocksdict"):  # the key's partition: see stream.rocksdb_store
+            from stream.rocksdb_store import KeyedRocksDBStore  # rocksdict: the rocksdb extra
+
+            store = KeyedRocksDBStore
+        else:
+            return super()._new_store_by_url(url)
+        return store(
+            url, self.app, self, table_name=self.name, key_type=self.key_type,
+            key_serializer=self.key_serializer, value_serializer=self.value_serializer,
+            value_type=self.value_type, loop=self.loop, options=self.options,
+        )  # fmt: skip
 
 
 class Wiring:

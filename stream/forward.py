@@ -13,8 +13,10 @@ from the event), and the encoding of forwarded batches on ``<app_id>-kpi-by-queu
   producer's key hash gave the queue before (``stream.pipeline.queue_partition``), so queues
   stay where their stored state is. Items keep their order (per queue, the order routed).
 * **version 2** (read only): ``[2, queue, items, customers, agent_events, marks]``, one queue a
-  message (``agent_events`` without their queue: the message's); each item an array, its event
-  an array too (``[type number, field, ...]``, the
+  message (``agent_events`` without their queue: the message's); each item an array (its last
+  element, the source record's timestamp, may be missing: decoders ignore trailing elements
+  they do not know and default missing ones), its event an array too (``[type number, field,
+  ...]``, the
   contract fields in the struct's order, ``occurred_at`` as a msgpack timestamp). The router
   decoded and validated the JSON once; the aggregator books from the decoded ``Item`` without
   parsing JSON again. An item carries the record's value bytes only when re-encoding the event
@@ -170,6 +172,10 @@ class Item(msgspec.Struct, array_like=True, frozen=True, gc=False):
     key: bytes | None
     event: WireEvent | None
     raw: bytes | None = None
+    published_ms: int | None = None
+    """The source record's Kafka timestamp (ms since the epoch: its producer's create time, or
+    the broker's append time), for the publish → booked latency (``stream.latency``); None in
+    items written before it travelled."""
 
     @property
     def source(self) -> str:
@@ -198,14 +204,15 @@ def item(
     key: bytes | None,
     event: Event,
     value: bytes,
+    published_ms: int | None = None,
 ) -> Item:
     """The item of an accepted event decoded from ``value``: the bytes kept only when the
     aggregator could not get them back from the event (see the module's docstring)."""
     if event.occurred_at.utcoffset() == _UTC_OFFSET and encode(event) == value:
-        return Item(queue, channel, topic, partition, offset, key, event)
+        return Item(queue, channel, topic, partition, offset, key, event, None, published_ms)
     if len(value) > TYPED_MAX_VALUE_BYTES:
-        return Item(queue, channel, topic, partition, offset, key, None, value)
-    return Item(queue, channel, topic, partition, offset, key, event, value)
+        return Item(queue, channel, topic, partition, offset, key, None, value, published_ms)
+    return Item(queue, channel, topic, partition, offset, key, event, value, published_ms)
 
 
 def event_of(it: Item) -> Event:
@@ -305,7 +312,8 @@ _astuple = msgspec.structs.astuple
 def _wire_item(it: Item) -> tuple[Any, ...]:
     ev = it.event
     event = None if ev is None else (_WIRE_NUMBER[type(ev)], *_astuple(ev))
-    return (it.queue, it.channel, it.topic, it.partition, it.offset, it.key, event, it.raw)
+    return (it.queue, it.channel, it.topic, it.partition, it.offset, it.key, event, it.raw,
+            it.published_ms)  # fmt: skip
 
 
 def encode_batch(

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import sys
+import time
 from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
 from stream.kpis.ewt import DEFAULT_RECENT_CALLS
+from stream.kpis.histogram import Histogram
+from stream.latency import observe_booked
 from stream.progress import Progress, Report, slowest, source_partition
 from stream.router import (
     AgentUpdate,
@@ -158,6 +161,11 @@ class Pipeline:
         self.produce_failures: dict[str, int] = {}
         """Messages the producer refused for themselves, by role, since this process started
         (``refused``; ``contact_centre_produce_failures_total``)."""
+        self.latency = Histogram()
+        """Publish → booked latency of the items applied here since this process started
+        (``stream.latency``; ``contact_centre_event_latency_seconds``)."""
+        self.wall: Callable[[], float] = time.time
+        """The real clock the latency is read on (``clock`` may be frozen in tests)."""
 
     @classmethod
     def create(
@@ -330,6 +338,7 @@ class Pipeline:
                 )
             facts += (CustomerFact(*fact) for fact in batch.customers)
         out = self.aggregator.apply(ps, items, self.clock(), marks)
+        observe_booked(self.latency, items, self.wall())
         if agents:
             self.aggregator.apply_agents(ps, agents, out)
         self.aggregator.settle_waits(ps, out)  # after the batch's agents: on queue at queue time

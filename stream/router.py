@@ -126,6 +126,9 @@ class InputMessage(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int | None:
+        """The record's Kafka timestamp, ms since the epoch (``stream.latency``)."""
 
 
 class Message(NamedTuple):
@@ -136,6 +139,7 @@ class Message(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: int | None = None
 
 
 class AgentUpdate(NamedTuple):
@@ -319,8 +323,9 @@ class Router:
             return target
         queue, channel = target
         out.forwards.append(
-            item(queue, channel, msg.topic, msg.partition, msg.offset, msg.key, ev, msg.value)
-        )
+            item(queue, channel, msg.topic, msg.partition, msg.offset, msg.key, ev, msg.value,
+                 msg.timestamp)
+        )  # fmt: skip
         out.forward_sizes.append(len(msg.value))
         if isinstance(ev, TicketCreated) and ev.customer_id is not None:
             # Every creation, replays and duplicates too: the owner keeps one per ticket.

@@ -565,12 +565,20 @@ def pipeline() -> model.Dashboard:
         g(ids, "Scrape duration", [
             (f"scrape_duration_seconds{{{worker}}}", "{{instance}}"),
         ], "s", description="The collector builds every series at scrape time."),
+        g(ids, "Publish → booked latency", [
+            (f"histogram_quantile({q / 100}, sum by (le) "
+             f"(rate(contact_centre_event_latency_seconds_bucket[{RATE}])))", f"p{q}")
+            for q in (50, 99)
+        ], "s", description="From each call and ticket event's record timestamp to its booking, "
+                            "measured by the workers (the wallboard's freshness; the target is "
+                            "p99 under 250 ms). A backlog read after an outage shows as its "
+                            "age."),
         g(ids, "Wallboard snapshot errors", [
             (f"sum by (instance) (rate(contact_centre_snapshot_errors_total[{RATE}]))",
              "{{instance}}"),
-        ], "short", width=24, description="Failed snapshot publishing ticks per second by "
-                                          "worker: the wallboard tiles of that worker's queues "
-                                          "are not updated (WallboardSnapshotsFailing)."),
+        ], "short", description="Failed snapshot publishing ticks per second by worker: the "
+                                "wallboard tiles of that worker's queues are not updated "
+                                "(WallboardSnapshotsFailing)."),
     ]  # fmt: skip
     d = _base(
         "cc-pipeline",

@@ -1,5 +1,5 @@
 """``python -m stream simulate`` and ``replay``: simulated or recorded traffic to the topics (the
-work is in ``stream.simulate``)."""
+work is in ``stream.dev.simulate``)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def add_parsers(command: Command, epilog: str) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from stream import simulate
+    from stream.dev import simulate
 
     if args.record is not None:
         from datetime import UTC, datetime
@@ -138,7 +138,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from stream import simulate
+    from stream.dev import simulate
 
     settings = settings_from_env()
     check_kafka_access(settings)

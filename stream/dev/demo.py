@@ -41,8 +41,8 @@ from stream.broker import TopicCreationError, create_topics
 from stream.dev.broker import BrokerStartError, EmbeddedBroker
 from stream.dev.processes import die_with_parent, find_free_port
 from stream.dev.redis_server import RedisServer, RedisStartError
+from stream.dev.simulate import AWAY_REASONS, PublishStats, publish
 from stream.security import aiokafka_options
-from stream.simulate import AWAY_REASONS, PublishStats, publish
 
 if TYPE_CHECKING:
     from stream.config import Settings

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from stream.export.family import Family, by, one
+from stream.export.family import Buckets, Family, by, one
+from stream.export.totals import le
+from stream.kpis.histogram import Histogram, cumulative
+from stream.latency import LATENCY_BOUNDS
 from stream.read import PipelineCounts, ProgressReading, WorkerAt
 
 CUSTOMER_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
@@ -38,6 +41,12 @@ CUSTOMER_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
 )  # fmt: skip
 """Churn and conversion (``stream.read.customers``)."""
 
+
+def _buckets(hist: Histogram, bounds: tuple[float, ...]) -> Buckets:
+    return Buckets([(le(b), float(c)) for b, c in cumulative(hist, bounds)], hist.total,
+                   float(hist.count))  # fmt: skip
+
+
 PIPELINE_FAMILIES: Final[tuple[Family[PipelineCounts], ...]] = (
     Family("events", "counter", ("type",), "Accepted events by type.", lambda c: by(c.events)),
     Family("events_rejected", "counter", ("reason",), "Events sent to the dead-letter topic.",
@@ -49,6 +58,10 @@ PIPELINE_FAMILIES: Final[tuple[Family[PipelineCounts], ...]] = (
            lambda c: one(c.partitions)),
     Family("events_late", "counter", (), "Events older than the grace period of their window.",
            lambda c: one(c.late)),
+    Family("event_latency_seconds", "histogram", (),
+           "Publish → booked: from each accepted call or ticket event's source record timestamp "
+           "to its booking in the queue's state, on this worker's clock, since it started.",
+           lambda c: [((), _buckets(c.latency, LATENCY_BOUNDS))]),
     Family("produce_failures", "counter", ("role",),
            "Messages the producer refused for themselves (too large, corrupt), by role "
            "(forward, dead_letter, window, changelog), since the worker started; dead-lettered "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from stream.kpis.histogram import Histogram
 from stream.pipeline import Pipeline
 
 
@@ -23,6 +24,8 @@ class PipelineCounts:
     partitions: int = 0
     produce_failures: dict[str, int] = field(default_factory=dict)
     """Messages the producer refused, by role, by role name."""
+    latency: Histogram = field(default_factory=Histogram)
+    """Publish → booked latency of the items applied here (``stream.latency``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,9 @@ def pipeline_counts(pipeline: Pipeline) -> PipelineCounts:
         late=late,
         partitions=len(pipeline.agg_parts),
         produce_failures=dict(sorted(pipeline.produce_failures.items())),
-    )
+        latency=Histogram(list(pipeline.latency.counts), pipeline.latency.total,
+                          pipeline.latency.count),  # a copy: the pipeline goes on observing
+    )  # fmt: skip
 
 
 def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:

@@ -23,8 +23,8 @@ from aiokafka import AIOKafkaConsumer
 
 from stream.broker import create_topics
 from stream.dev.broker import EmbeddedBroker
+from stream.dev.simulate import Simulation
 from stream.events import encode
-from stream.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

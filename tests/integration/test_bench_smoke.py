@@ -31,6 +31,7 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
         "| Raw aiokafka consumer + validating decode (ceiling) |",
         "| Full KPI pipeline, one worker |",
         "| Publish → /metrics latency p99 at",
+        "| Publish → booked p50 / p99 at",
         "| Resident bytes per open contact |",
         "| Recovery: restart → exact metrics after 3,000 events |",
         "| Failover: one of two workers SIGKILLed → the other exact for all partitions",
@@ -46,6 +47,10 @@ def test_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     assert results["recovery_seconds"] > 0
     assert len(results["failover_seconds"]) == 1 and results["failover_seconds"][0] > 0
     assert 0 < results["latency_p50"] <= results["latency_p99"] <= results["latency_max"]
+    booked = results[
+        "booked"
+    ]  # the worker's own histogram: every call and ticket event of the phase
+    assert booked["count"] > 0 and 0 <= booked["p50"] <= booked["p99"] <= booked["max_bound"]
     assert results["rss_before"] > 0 and results["rss_after"] > 0
     # The backlog phase: both reads exact, nothing late, every due window compared.
     assert [b["alignment_seconds"] for b in results["backlogs"]] == [600.0, 0.0]

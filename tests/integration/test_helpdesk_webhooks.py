@@ -42,7 +42,7 @@ from stream.connectors.webhooks.zammad import build as build_zammad
 from stream.connectors.webhooks.zendesk import build as build_zendesk
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.simulate import SimEvent, Simulation
+from stream.dev.simulate import SimEvent, Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

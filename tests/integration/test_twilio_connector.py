@@ -41,7 +41,7 @@ from stream.connectors.twilio.server import CallbackHandler, ServerOptions, star
 from stream.connectors.twilio.settings import TwilioConfig, load_config
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.simulate import Simulation
+from stream.dev.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

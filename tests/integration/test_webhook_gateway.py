@@ -42,7 +42,7 @@ from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.server import Gateway, start, stop
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.simulate import Simulation
+from stream.dev.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

@@ -12,7 +12,7 @@ import pytest
 
 from stream.cli.main import main
 from stream.dev.demo import parse_metric_totals, summary_line
-from stream.simulate import PublishStats
+from stream.dev.simulate import PublishStats
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ("demo", "broker", "worker", "simulate", "replay", "wallboard", "schema")

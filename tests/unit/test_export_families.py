@@ -231,6 +231,10 @@ EXPECTED: dict[str, list[tuple[L, float]]] = {
     "worker_partitions": [({}, 2)],
     "events_late_total": [({}, 0)],
     "produce_failures_total": [({"role": "dead_letter"}, 1)],
+    # 33 call, ticket and survey items booked, each 125 ms after its record's timestamp.
+    "event_latency_seconds_count": [({}, 33)],
+    "event_latency_seconds_sum": [({}, 33 * 0.125)],
+    "event_latency_seconds_bucket": [({"le": "0.1"}, 0), ({"le": "0.15"}, 33)],
     "watermark_timestamp_seconds": [({}, T0 + 800 - 60)],  # the newest event − 60 s grace
     "source_partitions_behind": [({}, 0)],
     "source_partitions_paused": [({}, 1)],
@@ -252,6 +256,7 @@ def family_of(sample: str) -> Family[Any]:
 @pytest.fixture(scope="module")
 def exported() -> dict[str, Metric]:
     h = Harness(targets=TARGETS)
+    h.pipeline.wall = lambda: h.clock() + 0.125  # every item booked 125 ms after its record
     h.run(INPUTS)
     h.pipeline.refused("dead_letter", "dead-letters", h.dead_letters[0], "too large")
     view = ReadView(h.pipeline)

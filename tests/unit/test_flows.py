@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from stream.dev.simulate import Simulation
 from stream.events import (
     CallAnswered,
     CallCallbackCompleted,
@@ -31,7 +32,6 @@ from stream.events import (
 from stream.kpis import flows
 from stream.kpis.totals import QueueTotals, WindowTotals, merge_windows
 from stream.metrics import CHANNELS
-from stream.simulate import Simulation
 from stream.state import (
     CALLBACK,
     CALLED_BACK,

@@ -29,7 +29,7 @@ from stream.connectors.webhooks.order import ContactOrder, in_vendor_order
 from stream.connectors.webhooks.source import SourceConfig, Translation, WebhookSource
 from stream.connectors.webhooks.zammad import build as build_zammad
 from stream.connectors.webhooks.zendesk import build as build_zendesk
-from stream.simulate import Simulation
+from stream.dev.simulate import Simulation
 
 SECRET = "helpdesk-secret-0123456789abcdef"
 NOW = 1_800_000_000.0

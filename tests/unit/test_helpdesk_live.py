@@ -16,7 +16,7 @@ from stream.connectors.webhooks import chatwoot_generate, live, zammad_generate,
 from stream.connectors.webhooks.config import load_gateway_config
 from stream.connectors.webhooks.source import build_source
 from stream.dev.demo import summary_line
-from stream.simulate import DEFAULT_QUEUES, PublishStats, Simulation
+from stream.dev.simulate import DEFAULT_QUEUES, PublishStats, Simulation
 
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 GENERATORS: list[Any] = [chatwoot_generate, zendesk_generate, zammad_generate]

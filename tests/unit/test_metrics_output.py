@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from stream.admission import UNLIMITED, Admission
 from stream.config import TargetBook, parse_targets
+from stream.dev.simulate import Simulation
 from stream.events import encode
 from stream.metrics import (
     KpiCollector,
@@ -33,7 +34,6 @@ from stream.metrics import (
 )
 from stream.pipeline import queue_partition
 from stream.read import ReadView
-from stream.simulate import Simulation
 from stream.snapshots import build_snapshots
 from tests.unit.test_aggregator import PARTITIONS, Clock, Harness, Input
 

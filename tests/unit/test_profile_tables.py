@@ -5,8 +5,8 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
+from benchmarks.parts import ROOT
 from benchmarks.profile import Options, Profile, package, read_raw, section
-from benchmarks.run import ROOT
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 SITE = "/x/.venv/lib/python3.11/site-packages"

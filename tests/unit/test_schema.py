@@ -22,10 +22,10 @@ import yaml
 from stream import schema
 from stream.aggregator import ClosedWindow
 from stream.cli.main import main
+from stream.dev.simulate import Simulation
 from stream.events import REASONS, Rejection, SurveyResponded, decode
 from stream.kpis.totals import WindowTotals
 from stream.pipeline import _closed_window
-from stream.simulate import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -30,7 +30,7 @@ from stream.connectors.webhooks.source import (
     build_source,
     register,
 )
-from stream.simulate import Simulation
+from stream.dev.simulate import Simulation
 
 SECRET = "chatwoot-webhook-secret-0123456789"
 NOW = 1_795_341_000.0

@@ -1,6 +1,6 @@
 """A ``queue_log`` for the simulator's contact centre, written the way app_queue writes it.
 
-``QueueLogWriter`` turns the simulator's call and agent events (``stream.simulate``) into the
+``QueueLogWriter`` turns the simulator's call and agent events (``stream.dev.simulate``) into the
 lines Asterisk would log for the same traffic: ``ADDMEMBER`` when an agent starts,
 ``ENTERQUEUE`` / ``CONNECT`` / ``COMPLETECALLER`` or ``COMPLETEAGENT`` / ``ABANDON`` with
 app_queue's data fields (positions, waits, talk times), ``RINGNOANSWER`` for a missed ring,
@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import msgspec
 
+from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
 from stream.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -41,7 +42,6 @@ from stream.events import (
     CallWrapupCompleted,
     encode,
 )
-from stream.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
 
 __all__ = [
     "QueueLogWriter",

@@ -1,6 +1,6 @@
 """Signed, real-shaped TaskRouter event callbacks for the simulator's calls and agents.
 
-``callbacks`` turns the simulator's contract events (``stream.simulate.Simulation``) into the
+``callbacks`` turns the simulator's contract events (``stream.dev.simulate.Simulation``) into the
 callbacks a TaskRouter Workspace would have posted for the same traffic — same seed, same
 callbacks — each signed like Twilio signs it (``X-Twilio-Signature`` for the callback URL and
 the form, with the given auth token). A test sends them through the connector and compares the
@@ -26,8 +26,8 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
+from stream.dev.simulate import SimEvent
 from stream.events import CallQueued
-from stream.simulate import SimEvent
 
 ACTIVITY_NAMES: Final = {
     "available": "Available",

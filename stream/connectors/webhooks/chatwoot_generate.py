@@ -1,6 +1,6 @@
 """Real-shaped, signed Chatwoot webhook deliveries for the simulator's tickets.
 
-``deliveries`` turns the simulator's ticket events (``stream.simulate.Simulation``) into the
+``deliveries`` turns the simulator's ticket events (``stream.dev.simulate.Simulation``) into the
 webhooks a Chatwoot account would have posted for the same traffic — same seed, same bodies —
 shaped like Chatwoot's ``webhook_data`` (``docs/connectors/chatwoot.md``) and signed like
 Chatwoot signs them (``X-Chatwoot-Signature`` over ``<timestamp>.<body>``, with the time of
@@ -26,7 +26,7 @@ import msgspec
 
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.generation import json_body, run_all, run_live
-from stream.simulate import SimEvent
+from stream.dev.simulate import SimEvent
 
 ACCOUNT: Final = 1
 CHANNEL_TYPES: Final = {

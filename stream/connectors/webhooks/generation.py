@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from stream.simulate import SimEvent
+from stream.dev.simulate import SimEvent
 
 D = TypeVar("D")
 T = TypeVar("T")

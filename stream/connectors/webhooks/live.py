@@ -27,7 +27,7 @@ from typing import Final, Protocol
 import yaml
 
 from stream.connectors.webhooks import chatwoot_generate, zammad_generate, zendesk_generate
-from stream.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
+from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
 
 __all__ = ["VENDORS", "HelpdeskStats", "config_files", "is_helpdesk_ticket", "post_live"]
 

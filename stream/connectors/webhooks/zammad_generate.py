@@ -1,6 +1,6 @@
 """Real-shaped, signed Zammad trigger-webhook deliveries for the simulator's tickets.
 
-``generate`` turns the simulator's ticket events (``stream.simulate.Simulation``) into the
+``generate`` turns the simulator's ticket events (``stream.dev.simulate.Simulation``) into the
 requests a Zammad trigger with a webhook action would have posted for the same traffic, and
 its twin (the second value): the same traffic as contract events, as the Zammad source and the
 gateway must produce them. A test sends the deliveries through the gateway and compares the
@@ -42,7 +42,7 @@ import msgspec
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
 from stream.connectors.webhooks.generation import json_body, run_all, run_live
-from stream.simulate import SimEvent
+from stream.dev.simulate import SimEvent
 
 TRIGGER: Final = "KPI stream: every ticket change"
 ARTICLE_TYPES: Final = {"email": "email", "web": "web", "chat": "chat",

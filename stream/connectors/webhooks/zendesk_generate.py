@@ -1,6 +1,6 @@
 """Real-shaped, signed Zendesk webhook deliveries for the simulator's tickets.
 
-``generate`` turns the simulator's ticket events (``stream.simulate.Simulation``) into the
+``generate`` turns the simulator's ticket events (``stream.dev.simulate.Simulation``) into the
 requests a Zendesk account would have posted for the same traffic, and ``twin`` (the second
 value) is the same traffic as contract events, as the Zendesk source must produce them: a test
 sends the deliveries through the gateway and compares the worker's ticket metrics with those of
@@ -44,7 +44,7 @@ import msgspec
 from stream.connectors.webhooks.chatwoot import iso
 from stream.connectors.webhooks.chatwoot_generate import TwinEvent
 from stream.connectors.webhooks.generation import json_body, run_all, run_live
-from stream.simulate import SimEvent
+from stream.dev.simulate import SimEvent
 
 ACCOUNT: Final = 22129848
 WEBHOOK_ID: Final = "01JGZK7E2X9QF6M3H4D5C8B0AV"
