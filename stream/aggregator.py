@@ -23,7 +23,6 @@ import math
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
@@ -51,7 +50,7 @@ from stream.kpis.histogram import (
     observe,
 )
 from stream.kpis.productivity import QueueEvent
-from stream.kpis.staffing import on_queue_at
+from stream.kpis.staffing import QueueStaffing
 from stream.kpis.surveys import is_csat_positive, nps_class
 from stream.kpis.totals import QueueTotals, WindowTotals
 from stream.progress import Progress, Report, advance, merge
@@ -109,6 +108,7 @@ class QueueLive:
     open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
     ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
     flows: FlowsLive = field(default_factory=FlowsLive)  # callbacks waiting, by priority
+    staffing: QueueStaffing = field(default_factory=QueueStaffing)  # agents on queue by instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,10 +264,11 @@ class Aggregator:
             pending = q.ewt.pending
             if not pending or pending[0][0] > mark:
                 continue
-            slots = list(ps.agents.get(name, {}).values())
             live = ps.live.get(name)
-            oldest = min(live.waiting.values(), default=None) if live is not None else None
-            if ewt.settle(q.ewt, mark, partial(on_queue_at, slots), self.ewt_recent_calls, oldest):
+            if live is None:
+                live = ps.live[name] = QueueLive()
+            oldest = min(live.waiting.values(), default=None)
+            if ewt.settle(q.ewt, mark, live.staffing.at, self.ewt_recent_calls, oldest):
                 out.queues.add(name)
 
     def _queue(self, ps: PartitionState, queue: str) -> QueueRecord:
@@ -381,12 +382,15 @@ class Aggregator:
             slot = slots.get(u.agent_id)
             if slot is None:
                 slot = slots[u.agent_id] = AgentSlot(u.queue, u.agent_id)
+            steps = slot.on_queue_steps()
             stored, dropped, moved = add_events(slot, u.events)
             for event in stored:
                 out.agent_events[(u.queue, u.agent_id, event[0], event[1])] = event
             for event in dropped:
                 out.agent_events[(u.queue, u.agent_id, event[0], event[1])] = None
             live = ps.live[u.queue]
+            if stored:
+                live.staffing.move(steps, slot.on_queue_steps())
             if live.agents is None:
                 live.agents = {}
             count_states(live.agents, *moved)
@@ -622,8 +626,10 @@ class Aggregator:
             live.agents = {}
             for slot in slots.values():
                 slot.events.sort(key=lambda e: (e[0], e[1]))  # stored one record per event
+                slot.cached_timeline = slot.cached_on_queue = None
                 slot.state = current_state(slot.events)
                 count_states(live.agents, None, slot.state)
+            live.staffing = QueueStaffing.build(slot.on_queue_steps() for slot in slots.values())
 
 
 def _set_rings(ringing: dict[str, int], ckey: str, rings: int) -> None:

@@ -5,10 +5,18 @@ booking (its queue and channel, its source coordinates topic / partition / offse
 typed event, and the original value bytes when the dead-letter topic could not get them back
 from the event), and the encoding of forwarded batches on ``<app_id>-kpi-by-queue``:
 
-* **version 2** (written here): a msgpack array ``[2, queue, items, customers, agent_events,
-  marks]``; each item an array (its last element, the source record's timestamp, may be
-  missing: decoders ignore trailing elements they do not know and default missing ones), its
-  event an array too (``[type number, field, ...]``, the
+* **version 3** (written here): a msgpack array ``[3, items, agent_events, customers, marks]``
+  holding every queue of one partition of the internal topic: the router sends one message per
+  destination partition per batch (chunked under a size limit), not one per queue, so a fetch
+  touching 400 queues is a handful of produce records, not 400. Each item names its queue (as in
+  version 2); each agent entry is ``[queue, agent id, events]``. The partition is the one the
+  producer's key hash gave the queue before (``stream.pipeline.queue_partition``), so queues
+  stay where their stored state is. Items keep their order (per queue, the order routed).
+* **version 2** (read only): ``[2, queue, items, customers, agent_events, marks]``, one queue a
+  message (``agent_events`` without their queue: the message's); each item an array (its last
+  element, the source record's timestamp, may be missing: decoders ignore trailing elements
+  they do not know and default missing ones), its event an array too (``[type number, field,
+  ...]``, the
   contract fields in the struct's order, ``occurred_at`` as a msgpack timestamp). The router
   decoded and validated the JSON once; the aggregator books from the decoded ``Item`` without
   parsing JSON again. An item carries the record's value bytes only when re-encoding the event
@@ -18,7 +26,11 @@ from the event), and the encoding of forwarded batches on ``<app_id>-kpi-by-queu
   ``TYPED_MAX_VALUE_BYTES`` that cannot be reproduced travels as its bytes alone (decoded by the
   aggregator), so a forward stays within the request size an accepted event is promised.
 * **version 1** (``ForwardBatch``, read only): the batches of workers before version 2, with
-  each event's JSON value; read so that a rolling upgrade loses nothing already on the topic.
+  each event's JSON value.
+
+Versions 1 and 2 are read so that a rolling upgrade loses nothing already on the topic; a worker
+before version 3 cannot read version 3 (upgrade every worker before the old ones' messages are
+needed again: the format is read-compatible backwards only).
 
 Type numbers (``EVENT_TYPES``) are part of the wire format: append new types, never reorder.
 """
@@ -65,16 +77,19 @@ from stream.progress import Report, source_partition
 __all__ = [
     "EVENT_TYPES",
     "TYPED_MAX_VALUE_BYTES",
+    "AgentEventsWire",
     "Batch",
     "CustomerFactWire",
     "ForwardBatch",
     "Item",
     "decode_batch",
     "encode_batch",
+    "encode_version_2",
     "event_of",
     "item",
     "original_value",
     "type_name",
+    "version",
     "wire_size",
 ]
 
@@ -104,7 +119,8 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
 )
 """The contract's event types by wire number (their index): append only."""
 
-VERSION: Final = 2
+VERSION: Final = 3
+VERSION_2: Final = 2
 TYPED_MAX_VALUE_BYTES: Final = 32 * 1024
 """A value at most this long that re-encoding cannot reproduce travels typed and as its bytes
 (at most twice its size, within ``stream.config.FORWARD_FRAMING_BYTES`` of room); a longer one
@@ -239,14 +255,19 @@ CustomerFactWire = tuple[str, str, float, bytes, str]
 """A customer fact as a batch carries it (kind, customer id, at, ident, queue)."""
 
 
+AgentEventsWire = tuple[str, str, list[QueueEvent]]
+"""An agent's events as seen from one queue (queue, agent id, events)."""
+
+
 class Batch(NamedTuple):
-    """A forwarded message as read: its queue, items, customer facts, agents' events and
-    progress reports (either version)."""
+    """A forwarded message as read: its queue (versions 1 and 2; ``""`` for version 3, whose
+    items and agent entries name theirs), items, customer facts, agents' events with their
+    queue, and progress reports (any version)."""
 
     queue: str
     items: list[Item]
     customers: list[CustomerFactWire]
-    agent_events: list[tuple[str, list[QueueEvent]]]
+    agent_events: list[AgentEventsWire]
     marks: list[Report]
     older_agents: bool = False
     """A version-1 batch with agent states of workers before per-event agent records (ignored)."""
@@ -267,7 +288,7 @@ class ForwardBatch(msgspec.Struct, array_like=True, gc=False):
     marks: list[Report] = msgspec.field(default_factory=list)
 
 
-class _Batch2(msgspec.Struct, array_like=True, gc=False, tag=VERSION):
+class _Batch2(msgspec.Struct, array_like=True, gc=False, tag=VERSION_2):
     queue: str
     items: list[Item]
     customers: list[CustomerFactWire]
@@ -275,8 +296,15 @@ class _Batch2(msgspec.Struct, array_like=True, gc=False, tag=VERSION):
     marks: list[Report]
 
 
+class _Batch3(msgspec.Struct, array_like=True, gc=False, tag=VERSION):
+    items: list[Item]
+    agent_events: list[AgentEventsWire]
+    customers: list[CustomerFactWire]
+    marks: list[Report]
+
+
 _ENCODER: Final = msgspec.msgpack.Encoder()
-_DECODER_V2: Final = msgspec.msgpack.Decoder(_Batch2)
+_DECODER_TAGGED: Final = msgspec.msgpack.Decoder(_Batch2 | _Batch3)
 _DECODER_V1: Final = msgspec.msgpack.Decoder(ForwardBatch)
 _astuple = msgspec.structs.astuple
 
@@ -289,6 +317,18 @@ def _wire_item(it: Item) -> tuple[Any, ...]:
 
 
 def encode_batch(
+    items: Sequence[Item] = (),
+    *,
+    agent_events: Sequence[AgentEventsWire] = (),
+    customers: Sequence[CustomerFactWire] = (),
+    marks: Sequence[Report] = (),
+) -> bytes:
+    """A version-3 forwarded message: items of any queues of one partition, in order."""
+    wire = [_wire_item(it) for it in items]
+    return _ENCODER.encode((VERSION, wire, agent_events, customers, marks))
+
+
+def encode_version_2(
     queue: str,
     items: Sequence[Item] = (),
     *,
@@ -296,27 +336,35 @@ def encode_batch(
     agent_events: Sequence[tuple[str, list[QueueEvent]]] = (),
     marks: Sequence[Report] = (),
 ) -> bytes:
-    """A version-2 forwarded message."""
+    """A version-2 forwarded message of one queue, as workers before version 3 wrote it (not
+    written by the worker: kept to check that such messages are still read)."""
     wire = [_wire_item(it) for it in items]
-    return _ENCODER.encode((VERSION, queue, wire, customers, agent_events, marks))
+    return _ENCODER.encode((VERSION_2, queue, wire, customers, agent_events, marks))
+
+
+def version(payload: bytes) -> int:
+    """A forwarded message's version: 2 or 3 when it is an array whose first element is that
+    number, else 1 (version 1 starts with its queue, a string)."""
+    fixarray = len(payload) > 1 and 0x90 <= payload[0] <= 0x9F  # the first element follows
+    if fixarray and payload[1] in (VERSION_2, VERSION):
+        return payload[1]
+    return 1
 
 
 def is_version_2(payload: bytes) -> bool:
-    """Whether a forwarded message is version 2: an array whose first element is the number 2
-    (version 1 starts with its queue, a string)."""
-    if not payload:
-        return False
-    head = payload[0]
-    if 0x90 <= head <= 0x9F:  # fixarray: the first element follows
-        return len(payload) > 1 and payload[1] == VERSION
-    return False
+    """Whether a forwarded message is version 2."""
+    return version(payload) == VERSION_2
 
 
 def decode_batch(payload: bytes) -> Batch:
-    """A forwarded message of either version (``msgspec.DecodeError`` if it is neither)."""
-    if is_version_2(payload):
-        b2 = _DECODER_V2.decode(payload)
-        return Batch(b2.queue, b2.items, b2.customers, b2.agent_events, b2.marks)
+    """A forwarded message of any version (``msgspec.DecodeError`` if it is none)."""
+    if version(payload) != 1:
+        b = _DECODER_TAGGED.decode(payload)
+        if isinstance(b, _Batch3):
+            return Batch("", b.items, b.customers, b.agent_events, b.marks)
+        queue = b.queue
+        agents = [(queue, agent_id, evs) for agent_id, evs in b.agent_events]
+        return Batch(queue, b.items, b.customers, agents, b.marks)
     b1 = _DECODER_V1.decode(payload)
     queue = b1.queue
     items = [
@@ -325,4 +373,5 @@ def decode_batch(payload: bytes) -> Batch:
         for channel, source, offset, key, value in b1.items
     ]  # fmt: skip
     older = bool(b1.agents) and not b1.agent_events
-    return Batch(queue, items, b1.customers, b1.agent_events, b1.marks, older)
+    agents = [(queue, agent_id, evs) for agent_id, evs in b1.agent_events]
+    return Batch(queue, items, b1.customers, agents, b1.marks, older)

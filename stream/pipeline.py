@@ -31,13 +31,20 @@ from stream.aggregator import (
     TargetSource,
 )
 from stream.events import Rejection
-from stream.forward import Item, decode_batch, encode_batch, original_value, wire_size
+from stream.forward import (
+    AgentEventsWire,
+    CustomerFactWire,
+    Item,
+    decode_batch,
+    encode_batch,
+    original_value,
+    wire_size,
+)
 from stream.kpis import customers, sla
 from stream.kpis.agents import AgentRecord, AgentSlot
 from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
 from stream.kpis.ewt import DEFAULT_RECENT_CALLS
 from stream.kpis.histogram import Histogram
-from stream.kpis.productivity import QueueEvent
 from stream.latency import observe_booked
 from stream.progress import Progress, Report, slowest, source_partition
 from stream.router import (
@@ -131,9 +138,13 @@ class Pipeline:
         retention_seconds: float,
         forward_partitions: int,
         conversion_horizon_seconds: float = customers.CONVERSION_HORIZON_SECONDS,
+        placement: Callable[[str, int], int] | None = None,
     ) -> None:
+        """``placement``: a queue's forward-topic partition (default ``queue_partition``, where
+        the producer's key hash put it; tests may fix another mapping)."""
         self.router = router
         self.forward_partitions = forward_partitions
+        self.placement = queue_partition if placement is None else placement
         self.aggregator = aggregator
         self.clock = clock
         self.retention_seconds = retention_seconds
@@ -145,6 +156,8 @@ class Pipeline:
         self.agg_logs: dict[int, SegmentLog] = {}
         self.source_highs: dict[str, float] = {}
         """Newest event time routed here from each source topic-partition (``stream.progress``)."""
+        self._queue_partitions: dict[str, int] = {}
+        """Queue → its forward-topic partition (``queue_partition``), computed once a queue."""
         self.produce_failures: dict[str, int] = {}
         """Messages the producer refused for themselves, by role, since this process started
         (``refused``; ``contact_centre_produce_failures_total``)."""
@@ -171,15 +184,17 @@ class Pipeline:
         max_queues: int | None = None,
         listed_queues: Iterable[str] = (),
         ewt_recent_calls: int = DEFAULT_RECENT_CALLS,
+        placement: Callable[[str, int], int] | None = None,
     ) -> Pipeline:
         """``max_queues`` (``STREAM_MAX_QUEUES``, None: no limit) bounds the queues outside
         ``listed_queues`` (the targets file's): see ``stream.admission``."""
+        place = queue_partition if placement is None else placement
         router = Router(
             topic_kinds, max_event_bytes=max_event_bytes, future_skew_seconds=future_skew_seconds
         )
         listed: dict[int, set[str]] = {}
         for queue in listed_queues:
-            listed.setdefault(queue_partition(queue, forward_partitions), set()).add(queue)
+            listed.setdefault(place(queue, forward_partitions), set()).add(queue)
         admission = Admission(
             {p: frozenset(qs) for p, qs in listed.items()},
             max_queues=UNLIMITED if max_queues is None else max_queues,
@@ -199,6 +214,7 @@ class Pipeline:
             retention_seconds=retention_seconds,
             forward_partitions=forward_partitions,
             conversion_horizon_seconds=conversion_horizon_seconds,
+            placement=placement,
         )
 
     # --- stage 1 ----------------------------------------------------------------------------
@@ -210,9 +226,12 @@ class Pipeline:
         for msg in messages:
             by_partition.setdefault(msg.partition, []).append(msg)
         now = self.clock()
-        by_queue: dict[str, list[tuple[Item, int]]] = {}
-        by_queue_agents: dict[str, list[AgentUpdate]] = {}
-        by_customer: dict[str, list[tuple[str, str, float, bytes, str]]] = {}
+        # Forwards go out one message per destination partition (chunked), not one per queue:
+        # each item and agent entry names its queue (stream.forward, version 3).
+        items_to: dict[int, list[tuple[Item, int]]] = {}
+        agents_to: dict[int, list[AgentUpdate]] = {}
+        facts_to: dict[int, list[CustomerFactWire]] = {}
+        where = self._queue_partition
         for partition, batch in by_partition.items():
             part = self.router_parts.get(partition)
             if part is None:
@@ -232,39 +251,36 @@ class Pipeline:
                 writes += [(f"s|{src}", records.encode(st)) for src, st in part.stats.items()]
             effects.route_writes += self._store(self.route_logs, partition, writes)
             for fwd, size in zip(out.forwards, out.forward_sizes, strict=True):
-                by_queue.setdefault(fwd.queue, []).append((fwd, wire_size(fwd, size)))
+                items_to.setdefault(where(fwd.queue), []).append((fwd, wire_size(fwd, size)))
             for upd in out.agent_updates:
-                by_queue_agents.setdefault(upd.queue, []).append(upd)
+                agents_to.setdefault(where(upd.queue), []).append(upd)
             for fact in out.customer_facts:
-                by_customer.setdefault(fact.customer_id, []).append(
-                    (fact.kind, fact.customer_id, fact.at, fact.ident, fact.queue)
-                )
+                facts_to.setdefault(
+                    customer_partition(fact.customer_id, self.forward_partitions), []
+                ).append((fact.kind, fact.customer_id, fact.at, fact.ident, fact.queue))
             for dead in out.dead_letters:
                 effects.messages.append(_dead_letter(dead.reason, dead.detail, dead.message))
             highs = self.source_highs
             for source, t in out.highs.items():
                 if t > highs.get(source, -math.inf):
                     highs[source] = t
-        for queue in [*by_queue, *(q for q in by_queue_agents if q not in by_queue)]:
-            key = queue.encode()
-            agent_chunks = _agent_chunks(by_queue_agents.get(queue, []))
-            chunks = _chunks(by_queue.get(queue, []))
-            for i in range(max(len(chunks), len(agent_chunks))):
-                chunk = chunks[i] if i < len(chunks) else []
-                events = agent_chunks[i] if i < len(agent_chunks) else []
-                payload = encode_batch(queue, chunk, agent_events=events)
-                effects.messages.append(Outgoing("forward", key, payload))
-        # Customer facts to the partition of each customer, one message per partition (a message
-        # per customer would be a produce round of its own).
-        to_partition: dict[int, list[tuple[str, str, float, bytes, str]]] = {}
-        for customer_id, facts in by_customer.items():
-            part_no = customer_partition(customer_id, self.forward_partitions)
-            to_partition.setdefault(part_no, []).extend(facts)
-        for part_no, facts in sorted(to_partition.items()):
-            for run in _fact_chunks(facts):  # a large batch's facts would outgrow one request
-                payload = encode_batch("", customers=run)
+        for part_no in {**dict.fromkeys(items_to), **dict.fromkeys(agents_to), **facts_to}:
+            packed = _pack(
+                items_to.get(part_no, []), agents_to.get(part_no, []), facts_to.get(part_no, [])
+            )
+            for items, agent_events, facts in packed:
+                payload = encode_batch(items, agent_events=agent_events, customers=facts)
                 effects.messages.append(Outgoing("forward", None, payload, partition=part_no))
         return effects
+
+    def _queue_partition(self, queue: str) -> int:
+        found = self._queue_partitions.get(queue)
+        if found is None:
+            if len(self._queue_partitions) > 100_000:  # names seen by the router: unbounded
+                self._queue_partitions.clear()
+            found = self.placement(queue, self.forward_partitions)
+            self._queue_partitions[queue] = found
+        return found
 
     def progress(
         self, positions: Mapping[str, tuple[int, int]], *, unstamped: Collection[str] = ()
@@ -290,7 +306,7 @@ class Pipeline:
             )
             for source, (next_offset, end_offset) in sorted(positions.items())
         ]
-        payload = encode_batch("", marks=marks)
+        payload = encode_batch(marks=marks)
         for partition in range(self.forward_partitions):
             effects.messages.append(Outgoing("forward", None, payload, partition=partition))
         return effects
@@ -315,8 +331,7 @@ class Pipeline:
             marks += batch.marks
             items += batch.items
             if batch.agent_events:
-                queue = intern(batch.queue)
-                agents += (AgentUpdate(queue, a, evs) for a, evs in batch.agent_events)
+                agents += (AgentUpdate(intern(q), a, evs) for q, a, evs in batch.agent_events)
             if batch.older_agents:
                 log.warning(
                     "agent states from an older worker ignored", extra={"queue": batch.queue}
@@ -668,49 +683,36 @@ class Pipeline:
             del self.source_highs[source]
 
 
-def _chunks(items: list[tuple[Item, int]]) -> list[list[Item]]:
-    """Split forwarded events (with their ``wire_size``) into runs of at most
-    ``FORWARD_CHUNK_BYTES`` (an event larger than that alone)."""
-    out: list[list[Item]] = [[]]
+Packed = tuple[list[Item], list[AgentEventsWire], list[CustomerFactWire]]
+
+
+def _pack(
+    items: list[tuple[Item, int]], agents: list[AgentUpdate], facts: list[CustomerFactWire]
+) -> list[Packed]:
+    """One partition's forwards (items with their ``wire_size``, agents' events, customer
+    facts), in that order, in messages of at most ``FORWARD_CHUNK_BYTES`` (estimated; an entry
+    larger than that alone). Items keep their order, so each queue's events do."""
+    out: list[Packed] = [([], [], [])]
     size = 0
+
+    def room(n: int) -> Packed:
+        nonlocal size
+        last = out[-1]
+        if (last[0] or last[1] or last[2]) and size + n > FORWARD_CHUNK_BYTES:
+            last = ([], [], [])
+            out.append(last)
+            size = 0
+        size += n
+        return last
+
     for it, n in items:
-        if out[-1] and size + n > FORWARD_CHUNK_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append(it)
-        size += n
-    return out
-
-
-def _fact_chunks(
-    facts: list[tuple[str, str, float, bytes, str]],
-) -> list[list[tuple[str, str, float, bytes, str]]]:
-    """Customer facts in runs of at most ``FORWARD_CHUNK_BYTES`` (ids are bounded, so a fact is
-    at most a few hundred bytes)."""
-    out: list[list[tuple[str, str, float, bytes, str]]] = [[]]
-    size = 0
-    for fact in facts:
-        n = len(fact[0]) + len(fact[1]) + len(fact[3]) + len(fact[4]) + 24
-        if out[-1] and size + n > FORWARD_CHUNK_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append(fact)
-        size += n
-    return out
-
-
-def _agent_chunks(updates: list[AgentUpdate]) -> list[list[tuple[str, list[QueueEvent]]]]:
-    """Agents' events (as a forwarded batch carries them, ``stream.forward``) in runs of at most
-    ``FORWARD_CHUNK_BYTES`` (estimated)."""
-    out: list[list[tuple[str, list[QueueEvent]]]] = []
-    size = FORWARD_CHUNK_BYTES
-    for upd in updates:
-        n = 32 + 40 * len(upd.events)
-        if size + n > FORWARD_CHUNK_BYTES:
-            out.append([])
-            size = 0
-        out[-1].append((upd.agent_id, upd.events))
-        size += n
+        room(n)[0].append(it)
+    for upd in agents:  # ids are bounded; an event is a few dozen bytes
+        room(len(upd.queue) + len(upd.agent_id) + 32 + 40 * len(upd.events))[1].append(
+            (upd.queue, upd.agent_id, upd.events)
+        )
+    for fact in facts:  # ids are bounded, so a fact is at most a few hundred bytes
+        room(len(fact[0]) + len(fact[1]) + len(fact[3]) + len(fact[4]) + 24)[2].append(fact)
     return out
 
 

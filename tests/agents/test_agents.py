@@ -344,10 +344,10 @@ def test_route_forwards_accepted_events_keyed_by_queue_and_dead_letters_the_rest
 
         forwards = w.to("forward")
         assert [f.topic for f in forwards] == [w.wiring.by_queue_name]
-        assert forwards[0].key == b"billing"
+        assert (forwards[0].key, forwards[0].partition) == (None, by_queue_partition(b"billing"))
         assert forwards[0].headers == ()
         batch = decode_batch(forwards[0].value)
-        assert batch.queue == "billing"
+        assert {i.queue for i in batch.items} == {"billing"}
         assert [(i.channel, i.source, i.offset, i.key, original_value(i)) for i in batch.items] == [
             ("phone", "calls/2", 0, b"c1", queued),
             ("phone", "calls/2", 5, b"c1", answered),
@@ -479,7 +479,7 @@ def test_aggregate_batch_spanning_two_partitions_writes_each_record_to_its_own_p
                                          queue="support", channel="email")),
         )  # fmt: skip
         forwards = w.to("forward")
-        assert [f.key for f in forwards] == [b"billing", b"support"]
+        assert [f.partition for f in forwards] == [billing, support]
         await w.aggregate(forwards)  # one batch of two messages, on two partitions
 
         for stored in w.changelog("aggregates"):
@@ -612,7 +612,8 @@ def test_route_then_aggregate_gives_exact_metrics() -> None:
         for batch in route_batches:
             await w.route(*batch)
         forwards = w.to("forward")
-        assert [f.key for f in forwards] == [b"billing", b"support"] * 3 + [b"support", b"billing"]
+        b, s = by_queue_partition(b"billing"), by_queue_partition(b"support")
+        assert [f.partition for f in forwards] == [b, s] * 3 + [s, b]
         for i in range(0, len(forwards), 2):  # batches of two, each spanning both partitions
             await w.aggregate(forwards[i : i + 2])
 

@@ -278,7 +278,7 @@ def test_a_busy_batch_forwards_each_agent_once_within_the_size_bound() -> None:
     h = Harness()
     forwards = h.route(h.publish(events))
     slots = [slot for _, payload in forwards for slot in decode_batch(payload).agent_events]
-    assert sorted(agent_id for agent_id, _ in slots) == sorted(f"a{i}" for i in range(20))
+    assert sorted(agent_id for _, agent_id, _ in slots) == sorted(f"a{i}" for i in range(20))
     assert len(forwards) > 1  # the events did not fit one forward
     assert max(len(payload) for _, payload in forwards) <= 2 * FORWARD_CHUNK_BYTES
     h.aggregate(forwards)

@@ -83,6 +83,11 @@ def input_partition(key: bytes | None) -> int:
     return zlib.crc32(key or b"") % 2
 
 
+def queue_placement(queue: str, partitions: int) -> int:
+    """The forward partition of a queue: fixed for the named ones (``QUEUE_PARTITION``)."""
+    return QUEUE_PARTITION.get(queue, input_partition(queue.encode()))
+
+
 # --- the harness ---------------------------------------------------------------------------------
 
 
@@ -125,6 +130,7 @@ class Harness:
             max_event_bytes=65536,
             future_skew_seconds=300.0,
             forward_partitions=len(PARTITIONS),
+            placement=queue_placement,
         )
         pipeline.wall = self.clock  # publish → booked latency on the test's clock
         return pipeline
@@ -175,13 +181,8 @@ class Harness:
         forwards = []
         for out in effects.messages:
             if out.role == "forward":
-                if out.partition is not None:  # customer facts: the pipeline chose it
-                    forwards.append((out.partition, out.value))
-                    continue
-                assert out.key is not None
-                key = out.key.decode()  # queues map as fixed
-                partition = QUEUE_PARTITION.get(key, input_partition(out.key))
-                forwards.append((partition, out.value))
+                assert out.partition is not None  # the pipeline places every forward
+                forwards.append((out.partition, out.value))
             elif out.role == "dead_letter":
                 self.dead_letters.append(out)
             else:

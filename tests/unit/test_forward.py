@@ -24,11 +24,13 @@ from stream.forward import (
     Item,
     decode_batch,
     encode_batch,
+    encode_version_2,
     event_of,
     is_version_2,
     item,
     original_value,
     type_name,
+    version,
 )
 from tests.unit.test_aggregator import T0, Harness, Input, call, ticket
 
@@ -84,10 +86,10 @@ def test_events_in_the_contracts_own_encoding_travel_typed_without_their_bytes()
         for i, (e, v) in enumerate(zip(sent, values, strict=True))
     ]
     assert [it.raw for it in items] == [None] * 22
-    payload = encode_batch("q", items)
-    assert is_version_2(payload)
+    payload = encode_batch(items)
+    assert version(payload) == 3
     got = decode_batch(payload)
-    assert got.queue == "q"
+    assert got.queue == ""  # version 3: each item names its queue
     for it, ev, value in zip(got.items, sent, values, strict=True):
         assert isinstance(it.event, type(ev))
         assert type(it.event).__name__ == type(ev).__name__  # rejection details name the type
@@ -98,7 +100,7 @@ def test_events_in_the_contracts_own_encoding_travel_typed_without_their_bytes()
             "calls", 3, it.offset, b"k", "calls/3")  # fmt: skip
     # typed, with their coordinates (and no record timestamp: one byte each), the 22 events take
     # 38 % of their JSON's bytes
-    assert len(payload) == 1024
+    assert len(payload) == 1022
     assert sum(map(len, values)) == 2711
 
 
@@ -122,9 +124,7 @@ def test_events_in_the_contracts_own_encoding_travel_typed_without_their_bytes()
 def test_bytes_that_re_encoding_would_not_give_back_travel_with_the_event(value: bytes) -> None:
     ev = events.decode(value)
     assert isinstance(ev, CallAnswered)
-    (got,) = decode_batch(
-        encode_batch("q", [item("q", "phone", "calls", 0, 7, None, ev, value)])
-    ).items
+    (got,) = decode_batch(encode_batch([item("q", "phone", "calls", 0, 7, None, ev, value)])).items
     assert got.raw == value
     assert original_value(got) == value
     assert isinstance(got.event, CallAnswered)
@@ -141,7 +141,7 @@ def test_a_large_value_re_encoding_would_not_give_back_travels_as_its_bytes_alon
     assert isinstance(ev, CallQueued)
     it = item("q", "phone", "calls", 0, 7, None, ev, value)
     assert (it.event, it.raw) == (None, value)  # at most its own size on the internal topic
-    (got,) = decode_batch(encode_batch("q", [it])).items
+    (got,) = decode_batch(encode_batch([it])).items
     assert (got.event, got.raw) == (None, value)
     assert event_of(got) == ev
     assert original_value(got) == value
@@ -166,13 +166,46 @@ def test_a_version_1_batch_reads_as_items_with_their_json() -> None:
     assert not is_version_2(b"")
 
 
-def _as_version_1(payload: bytes) -> bytes:
-    """A forwarded message as a worker before version 2 wrote it."""
+def _by_queue(payload: bytes) -> tuple[dict[str, Any], Any]:
+    """A version-3 message's items and agents' events per queue (in order), and the message."""
     b = decode_batch(payload)
-    rows = [(it.channel, it.source, it.offset, it.key, original_value(it)) for it in b.items]
-    old = ForwardBatch(b.queue, rows, customers=b.customers, agent_events=b.agent_events,
-                       marks=b.marks)  # fmt: skip
-    return msgspec.msgpack.encode(old)
+    queues: dict[str, Any] = {}
+    for it in b.items:
+        queues.setdefault(it.queue, ([], []))[0].append(it)
+    for queue, agent_id, evs in b.agent_events:
+        queues.setdefault(queue, ([], []))[1].append((agent_id, evs))
+    return queues, b
+
+
+def _as_version_1(payload: bytes) -> list[bytes]:
+    """A forwarded message as workers before version 2 wrote it: one message per queue, the
+    customer facts and progress reports in one of their own."""
+    queues, b = _by_queue(payload)
+    out = [
+        msgspec.msgpack.encode(ForwardBatch(queue, [
+            (it.channel, it.source, it.offset, it.key, original_value(it)) for it in items
+        ], agent_events=agents))
+        for queue, (items, agents) in queues.items()
+    ]  # fmt: skip
+    if b.customers or b.marks:
+        out.append(msgspec.msgpack.encode(ForwardBatch("", [], customers=b.customers,
+                                                       marks=b.marks)))  # fmt: skip
+    return out
+
+
+def _as_version_2(payload: bytes) -> list[bytes]:
+    """A forwarded message as workers before version 3 wrote it (one message per queue)."""
+    queues, b = _by_queue(payload)
+    out = [
+        encode_version_2(queue, items, agent_events=agents)
+        for queue, (items, agents) in queues.items()
+    ]
+    if b.customers or b.marks:
+        out.append(encode_version_2("", customers=b.customers, marks=b.marks))
+    return out
+
+
+OLDER = {1: _as_version_1, 2: _as_version_2}
 
 
 def _canonical(inp: Input) -> Input:
@@ -203,17 +236,17 @@ def scenario() -> list[Input]:
     return inputs + [_canonical(inp) for inp in inputs]  # twice: keyed alike, so same contacts
 
 
-def test_a_version_1_batch_books_and_dead_letters_as_the_same_batch_of_version_2() -> None:
+@pytest.mark.parametrize("older", [1, 2])
+def test_an_older_batch_books_and_dead_letters_as_the_same_batch_of_version_3(older: int) -> None:
     new, old = Harness(), Harness()
     inputs = scenario()
     for i in range(0, len(inputs), 3):
         for h, convert in ((new, False), (old, True)):
             forwards = h.route(h.publish(inputs[i : i + 3]))
+            assert all(version(payload) == 3 for _, payload in forwards)
             if convert:
-                forwards = [(p, _as_version_1(payload)) for p, payload in forwards]
-                assert not any(is_version_2(payload) for _, payload in forwards)
-            else:
-                assert all(is_version_2(payload) for _, payload in forwards)
+                forwards = [(p, x) for p, payload in forwards for x in OLDER[older](payload)]
+                assert all(version(payload) == older for _, payload in forwards)
             h.aggregate(forwards)
     assert new.table == old.table
     assert new.samples() == old.samples()
@@ -247,10 +280,11 @@ def test_ordinary_events_cross_the_internal_topic_typed_only() -> None:
     assert [d.value for d in h.dead_letters] == [inputs[2][2], inputs[5][2]]
 
 
-def test_a_worker_restarted_on_version_1_state_reads_version_2() -> None:
+@pytest.mark.parametrize("older", [1, 2])
+def test_a_worker_restarted_on_older_state_reads_version_3(older: int) -> None:
     h = Harness()
     inputs = scenario()
-    h.aggregate([(p, _as_version_1(x)) for p, x in h.route(h.publish(inputs[:9]))])
+    h.aggregate([(p, y) for p, x in h.route(h.publish(inputs[:9])) for y in OLDER[older](x)])
     h.restart()
     h.aggregate(h.route(h.publish(inputs[9:])))
     reference = Harness()
@@ -265,7 +299,7 @@ def test_a_non_utc_offset_is_kept_in_the_bytes_and_booked_at_the_same_instant() 
                        queue="support", channel="email")  # fmt: skip
     value = events.encode(ev)
     assert b"+01:00" in value
-    (got,) = decode_batch(encode_batch("support", [item("support", "email", "tickets", 0, 0,
+    (got,) = decode_batch(encode_batch([item("support", "email", "tickets", 0, 0,
                                                          None, ev, value)])).items  # fmt: skip
     assert got.raw == value
     assert got.event is not None

@@ -57,6 +57,7 @@ class Wiring:
             max_event_bytes=65536,
             future_skew_seconds=300.0,
             forward_partitions=2,
+            placement=lambda queue, _: 0 if queue == "billing" else 1,
         )
         self.offsets: dict[str, int] = {}
         self.ids = 0
@@ -75,9 +76,8 @@ class Wiring:
         effects = self.pipeline.route([message])
         for out in effects.messages:
             if out.role == "forward":
-                assert out.key is not None
-                partition = 0 if out.key == b"billing" else 1
-                self.pipeline.aggregate(partition, [out.value])
+                assert out.partition is not None
+                self.pipeline.aggregate(out.partition, [out.value])
 
     def call(self, call_id: str, *steps: tuple[str, float], **first: Any) -> None:
         for i, (type_, seconds) in enumerate(steps):
