@@ -10,6 +10,7 @@ afterwards, 70 min older than everything else.
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 
@@ -98,10 +99,21 @@ MAIN = [*interleave(C1, T4, C2, T1, C3, C6, T2, C4, T3, C5, C7), AGENT, *BAD,
 def test_known_event_set_gives_exact_metrics(
     broker: EmbeddedBroker, workers: WorkerFactory
 ) -> None:
-    w = workers(frozen_time="2026-11-22T10:40:00Z", STREAM_GRACE_SECONDS="1800")
+    w = workers(
+        frozen_time="2026-11-22T10:40:00Z", STREAM_GRACE_SECONDS="1800", STREAM_IDLE_SECONDS="2"
+    )
     wait_until(lambda: w.partitions() == {0, 1, 2, 3}, 90, "the worker to own all partitions")
     assert publish(broker.bootstrap, MAIN) == 43
     wait_until(lambda: accounted(w.scrape()) == 43, 60, "43 messages accounted for")
+    # The late events are late once the watermark (the slowest source's newest event minus the
+    # grace; idle partitions drop out after 2 s) has passed them: wait for it, not for a count.
+    answered_late = datetime(2026, 11, 22, 9, 30, 20, tzinfo=UTC).timestamp()
+
+    def watermark() -> float:
+        return value(w.scrape(), "contact_centre_watermark_timestamp_seconds") or 0.0
+
+    wait_until(lambda: watermark() > answered_late, 60,
+               lambda: f"the watermark past 09:30:20 (at {watermark()})")  # fmt: skip
     assert publish(broker.bootstrap, LATE) == 2
     wait_until(lambda: accounted(w.scrape()) == 45, 60, "45 messages accounted for")
     wait_until(  # agents are counted in stage 1; their per-queue state follows via stage 2
