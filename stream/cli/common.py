@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import math
 import signal
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ __all__ = [
     "port",
     "positive_float",
     "ratio",
+    "serve_until_signal",
     "setting_option",
     "settings_epilog",
     "settings_from_env",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_N = TypeVar("_N", int, float)
 
 
 class Command(Protocol):
@@ -67,24 +69,27 @@ class CliError(Exception):
         self.status = status
 
 
-def positive_float(text: str) -> float:
+def _checked(
+    text: str, parse: Callable[[str], _N], noun: str, ok: Callable[[_N], bool], expected: str
+) -> _N:
+    """``text`` parsed (else "not <noun>") and checked (else "must be <expected>")."""
     try:
-        value = float(text)
+        value = parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _checked(text, float, "a number", lambda v: math.isfinite(v) and v > 0,
+                    "a positive number")  # fmt: skip
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
+    return _checked(text, float, "a number", lambda v: math.isfinite(v) and v >= 0,
+                    "a number >= 0")  # fmt: skip
 
 
 def ratio(text: str) -> float:
@@ -95,23 +100,11 @@ def ratio(text: str) -> float:
 
 
 def port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"must be within 1..65535, got {text!r}")
-    return value
+    return _checked(text, int, "a port number", lambda v: 0 < v < 65536, "within 1..65535")
 
 
 def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
+    return _checked(text, int, "an integer", lambda v: v >= 1, ">= 1")
 
 
 def setting_option(
@@ -146,6 +139,25 @@ def check_kafka_access(settings: Settings) -> None:
     from stream.security import check_access
 
     check_access(settings, redis=False)
+
+
+def serve_until_signal(serve: Callable[[asyncio.Future[None]], Awaitable[None]]) -> None:
+    """Run a server until SIGINT or SIGTERM: ``serve(stop)`` returns once ``stop`` is done and
+    it has drained what it was doing (the connectors answer what they hold first)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop: asyncio.Future[None] = loop.create_future()
+
+        def finish() -> None:
+            if not stop.done():
+                stop.set_result(None)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, finish)
+        await serve(stop)
+
+    asyncio.run(main())
 
 
 async def until_signal(coro: Coroutine[Any, Any, _T]) -> tuple[_T | None, bool]:

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 
-from stream.cli.common import CliError, non_negative_float, port, settings_from_env
+from stream.cli.common import (
+    CliError,
+    non_negative_float,
+    port,
+    serve_until_signal,
+    settings_from_env,
+)
 
 
 def add_parser(vendors: argparse._SubParsersAction[argparse.ArgumentParser], epilog: str) -> None:
@@ -96,17 +100,5 @@ def run(args: argparse.Namespace) -> int:
         hold_seconds=args.hold_seconds,
     )
 
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[None] = loop.create_future()
-
-        def finish() -> None:
-            if not stop.done():
-                stop.set_result(None)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, finish)
-        await serve(settings, options, config, stop)
-
-    asyncio.run(run())
+    serve_until_signal(lambda stop: serve(settings, options, config, stop))
     return 0

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
-import signal
 import sys
+
+from stream.cli.common import serve_until_signal
 
 DESCRIPTION = (
     "Serve the webhook gateway: one route per helpdesk source configured in --config "
@@ -64,17 +64,5 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = Settings.from_env()
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[None] = loop.create_future()
-
-        def finish() -> None:
-            if not stop.done():
-                stop.set_result(None)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, finish)
-        await serve(settings, config, sources, stop)
-
-    asyncio.run(main())
+    serve_until_signal(lambda stop: serve(settings, config, sources, stop))
     return 0
