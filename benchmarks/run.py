@@ -51,7 +51,6 @@ from aiokafka import AIOKafkaProducer
 
 from benchmarks import wallboard
 from benchmarks.backlog import Backlog, compare, read_backlog, read_windows, reference_windows
-from benchmarks.booked import FAMILY as BOOKED_FAMILY
 from benchmarks.booked import Booked, buckets, summarise
 from benchmarks.parts import (
     PARTITIONS,
@@ -266,7 +265,7 @@ async def latency(broker: EmbeddedBroker, run_dir: Path, plan: Plan, out: Result
             out.latency_offered_rate = total / (time.perf_counter() - started)
             await producer.flush()
             await asyncio.wait_for(finished.wait(), plan.timeout)
-            scraped = await worker.get(session, "/metrics", (BOOKED_FAMILY,))
+            scraped = await worker.get(session, "/metrics")  # whole: samples are suffixed
             out.booked = summarise(buckets(scraped or ""))
         finally:
             await producer.stop()
