@@ -79,7 +79,7 @@ profile: $(STAMP) ## Where a worker's time goes on the bench set (py-spy): docs/
 	$(BIN)/python -m benchmarks.profile
 
 .PHONY: dashboards target-rules deploy-check schemas
-schemas: $(STAMP) ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from stream/events.py
+schemas: $(STAMP) ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from stream/contract/events.py
 	$(BIN)/python -m stream schema --out docs/schemas --asyncapi docs/asyncapi.yaml
 
 dashboards: $(STAMP) ## Regenerate deploy/grafana/dashboards/*.json (grafana-foundation-sdk)

@@ -22,9 +22,9 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer
 
 from stream.config import Settings, TargetBook
-from stream.pipeline import Pipeline
-from stream.router import Message
-from stream.topics import route
+from stream.contract.topics import route
+from stream.stages.pipeline import Pipeline
+from stream.stages.route import Message
 
 if TYPE_CHECKING:
     from benchmarks.parts import Worker

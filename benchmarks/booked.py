@@ -1,5 +1,5 @@
 """The worker's own publish → booked latency (``contact_centre_event_latency_seconds``, see
-``stream.latency``) read from a scrape: its count and quantiles as PromQL's
+``stream.core.latency``) read from a scrape: its count and quantiles as PromQL's
 ``histogram_quantile`` gives them (linear within the bucket), and the bound of the highest
 bucket that holds an observation (the max is at most that)."""
 

@@ -1,7 +1,7 @@
 """Queue cardinality at the limit: ``/metrics`` of a worker holding ``STREAM_MAX_QUEUES`` queues.
 
 Owns the ``## Queue cardinality`` section of ``docs/benchmarks.md``. One worker (8 partitions)
-gets calls and tickets of exactly as many queues as its shares admit (``stream.admission``):
+gets calls and tickets of exactly as many queues as its shares admit (``stream.core.admission``):
 every partition full. Then 20,000 further queue names, one call each, which must all be
 rejected (``too_many_queues``) without adding a series. Measured: ``/metrics`` scrape time
 (median and max of several full scrapes, one after the other), its size and series count, the
@@ -30,11 +30,11 @@ from aiokafka import AIOKafkaProducer
 
 from benchmarks.parts import PARTITIONS, ROOT, Worker, poll, topic_settings
 from benchmarks.report import replace_section
-from stream.admission import DEFAULT_MAX_QUEUES, share
 from stream.broker import create_topics
 from stream.config import Settings
+from stream.core.admission import DEFAULT_MAX_QUEUES, share
 from stream.dev.broker import EmbeddedBroker
-from stream.pipeline import queue_partition
+from stream.stages.pipeline import queue_partition
 
 HEADING: Final = "## Queue cardinality"
 REFUSED_QUEUES: Final = 20_000

@@ -6,7 +6,7 @@ PNG plot). One recorded set of call events (``record_calls``: the bench simulati
 embedded broker (``PARTITIONS`` partitions, keyed by ``call_id``), and every contender reads that
 topic from its beginning on the same broker, one at a time, the repeats interleaved:
 
-- ``raw``: aiokafka + ``stream.events.decode`` + the job in plain dicts (the ceiling);
+- ``raw``: aiokafka + ``stream.contract.events.decode`` + the job in plain dicts (the ceiling);
 - ``worker``: one ``python -m stream worker`` (its other input topics empty), counters read from
   its ``/metrics``;
 - ``bytewax`` and ``quix``: ``benchmarks.contenders`` (the ``bench`` extra; skipped, and said so
@@ -56,14 +56,14 @@ from benchmarks.rivals_job import (
     reference,
     window_differences,
 )
+from stream.contract.events import encode
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.simulate import Simulation
-from stream.events import encode
 
 HEADING: Final = "## Side by side"
 CONTENDERS: Final = ("raw", "worker", "bytewax", "quix")
 LABELS: Final = {
-    "raw": "raw aiokafka consumer + `stream.events.decode` (ceiling)",
+    "raw": "raw aiokafka consumer + `stream.contract.events.decode` (ceiling)",
     "worker": "this project's worker (`python -m stream worker`)",
     "bytewax": "Bytewax",
     "quix": "Quix Streams",
@@ -470,8 +470,8 @@ def section(side: SideBySide, plot_name: str) -> str:
         "(`benchmarks/rivals_job.py`), and, where the contender hands its windows back, every "
         "queue window too.",
         "- **Raw consumer** (the ceiling): one aiokafka consumer, no group, every message "
-        "validated with `stream.events.decode` and the job booked in plain dicts. No state "
-        "outside the process, no commits, no output topic, nothing survives a crash.",
+        "validated with `stream.contract.events.decode` and the job booked in plain dicts. "
+        "No state outside the process, no commits, no output topic, nothing survives a crash.",
         "- **This project's worker**: the full product with its default settings, not only this "
         "job: it also books every other KPI of these events (waits, rings, holds, handle time, "
         "estimates ...), keeps changelogged tables, re-keys through its internal topic, "

@@ -7,7 +7,8 @@ tumbling windows by event time (an offer in the window of its ``call.queued``, a
 abandon in the window of its own event). The wait needs one piece of state per call, keyed by
 ``call_id`` (the calls topic's key); the counters are keyed by queue.
 
-The rules are the worker's (``stream.state.apply_call``): an answer or abandon counts only for a
+The rules are the worker's (``stream.core.lifecycle.apply_call``): an answer or abandon counts only
+for a
 call queued before and still waiting, in the queue of its ``call.queued``. ``step`` is the one
 pure transition the contenders share, so they cannot differ on what the job means; how the state
 is kept, keyed, windowed and aggregated is each framework's own. ``reference`` runs the same rules
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from stream.events import CallAbandoned, CallAnswered, CallQueued, Rejection, decode
+from stream.contract.events import CallAbandoned, CallAnswered, CallQueued, Rejection, decode
 
 ANSWER_TARGET_SECONDS: Final = 20.0
 WINDOW_SECONDS: Final = 900

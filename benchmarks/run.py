@@ -4,7 +4,8 @@ Owns the benchmark: it starts the embedded broker, records one simulated event s
 JSON, calls and tickets over many queues) and publishes it with ``stream replay``'s code, then
 measures, each on the same broker:
 
-- ``ceiling``: a raw aiokafka consumer reading and validating (``stream.events.decode``) the set;
+- ``ceiling``: a raw aiokafka consumer reading and validating (``stream.contract.events.decode``)
+the set;
 - ``throughput``: one ``python -m stream worker`` from a cold start through the full KPI pipeline
   (events/s from its first to its last processed event, and the ratio to the ceiling);
 - ``recovery``: the same worker stopped and restarted: seconds until it serves the same
@@ -72,9 +73,9 @@ from benchmarks.parts import (
 )
 from stream.broker import create_topics
 from stream.config import Settings
+from stream.contract.events import CallQueued, TicketCreated, encode
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.simulate import Simulation
-from stream.events import CallQueued, TicketCreated, encode
 
 _WATERMARK: Final = "contact_centre_watermark_timestamp_seconds"
 
@@ -446,7 +447,8 @@ def report(out: Results, plot_name: str) -> str:
         f"{p.queues} queues, {PARTITIONS} partitions per topic, recorded to NDJSON and published "
         "with `stream replay`'s code before anything consumes it.",
         "- **Ceiling**: one aiokafka consumer (no group) reads every message and validates it "
-        "with `stream.events.decode`, the worker's own decoder; from `start()` to the last.",
+        "with `stream.contract.events.decode`, the worker's own decoder; from `start()` to the "
+        "last.",
         "- **Pipeline**: one `python -m stream worker` (in-memory tables, changelogs on the "
         "broker) from a cold start; events/s is counted from the first to the last processed "
         "event as seen on `/metrics` (polled every 0.25 s), so Faust's start-up is excluded from "
@@ -456,14 +458,15 @@ def report(out: Results, plot_name: str) -> str:
         "`/metrics` is scraped every 20 ms; the k-th event sent counts as reflected at the first "
         "scrape whose processed count reaches k (the scrape's receive time: an upper bound). "
         "The same phase also reads the worker's own publish → booked histogram "
-        "(`contact_centre_event_latency_seconds`, `stream/latency.py`: each call and ticket "
+        "(`contact_centre_event_latency_seconds`, `stream/core/latency.py`: each call and ticket "
         "event from its record's Kafka timestamp to its booking, on the worker's clock); p50 "
         "and p99 interpolate within the bucket as PromQL's `histogram_quantile` does, the max is "
         "the bound of the highest bucket holding an observation.",
         "- **Memory**: `VmRSS` of a fresh worker, idle, then with every ticket open and awaiting "
         "a first response and every call waiting (both checked on `/metrics`); the difference "
         "divided by the contacts. Each reading waits one heap-trim interval plus a second "
-        "(`STREAM_HEAP_TRIM_SECONDS`, `stream/heap.py`), so it sees the settled state, not the "
+        "(`STREAM_HEAP_TRIM_SECONDS`, `stream/worker/heap.py`), so it sees the settled state, "
+        "not the "
         "peak of the burst that opened the contacts. It includes the changelog segments the "
         "in-memory table keeps.",
         "- **Recovery**: the pipeline's worker gets SIGTERM after the set; it is started again "

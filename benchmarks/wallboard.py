@@ -39,7 +39,7 @@ from typing import Any, Final
 
 from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer, redis_server_binary
-from stream.snapshots import (
+from stream.export.snapshots import (
     HEARTBEAT_SECONDS,
     PUBLISH_INTERVAL_SECONDS,
     QueueSnapshot,

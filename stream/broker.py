@@ -47,7 +47,7 @@ async def create_topics(
     An existing topic with another count is left alone with a warning: partitions cannot be
     changed here (Tansu does not support CreatePartitions), and keyed data would move.
 
-    ``security``: the client's security arguments (``stream.security.aiokafka_options``).
+    ``security``: the client's security arguments (``stream.config.security.aiokafka_options``).
 
     :raises ValueError: invalid name or partition count (checked here: Tansu accepts both).
     :raises TopicCreationError: the broker refused a topic or ignored the partition count.

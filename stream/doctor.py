@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from stream.config import ConfigError, Settings, load_targets
-from stream.security import AccessError, redis_options
+from stream.config.security import AccessError, redis_options
 
 __all__ = ["Finding", "check_all", "run"]
 
 MIN_PYTHON = (3, 11)
-# What `import stream.app` needs at run time (distribution import names).
+# What `import stream.worker.app` needs at run time (distribution import names).
 RUNTIME_MODULES = (
     "faust",
     "aiokafka",
@@ -160,7 +160,7 @@ def check_targets(path: str | None) -> Finding:
 async def _metadata(settings: Settings, timeout: float) -> int:
     from aiokafka import AIOKafkaClient
 
-    from stream.security import aiokafka_options, check_kafka
+    from stream.config.security import aiokafka_options, check_kafka
 
     await check_kafka(settings, timeout)  # refused credentials or TLS: AccessError, said plainly
     client = AIOKafkaClient(
@@ -204,7 +204,7 @@ def check_broker(settings: Settings, timeout: float = 3.0) -> Finding:
 def check_redis(
     url: str | None, timeout: float = 3.0, options: Mapping[str, Any] | None = None
 ) -> Finding:
-    """``options``: password and TLS CA (``stream.security.redis_options``)."""
+    """``options``: password and TLS CA (``stream.config.security.redis_options``)."""
     if url is None:
         return Finding(
             "redis", True, "STREAM_REDIS_URL not set: no wallboard snapshots", required=False

@@ -2,7 +2,8 @@
 
 * ``Events``: contract event documents (the JSON a source publishes) with unique event ids,
   and the ``(topic, key, document)`` messages the integration harness publishes;
-* ``CallEvents``: typed call events (``stream.events`` structs) at seconds after a start, for
+* ``CallEvents``: typed call events (``stream.contract.events`` structs) at seconds after a start,
+for
   the pure lifecycle tests, and ``run_calls`` to apply them to one call record;
 * ``Targets``: the answer, abandon, response, resolution and handle-time targets those tests use.
 """
@@ -13,8 +14,8 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.events import Rejection
-from stream.state import CallRecord, apply_call
+from stream.contract.events import Rejection
+from stream.core.lifecycle import CallRecord, apply_call
 
 __all__ = ["DAY", "CallEvents", "Events", "Publishable", "Targets", "run_calls"]
 

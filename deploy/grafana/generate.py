@@ -24,7 +24,7 @@ Five dashboards, each with a fixed ``uid`` so that links and provisioning surviv
 * ``cc-pipeline``: pipeline health: accepted, rejected, duplicate and late events, partitions per
   worker, event-time lag, consumer lag, scrape health, wallboard snapshot errors.
 
-Every expression uses only metrics the workers export (``stream/metrics.py``), the recording
+Every expression uses only metrics the workers export (``stream/export/metrics.py``), the recording
 rules of ``deploy/prometheus/rules/`` and, named in ``EXTERNAL_METRICS``, Prometheus' own scrape
 series and kafka-exporter's lag; ``tests/deploy`` checks all three against a real worker.
 
@@ -66,8 +66,14 @@ Q: Final = 'queue="$queue"'
 RATE: Final = "$__rate_interval"
 W: Final = 'window="$window"'
 WINDOWS: Final = ("today", "1h", "15m")  # the exported window kinds, the $window choices
-AGE_BUCKETS: Final = ("<1d", "1-3d", "3-7d", "7-30d", ">30d")  # stream.kpis.sla, youngest first
-AGENT_STATES: Final = (  # stream.kpis.agents.EXPORTED_STATES, with a colour each
+AGE_BUCKETS: Final = (
+    "<1d",
+    "1-3d",
+    "3-7d",
+    "7-30d",
+    ">30d",
+)  # stream.core.kpis.sla, youngest first
+AGENT_STATES: Final = (  # stream.core.kpis.agents.EXPORTED_STATES, with a colour each
     ("available", "green"),
     ("busy", "blue"),
     ("after_call_work", "yellow"),
@@ -826,7 +832,7 @@ def workforce() -> model.Dashboard:
         "sum(contact_centre_contacts_converted_total) / "
         "sum(contact_centre_contacts_with_customer_total)"
     )
-    # Churn rate = churned today ÷ active customers, as stream.kpis.customers.churn_rate: no
+    # Churn rate = churned today ÷ active customers, as stream.core.kpis.customers.churn_rate: no
     # data without an active customer; 0 while nobody churned today (a worker exports the
     # window's gauge only once a churn falls in it).
     churn_rate = (

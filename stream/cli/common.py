@@ -136,7 +136,7 @@ def settings_from_env() -> Settings:
 
 def check_kafka_access(settings: Settings) -> None:
     """Refused credentials or TLS: one clear error (``AccessError``) before any publishing."""
-    from stream.security import check_access
+    from stream.config.security import check_access
 
     check_access(settings, redis=False)
 

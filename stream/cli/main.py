@@ -66,7 +66,7 @@ def config_error_message(exc: BaseException) -> str | None:
 
 
 def kafka_error_message(exc: BaseException) -> str | None:
-    from stream.security import AccessError
+    from stream.config.security import AccessError
 
     if isinstance(exc, AccessError):
         return str(exc)

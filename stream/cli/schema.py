@@ -1,5 +1,5 @@
 """``python -m stream schema``: the event contract's JSON Schemas and AsyncAPI document (the work
-is in ``stream.schema``)."""
+is in ``stream.contract.schema``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def add_parsers(command: Command, epilog: str) -> None:
     schema = command(
         "schema",
         "write the event contract's JSON Schemas and AsyncAPI document",
-        "Generate, from the event structs (stream/events.py), one JSON Schema per event type, "
+        "Generate, from the event structs (stream/contract/events.py), one JSON Schema per "
+        "event type, "
         "events.json (any event, tagged on `type`) and kpi-windows.json (a closed window) into "
         "--out, and the AsyncAPI 3.0 document of the topics, whose messages reference those "
         "files, to --asyncapi. Files whose text is unchanged are left alone; .json files in "
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from stream import schema
+    from stream.contract import schema
 
     out = Path(args.out)
     asyncapi = Path(args.asyncapi) if args.asyncapi else out.parent / schema.ASYNCAPI_FILE

@@ -98,7 +98,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.record is not None:
         from datetime import UTC, datetime
 
-        from stream.paths import writable_file_parent
+        from stream.config.paths import writable_file_parent
 
         writable_file_parent(args.record, "--record")
         seed = args.seed if args.seed is not None else 1

@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
             "there (e.g. STREAM_REDIS_URL=redis://127.0.0.1:6379/0; `make demo` starts one)",
             status=2,
         )
-    from stream.security import check_access, redis_options
-    from stream.snapshots import key_prefix
+    from stream.config.security import check_access, redis_options
+    from stream.export.snapshots import key_prefix
     from stream.web.server import run_wallboard
 
     check_access(settings, kafka=False)  # a refused password: one clear error, exit 1

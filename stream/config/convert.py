@@ -4,7 +4,7 @@ Each converter takes what the environment (or a caller of ``Settings(...)``) giv
 the normalised value, or raises ``Invalid`` whose argument says what the setting expects
 (``"an integer 1..65535"``); ``stream.config.settings`` names the variable and collects every
 problem. The same converters check the command-line options that mirror settings
-(``stream.config.settings.cli_type``). Standard library and ``stream.security`` only.
+(``stream.config.settings.cli_type``). Standard library and ``stream.config.security`` only.
 """
 
 from __future__ import annotations

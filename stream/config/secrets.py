@@ -13,7 +13,7 @@ This module owns:
   by ``Settings.__post_init__``.
 
 The clients' side (the settings turned into client arguments, the access checks at start) is
-``stream.security``. Standard library only.
+``stream.config.security``. Standard library only.
 """
 
 from __future__ import annotations

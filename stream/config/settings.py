@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from stream.admission import DEFAULT_MAX_QUEUES
 from stream.config.convert import (
     Converter,
     Invalid,
@@ -34,6 +33,7 @@ from stream.config.convert import (
 )
 from stream.config.errors import ConfigError
 from stream.config.secrets import KAFKA_PROTOCOLS, SASL_MECHANISMS, Secret, problems, redact_url
+from stream.core.admission import DEFAULT_MAX_QUEUES
 
 __all__ = [
     "ENV_PREFIX",
@@ -49,8 +49,9 @@ __all__ = [
 ENV_PREFIX: Final = "STREAM_"
 FORWARD_FRAMING_BYTES: Final = 64 * 1024
 """Room a forwarded event needs beyond its own bytes: the internal message's framing and the
-record batch's headers (``stream.forward``: an event that travels typed and as its bytes takes at
-most ``stream.forward.TYPED_MAX_VALUE_BYTES`` more)."""
+record batch's headers (``stream.stages.forward``: an event that travels typed and as its bytes
+takes at
+most ``stream.stages.forward.TYPED_MAX_VALUE_BYTES`` more)."""
 
 # Kafka's legal topic names: at most 249 of [a-zA-Z0-9._-] ("." and ".." alone are reserved).
 _KAFKA_NAME: Final = r"(?!\.\.?$)[A-Za-z0-9._-]{1,249}"
@@ -153,7 +154,7 @@ class Settings:
     broker_url: str = "kafka://127.0.0.1:9092"
     """Kafka bootstrap brokers, normalised to ``kafka://host:port,host:port``."""
     kafka_security_protocol: str = "PLAINTEXT"
-    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (``stream.security`` makes the clients)."""
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (``stream.config.security`` makes the clients)."""
     kafka_sasl_mechanism: str = "PLAIN"
     """PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL protocol)."""
     kafka_sasl_username: str | None = None
@@ -210,7 +211,7 @@ class Settings:
     """Partitions of the internal topic and the table."""
     grace_seconds: float = 60.0
     """Watermark = the event time every source partition has reached minus this
-    (``stream.progress``); events for windows it has passed count as late."""
+    (``stream.core.progress``); events for windows it has passed count as late."""
     alignment_seconds: float = 600.0
     """While a backlog is read, a source partition more than this far (event time) ahead of the
     slowest one still behind is paused until that one catches up; ``0`` never pauses."""
@@ -221,10 +222,10 @@ class Settings:
     retention_seconds: float = 86400.0
     """How long finished contacts and their event ids are kept for de-duplication."""
     conversion_horizon_seconds: float = 7 * 86400.0
-    """An order at most this long after a contact converts it (``stream.kpis.customers``)."""
+    """An order at most this long after a contact converts it (``stream.core.kpis.customers``)."""
     max_queues: int = DEFAULT_MAX_QUEUES
     """Queues outside the targets file that get series, split across the ``partitions`` of the
-    queue-keyed topic (``stream.admission``); events of further queues are rejected
+    queue-keyed topic (``stream.core.admission``); events of further queues are rejected
     (``too_many_queues``). Queues the targets file lists always count."""
     ewt_recent_calls: int = 20
     """N of the ``recent`` EWT method: the mean wait of the last N answered calls of the queue."""
@@ -242,17 +243,18 @@ class Settings:
     batch_within_seconds: float = 0.05
     """Longest wait to fill a batch."""
     batch_consumer: bool = True
-    """Hand whole fetches of the pipeline's topics to the pipeline (``stream.consumer``);
+    """Hand whole fetches of the pipeline's topics to the pipeline (``stream.worker.consumer``);
     ``0`` uses Faust's per-message path instead (slower; kept for comparison)."""
     fetch_max_wait_ms: int = 100
     """Longest wait of a fetch with no new data. Kafka answers as soon as data arrives; the
     embedded Tansu broker waits this long, so it bounds event-to-metric latency there (Faust's
     own value is 1500)."""
     heap_trim_seconds: float = 5.0
-    """How often the worker returns freed heap memory to the OS (``stream.heap``); ``0`` never."""
+    """How often the worker returns freed heap memory to the OS (``stream.worker.heap``); ``0``
+    never."""
     gc_young_threshold: int = 50_000
     """Allocations between collections of the cyclic garbage collector's youngest generation
-    (``stream.heap``; CPython's default is 700); ``0`` keeps Python's own settings."""
+    (``stream.worker.heap``; CPython's default is 700); ``0`` keeps Python's own settings."""
     producer_max_batch_bytes: int = 16384
     """Producer batch size limit. Set 1 on the embedded Tansu broker: its memory engine answers
     ListOffsets(latest) with the last batch's base offset + 1, so with multi-record batches Faust
@@ -262,7 +264,7 @@ class Settings:
     Kafka refuses values below its brokers' ``group.min.session.timeout.ms``, 6 s by default)."""
     standby_replicas: int = 1
     """Workers that keep following the changelog of each partition they do not own, so a
-    takeover reads only its tail (``stream.standby``); ``0``: none."""
+    takeover reads only its tail (``stream.store.standby``); ``0``: none."""
     store: str = "memory://"
     """Faust table store URL."""
     data_dir: str = "var/data"

@@ -5,8 +5,8 @@ first-response, resolution and handle-time targets, service-level goal, time zon
 sample); ``TargetBook`` answers "which targets apply to this queue and channel" with one
 dictionary lookup, built once from the layers built-in → file defaults → queue → queue's channel
 (``BUILTIN_TARGETS``: the defaults of ``docs/kpis.md``). Reading the YAML file into those layers
-is ``stream.config.targets_file``. Standard library and the pure ``stream.kpis.business_hours``
-and ``stream.thresholds`` only.
+is ``stream.config.targets_file``. Standard library and the pure ``stream.core.kpis.business_hours``
+and ``stream.core.thresholds`` only.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
-from stream.kpis.business_hours import DAY_SECONDS, BusinessCalendar, Range
-from stream.thresholds import Threshold
+from stream.core.kpis.business_hours import DAY_SECONDS, BusinessCalendar, Range
+from stream.core.thresholds import Threshold
 
 __all__ = [
     "BUILTIN_FIRST_RESPONSE_SECONDS",
@@ -277,7 +277,7 @@ class TargetBook:
 
     def agent_reasons(self) -> tuple[str, ...]:
         """The away reasons exported as labels (``agent_reasons:``), in file order; any other
-        reason is exported as ``other`` (``stream.kpis.reasons``)."""
+        reason is exported as ``other`` (``stream.core.kpis.reasons``)."""
         return self._reasons
 
     def team(self, queue: str) -> str | None:
@@ -286,7 +286,7 @@ class TargetBook:
 
     def thresholds(self, queue: str) -> Mapping[str, Threshold]:
         """Tile field → wallboard colour thresholds of ``queue`` (``wallboard_thresholds:``:
-        the file's, each field overridden by the queue's own; ``stream.thresholds``)."""
+        the file's, each field overridden by the queue's own; ``stream.core.thresholds``)."""
         return self._thresholds.get(queue, self._thresholds[""])
 
     def __repr__(self) -> str:

@@ -7,7 +7,8 @@ and the wallboard's per-tile thresholds (``wallboard_thresholds``), on top of th
 defaults of ``docs/kpis.md``. ``load_targets()`` validates the file node by node
 (``stream.config.yaml_lines``; each value: ``stream.config.targets_values``) and raises
 ``TargetsError`` naming the file and the line.
-Standard library, PyYAML and the pure ``stream.kpis.business_hours`` and ``stream.thresholds``.
+Standard library, PyYAML and the pure ``stream.core.kpis.business_hours`` and
+``stream.core.thresholds``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from stream.config.targets import (
 )
 from stream.config.targets_values import MAX_AGENT_REASONS, TargetValues
 from stream.config.yaml_lines import compose, read_text
-from stream.thresholds import Threshold
+from stream.core.thresholds import Threshold
 
 __all__ = ["MAX_AGENT_REASONS", "load_targets", "parse_targets"]
 

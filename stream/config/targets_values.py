@@ -3,9 +3,9 @@
 ``TargetValues`` (a ``stream.config.yaml_lines.NodeReader``) reads one value of the targets
 file: durations, the service-level goal, counts, teams, time zones (with a close-match hint),
 business hours and holidays, the away reasons (``agent_reasons``) and the wallboard's per-tile
-thresholds (``wallboard_thresholds``, ``stream.thresholds``). The file's structure (defaults,
+thresholds (``wallboard_thresholds``, ``stream.core.thresholds``). The file's structure (defaults,
 queues, channels) is ``stream.config.targets_file``. Standard library, PyYAML and the pure
-``stream.kpis.business_hours`` and ``stream.thresholds`` only.
+``stream.core.kpis.business_hours`` and ``stream.core.thresholds`` only.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import yaml
 from stream.config.durations import parse_duration
 from stream.config.targets import CHANNELS, CalendarLayer, Weekly
 from stream.config.yaml_lines import NodeReader
-from stream.kpis.business_hours import WEEKDAYS, Range, parse_ranges
-from stream.thresholds import TILE_FIELDS, Threshold
+from stream.core.kpis.business_hours import WEEKDAYS, Range, parse_ranges
+from stream.core.thresholds import TILE_FIELDS, Threshold
 
 __all__ = ["MAX_AGENT_REASONS", "TargetValues"]
 
@@ -109,7 +109,8 @@ class TargetValues(NodeReader):
         return tuple(out)
 
     def _thresholds(self, node: yaml.Node, where: str) -> dict[str, Threshold]:
-        """``wallboard_thresholds``: tile field → ``{warn: X, bad: Y}`` (``stream.thresholds``),
+        """``wallboard_thresholds``: tile field → ``{warn: X, bad: Y}``
+        (``stream.core.thresholds``),
         both required, each in the field's kind, ordered the way the field gets worse."""
         out: dict[str, Threshold] = {}
         for name, _, body in self.pairs(node, where, tuple(TILE_FIELDS), "tile field"):

@@ -1,7 +1,8 @@
 """The one producer every connector publishes through, and the ingest dead-letter topic.
 
 ``Publisher.publish`` takes contract event dicts made by a translator, validates each with the
-contract's own decoder (``stream.events.decode``: a translator bug is caught here, not in the
+contract's own decoder (``stream.contract.events.decode``: a translator bug is caught here, not in
+the
 worker), routes it to its topic keyed by its contact id (``docs/events.md``), and returns only
 after the broker acknowledged every one of them: a transport commits its checkpoint or answers
 2xx after that, never before ("nothing lost"). The producer uses ``acks=all``. A send retried
@@ -33,8 +34,8 @@ import msgspec
 
 from stream.config import Settings
 from stream.connectors.metrics import ConnectorMetrics
-from stream.events import Rejection, decode
-from stream.topics import topic_name
+from stream.contract.events import Rejection, decode
+from stream.contract.topics import topic_name
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Publisher:
             from aiokafka import AIOKafkaProducer
             from aiokafka.errors import KafkaError
 
-            from stream.security import aiokafka_options
+            from stream.config.security import aiokafka_options
 
             s = self.settings
             producer = AIOKafkaProducer(
@@ -150,7 +151,7 @@ class Publisher:
 
     async def _create_topics(self) -> None:
         from stream.broker import create_topics
-        from stream.security import aiokafka_options
+        from stream.config.security import aiokafka_options
 
         s = self.settings
         names = [*s.input_topics, s.topic_ingest_dead_letter]

@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
 from stream.broker import TopicCreationError, create_topics
+from stream.config.security import aiokafka_options
 from stream.dev.broker import BrokerStartError, EmbeddedBroker
 from stream.dev.processes import die_with_parent, find_free_port
 from stream.dev.redis_server import RedisServer, RedisStartError
 from stream.dev.simulate import AWAY_REASONS, PublishStats, publish
-from stream.security import aiokafka_options
 
 if TYPE_CHECKING:
     from stream.config import Settings

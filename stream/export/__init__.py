@@ -1,2 +1,2 @@
 """The export side: the declared metric families (``stream.export.families``), read from the
-read view (``stream.read``); ``stream.metrics`` turns them into Prometheus families."""
+read view (``stream.read``); ``stream.export.metrics`` turns them into Prometheus families."""

@@ -1,7 +1,7 @@
 """The one table of exported metric families: every ``contact_centre_*`` family, in exposition
 order, each with its name, type, labels, help and the read-view field its samples come from.
 
-``stream.metrics`` generates the Prometheus families from these rows (no family is written by
+``stream.export.metrics`` generates the Prometheus families from these rows (no family is written by
 hand anywhere else); the README metric table documents each of them (a unit test holds the two
 together). The rows live by subject:
 

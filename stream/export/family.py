@@ -2,7 +2,7 @@
 
 A ``Family[R]`` reads its samples from a reading ``R`` of the read side (``stream.read``): a
 ``WorkerAt`` for the KPI families, the worker's ``PipelineCounts`` or ``ProgressReading`` for
-its own. Nothing here knows Prometheus: ``stream.metrics`` builds the client's families from
+its own. Nothing here knows Prometheus: ``stream.export.metrics`` builds the client's families from
 these. The helpers below say once how a family walks the queues and windows of a reading.
 """
 

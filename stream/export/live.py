@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from stream.core.kpis.ewt import ERROR_BOUNDS
+from stream.core.kpis.histogram import cumulative
 from stream.export.family import Buckets, Family, Sample, by, one, per_queue
 from stream.export.totals import le
-from stream.kpis.ewt import ERROR_BOUNDS
-from stream.kpis.histogram import cumulative
 from stream.read import QueueAt, WorkerAt
 
 _STAFFING_HELP: Final = {
@@ -134,4 +134,4 @@ FLOW_LIVE_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
            "one).",
            per_queue(lambda q: () if q.flows is None else by(q.flows.tickets_open_by_priority))),
 )  # fmt: skip
-"""Callbacks waiting and waiting calls / open tickets by priority (``stream.kpis.flows``)."""
+"""Callbacks waiting and waiting calls / open tickets by priority (``stream.core.kpis.flows``)."""

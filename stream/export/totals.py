@@ -3,7 +3,7 @@
 Every known queue (a record here, or listed in the targets file) has a series of each counter
 and histogram for every channel of the contract (``CHANNELS``), at 0 until its first count, so
 ``increase()`` and ``rate()`` see the first count (a series that appears at 1 is read as no
-increase). Each row names the counter or histogram of ``stream.kpis.totals.QueueTotals``.
+increase). Each row names the counter or histogram of ``stream.core.kpis.totals.QueueTotals``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Final, get_args
 
-from stream.events import Channel, ExitReason, MissReason, SurveyKind, TransferKind
-from stream.export.family import Buckets, Family, Sample, per_queue
-from stream.kpis import flows
-from stream.kpis.histogram import (
+from stream.contract.events import Channel, ExitReason, MissReason, SurveyKind, TransferKind
+from stream.core.kpis import flows
+from stream.core.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
     HANDLE_TIME_BOUNDS,
     RESOLUTION_BOUNDS,
     cumulative,
 )
+from stream.export.family import Buckets, Family, Sample, per_queue
 from stream.read import QueueAt, WorkerAt
 
 CHANNELS: Final[tuple[str, ...]] = get_args(Channel)

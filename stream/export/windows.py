@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from operator import attrgetter
 from typing import Final
 
+from stream.core.kpis import flows
+from stream.core.kpis.totals import WindowTotals
 from stream.export.family import Family, Sample, per_queue
-from stream.kpis import flows
-from stream.kpis.totals import WindowTotals
 from stream.read import ProductivityReading, QueueAt, WorkerAt
 
 WINDOW_HELP: Final = {
@@ -77,7 +77,7 @@ FLOW_COUNT_HELP: Final = {
     "callbacks_requested_in_window": "Callbacks requested in the window.",
     "callbacks_completed_in_window": "Callbacks made in the window (any outcome).",
 }
-"""The window counts of ``stream.kpis.flows.window_counts``: name → help."""
+"""The window counts of ``stream.core.kpis.flows.window_counts``: name → help."""
 
 QW = ("queue", "window")
 
@@ -196,4 +196,4 @@ FLOW_WINDOW_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
         for name, help_ in FLOW_COUNT_HELP.items()
     ),
 )  # fmt: skip
-"""Transfers, abandons on hold and callbacks of the current windows (``stream.kpis.flows``)."""
+"""Transfers, abandons on hold and callbacks of the current windows (``stream.core.kpis.flows``)."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from stream.core.kpis.histogram import Histogram, cumulative
+from stream.core.latency import LATENCY_BOUNDS
 from stream.export.family import Buckets, Family, by, one
 from stream.export.totals import le
-from stream.kpis.histogram import Histogram, cumulative
-from stream.latency import LATENCY_BOUNDS
 from stream.read import PipelineCounts, ProgressReading, WorkerAt
 
 CUSTOMER_FAMILIES: Final[tuple[Family[WorkerAt], ...]] = (
@@ -86,7 +86,7 @@ PROGRESS_FAMILIES: Final[tuple[Family[ProgressReading], ...]] = (
            "Windows not yet final in the partitions here (all queues and kinds).",
            lambda p: one(p.windows_open)),
 )  # fmt: skip
-"""Event-time progress (``stream.progress``): why windows close when they do."""
+"""Event-time progress (``stream.core.progress``): why windows close when they do."""
 
 SNAPSHOT_FAMILIES: Final[tuple[Family[int], ...]] = (
     Family("snapshot_errors", "counter", (),

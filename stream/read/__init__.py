@@ -2,8 +2,9 @@
 
 ``ReadView`` (``stream.read.view``) wraps the partition store; ``ReadView.at(now)`` gives every
 queue here as a ``QueueAt`` (live gauges, current windows and their readings, estimates, call
-flows, productivity, agent tiles) and the customers' numbers. ``/metrics`` (``stream.metrics``
-through ``stream.export.families``) and the wallboard snapshots (``stream.snapshots``) import
+flows, productivity, agent tiles) and the customers' numbers. ``/metrics``
+(``stream.export.metrics``
+through ``stream.export.families``) and the wallboard snapshots (``stream.export.snapshots``) import
 this package and nothing of the write side (``Pipeline``, ``PartitionState``, ``Aggregator``),
 so a tile and a sample are the same number, computed once.
 """

@@ -3,7 +3,7 @@
 Pure: reads one queue's state (its agent slots, live index and totals) at ``now``, like
 ``stream.read.readings``, whose numbers it reuses so a tile equals its metric:
 
-* ``AgentTiles``: staffed / on queue (``stream.kpis.agents.staffing``), away and away by reason
+* ``AgentTiles``: staffed / on queue (``stream.core.kpis.agents.staffing``), away and away by reason
   (the bounded ``reason`` labels of ``contact_centre_agents``), agents ringing
   (``contact_centre_agents_ringing``), missed offers (``contact_centre_call_offers_missed_total``
   summed over channels and reasons: all-time, as the counter), agent answer rate today (rings
@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from stream.aggregator import QueueLive, QueueRecord
-from stream.kpis.agents import AgentSlot, agents_by_state, staffing
-from stream.kpis.productivity import HANDLING_STATES
-from stream.kpis.reasons import AWAY, base_state, by_state_and_reason, reason_of
-from stream.kpis.totals import WindowTotals
+from stream.core.kpis.agents import AgentSlot, agents_by_state, staffing
+from stream.core.kpis.productivity import HANDLING_STATES
+from stream.core.kpis.reasons import AWAY, base_state, by_state_and_reason, reason_of
+from stream.core.kpis.totals import WindowTotals
+from stream.stages.aggregate import QueueLive, QueueRecord
 
 __all__ = ["AGENTS_SHOWN", "AgentRow", "AgentTiles", "agent_rows", "agent_tiles"]
 

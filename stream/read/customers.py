@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stream.kpis.customers import CustomerTotals, current_counts
-from stream.windows import WINDOW_KINDS
+from stream.core.kpis.customers import CustomerTotals, current_counts
+from stream.core.windows import WINDOW_KINDS
 
 
 @dataclass(frozen=True, slots=True)

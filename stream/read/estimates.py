@@ -1,13 +1,13 @@
 """Reading a queue's estimated wait and staffing figures at one instant: pure, shared by
-``/metrics`` (``stream.metrics``) and the wallboard snapshots (``stream.snapshots``).
+``/metrics`` (``stream.export.metrics``) and the wallboard snapshots (``stream.export.snapshots``).
 
 At ``now`` (the scrape clock):
 
 * EWT ``recent``: mean wait of the last ``STREAM_EWT_RECENT_CALLS`` calls answered by ``now``;
 * EWT ``erlang_c``: Erlang C mean wait with the agents on queue now (the
   ``contact_centre_agents_on_queue`` gauge) under the last full 15-minute window before the
-  one containing ``now`` (``stream.kpis.ewt``);
-* agents required by Erlang C and Erlang A under the same window (``stream.kpis.staffing``),
+  one containing ``now`` (``stream.core.kpis.ewt``);
+* agents required by Erlang C and Erlang A under the same window (``stream.core.kpis.staffing``),
   for the queue's ``service_level_goal`` at its ``answer_target_seconds``;
 * the accuracy of both EWT methods: their signed errors (shown at queue time − the wait the
   call had) of the calls settled so far, and the calls settled without an estimate.
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stream.aggregator import Aggregator, QueueLive, QueueRecord
-from stream.kpis import ewt
-from stream.kpis.agents import agents_by_state, staffing
-from stream.kpis.histogram import Histogram
-from stream.kpis.staffing import agents_required
+from stream.core.kpis import ewt
+from stream.core.kpis.agents import agents_by_state, staffing
+from stream.core.kpis.histogram import Histogram
+from stream.core.kpis.staffing import agents_required
+from stream.stages.aggregate import Aggregator, QueueLive, QueueRecord
 
 DEFAULT_SERVICE_LEVEL_GOAL = 0.8
 """Goal used with a targets source that has none (a test double); the targets file's default."""
@@ -32,9 +32,9 @@ class EstimateReading:
     """The EWT and staffing figures of one queue at ``now``."""
 
     ewt_seconds: dict[str, float | None]
-    """Method (``stream.kpis.ewt.METHODS``) → estimated wait; None: no estimate."""
+    """Method (``stream.core.kpis.ewt.METHODS``) → estimated wait; None: no estimate."""
     agents_required: dict[str, int | None]
-    """Model (``stream.kpis.staffing.MODELS``) → agents required; None: no figure."""
+    """Model (``stream.core.kpis.staffing.MODELS``) → agents required; None: no figure."""
     agents_on_queue: int
     errors: dict[str, Histogram]
     """Method → signed errors of the calls settled (every method present)."""

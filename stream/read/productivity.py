@@ -1,7 +1,7 @@
 """Productivity of one queue in its current windows: occupancy, contacts per staffed agent-hour
 and agent-seconds by state and reason, from the agents' timelines in the queue.
 
-Pure (``stream.kpis.productivity`` holds the formulas): the agents' slots in the queue, the
+Pure (``stream.core.kpis.productivity`` holds the formulas): the agents' slots in the queue, the
 current windows' starts and totals and ``now`` give one ``ProductivityReading`` per window kind;
 the open state of each agent lasts until ``now``. Read by ``/metrics`` and available to the
 wallboard the same way.
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from stream.kpis import productivity
-from stream.kpis.agents import EXPORTED_STATES, AgentSlot
-from stream.kpis.reasons import by_state_and_reason
-from stream.kpis.totals import WindowTotals
+from stream.core.kpis import productivity
+from stream.core.kpis.agents import EXPORTED_STATES, AgentSlot
+from stream.core.kpis.reasons import by_state_and_reason
+from stream.core.kpis.totals import WindowTotals
 
 
 @dataclass(frozen=True, slots=True)

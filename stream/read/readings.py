@@ -1,8 +1,9 @@
 """Reading a queue's numbers out of pipeline state at one instant: pure, shared by every exporter.
 
-``/metrics`` (``stream.metrics``) and the wallboard snapshots (``stream.snapshots``) both show
+``/metrics`` (``stream.export.metrics``) and the wallboard snapshots (``stream.export.snapshots``)
+both show
 live gauges and current-window ratios; both call these functions so that a tile on the wall and
-a Prometheus sample can never disagree. The KPI formulas themselves live in ``stream.kpis``;
+a Prometheus sample can never disagree. The KPI formulas themselves live in ``stream.core.kpis``;
 this module only decides which state feeds them at ``now``.
 """
 
@@ -12,12 +13,12 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stream.aggregator import Aggregator, QueueLive, QueueRecord
-from stream.kpis import calls, sla, surveys, tickets
-from stream.kpis.agents import agents_by_state
-from stream.kpis.totals import WindowTotals
-from stream.state import BACKLOG_STATUSES
-from stream.windows import WINDOW_KINDS
+from stream.core.kpis import calls, sla, surveys, tickets
+from stream.core.kpis.agents import agents_by_state
+from stream.core.kpis.totals import WindowTotals
+from stream.core.lifecycle import BACKLOG_STATUSES
+from stream.core.windows import WINDOW_KINDS
+from stream.stages.aggregate import Aggregator, QueueLive, QueueRecord
 
 __all__ = [
     "LiveReading",
@@ -45,15 +46,17 @@ class LiveReading:
     """Agents in the queue by state (offline not counted, every exported state present);
     ``None`` when no agent was ever in the queue."""
     sla_breached: dict[str, int] = field(default_factory=dict)
-    """SLA kind (``stream.kpis.sla.SLA_KINDS``, every kind present) → items past the deadline."""
+    """SLA kind (``stream.core.kpis.sla.SLA_KINDS``, every kind present) → items past the
+    deadline."""
     sla_at_risk: dict[str, int] = field(default_factory=dict)
     """SLA kind → items whose deadline falls within the next 15 minutes."""
     tickets_open_by_age: dict[str, int] = field(default_factory=dict)
-    """Age bucket (``stream.kpis.sla.AGE_BUCKETS``, every bucket present) → unsolved tickets."""
+    """Age bucket (``stream.core.kpis.sla.AGE_BUCKETS``, every bucket present) → unsolved
+    tickets."""
 
 
 def live_reading(live: QueueLive, now: float) -> LiveReading:
-    """The live gauges of a queue from its live index (``stream.aggregator.QueueLive``)."""
+    """The live gauges of a queue from its live index (``stream.stages.aggregate.QueueLive``)."""
     oldest_call = min(live.waiting.values(), default=None)
     oldest_ticket = min(live.awaiting.values(), default=None)
     return LiveReading(
@@ -147,7 +150,7 @@ def survey_gauges(
 
 
 def ticket_gauges(w: WindowTotals, previous: WindowTotals | None) -> dict[str, float | None]:
-    """Ticket rates of a window (``stream.kpis.tickets``; ``None``: no data) and the complaint
+    """Ticket rates of a window (``stream.core.kpis.tickets``; ``None``: no data) and the complaint
     rate's change against ``previous`` (the window of the same kind before)."""
     complaints = tickets.complaint_rate(w.complaints, w.tickets_created)
     before = (

@@ -17,20 +17,20 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Final
 
-from stream.aggregator import Aggregator, QueueLive, QueueRecord
-from stream.kpis import flows
-from stream.kpis.agents import EXPORTED_STATES, AgentSlot
-from stream.kpis.agents import staffing as staffing_of
-from stream.kpis.reasons import by_state_and_reason
-from stream.kpis.totals import QueueTotals, WindowTotals
-from stream.pipeline import Pipeline
+from stream.core.kpis import flows
+from stream.core.kpis.agents import EXPORTED_STATES, AgentSlot
+from stream.core.kpis.agents import staffing as staffing_of
+from stream.core.kpis.reasons import by_state_and_reason
+from stream.core.kpis.totals import QueueTotals, WindowTotals
+from stream.core.windows import WINDOW_KINDS
 from stream.read.agent_board import AgentRow, AgentTiles, agent_rows, agent_tiles
 from stream.read.customers import CustomerReading, customer_reading
 from stream.read.estimates import EstimateReading, estimate_reading
 from stream.read.productivity import ProductivityReading, productivity_readings
 from stream.read.readings import LiveReading, live_reading, window_readings
 from stream.read.worker import PipelineCounts, ProgressReading, pipeline_counts, progress_reading
-from stream.windows import WINDOW_KINDS
+from stream.stages.aggregate import Aggregator, QueueLive, QueueRecord
+from stream.stages.pipeline import Pipeline
 
 _NO_AGENTS: Final[Mapping[str, AgentSlot]] = {}
 
@@ -75,7 +75,8 @@ class QueueAt:
 
     @cached_property
     def agents_by_reason(self) -> dict[tuple[str, str], float] | None:
-        """Agents now by (state, reason label) (``stream.kpis.reasons``); None: never had one."""
+        """Agents now by (state, reason label) (``stream.core.kpis.reasons``); None: never had
+        one."""
         if self._live is None or self._live.agents is None:
             return None
         return by_state_and_reason(self._live.agents, EXPORTED_STATES, self.reasons)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from stream.kpis.histogram import Histogram
-from stream.pipeline import Pipeline
+from stream.core.kpis.histogram import Histogram
+from stream.stages.pipeline import Pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class PipelineCounts:
     produce_failures: dict[str, int] = field(default_factory=dict)
     """Messages the producer refused, by role, by role name."""
     latency: Histogram = field(default_factory=Histogram)
-    """Publish → booked latency of the items applied here (``stream.latency``)."""
+    """Publish → booked latency of the items applied here (``stream.core.latency``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
 
 
 def progress_reading(pipeline: Pipeline, paused: int) -> ProgressReading:
-    """Event-time progress of the partitions here (``stream.progress``)."""
+    """Event-time progress of the partitions here (``stream.core.progress``)."""
     parts = pipeline.agg_parts.values()
     marks = [ps.progress.watermark for ps in parts if ps.progress.watermark is not None]
     behind = {

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from stream.snapshots import SnapshotReader
+from stream.export.snapshots import SnapshotReader
 
 __all__ = ["STATIC_DIR", "Hub", "create_app", "run_wallboard"]
 
@@ -261,7 +261,7 @@ def create_app(
     redis_options: Mapping[str, Any] | None = None,
 ) -> web.Application:
     """The wallboard's aiohttp application, following snapshots under ``prefix`` in Redis
-    (``redis_options``: password and TLS CA, ``stream.security.redis_options``)."""
+    (``redis_options``: password and TLS CA, ``stream.config.security.redis_options``)."""
     app = web.Application()
     reader = SnapshotReader(redis_url, prefix=prefix, options=redis_options)
     app[HUB] = Hub(reader, stale_seconds=stale_seconds, max_clients=max_clients)

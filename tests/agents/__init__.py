@@ -1,1 +1,2 @@
-"""Agent tests: the real Faust agents of stream.app, run in-process by faust's test context."""
+"""Agent tests: the real Faust agents of stream.worker.app, run in-process by faust's test
+context."""

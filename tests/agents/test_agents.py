@@ -1,11 +1,11 @@
-"""The two Faust agents of ``stream.app``, run in-process through faust's agent test context.
+"""The two Faust agents of ``stream.worker.app``, run in-process through faust's agent test context.
 
 ``Agent.test_context()`` runs the real agent body — ``take_events`` and ``Wiring.perform``
 included — on an in-memory channel; nothing connects to a broker. What the agents hand to Faust
 is captured where Faust would hand it to Kafka: the producer's buffer, where ``send_soon`` queues
 topic sends and table changelog writes alike, in order (and ``Topic.publish_message`` for direct
 sends); acks through a sensor's ``on_message_out``. Table writes are changelog segments
-(``stream.segments``); ``expand`` reads the record writes inside them.
+(``stream.core.segments``); ``expand`` reads the record writes inside them.
 
 Batches are deterministic: ``STREAM_BATCH_MAX`` is the batch size a test feeds and
 ``STREAM_BATCH_WITHIN_SECONDS`` is 60 s, so a batch is processed when it is full, never on a
@@ -32,16 +32,17 @@ from faust.types import TP
 from faust.types import Message as KafkaMessage
 from prometheus_client import CollectorRegistry
 
-from stream import records, segments
-from stream.aggregator import QueueRecord
-from stream.app import Wiring
 from stream.config import Settings, TargetBook
-from stream.forward import decode_batch, original_value
-from stream.metrics import KpiCollector
-from stream.pipeline import Effects
+from stream.core import segments
+from stream.core.lifecycle import CallRecord, TicketRecord
+from stream.export.metrics import KpiCollector
 from stream.read import ReadView
-from stream.router import Route, RouterStats
-from stream.state import CallRecord, TicketRecord
+from stream.stages.aggregate import QueueRecord
+from stream.stages.forward import decode_batch, original_value
+from stream.stages.pipeline import Effects
+from stream.stages.route import Route, RouterStats
+from stream.store import records
+from stream.worker.app import Wiring
 
 FROZEN: Final = "2026-11-22T10:40:00Z"
 NOW: Final = datetime(2026, 11, 22, 10, 40, tzinfo=UTC).timestamp()
@@ -691,7 +692,7 @@ def test_aggregate_replay_of_a_forward_changes_nothing() -> None:
 
 
 def expand(writes: Iterable[Logged]) -> list[Logged]:
-    """The record writes (``p|name`` keys, as ``stream.records`` names them) that segment
+    """The record writes (``p|name`` keys, as ``stream.store.records`` names them) that segment
     writes carry: deltas and snapshot chunks hold ``[(name, bytes | None), ...]``."""
     out: list[Logged] = []
     for write in writes:

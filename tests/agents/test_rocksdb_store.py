@@ -1,4 +1,4 @@
-"""The RocksDB store of a real ``Wiring``'s tables (``stream.rocksdb_store``) on real rocksdict
+"""The RocksDB store of a real ``Wiring``'s tables (``stream.store.rocksdb``) on real rocksdict
 databases under a temporary data directory, driven the way the wiring and Faust's recovery drive
 it: writes with no current event, changelog batches, acknowledged offsets, revocation, stop.
 
@@ -18,10 +18,10 @@ from faust.types import TP
 from faust.types import Message as KafkaMessage
 from rocksdict import AccessType, Options, Rdict
 
-from stream import records
-from stream.app import Wiring
 from stream.config import Settings, TargetBook
-from stream.rocksdb_store import KeyedRocksDBStore
+from stream.store import records
+from stream.store.rocksdb import KeyedRocksDBStore
+from stream.worker.app import Wiring
 
 _app_ids = itertools.count()
 

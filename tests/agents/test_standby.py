@@ -1,4 +1,4 @@
-"""The warm in-memory store (``stream.standby``) of a real ``Wiring``'s tables, fed real Faust
+"""The warm in-memory store (``stream.store.standby``) of a real ``Wiring``'s tables, fed real Faust
 changelog events: offsets reported per partition, standby partitions kept, the rest forgotten.
 
 Nothing connects to a broker: the store is driven the way Faust's recovery drives it
@@ -15,10 +15,10 @@ import faust
 from faust.types import TP
 from faust.types import Message as KafkaMessage
 
-from stream import records
-from stream.app import Wiring
 from stream.config import Settings, TargetBook
-from stream.standby import WarmMemoryStore
+from stream.store import records
+from stream.store.standby import WarmMemoryStore
+from stream.worker.app import Wiring
 
 _app_ids = itertools.count()
 CHANGELOG = "standby-aggregates-changelog"
@@ -102,7 +102,7 @@ def test_own_writes_move_the_offset_only_without_a_gap_and_not_once_forgotten() 
 
 
 def test_the_table_tells_which_partitions_changelog_records_changed() -> None:
-    """``KeyedTable.take_changed`` (stream.ownership: what to load again after a rebalance):
+    """``KeyedTable.take_changed`` (stream.store.ownership: what to load again after a rebalance):
     the partitions of changelog records read into the store since the last call."""
     wiring = wired()
     table, app = wiring.aggregates, wiring.app

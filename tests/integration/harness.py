@@ -44,7 +44,7 @@ PIPELINE_FAMILIES = frozenset(
     }
 )
 # Measures of one worker process rather than of the traffic: the publish → booked latency
-# (``stream.latency``) observes each arrival on the worker's clock, so a restarted worker, a
+# (``stream.core.latency``) observes each arrival on the worker's clock, so a restarted worker, a
 # second worker or the same traffic sent twice gives other values. ``scrape`` leaves them out
 # unless asked: comparisons of whole scrapes are about the traffic.
 PROCESS_FAMILIES = frozenset(

@@ -22,9 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from stream.broker import create_topics
+from stream.contract.events import encode
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.simulate import Simulation
-from stream.events import encode
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (
     Publishable,

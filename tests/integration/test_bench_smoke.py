@@ -153,7 +153,7 @@ def test_side_by_side_raw_consumer_and_worker_book_the_reference_counters(
         assert run["peak_rss"] > 0
     assert runs["raw"]["windows_wrong"] == 0 and runs["raw"]["windows"] == results["windows"]
     assert runs["worker"]["windows_wrong"] is None  # its windows: the backlog phase checks them
-    assert "| raw aiokafka consumer + `stream.events.decode` (ceiling) |" in text
+    assert "| raw aiokafka consumer + `stream.contract.events.decode` (ceiling) |" in text
     assert "| yes (all time + windows) |" in text and "| yes (all time) |" in text
 
 

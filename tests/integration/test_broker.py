@@ -16,9 +16,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from stream.broker import create_topics
 from stream.config import Settings
+from stream.contract.events import Rejection, TopicKind, decode
 from stream.dev.broker import BrokerStartError, EmbeddedBroker
 from stream.dev.simulate import PublishStats, publish, replay, write_ndjson
-from stream.events import Rejection, TopicKind, decode
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Bounded queue names and zero-start counters on the real broker (``stream.admission``).
+"""Bounded queue names and zero-start counters on the real broker (``stream.core.admission``).
 
 A worker with a targets file of two queues and ``STREAM_MAX_QUEUES=4`` (four partitions: one
 queue outside the file per partition) gets calls of twelve other queues, three per partition of
@@ -24,8 +24,8 @@ import pytest
 
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.metrics import CHANNELS
-from stream.pipeline import queue_partition
+from stream.export.metrics import CHANNELS
+from stream.stages.pipeline import queue_partition
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import (
     Publishable,

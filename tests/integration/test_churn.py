@@ -3,7 +3,7 @@ SIGKILL restart.
 
 Tickets are keyed by ticket, churns and orders by customer, so the joins cross
 partitions: the router forwards a fact per contact and churn to the customer's partition of the
-forward topic (``stream.kpis.customers``). This checks that whole path, the changelog and
+forward topic (``stream.core.kpis.customers``). This checks that whole path, the changelog and
 recovery, with exact values of ``contact_centre_customers_churned*`` and
 ``contact_centre_contacts_{with_customer,converted}_total``.
 """

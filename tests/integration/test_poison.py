@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from stream.contract.events import MAX_JSON_DEPTH
 from stream.dev.broker import EmbeddedBroker
-from stream.events import MAX_JSON_DEPTH
 from tests.factories import Events
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory
 from tests.integration.harness import (

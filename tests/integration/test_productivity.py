@@ -2,7 +2,7 @@
 and window, exact under a duplicate, a late event and a SIGKILL restart.
 
 Agents are keyed by agent; their timelines travel with their slots to the queue's partition
-(``stream.kpis.productivity``), where the solved tickets and completed calls of the window are.
+(``stream.core.kpis.productivity``), where the solved tickets and completed calls of the window are.
 The worker's clock is frozen at 10:40, so the open states last until then.
 """
 

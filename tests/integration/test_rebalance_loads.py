@@ -1,4 +1,5 @@
-"""Rebalances through Faust's hooks (stream.ownership), counted: a worker decodes a partition's
+"""Rebalances through Faust's hooks (stream.store.ownership), counted: a worker decodes a
+partition's
 state from the tables when the partition comes to it, and never again while it keeps it.
 
 One worker owns all four partitions; a second joins and takes some; the second stops (SIGTERM)

@@ -1,4 +1,5 @@
-"""A message the producer refuses for itself does not stop Faust's producer (``stream.delivery``).
+"""A message the producer refuses for itself does not stop Faust's producer
+(``stream.worker.delivery``).
 
 A real Faust producer on the embedded broker sends a 2 MB message (over its 1 MB request size)
 and then a small one. With Faust's own topic class the producer buffer's task crashes on the
@@ -16,8 +17,8 @@ import faust
 import pytest
 
 from stream.broker import create_topics
-from stream.delivery import GuardedTopic
 from stream.dev.broker import EmbeddedBroker
+from stream.worker.delivery import GuardedTopic
 from tests.integration.harness import consume_all
 
 pytestmark = pytest.mark.integration

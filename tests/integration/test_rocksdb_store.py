@@ -3,12 +3,12 @@ docker-compose.yml and the Kubernetes example run them.
 
 One worker counts known traffic exactly; stopped, its data directory holds one RocksDB database
 per table partition, every key in the database of the partition its key names
-(``stream.records``) and the changelog offset it holds up to; started again on the same
+(``stream.store.records``) and the changelog offset it holds up to; started again on the same
 directory it reads nothing of the changelogs but what is newer than its databases, and counts
 the traffic published while it was down exactly; a second worker joins (a rebalance) and the two
 sum to the truth; it leaves and comes back on its directory, and reads only the changelog
 records written meanwhile. A worker killed (SIGKILL) restarts exact from its databases too.
-Before ``stream.rocksdb_store`` the first event crashed the worker: Faust's RocksDB store asserts
+Before ``stream.store.rocksdb`` the first event crashed the worker: Faust's RocksDB store asserts
 a current stream event on every write, and the batch consumer writes without one.
 """
 

@@ -33,9 +33,9 @@ import pytest
 from stream import doctor
 from stream.broker import create_topics
 from stream.config import Settings
+from stream.config.security import aiokafka_options, redis_options
 from stream.dev.processes import find_free_port
-from stream.security import aiokafka_options, redis_options
-from stream.snapshots import SnapshotReader, key_prefix
+from stream.export.snapshots import SnapshotReader, key_prefix
 from tests.integration.conftest import FROZEN, INPUT_TOPICS
 from tests.integration.harness import (
     Publishable,
@@ -222,7 +222,7 @@ def test_worker_over_sasl_ssl_gives_exact_metrics(
     certs: Certificates, tmp_path: Path, mechanism: str, log_level: str
 ) -> None:
     """PLAIN at DEBUG: aiokafka logs every request then, the password's included unless
-    redacted (``stream.security.redact_client_logs``)."""
+    redacted (``stream.config.security.redact_client_logs``)."""
     port = find_free_port()
     users = {"kpi": SASL_PASSWORD}
     with tansu(tmp_path / "broker.log", advertised_port=port) as plain:

@@ -30,7 +30,7 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer, redis_server_binary
-from stream.snapshots import (
+from stream.export.snapshots import (
     QueueSnapshot,
     SnapshotPublisher,
     SnapshotReader,

@@ -1,4 +1,4 @@
-"""Bounded queue names (``stream.admission``) and zero-start counters, on the real pipeline.
+"""Bounded queue names (``stream.core.admission``) and zero-start counters, on the real pipeline.
 
 The pipeline runs as in ``test_aggregator`` (stored tables as dicts, restarts from them), with
 forwards placed on the partition the producer's partitioner gives a queue (``queue_partition``).
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from stream.admission import Admission, Refusals, share
 from stream.config import parse_targets
-from stream.metrics import KpiCollector, ProgressCollector, SnapshotErrorsCollector, render
-from stream.pipeline import Effects, Pipeline, queue_partition
+from stream.core.admission import Admission, Refusals, share
+from stream.export.metrics import KpiCollector, ProgressCollector, SnapshotErrorsCollector, render
 from stream.read import ReadView
+from stream.stages.pipeline import Effects, Pipeline, queue_partition
 from tests.unit.test_aggregator import (
     CHANNELS,
     PARTITIONS,

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from stream.config import parse_targets
-from stream.kpis.agents import AgentSlot
+from stream.core.kpis.agents import AgentSlot
+from stream.core.thresholds import TILE_FIELDS, Threshold, colour
+from stream.export.snapshots import QueueSnapshot, build_snapshots, statuses, thresholds_of
 from stream.read import ReadView
 from stream.read.agent_board import AgentRow, agent_rows
-from stream.snapshots import QueueSnapshot, build_snapshots, statuses, thresholds_of
-from stream.thresholds import TILE_FIELDS, Threshold, colour
 from tests.unit.test_snapshots import NOW, T0, Wiring, metric, samples
 
 TARGETS = parse_targets(

@@ -1,6 +1,6 @@
 """Agent reasons, rings and staffing (issue 17, items 1-3), pure and through the pipeline.
 
-* ``stream.kpis.reasons``: the reason rides in the stored state, labels are bounded;
+* ``stream.core.kpis.reasons``: the reason rides in the stored state, labels are bounded;
 * ``agent_reasons:`` of the targets file, its errors with file and line;
 * ``call.offered`` / ``call.offer_missed`` / ``call.answered``: rings and offer facts;
 * the in-memory pipeline of ``test_aggregator``: ``contact_centre_agents{queue,state,reason}``,
@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from stream.config import TargetsError, parse_targets
-from stream.events import CallAnswered, CallOffered, CallOfferMissed, CallQueued, Rejection
-from stream.kpis.agents import agents_by_state, staffing
-from stream.kpis.productivity import contacts_per_staffed_hour, occupancy
-from stream.kpis.reasons import base_state, by_state_and_reason, label, reason_of, with_reason
-from stream.state import CallRecord
+from stream.contract.events import CallAnswered, CallOffered, CallOfferMissed, CallQueued, Rejection
+from stream.core.kpis.agents import agents_by_state, staffing
+from stream.core.kpis.productivity import contacts_per_staffed_hour, occupancy
+from stream.core.kpis.reasons import base_state, by_state_and_reason, label, reason_of, with_reason
+from stream.core.lifecycle import CallRecord
 from tests.factories import CallEvents, run_calls
 from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, call
 

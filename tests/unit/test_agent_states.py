@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from stream.config import TargetBook
-from stream.forward import decode_batch
-from stream.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
-from stream.kpis.productivity import HistoryEvent, insert_event, seen_from
-from stream.pipeline import FORWARD_CHUNK_BYTES
+from stream.core.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
+from stream.core.kpis.productivity import HistoryEvent, insert_event, seen_from
+from stream.export.snapshots import build_snapshots
 from stream.read import ReadView
-from stream.snapshots import build_snapshots
+from stream.stages.forward import decode_batch
+from stream.stages.pipeline import FORWARD_CHUNK_BYTES
 from tests.unit.test_aggregator import NOW, Harness, Input, body, call
 
 Counts = dict[str, dict[str, int]]  # queue → state → agents (only the non-zero states)

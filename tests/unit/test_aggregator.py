@@ -1,6 +1,7 @@
 """The pipeline end to end in memory: router → forwarded batches → aggregator → table → metrics.
 
-No broker and no Faust: ``Harness`` plays the wiring of ``stream/app.py``. It numbers offsets per
+No broker and no Faust: ``Harness`` plays the wiring of ``stream/worker/app.py``. It numbers
+offsets per
 input topic-partition, sends forwarded batches to the partition that owns their queue, keeps every
 table write in a dict (the changelog), and collects dead letters and closed windows. Metrics are
 read through ``KpiCollector`` in a fresh ``CollectorRegistry`` with a frozen clock.
@@ -21,21 +22,22 @@ import msgspec
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from stream import records, segments
-from stream.aggregator import QueueRecord
 from stream.config import TargetBook, parse_targets
-from stream.kpis.histogram import (
+from stream.core import segments
+from stream.core.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
     HANDLE_TIME_BOUNDS,
     RESOLUTION_BOUNDS,
 )
-from stream.kpis.totals import WindowTotals
-from stream.metrics import KpiCollector, PipelineCollector
-from stream.pipeline import Effects, Outgoing, Pipeline
+from stream.core.kpis.totals import WindowTotals
+from stream.core.segments import SegmentLog
+from stream.export.metrics import KpiCollector, PipelineCollector
 from stream.read import ReadView, WorkerAt
-from stream.router import Message, Route, open_route
-from stream.segments import SegmentLog
+from stream.stages.aggregate import QueueRecord
+from stream.stages.pipeline import Effects, Outgoing, Pipeline
+from stream.stages.route import Message, Route, open_route
+from stream.store import records
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()  # a Sunday, 10:00 UTC
 MIDNIGHT = datetime(2026, 11, 22, tzinfo=UTC).timestamp()
@@ -249,7 +251,8 @@ class Harness:
 
     def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every exported sample: (name, sorted labels) → value; all but the publish → booked
-        latency, which observes every arrival of this process (``stream.latency``: its tests)."""
+        latency, which observes every arrival of this process (``stream.core.latency``: its
+        tests)."""
         return {
             (s.name, tuple(sorted(s.labels.items()))): s.value
             for family in self.registry().collect()
@@ -1072,7 +1075,8 @@ def test_record_keys_name_their_partition_and_kind() -> None:
     kinds = {records.split_key(k)[1][0] for k in h.table}
     # h: an event of an agent's history (a1 names no queues: no "o" record, no "e" events),
     # d: a customer's event memory, u/k: its churns, the partition's churn counts
-    # (stream.kpis.customers), w: the sources' progress and the watermark (stream.progress)
+    # (stream.core.kpis.customers), w: the sources' progress and the watermark
+    # (stream.core.progress)
     assert kinds == {"q", "c", "t", "r", "s", "d", "h", "u", "k", "w"}
     assert {records.split_key(k) for k in h.table if b"|q|" in k} == {
         (0, "q|billing"),

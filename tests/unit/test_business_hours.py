@@ -1,4 +1,5 @@
-"""Table-driven tests of stream/kpis/business_hours.py: business seconds across DST and holidays."""
+"""Table-driven tests of stream/core/kpis/business_hours.py: business seconds across DST and
+holidays."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.kpis.business_hours import (
+from stream.core.kpis.business_hours import (
     ALWAYS_OPEN,
     BusinessCalendar,
     Range,

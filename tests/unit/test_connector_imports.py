@@ -89,6 +89,6 @@ def test_python_m_stream_connect_imports_no_simulator(
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     modules: list[str] = seen["modules"]
     assert (seen["at"], loaded in modules) == (reached, True)  # the connector's path was taken
-    assert "stream.connectors.publish" in modules and "stream.topics" in modules
+    assert "stream.connectors.publish" in modules and "stream.contract.topics" in modules
     assert [m for m in modules if m.startswith(FORBIDDEN_PREFIXES)] == []
     assert [m for m in modules if m in GENERATORS] == []

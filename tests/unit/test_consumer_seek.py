@@ -8,7 +8,7 @@ import pytest
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import TopicPartition
 
-from stream.consumer import seek_assigned_to_committed
+from stream.worker.consumer import seek_assigned_to_committed
 
 A, B, C = (TopicPartition("tickets", n) for n in range(3))
 

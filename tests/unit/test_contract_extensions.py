@@ -1,6 +1,6 @@
 """The connectors' contract additions in the worker: exits, transfers and missed offers.
 
-Each valid and invalid transition of ``stream.state.apply_call`` for ``call.exited``,
+Each valid and invalid transition of ``stream.core.lifecycle.apply_call`` for ``call.exited``,
 ``call.transferred`` and ``call.offer_missed``, the facts they book, and their export as
 ``contact_centre_calls_exited_total``, ``..._calls_transferred_total`` and
 ``..._call_offers_missed_total`` (every reason/kind zero-started per channel).
@@ -13,8 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from stream.aggregator import Aggregator, QueueRecord, _book_fact
-from stream.events import (
+from stream.contract.events import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
@@ -28,15 +27,16 @@ from stream.events import (
     decode,
     encode,
 )
-from stream.export.totals import TOTALS_FAMILIES
-from stream.metrics import CHANNELS, build
-from stream.read import QueueAt, WorkerAt
-from stream.state import (
+from stream.core.lifecycle import (
     EXITED,
     WRAPUP,
     finished,
     live_view,
 )
+from stream.export.metrics import CHANNELS, build
+from stream.export.totals import TOTALS_FAMILIES
+from stream.read import QueueAt, WorkerAt
+from stream.stages.aggregate import Aggregator, QueueRecord, _book_fact
 from tests.factories import CallEvents
 from tests.factories import run_calls as run
 

@@ -1,4 +1,4 @@
-"""Churn, retention and conversion after contact (``stream.kpis.customers``): churned customers
+"""Churn, retention and conversion after contact (``stream.core.kpis.customers``): churned customers
 and the share of them who contacted support in the 30 days before; contacts followed by an order
 of the same customer within the horizon.
 
@@ -17,9 +17,8 @@ import msgspec
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream import records
 from stream.config import Settings
-from stream.kpis.customers import (
+from stream.core.kpis.customers import (
     CONVERSION_HORIZON_SECONDS,
     LOOKBACK_SECONDS,
     CustomerRecord,
@@ -34,8 +33,9 @@ from stream.kpis.customers import (
     expired,
     prune,
 )
-from stream.pipeline import CustomerPartition, customer_partition
-from stream.segments import SegmentLog
+from stream.core.segments import SegmentLog
+from stream.stages.pipeline import CustomerPartition, customer_partition
+from stream.store import records
 from tests.unit.test_aggregator import NOW, PARTITIONS, T0, Harness, Input, body, ticket
 
 DAY = 86400.0

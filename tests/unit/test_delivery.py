@@ -13,10 +13,10 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faust.exceptions import ProducerSendError
 
 from stream.config import TargetBook
-from stream.delivery import per_record
-from stream.forward import decode_batch
-from stream.pipeline import Outgoing, Pipeline
-from stream.router import Message
+from stream.stages.forward import decode_batch
+from stream.stages.pipeline import Outgoing, Pipeline
+from stream.stages.route import Message
+from stream.worker.delivery import per_record
 
 REQUEST = 1_000_000  # the smallest STREAM_PRODUCER_MAX_REQUEST_BYTES allowed
 LIMIT = REQUEST - 64 * 1024  # the largest STREAM_MAX_EVENT_BYTES it allows

@@ -1,4 +1,4 @@
-"""Erlang B/C/A (stream.kpis.erlang) against pyworkforce, published Erlang B tables, an exact
+"""Erlang B/C/A (stream.core.kpis.erlang) against pyworkforce, published Erlang B tables, an exact
 direct sum and limits."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
-from stream.kpis import erlang
+from stream.core.kpis import erlang
 
 # Published Erlang B tables: the largest offered load (Erlangs) a number of channels carries at
 # a blocking probability, as printed.

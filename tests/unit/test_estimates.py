@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
-from stream.kpis import erlang
+from stream.core.kpis import erlang
+from stream.export.snapshots import build_snapshots, statuses
 from stream.read import ReadView
-from stream.snapshots import build_snapshots, statuses
 from tests.unit.test_aggregator import T0, Clock, Harness, Input, body, call
 from tests.unit.test_snapshots import snapshot
 
@@ -67,7 +67,7 @@ SCENARIO.sort(key=lambda i: (i[2] or b"").split(b'"occurred_at":"')[1][:24])  # 
 
 
 def erlang_c_wait_exact(n: int, load: Fraction, aht: int) -> float:
-    """Erlang C mean wait from the textbook sum (independent of stream.kpis.erlang)."""
+    """Erlang C mean wait from the textbook sum (independent of stream.core.kpis.erlang)."""
     terms = [Fraction(1)]
     for k in range(1, n + 1):
         terms.append(terms[-1] * load / k)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from stream.events import (
+from stream.contract.events import (
     MAX_JSON_DEPTH,
     REASONS,
     AgentStateChanged,

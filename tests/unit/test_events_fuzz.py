@@ -8,7 +8,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream.events import (
+from stream.contract.events import (
     REASONS,
     AgentState,
     AgentStateChanged,

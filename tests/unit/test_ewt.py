@@ -1,4 +1,5 @@
-"""EWT state (stream.kpis.ewt): exact estimates and signed errors, whatever the arrival order."""
+"""EWT state (stream.core.kpis.ewt): exact estimates and signed errors, whatever the arrival
+order."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import itertools
 
 import pytest
 
-from stream.kpis import ewt
-from stream.kpis.erlang import mean_wait_c
+from stream.core.kpis import ewt
+from stream.core.kpis.erlang import mean_wait_c
 
 T0 = 1_800_000_000.0  # a 15-minute boundary
 

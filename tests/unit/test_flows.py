@@ -1,7 +1,7 @@
 """Call flows and priorities: transfers out / in, abandons on hold, callbacks, by priority.
 
-The lifecycle's transitions and facts (``stream.state``), the booking and live index
-(``stream.kpis.flows``), and the exported samples through the whole pipeline — exact, in any
+The lifecycle's transitions and facts (``stream.core.lifecycle``), the booking and live index
+(``stream.core.kpis.flows``), and the exported samples through the whole pipeline — exact, in any
 batching, after a restart from the stored segments and under redelivery.
 """
 
@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from stream.dev.simulate import Simulation
-from stream.events import (
+from stream.contract.events import (
     CallAnswered,
     CallCallbackCompleted,
     CallCallbackRequested,
@@ -29,10 +28,9 @@ from stream.events import (
     decode,
     encode,
 )
-from stream.kpis import flows
-from stream.kpis.totals import QueueTotals, WindowTotals, merge_windows
-from stream.metrics import CHANNELS
-from stream.state import (
+from stream.core.kpis import flows
+from stream.core.kpis.totals import QueueTotals, WindowTotals, merge_windows
+from stream.core.lifecycle import (
     CALLBACK,
     CALLED_BACK,
     ONE_TOUCH,
@@ -42,6 +40,8 @@ from stream.state import (
     finished,
     live_view,
 )
+from stream.dev.simulate import Simulation
+from stream.export.metrics import CHANNELS
 from tests.factories import CallEvents
 from tests.factories import Targets as T
 from tests.factories import run_calls as run

@@ -1,4 +1,4 @@
-"""The internal topic's wire format (``stream/forward.py``): events decoded once and carried
+"""The internal topic's wire format (``stream/stages/forward.py``): events decoded once and carried
 typed, their original bytes kept when re-encoding would not give them back, and version-1
 batches (JSON values, written by workers before version 2) read with the same results."""
 
@@ -10,14 +10,14 @@ from typing import Any, get_args
 import msgspec
 import pytest
 
-from stream import events
-from stream.events import (
+from stream.contract import events
+from stream.contract.events import (
     CallAnswered,
     CallQueued,
     Event,
     TicketCreated,
 )
-from stream.forward import (
+from stream.stages.forward import (
     EVENT_TYPES,
     TYPED_MAX_VALUE_BYTES,
     ForwardBatch,
@@ -209,7 +209,7 @@ OLDER = {1: _as_version_1, 2: _as_version_2}
 
 
 def _canonical(inp: Input) -> Input:
-    """The same input in the contract's own encoding (``stream.events.encode``)."""
+    """The same input in the contract's own encoding (``stream.contract.events.encode``)."""
     topic, key, value = inp
     assert value is not None
     ev = events.decode(value)

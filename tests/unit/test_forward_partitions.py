@@ -1,4 +1,5 @@
-"""Forwards per destination partition (``stream.pipeline.Pipeline.route``, ``stream.forward``
+"""Forwards per destination partition (``stream.stages.pipeline.Pipeline.route``,
+``stream.stages.forward``
 version 3): one message per partition of the internal topic per batch, not one per queue; each
 queue on the partition the producer's key hash gave it before; per-queue order kept, also
 across the chunks of a large batch."""
@@ -11,9 +12,9 @@ import msgspec
 from aiokafka.partitioner import DefaultPartitioner
 
 from stream.config import TargetBook
-from stream.forward import decode_batch, version
-from stream.pipeline import FORWARD_CHUNK_BYTES, Pipeline, queue_partition
-from stream.router import Message
+from stream.stages.forward import decode_batch, version
+from stream.stages.pipeline import FORWARD_CHUNK_BYTES, Pipeline, queue_partition
+from stream.stages.route import Message
 
 PARTITIONS = 8
 NOW = 1795000000.0

@@ -1,4 +1,4 @@
-"""The collector's pace and heap trimming (``stream.heap``) and their settings."""
+"""The collector's pace and heap trimming (``stream.worker.heap``) and their settings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from stream import heap
 from stream.config import ConfigError, Settings
+from stream.worker import heap
 
 
 def test_trim_returns_freed_memory_on_glibc() -> None:

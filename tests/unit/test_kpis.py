@@ -1,4 +1,5 @@
-"""Table-driven tests of the KPI math (stream/kpis): every formula, and that every state merges."""
+"""Table-driven tests of the KPI math (stream/core/kpis): every formula, and that every state
+merges."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.kpis import calls, surveys, tickets
-from stream.kpis.histogram import (
+from stream.core.kpis import calls, surveys, tickets
+from stream.core.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
     HANDLE_TIME_BOUNDS,
@@ -20,7 +21,7 @@ from stream.kpis.histogram import (
     merge,
     observe,
 )
-from stream.kpis.totals import (
+from stream.core.kpis.totals import (
     COUNTERS,
     HISTOGRAMS,
     QueueTotals,

@@ -1,12 +1,12 @@
-"""Publish → booked latency (``stream.latency``): each item observed once, on the wall clock,
+"""Publish → booked latency (``stream.core.latency``): each item observed once, on the wall clock,
 from its source record's timestamp; items without one are left out, a clock behind counts 0."""
 
 from __future__ import annotations
 
-from stream.events import CallQueued
-from stream.forward import Item, decode_batch, encode_batch, encode_version_2, item
-from stream.kpis.histogram import Histogram, cumulative
-from stream.latency import LATENCY_BOUNDS, observe_booked
+from stream.contract.events import CallQueued
+from stream.core.kpis.histogram import Histogram, cumulative
+from stream.core.latency import LATENCY_BOUNDS, observe_booked
+from stream.stages.forward import Item, decode_batch, encode_batch, encode_version_2, item
 from tests.factories import CallEvents
 
 EV = CallEvents(1_795_305_600.0)

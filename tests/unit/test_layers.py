@@ -11,16 +11,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = sorted(
-    [*(ROOT / "stream" / "kpis").glob("*.py")]
-    + [ROOT / "stream" / f"{name}.py" for name in (
-        "windows", "state", "dedup", "segments", "progress", "admission", "thresholds", "latency",
-    )]
-)  # fmt: skip
+CORE = sorted((ROOT / "stream" / "core").rglob("*.py"))
 CORE_MODULES = {
     "stream." + ".".join(p.relative_to(ROOT / "stream").with_suffix("").parts) for p in CORE
-} | {"stream.kpis"}
-CONTRACT = {"stream.events"}
+} | {"stream.core", "stream.core.kpis"}
+CONTRACT = {"stream.contract.events"}
 THIRD_PARTY_ALLOWED = {"msgspec", "zstandard"}
 FRAMEWORKS = {"faust", "mode", "aiokafka", "redis", "aiohttp", "prometheus_client", "yaml"}
 

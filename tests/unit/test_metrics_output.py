@@ -4,8 +4,9 @@ Two hours of seeded simulator traffic (every queue, calls with rings, transfers 
 tickets, surveys, agents with away reasons, customers) go through the in-memory pipeline of
 ``test_aggregator``; a targets file lists one queue that gets no traffic (zero-started series)
 and two away reasons. At a frozen clock the exposition of every collector a worker registers
-(``stream.metrics.render``), the family names ``describe`` announces and the snapshots
-(``stream.snapshots.build_snapshots``) must equal the files under ``tests/unit/data/``, written
+(``stream.export.metrics.render``), the family names ``describe`` announces and the snapshots
+(``stream.export.snapshots.build_snapshots``) must equal the files under ``tests/unit/data/``,
+written
 from the code before the exporters were generated from one family table. Regenerate them only
 for an intended change of output: ``STREAM_WRITE_GOLDEN=1 pytest`` on this file.
 """
@@ -21,20 +22,20 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from stream.admission import UNLIMITED, Admission
 from stream.config import TargetBook, parse_targets
+from stream.contract.events import encode
+from stream.core.admission import UNLIMITED, Admission
 from stream.dev.simulate import Simulation
-from stream.events import encode
-from stream.metrics import (
+from stream.export.metrics import (
     KpiCollector,
     PipelineCollector,
     ProgressCollector,
     SnapshotErrorsCollector,
     render,
 )
-from stream.pipeline import queue_partition
+from stream.export.snapshots import build_snapshots
 from stream.read import ReadView
-from stream.snapshots import build_snapshots
+from stream.stages.pipeline import queue_partition
 from tests.unit.test_aggregator import PARTITIONS, Clock, Harness, Input
 
 DATA = Path(__file__).parent / "data"
@@ -69,7 +70,7 @@ def harness() -> Harness:
 
 
 def registry(h: Harness) -> CollectorRegistry:
-    """Every collector ``stream.app`` registers, as it registers them."""
+    """Every collector ``stream.worker.app`` registers, as it registers them."""
     reg = CollectorRegistry(auto_describe=True)
     reg.register(KpiCollector(ReadView(h.pipeline), h.clock, with_pipeline=False))
     reg.register(PipelineCollector(ReadView(h.pipeline)))

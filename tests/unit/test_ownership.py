@@ -1,10 +1,11 @@
-"""stream.ownership: the partitions a worker holds follow Faust's rebalance hooks, in the order
+"""stream.store.ownership: the partitions a worker holds follow Faust's rebalance hooks, in the
+order
 Faust calls them (assignment agreed, then recovery completed), and nothing is decoded again that
 did not change; the numbers stay those of a worker that never rebalanced."""
 
 from __future__ import annotations
 
-from stream.ownership import Ownership
+from stream.store.ownership import Ownership
 from tests.unit.test_aggregator import PARTITIONS, SCENARIO, Harness
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stream.config import ConfigError
-from stream.paths import writable_directory, writable_file_parent
+from stream.config.paths import writable_directory, writable_file_parent
 
 
 def test_a_missing_directory_is_made_with_its_parents(tmp_path: Path) -> None:

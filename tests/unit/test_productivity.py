@@ -1,4 +1,4 @@
-"""Agent productivity (``stream.kpis.productivity``): time in state per queue and window,
+"""Agent productivity (``stream.core.kpis.productivity``): time in state per queue and window,
 occupancy and contacts per staffed agent-hour.
 
 Pure rows first (histories in every order, each event twice, pruning), then through the
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stream.kpis.productivity import (
+from stream.core.kpis.productivity import (
     HISTORY_SECONDS,
     HistoryEvent,
     QueueEvent,

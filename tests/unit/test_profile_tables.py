@@ -13,7 +13,7 @@ SITE = "/x/.venv/lib/python3.11/site-packages"
 
 
 def test_frames_are_counted_own_at_the_leaf_and_once_per_stack_inclusive() -> None:
-    book = f"book ({ROOT}/stream/aggregator.py:12)"
+    book = f"book ({ROOT}/stream/stages/aggregate.py:12)"
     decode = f"decode ({SITE}/msgspec/__init__.py:3)"
     loop = f"run_forever ({STDLIB}/asyncio/base_events.py:608)"
     raw = [
@@ -27,15 +27,15 @@ def test_frames_are_counted_own_at_the_leaf_and_once_per_stack_inclusive() -> No
     assert p.samples == 10
     assert p.own == {
         "decode (msgspec/__init__.py)": 6,
-        "book (stream/aggregator.py)": 3,
+        "book (stream/stages/aggregate.py)": 3,
         "run_forever (asyncio/base_events.py)": 1,
     }
     assert p.inclusive["run_forever (asyncio/base_events.py)"] == 10
-    assert p.inclusive["book (stream/aggregator.py)"] == 9
+    assert p.inclusive["book (stream/stages/aggregate.py)"] == 9
     assert p.packages == {"msgspec": 6, "stream": 3, "stdlib: asyncio": 1}
     text = section(p, "profile.svg")
     assert "| 1 | `decode (msgspec/__init__.py)` | 60.0 % | 60.0 % |" in text
-    assert "| 2 | `book (stream/aggregator.py)` | 30.0 % | 90.0 % |" in text
+    assert "| 2 | `book (stream/stages/aggregate.py)` | 30.0 % | 90.0 % |" in text
     assert "| stdlib: asyncio | 10.0 % |" in text
 
 

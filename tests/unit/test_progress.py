@@ -1,10 +1,10 @@
-"""The watermark from the source partitions' progress (``stream.progress``): table-driven."""
+"""The watermark from the source partitions' progress (``stream.core.progress``): table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from stream.progress import Progress, SourceMark, advance, merge, slowest, stream_time
+from stream.core.progress import Progress, SourceMark, advance, merge, slowest, stream_time
 from stream.read import ReadView
 
 # A report: (high mark, next offset, end offset); one router sends them with one stamp.
@@ -170,7 +170,7 @@ def test_slowest_is_the_lowest_high_mark_behind() -> None:
 def test_the_progress_families_read_the_partitions_and_can_be_asked_for_by_name() -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from stream.metrics import ProgressCollector
+    from stream.export.metrics import ProgressCollector
     from tests.unit.test_aggregator import Harness, call
 
     h = Harness()

@@ -7,10 +7,10 @@ import dataclasses
 import msgspec
 import pytest
 
-from stream import records
-from stream.kpis.customers import CustomerRecord
-from stream.router import Route
-from stream.state import CallRecord, TicketRecord
+from stream.core.kpis.customers import CustomerRecord
+from stream.core.lifecycle import CallRecord, TicketRecord
+from stream.stages.route import Route
+from stream.store import records
 
 ROWS = [
     ("c:c1", CallRecord("billing", "phone", 1.5, phase=1, answered_at=3.0, seen=b"x" * 16)),

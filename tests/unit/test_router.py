@@ -1,4 +1,4 @@
-"""Table-driven tests of stream/router.py: queue resolution, rejections, replays, counting."""
+"""Table-driven tests of stream/stages/route.py: queue resolution, rejections, replays, counting."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from stream.forward import Item, original_value
-from stream.router import Message, Route, Router, RouterPartition, RouterStats
+from stream.stages.forward import Item, original_value
+from stream.stages.route import Message, Route, Router, RouterPartition, RouterStats
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 NOW = T0 + 600  # the wall clock

@@ -1,6 +1,7 @@
 """The event contract's three forms agree: the structs, docs/events.md and the generated files.
 
-docs/schemas/ and docs/asyncapi.yaml are what ``stream.schema`` makes now (regenerate them with
+docs/schemas/ and docs/asyncapi.yaml are what ``stream.contract.schema`` makes now (regenerate them
+with
 ``make schemas``); every event type and field has its place in docs/events.md; every example there
 is accepted by the decoder and by its schema; and the schemas refuse what the decoder refuses.
 """
@@ -19,13 +20,13 @@ import msgspec
 import pytest
 import yaml
 
-from stream import schema
-from stream.aggregator import ClosedWindow
 from stream.cli.main import main
+from stream.contract import schema
+from stream.contract.events import REASONS, Rejection, SurveyResponded, decode
+from stream.core.kpis.totals import WindowTotals
 from stream.dev.simulate import Simulation
-from stream.events import REASONS, Rejection, SurveyResponded, decode
-from stream.kpis.totals import WindowTotals
-from stream.pipeline import _closed_window
+from stream.stages.aggregate import ClosedWindow
+from stream.stages.pipeline import _closed_window
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -149,7 +150,7 @@ def test_every_rejection_reason_is_documented_and_raised_somewhere() -> None:
     for path in (ROOT / "stream").rglob("*.py"):
         raised |= set(re.findall(r"Rejection\(\s*\"(\w+)\"", path.read_text()))
         raised |= set(re.findall(r"Rejected\(\s*\"(\w+)\"", path.read_text()))
-    # The decoder's own reasons are stream.events.REASONS; the rest are raised by name.
+    # The decoder's own reasons are stream.contract.events.REASONS; the rest are raised by name.
     assert raised - set(REASONS) == set(schema.PROCESSING_REASONS)
 
 
@@ -241,7 +242,7 @@ def test_the_schemas_accept_what_the_decoder_accepts(document: dict[str, object]
 
 
 def test_simulated_traffic_fits_the_union_schema() -> None:
-    """The simulator publishes contract JSON (``stream.events.encode``) of every type."""
+    """The simulator publishes contract JSON (``stream.contract.events.encode``) of every type."""
     union = validator(schema.UNION_FILE)
     seen: Counter[str] = Counter()
     for sim in Simulation(seed=7, start=datetime(2026, 11, 22, tzinfo=UTC)).take(3000):

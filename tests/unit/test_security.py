@@ -14,8 +14,8 @@ from stream import doctor
 from stream.cli.main import main
 from stream.config import ConfigError, Settings
 from stream.config.secrets import Secret, problems, read_secret, redact_url
+from stream.config.security import aiokafka_options, faust_credentials, redis_options
 from stream.dev.processes import find_free_port
-from stream.security import aiokafka_options, faust_credentials, redis_options
 
 SECRET = "hunter2-very-secret"
 

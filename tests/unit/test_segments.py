@@ -9,8 +9,8 @@ import msgspec
 import pytest
 import zstandard
 
-from stream import segments
-from stream.segments import SegmentLog, TableWrite
+from stream.core import segments
+from stream.core.segments import SegmentLog, TableWrite
 
 
 def apply(store: dict[bytes, bytes], writes: list[TableWrite]) -> None:

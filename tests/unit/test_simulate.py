@@ -8,16 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.dev.simulate import (
-    AWAY_REASONS,
-    DEFAULT_QUEUES,
-    Contaminator,
-    SimEvent,
-    Simulation,
-    start_ending_at,
-    write_ndjson,
-)
-from stream.events import (
+from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
@@ -44,7 +35,16 @@ from stream.events import (
     encode,
     epoch_seconds,
 )
-from stream.topics import route
+from stream.contract.topics import route
+from stream.dev.simulate import (
+    AWAY_REASONS,
+    DEFAULT_QUEUES,
+    Contaminator,
+    SimEvent,
+    Simulation,
+    start_ending_at,
+    write_ndjson,
+)
 
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 N_EVENTS = 12_000
@@ -319,7 +319,7 @@ def test_contaminator_makes_rejects_and_exact_duplicates(events: list[SimEvent])
 
 
 def test_recorded_events_route_to_their_topic_and_key(events: list[SimEvent]) -> None:
-    """What ``replay`` does with a recording (``stream.topics.route``: test_topics.py)."""
+    """What ``replay`` does with a recording (``stream.contract.topics.route``: test_topics.py)."""
     for e in events[:500]:
         assert route(encode(e.event)) == (e.kind, e.key, e.at)
 

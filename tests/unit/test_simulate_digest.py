@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from stream.contract.events import encode
+from stream.contract.topics import route
 from stream.dev.simulate import (
     DEFAULT_QUEUES,
     Contaminator,
@@ -20,8 +22,6 @@ from stream.dev.simulate import (
     start_ending_at,
     write_ndjson,
 )
-from stream.events import encode
-from stream.topics import route
 
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 

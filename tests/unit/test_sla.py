@@ -1,4 +1,4 @@
-"""SLA timers and backlog age (stream/kpis/sla.py): the pure counts, then through the pipeline.
+"""SLA timers and backlog age (stream/core/kpis/sla.py): the pure counts, then through the pipeline.
 
 The pipeline tests reuse the in-memory ``Harness`` of ``test_aggregator``: deadlines enter when a
 call is queued or a ticket created, leave when it is answered, first responded or solved, come
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from stream.kpis import sla
+from stream.core.kpis import sla
 from tests.unit.test_aggregator import T0, Harness, Input, call, status, ticket
 
 DAY = 86400.0

@@ -18,11 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from stream.config import TargetBook, parse_targets
-from stream.metrics import KpiCollector, SnapshotErrorsCollector
-from stream.pipeline import Pipeline
-from stream.read import ReadView
-from stream.router import Message
-from stream.snapshots import (
+from stream.export.metrics import KpiCollector, SnapshotErrorsCollector
+from stream.export.snapshots import (
     QueueSnapshot,
     SnapshotPublisher,
     build_snapshots,
@@ -30,6 +27,9 @@ from stream.snapshots import (
     encode_hash,
     statuses,
 )
+from stream.read import ReadView
+from stream.stages.pipeline import Pipeline
+from stream.stages.route import Message
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 NOW = T0 + 600  # 10:10:00

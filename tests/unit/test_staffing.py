@@ -1,13 +1,13 @@
-"""Agents on queue at an instant (``stream.kpis.staffing.on_queue_at``): one binary search per
+"""Agents on queue at an instant (``stream.core.kpis.staffing.on_queue_at``): one binary search per
 agent on its cached on-queue steps gives what each agent's state at the instant says."""
 
 from __future__ import annotations
 
 import random
 
-from stream.kpis.agents import ON_QUEUE_STATES, AgentSlot, add_events
-from stream.kpis.reasons import base_state, with_reason
-from stream.kpis.staffing import on_queue_at, state_at
+from stream.core.kpis.agents import ON_QUEUE_STATES, AgentSlot, add_events
+from stream.core.kpis.reasons import base_state, with_reason
+from stream.core.kpis.staffing import on_queue_at, state_at
 
 STATES = ["available", "busy", "after_call_work", "away", "offline"]
 

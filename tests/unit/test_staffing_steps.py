@@ -1,4 +1,4 @@
-"""Agents on queue by instant for a whole queue (``stream.kpis.staffing.QueueStaffing``): kept
+"""Agents on queue by instant for a whole queue (``stream.core.kpis.staffing.QueueStaffing``): kept
 as agents' events are booked in any order, with duplicates and prunes, it gives exactly the
 per-agent count (``on_queue_at``) at every instant."""
 
@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.kpis.agents import AgentSlot, add_events
-from stream.kpis.productivity import HISTORY_SECONDS, QueueEvent
-from stream.kpis.staffing import QueueStaffing, on_queue_at
+from stream.core.kpis.agents import AgentSlot, add_events
+from stream.core.kpis.productivity import HISTORY_SECONDS, QueueEvent
+from stream.core.kpis.staffing import QueueStaffing, on_queue_at
 
 STATES = ["available", "busy", "after_call_work", "away", "away:lunch", "offline"]
 

@@ -1,4 +1,5 @@
-"""Table-driven tests of stream/state.py: every call and ticket transition and its facts."""
+"""Table-driven tests of stream/core/lifecycle.py: every call and ticket transition and its
+facts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from stream.events import (
+from stream.contract.events import (
     Author,
     CallAbandoned,
     CallAnswered,
@@ -28,7 +29,7 @@ from stream.events import (
     TicketStatus,
     TicketStatusChanged,
 )
-from stream.state import (
+from stream.core.lifecycle import (
     ABANDONED,
     DONE,
     HOLD,

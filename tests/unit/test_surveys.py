@@ -1,4 +1,5 @@
-"""Satisfaction KPIs (stream/kpis/surveys.py, readings.survey_gauges): the pure formulas, then the
+"""Satisfaction KPIs (stream/core/kpis/surveys.py, readings.survey_gauges): the pure formulas, then
+the
 per-window gauges through the pipeline, with the previous period open, closed, or absent."""
 
 from __future__ import annotations
@@ -6,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from stream.config import TargetBook, TargetsError, parse_targets
-from stream.kpis import surveys
-from stream.kpis.totals import WindowTotals
+from stream.core.kpis import surveys
+from stream.core.kpis.totals import WindowTotals
 from stream.read.readings import survey_gauges
 from tests.unit.test_aggregator import T0, Harness, Input, survey, ticket
 

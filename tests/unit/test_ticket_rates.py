@@ -1,4 +1,4 @@
-"""Ticket rates per window (stream/kpis/tickets.py, readings.ticket_gauges): resolved within
+"""Ticket rates per window (stream/core/kpis/tickets.py, readings.ticket_gauges): resolved within
 target, reopen, escalation, first-contact resolution and complaint rate with its change against
 the previous window; the pure formulas, then through the pipeline with duplicates, replays,
 any batching and a restart."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from stream.kpis import tickets
-from stream.kpis.totals import WindowTotals
+from stream.core.kpis import tickets
+from stream.core.kpis.totals import WindowTotals
 from stream.read.readings import ticket_gauges
 from tests.unit.test_aggregator import T0, Harness, Input, status, ticket
 

@@ -1,4 +1,5 @@
-"""`stream.topics`: the configured topic of each topic kind, and the routing of one recorded
+"""`stream.contract.topics`: the configured topic of each topic kind, and the routing of one
+recorded
 line (valid events by their type; dirty ones by the type's prefix and the contact-id field)."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ import msgspec
 import pytest
 
 from stream.config import Settings
-from stream.events import TopicKind
-from stream.topics import route, topic_name
+from stream.contract.events import TopicKind
+from stream.contract.topics import route, topic_name
 from tests.factories import Events
 
 AT = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC).timestamp()

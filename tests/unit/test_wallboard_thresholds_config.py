@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stream.config import Settings, TargetsError, load_targets, parse_targets
-from stream.thresholds import Threshold
+from stream.core.thresholds import Threshold
 
 
 def book(text: str) -> object:

@@ -1,4 +1,5 @@
-"""Table-driven tests of stream/windows.py: window bounds (DST included), stream time, watermark."""
+"""Table-driven tests of stream/core/windows.py: window bounds (DST included), stream time,
+watermark."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.windows import WINDOW_KINDS, is_closed, window_end, window_start
+from stream.core.windows import WINDOW_KINDS, is_closed, window_end, window_start
 
 UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -16,7 +16,7 @@ PROBE = """
 import json, sys
 import faust
 import stream.cli.main as cli
-from stream import app
+from stream.worker import app
 
 def started(self):  # faust.Worker.execute_from_commandline: where the worker would connect
     broker = vars(sys.modules["stream.broker"])
@@ -46,6 +46,6 @@ def test_python_m_stream_worker_imports_nothing_of_the_dev_part(tmp_path: object
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     modules: list[str] = seen["modules"]
-    assert "stream.app" in modules and "stream.broker" in modules  # the path was taken
+    assert "stream.worker.app" in modules and "stream.broker" in modules  # the path was taken
     assert [m for m in modules if m.startswith(FORBIDDEN_PREFIXES)] == []
     assert seen["launcher"] == []  # stream.broker holds topic creation only

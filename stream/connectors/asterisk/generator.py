@@ -31,8 +31,7 @@ from typing import Any, Final
 
 import msgspec
 
-from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
-from stream.events import (
+from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
@@ -42,6 +41,7 @@ from stream.events import (
     CallWrapupCompleted,
     encode,
 )
+from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
 
 __all__ = [
     "QueueLogWriter",

@@ -26,8 +26,8 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
+from stream.contract.events import CallQueued
 from stream.dev.simulate import SimEvent
-from stream.events import CallQueued
 
 ACTIVITY_NAMES: Final = {
     "available": "Available",

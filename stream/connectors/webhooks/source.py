@@ -74,7 +74,8 @@ class Translation:
     """The contract events made from one webhook body."""
 
     events: list[dict[str, object]]
-    """Contract events (``stream.events`` types, as dicts ready to encode); may be empty."""
+    """Contract events (``stream.contract.events`` types, as dicts ready to encode); may be
+    empty."""
     ignored: str | None = None
     """The vendor's event kind when the body is deliberately not translated (counted)."""
 

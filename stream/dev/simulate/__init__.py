@@ -28,7 +28,7 @@ The modules, one job each: ``profiles`` (the model's parameters, `SimEvent`), ``
 scheduled actions, emitters, random streams), ``calls`` (calls, agents, call flows),
 ``tickets``, ``customers`` (surveys, orders, churn), ``model`` (`Simulation` from those),
 ``dirty`` (`Contaminator`), ``sender`` (`publish`), ``recording`` (`write_ndjson`, `replay`).
-Topic names and the routing of a recorded line are production code: `stream.topics`. Needs
+Topic names and the routing of a recorded line are production code: `stream.contract.topics`. Needs
 no extra: the image's ``simulate`` and ``replay`` commands run it.
 """
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from stream.contract.events import Channel, Event, Priority, TopicKind, epoch_seconds
 from stream.dev.simulate.profiles import QueueProfile, SimEvent
-from stream.events import Channel, Event, Priority, TopicKind, epoch_seconds
 
 
 @dataclass(slots=True)

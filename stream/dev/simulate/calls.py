@@ -9,6 +9,26 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
+from stream.contract.events import (
+    AgentState,
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallbackOutcome,
+    CallCallbackCompleted,
+    CallCallbackRequested,
+    CallEnded,
+    CallHoldEnded,
+    CallHoldStarted,
+    CallOffered,
+    CallOfferMissed,
+    CallQueued,
+    CallTransferred,
+    CallWrapupCompleted,
+    Channel,
+    MissReason,
+    TransferKind,
+)
 from stream.dev.simulate.base import Agent, Call, QueueState
 from stream.dev.simulate.customers import SimulationCustomers
 from stream.dev.simulate.profiles import (
@@ -28,26 +48,6 @@ from stream.dev.simulate.profiles import (
     PRIORITIES,
     TRANSFER_KINDS,
     TRANSFER_PROBABILITY,
-)
-from stream.events import (
-    AgentState,
-    AgentStateChanged,
-    CallAbandoned,
-    CallAnswered,
-    CallbackOutcome,
-    CallCallbackCompleted,
-    CallCallbackRequested,
-    CallEnded,
-    CallHoldEnded,
-    CallHoldStarted,
-    CallOffered,
-    CallOfferMissed,
-    CallQueued,
-    CallTransferred,
-    CallWrapupCompleted,
-    Channel,
-    MissReason,
-    TransferKind,
 )
 
 

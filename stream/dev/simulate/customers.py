@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from stream.contract.events import CustomerChurned, OrderPlaced, SurveyResponded
 from stream.dev.simulate.base import SimulationBase
 from stream.dev.simulate.profiles import (
     CHURN_PROBABILITY,
@@ -15,7 +16,6 @@ from stream.dev.simulate.profiles import (
     UNHAPPY_CHURN_PROBABILITY,
     QueueProfile,
 )
-from stream.events import CustomerChurned, OrderPlaced, SurveyResponded
 
 
 class SimulationCustomers(SimulationBase):

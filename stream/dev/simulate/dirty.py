@@ -10,7 +10,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
-from stream.events import TopicKind
+from stream.contract.events import TopicKind
 
 DirtyLabel = Literal["duplicate", "invalid_json", "unknown_type", "missing_field"]
 _DIRTY_KINDS: Final[tuple[tuple[DirtyLabel, float], ...]] = (

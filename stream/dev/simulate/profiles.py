@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from stream.events import (
+from stream.contract.events import (
     CallbackOutcome,
     Channel,
     Event,
@@ -123,7 +123,7 @@ AWAY_REASONS: Final = ("break", "lunch", "training")
 """Why simulated agents go away (``agent.state_changed.reason``); the demo lists them."""
 MISSED_RING_PROBABILITY: Final = 0.08  # the first ring of a call is missed
 CALL_SURVEY_PROBABILITY: Final = 0.25
-# Call flows (stream.kpis.flows), drawn from their own random stream (``_flow_rng``).
+# Call flows (stream.core.kpis.flows), drawn from their own random stream (``_flow_rng``).
 CALLBACK_PROBABILITY: Final = 0.3  # a caller about to hang up asks for a callback instead
 CALLBACK_SECONDS: Final = 10 * MINUTE  # mean time until the callback is made
 CALLBACK_OUTCOMES: Final[tuple[tuple[CallbackOutcome, float], ...]] = (

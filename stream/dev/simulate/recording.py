@@ -1,6 +1,6 @@
 """Recording and replay: `write_ndjson` records a simulation's events to an NDJSON file (the
 bytes `publish` sends), `start_ending_at` finds the start that makes a recording end now,
-`replay` publishes such a file again (topic and key from `stream.topics.route`, bytes
+`replay` publishes such a file again (topic and key from `stream.contract.topics.route`, bytes
 unchanged, the recorded pace or full speed), `count_lines` sizes its progress bar."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stream.contract.events import encode
+from stream.contract.topics import route
 from stream.dev.simulate.model import Simulation
 from stream.dev.simulate.profiles import DEFAULT_QUEUES, QueueProfile
 from stream.dev.simulate.sender import PublishStats, Sender
-from stream.events import encode
-from stream.topics import route
 
 if TYPE_CHECKING:
     from stream.config import Settings

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from stream.contract.events import TopicKind, encode
+from stream.contract.topics import topic_name
 from stream.dev.simulate.dirty import Contaminator
 from stream.dev.simulate.model import Simulation
 from stream.dev.simulate.profiles import DEFAULT_QUEUES, HOUR, QueueProfile, SimEvent
-from stream.events import TopicKind, encode
-from stream.topics import topic_name
 
 if TYPE_CHECKING:
     from stream.config import Settings
@@ -52,7 +52,7 @@ class Sender:
     def __init__(self, settings: Settings, stats: PublishStats, *, fast: bool) -> None:
         from aiokafka import AIOKafkaProducer
 
-        from stream.security import aiokafka_options
+        from stream.config.security import aiokafka_options
 
         self._settings = settings
         self._stats = stats

@@ -9,6 +9,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
+from stream.contract.events import (
+    Channel,
+    Event,
+    Priority,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
+    TicketMessageAdded,
+    TicketStatus,
+    TicketStatusChanged,
+)
 from stream.dev.simulate.base import QueueState
 from stream.dev.simulate.customers import SimulationCustomers
 from stream.dev.simulate.profiles import (
@@ -20,17 +31,6 @@ from stream.dev.simulate.profiles import (
     PRIORITIES,
     TICKET_SURVEY_PROBABILITY,
     QueueProfile,
-)
-from stream.events import (
-    Channel,
-    Event,
-    Priority,
-    TicketAssigned,
-    TicketCreated,
-    TicketEscalated,
-    TicketMessageAdded,
-    TicketStatus,
-    TicketStatusChanged,
 )
 
 

@@ -34,7 +34,7 @@ const rotateSeconds = Math.max(0, Number(params.get("rotate")) || 0);
 const perPage = Math.max(1, Math.floor(Number(params.get("per")) || 6));
 
 const state = {
-  snapshots: new Map(), // queue -> snapshot (JSON from the worker, see stream/snapshots.py)
+  snapshots: new Map(), // queue -> snapshot (JSON from the worker, see stream/export/snapshots.py)
   staleSeconds: 10,
   offset: 0, // server clock - browser clock, seconds
   page: 0,

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Final, Protocol, get_args
 
-from stream.events import (
+from stream.contract.events import (
     CallAbandoned,
     CallAnswered,
     CallCallbackCompleted,
@@ -42,8 +42,8 @@ from stream.events import (
     TicketMessageAdded,
     TicketStatusChanged,
 )
-from stream.kpis.calls import answered_within_target, is_short_abandon
-from stream.kpis.tickets import FCR_REOPEN_SECONDS, is_one_touch
+from stream.core.kpis.calls import answered_within_target, is_short_abandon
+from stream.core.kpis.tickets import FCR_REOPEN_SECONDS, is_one_touch
 
 # Call phases (ints keep records small).
 QUEUED: Final = 0
@@ -101,7 +101,7 @@ class CallRecord:
     updated_at: float = 0.0
     seen: bytes = b""  # 16 bytes per applied event: event-id hash, source coordinates
     rings: int = 0  # offers ringing an agent now (call.offered not yet answered or missed)
-    priority: str | None = None  # call.queued's priority (stream.kpis.flows: by priority)
+    priority: str | None = None  # call.queued's priority (stream.core.kpis.flows: by priority)
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 Every queue lives on exactly one partition, so one worker owns all of its numbers. For each
 forwarded event the aggregator de-duplicates by ``event_id``, runs the contact's lifecycle
-(``stream.state``), books the resulting facts into the queue's all-time totals and its event-time
+(``stream.core.lifecycle``), books the resulting facts into the queue's all-time totals and its
+event-time
 windows, and keeps the live index (calls waiting, backlog, awaiting first response) that the
 gauges read.
 
@@ -12,7 +13,7 @@ Exactness under at-least-once delivery, record by record:
   replay (same coordinates) is skipped and a duplicate (same id, other coordinates) is counted;
 * writes of one batch go out queue records first, then contacts, in one changelog partition, so
   a stored contact effect implies its stored queue effect;
-* agent slots (agents by state per queue, ``stream.kpis.agents``) are sets of the agents'
+* agent slots (agents by state per queue, ``stream.core.kpis.agents``) are sets of the agents'
   events, the state derived from them: applying one twice or out of order changes nothing.
 """
 
@@ -28,34 +29,31 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from stream.admission import Admission, Refusals, unlimited
-from stream.dedup import coordinates, event_hash, find_seen
-from stream.events import (
+from stream.contract.events import (
     CallCallbackCompleted,
     CallEvent,
     Rejection,
     SurveyResponded,
 )
-from stream.forward import Item, event_of, type_name
-from stream.kpis import ewt, flows, sla
-from stream.kpis.agents import AgentSlot, add_events, count_states, current_state
-from stream.kpis.business_hours import BusinessCalendar, business_seconds
-from stream.kpis.ewt import EwtState
-from stream.kpis.flows import FlowsLive
-from stream.kpis.histogram import (
+from stream.core.admission import Admission, Refusals, unlimited
+from stream.core.dedup import coordinates, event_hash, find_seen
+from stream.core.kpis import ewt, flows, sla
+from stream.core.kpis.agents import AgentSlot, add_events, count_states, current_state
+from stream.core.kpis.business_hours import BusinessCalendar, business_seconds
+from stream.core.kpis.ewt import EwtState
+from stream.core.kpis.flows import FlowsLive
+from stream.core.kpis.histogram import (
     ANSWER_WAIT_BOUNDS,
     FIRST_RESPONSE_BOUNDS,
     HANDLE_TIME_BOUNDS,
     RESOLUTION_BOUNDS,
     observe,
 )
-from stream.kpis.productivity import QueueEvent
-from stream.kpis.staffing import QueueStaffing
-from stream.kpis.surveys import is_csat_positive, nps_class
-from stream.kpis.totals import QueueTotals, WindowTotals
-from stream.progress import Progress, Report, advance, merge
-from stream.router import AgentUpdate
-from stream.state import (
+from stream.core.kpis.productivity import QueueEvent
+from stream.core.kpis.staffing import QueueStaffing
+from stream.core.kpis.surveys import is_csat_positive, nps_class
+from stream.core.kpis.totals import QueueTotals, WindowTotals
+from stream.core.lifecycle import (
     NOT_LIVE,
     CallRecord,
     ContactRecord,
@@ -69,7 +67,10 @@ from stream.state import (
     live_view,
     survey_fact,
 )
-from stream.windows import WINDOW_KINDS, is_closed, window_end, window_start
+from stream.core.progress import Progress, Report, advance, merge
+from stream.core.windows import WINDOW_KINDS, is_closed, window_end, window_start
+from stream.stages.forward import Item, event_of, type_name
+from stream.stages.route import AgentUpdate
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class QueueRecord:
     # trends (satisfaction, complaint rate) compare with once its window has closed.
     last_closed: dict[str, WindowTotals] = field(default_factory=dict)
     ewt: EwtState = field(default_factory=EwtState)
-    """Estimated wait time inputs and its measured error (``stream.kpis.ewt``)."""
+    """Estimated wait time inputs and its measured error (``stream.core.kpis.ewt``)."""
 
 
 @dataclass(slots=True)
@@ -103,7 +104,7 @@ class QueueLive:
     backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
     awaiting: dict[str, float] = field(default_factory=dict)  # "t:<id>" → created at
     agents: dict[str, int] | None = None  # state → agents in the queue; None: never had one
-    # SLA timers (``stream.kpis.sla``): kind → sorted deadlines of items still pending it.
+    # SLA timers (``stream.core.kpis.sla``): kind → sorted deadlines of items still pending it.
     deadlines: dict[str, array[float]] = field(default_factory=dict)
     open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
     ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
@@ -142,9 +143,9 @@ class PartitionState:
     agents: dict[str, dict[str, AgentSlot]] = field(default_factory=dict)  # queue → agent → slot
     last_event_wall: float | None = None
     progress: Progress = field(default_factory=Progress)
-    """The source partitions' event-time progress and the watermark (``stream.progress``)."""
+    """The source partitions' event-time progress and the watermark (``stream.core.progress``)."""
     refusals: Refusals = field(default_factory=Refusals)
-    """Events rejected as ``too_many_queues`` (``stream.admission``)."""
+    """Events rejected as ``too_many_queues`` (``stream.core.admission``)."""
 
     def queue_key(self, queue: str) -> str:
         return f"{self.partition}|q|{queue}"
@@ -198,12 +199,12 @@ class Aggregator:
         self.ewt_recent_calls = ewt_recent_calls
         """N of the ``recent`` EWT method: the mean wait of the last N answered calls."""
         self.admission = admission or unlimited(1)
-        """Which new queues a partition takes (``stream.admission``, ``STREAM_MAX_QUEUES``)."""
+        """Which new queues a partition takes (``stream.core.admission``, ``STREAM_MAX_QUEUES``)."""
         self.grace_seconds = grace_seconds
         self.idle_seconds = idle_seconds
         self.expected_sources: frozenset[str] = frozenset()
         """Every source topic-partition (``"topic/partition"``): one not heard from holds the
-        watermark (``stream.progress``). Empty: the sources heard from."""
+        watermark (``stream.core.progress``). Empty: the sources heard from."""
         self._zones: dict[str, ZoneInfo] = {}
         self._calendars: dict[str, BusinessCalendar] = {}
         # Per queue, the (start, end, key) of the window of each kind last booked into.
@@ -231,7 +232,7 @@ class Aggregator:
         marks: Iterable[Report] = (),
     ) -> BatchOutput:
         """Apply a batch of forwarded events in order, then the sources' progress reports that
-        came with them (``stream.progress.Report``), then close the windows the watermark
+        came with them (``stream.core.progress.Report``), then close the windows the watermark
         passed."""
         out = BatchOutput()
         mark = ps.progress.watermark
@@ -255,7 +256,8 @@ class Aggregator:
 
     def settle_waits(self, ps: PartitionState, out: BatchOutput) -> None:
         """Book the EWT error of every answered call the watermark has passed
-        (``stream.kpis.ewt.settle``), with the queue's agents on queue at its queue time; called
+        (``stream.core.kpis.ewt.settle``), with the queue's agents on queue at its queue time;
+        called
         once the batch's events and agents' events are applied."""
         mark = ps.progress.watermark
         if mark is None:
@@ -365,10 +367,10 @@ class Aggregator:
     def apply_agents(
         self, ps: PartitionState, updates: Iterable[AgentUpdate], out: BatchOutput
     ) -> None:
-        """Merge agents' events into their slots (``stream.kpis.agents``); known events are
+        """Merge agents' events into their slots (``stream.core.kpis.agents``); known events are
         skipped, so replays and redelivered forwards change nothing. A queue first met here gets
         a queue record (stored, so it is exported after a restart as well) if the partition
-        admits it (``stream.admission``); an agent's events for a queue it does not admit are
+        admits it (``stream.core.admission``); an agent's events for a queue it does not admit are
         left out (the agent's other queues get them)."""
         for u in updates:
             if u.queue not in ps.queues:
@@ -512,7 +514,7 @@ class Aggregator:
         *,
         bulk: bool = False,
     ) -> None:
-        """Move one contact's SLA deadlines and backlog creation time (``stream.kpis.sla``).
+        """Move one contact's SLA deadlines and backlog creation time (``stream.core.kpis.sla``).
 
         Deadlines are recomputed from the record and the targets on the way out as on the way
         in (a ticket's ``created_at`` never changes), so removal finds the value it inserted.
@@ -549,7 +551,7 @@ class Aggregator:
     # --- windows ----------------------------------------------------------------------------
 
     def close_windows(self, ps: PartitionState, wall_now: float, out: BatchOutput) -> None:
-        """Move the watermark to what the sources allow (``stream.progress``), then close every
+        """Move the watermark to what the sources allow (``stream.core.progress``), then close every
         window whose end it has passed; they are published once."""
         if advance(
             ps.progress,
@@ -658,7 +660,8 @@ _BUSINESS_HISTOGRAMS: Final = {
 }
 
 
-# Facts counted with a label of their own (``<counter>:<label>``; ``stream.metrics`` exports them).
+# Facts counted with a label of their own (``<counter>:<label>``; ``stream.export.metrics`` exports
+# them).
 _LABELLED: Final = ("exited:", "offer_missed:")
 
 

@@ -2,7 +2,7 @@
 
 An agent's state and queue list at instant ``t`` are those of its newest event at or before
 ``t`` (by ``occurred_at``, ties by event-id hash; the queue list from the newest event that
-carries one, like ``stream.kpis.agents``). Stage 1 keeps the agent's recent events
+carries one, like ``stream.core.kpis.agents``). Stage 1 keeps the agent's recent events
 (``HistoryEvent``: the history) and sends each queue the agent was ever in the events *seen
 from that queue* (``QueueEvent``: is the queue in the event's list?) — only the events of the
 batch, so the work per event does not grow with the history. The queue's owner keeps them as a
@@ -31,7 +31,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Final, TypeVar
 
-from stream.kpis.reasons import base_state
+from stream.core.kpis.reasons import base_state
 
 HISTORY_SECONDS: Final = 2 * 86400.0
 HANDLING_STATES: Final = frozenset({"busy", "after_call_work"})

@@ -1,7 +1,8 @@
 """Publish → booked latency: how long an accepted event took from its source record's Kafka
 timestamp to being booked into its queue's state, observed by the worker itself.
 
-An item (``stream.forward.Item``) carries its source record's timestamp (the producer's create
+An item (``stream.stages.forward.Item``) carries its source record's timestamp (the producer's
+create
 time, or the broker's append time when the topic says so); the aggregating stage observes
 ``wall clock − timestamp`` for each item it books (calls and tickets; agent and customer facts
 travel apart). It is the worker's own measure of freshness: with the producers' and the workers'
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, Protocol
 
-from stream.kpis.histogram import Histogram, observe
+from stream.core.kpis.histogram import Histogram, observe
 
 __all__ = ["LATENCY_BOUNDS", "Stamped", "observe_booked"]
 
@@ -28,7 +29,7 @@ LATENCY_BOUNDS: Final[tuple[float, ...]] = (
 
 
 class Stamped(Protocol):
-    """What is read of an item (``stream.forward.Item``): its source record's timestamp."""
+    """What is read of an item (``stream.stages.forward.Item``): its source record's timestamp."""
 
     @property
     def published_ms(self) -> int | None: ...

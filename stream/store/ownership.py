@@ -32,9 +32,9 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
-from stream.pipeline import Pipeline
+from stream.stages.pipeline import Pipeline
 
-log = logging.getLogger("stream.ownership")
+log = logging.getLogger("stream.store.ownership")
 
 Items = Iterable[tuple[bytes | str, bytes]]
 

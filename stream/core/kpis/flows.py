@@ -1,7 +1,7 @@
 """Call flows and priorities of a queue: transfers out / in, abandons on hold, callbacks
 requested / waiting / completed, and waiting calls and open tickets by priority.
 
-The lifecycle (``stream.state``) yields the facts; this module books them into the queue's
+The lifecycle (``stream.core.lifecycle``) yields the facts; this module books them into the queue's
 all-time counters and open windows (``book``) and keeps the live part (``FlowsLive``: callbacks
 waiting, waiting calls and unsolved tickets by priority), which is derived from contact records
 like the rest of ``QueueLive`` and never stored. Definitions:
@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, get_args
 
-from stream.events import CallbackOutcome, Priority
-from stream.kpis.totals import QueueTotals, WindowTotals
-from stream.state import CALLBACK, CallRecord, ContactRecord, LiveView
+from stream.contract.events import CallbackOutcome, Priority
+from stream.core.kpis.totals import QueueTotals, WindowTotals
+from stream.core.lifecycle import CALLBACK, CallRecord, ContactRecord, LiveView
 
 NO_PRIORITY: Final = "none"
 PRIORITIES: Final[tuple[str, ...]] = (*get_args(Priority), NO_PRIORITY)
@@ -78,7 +78,8 @@ class FlowsLive:
 
 def move(live: FlowsLive, ckey: str, before: LiveView, after: LiveView, rec: ContactRecord) -> None:
     """Move one contact in the live flows after an event: ``before`` / ``after`` are its live
-    views (``stream.state.live_view``) around the event, ``rec`` its record after it. A call
+    views (``stream.core.lifecycle.live_view``) around the event, ``rec`` its record after it. A
+    call
     leaves the waiting calls of its priority when it stops waiting, a ticket the open ones when
     solved; a callback waits while the call is in phase ``callback``. Applying a move twice
     with the same views changes nothing."""

@@ -6,9 +6,9 @@ agent's events one record each — ``b"3|h|agent-7|<time>|<hash>"`` (routes tabl
 ``b"3|e|7:billing|agent-7|<time>|<hash>"`` (seen from a queue, aggregates table), so a new
 event writes a few bytes, not the agent's whole history —, ``b"3|u|cust-1"`` and
 ``b"3|k|customers"`` (a customer's contacts and churns, a partition's churn counts:
-``stream.kpis.customers``, aggregates table), ``b"3|w|progress"`` (the source partitions'
-event-time progress and the watermark: ``stream.progress``, aggregates table),
-``b"3|x|refusals"`` (events rejected as ``too_many_queues``: ``stream.admission``, aggregates
+``stream.core.kpis.customers``, aggregates table), ``b"3|w|progress"`` (the source partitions'
+event-time progress and the watermark: ``stream.core.progress``, aggregates table),
+``b"3|x|refusals"`` (events rejected as ``too_many_queues``: ``stream.core.admission``, aggregates
 table) — so the table
 writes each record to that changelog partition and a worker can tell, after a rebalance, which
 records it owns. The kind
@@ -29,14 +29,14 @@ from typing import Any, Final
 
 import msgspec
 
-from stream.admission import Refusals
-from stream.aggregator import QueueRecord
-from stream.kpis.agents import AgentRecord
-from stream.kpis.customers import Churn, Contact, CustomerRecord, CustomerTotals, Order
-from stream.kpis.productivity import HistoryEvent, QueueEvent
-from stream.progress import Progress
-from stream.router import Route, RouterStats, SeenIds
-from stream.state import CallRecord, TicketRecord
+from stream.core.admission import Refusals
+from stream.core.kpis.agents import AgentRecord
+from stream.core.kpis.customers import Churn, Contact, CustomerRecord, CustomerTotals, Order
+from stream.core.kpis.productivity import HistoryEvent, QueueEvent
+from stream.core.lifecycle import CallRecord, TicketRecord
+from stream.core.progress import Progress
+from stream.stages.aggregate import QueueRecord
+from stream.stages.route import Route, RouterStats, SeenIds
 
 Row = CallRecord | TicketRecord | Route | AgentRecord  # stored as arrays
 Stored = QueueRecord | RouterStats | SeenIds | CustomerRecord | CustomerTotals | Progress
@@ -47,7 +47,9 @@ _DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {  # the other kinds
     "q": msgspec.msgpack.Decoder(QueueRecord),
     "s": msgspec.msgpack.Decoder(RouterStats),
     "d": msgspec.msgpack.Decoder(SeenIds),
-    "u": msgspec.msgpack.Decoder(CustomerRecord),  # a customer (stream.kpis.customers), as a map
+    "u": msgspec.msgpack.Decoder(
+        CustomerRecord
+    ),  # a customer (stream.core.kpis.customers), as a map
     "k": msgspec.msgpack.Decoder(CustomerTotals),  # a partition's churn counts
     "w": msgspec.msgpack.Decoder(Progress),  # the sources' progress and the watermark
     "x": msgspec.msgpack.Decoder(Refusals),  # events rejected as too_many_queues

@@ -40,7 +40,7 @@ class Refusals:
     The router forwards a batch grouped by queue, so one source's offsets do not arrive in
     order across queues: ``pending`` keeps the offsets counted per source above ``applied``,
     the offset through which every message of the source has arrived (the progress reports of
-    ``stream.progress`` follow the forwards they cover: ``settle``). Its size is what arrives
+    ``stream.core.progress`` follow the forwards they cover: ``settle``). Its size is what arrives
     between two reports."""
 
     applied: dict[str, int] = field(default_factory=dict)

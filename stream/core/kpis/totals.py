@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from stream.kpis.histogram import Histogram
-from stream.kpis.histogram import merge as merge_histograms
+from stream.core.kpis.histogram import Histogram
+from stream.core.kpis.histogram import merge as merge_histograms
 
 
 @dataclass(slots=True)
@@ -46,7 +46,7 @@ class WindowTotals:
     handled_within: int = 0  # completed calls with talk + hold + ACW ≤ the handle-time target
     agent_offers: int = 0  # rings of an agent (call.offered) started in the window
     agent_offers_answered: int = 0  # answers that ended a ring (agent answer rate: ÷ offers)
-    # Call flows (``stream.kpis.flows``): transfers out of / in to the queue, callers who hung
+    # Call flows (``stream.core.kpis.flows``): transfers out of / in to the queue, callers who hung
     # up on hold, callbacks requested and made.
     transfers_out: int = 0
     transfers_in: int = 0

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from stream.windows import WINDOW_KINDS, window_start
+from stream.core.windows import WINDOW_KINDS, window_start
 
 LOOKBACK_SECONDS: Final = 30 * 86400.0
 """A churn counts as *after contact* when a contact lies at most this long before it."""

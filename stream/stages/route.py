@@ -6,7 +6,7 @@ event, tagged with its queue and source coordinates, to the aggregator (stage 2)
 queues. Rejections carry a reason for the dead-letter topic.
 
 Agent events are keyed by agent, not by contact, and name no single queue: the router keeps each
-agent's recent events (``stream.kpis.agents``) and forwards every event, seen from each queue
+agent's recent events (``stream.core.kpis.agents``) and forwards every event, seen from each queue
 the agent is or was in (``AgentUpdate``), to that queue's partition, so each queue's agent
 counts live with the queue's other numbers on one stage-2 partition.
 
@@ -27,8 +27,7 @@ from typing import Final, NamedTuple, Protocol
 
 import msgspec
 
-from stream.dedup import ENTRY, coordinates, event_hash, find_seen
-from stream.events import (
+from stream.contract.events import (
     AgentEvent,
     AgentStateChanged,
     CallAbandoned,
@@ -48,10 +47,17 @@ from stream.events import (
     TicketStatusChanged,
     decode,
 )
-from stream.forward import Item, item
-from stream.kpis.agents import AgentRecord, tell
-from stream.kpis.productivity import HistoryEvent, QueueEvent, contains, insert_event, seen_from
-from stream.kpis.reasons import with_reason
+from stream.core.dedup import ENTRY, coordinates, event_hash, find_seen
+from stream.core.kpis.agents import AgentRecord, tell
+from stream.core.kpis.productivity import (
+    HistoryEvent,
+    QueueEvent,
+    contains,
+    insert_event,
+    seen_from,
+)
+from stream.core.kpis.reasons import with_reason
+from stream.stages.forward import Item, item
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +134,7 @@ class InputMessage(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def timestamp(self) -> int | None:
-        """The record's Kafka timestamp, ms since the epoch (``stream.latency``)."""
+        """The record's Kafka timestamp, ms since the epoch (``stream.core.latency``)."""
 
 
 class Message(NamedTuple):
@@ -143,7 +149,8 @@ class Message(NamedTuple):
 
 
 class AgentUpdate(NamedTuple):
-    """An agent's events seen from one queue, for the queue's owner (``stream.kpis.agents``)."""
+    """An agent's events seen from one queue, for the queue's owner
+    (``stream.core.kpis.agents``)."""
 
     queue: str
     agent_id: str
@@ -153,7 +160,7 @@ class AgentUpdate(NamedTuple):
 
 class CustomerFact(NamedTuple):
     """A contact, churn or order of a customer, for the customer's stage-2 partition
-    (``stream.kpis.customers``): kind ``contact`` (ident: hash of ``t:<ticket_id>``), ``churn``
+    (``stream.core.kpis.customers``): kind ``contact`` (ident: hash of ``t:<ticket_id>``), ``churn``
     or ``order`` (ident: hash of the event id)."""
 
     kind: str
@@ -177,9 +184,9 @@ class RouterOutput:
     """What one batch of one source partition produced."""
 
     forwards: list[Item] = field(default_factory=list)
-    """Accepted events (``stream.forward.Item``), in the order read."""
+    """Accepted events (``stream.stages.forward.Item``), in the order read."""
     forward_sizes: list[int] = field(default_factory=list)
-    """Each forward's record value length (``stream.forward.wire_size``)."""
+    """Each forward's record value length (``stream.stages.forward.wire_size``)."""
     dead_letters: list[DeadLetter] = field(default_factory=list)
     route_writes: dict[str, Route | None] = field(default_factory=dict)
     seen_writes: dict[str, SeenIds] = field(default_factory=dict)
@@ -197,7 +204,7 @@ class RouterOutput:
     customer_facts: list[CustomerFact] = field(default_factory=list)
     stats_changed: bool = False
     highs: dict[str, float] = field(default_factory=dict)
-    """Per source topic-partition, the newest event time of the batch (``stream.progress``):
+    """Per source topic-partition, the newest event time of the batch (``stream.core.progress``):
     every event with a valid time counts, rejected ones too — it is the partition's progress."""
 
 
@@ -354,7 +361,7 @@ class Router:
     def _agent(
         part: RouterPartition, ev: AgentStateChanged, t: float, out: RouterOutput, replay: bool
     ) -> str:
-        """Keep an agent event (``stream.kpis.agents``, ``.productivity``) and send it to every
+        """Keep an agent event (``stream.core.kpis.agents``, ``.productivity``) and send it to every
         queue the agent was ever in; its type, or ``DUPLICATE``.
 
         The agent's history is its de-duplication memory: an event already in it (same time,
@@ -364,7 +371,7 @@ class Router:
         rec = part.agents.get(ev.agent_id)
         if rec is None:
             rec = part.agents[ev.agent_id] = AgentRecord()
-        # An away reason rides in the stored state (``stream.kpis.reasons``): kept and restored
+        # An away reason rides in the stored state (``stream.core.kpis.reasons``): kept and restored
         # wherever the state is.
         state = with_reason(ev.state, ev.reason)
         event = (t, event_hash(ev.event_id), state, _queue_list(ev.queues))

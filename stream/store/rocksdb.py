@@ -3,9 +3,10 @@
 Faust's RocksDB store (``faust/stores/rocksdb.py``, rocksdict driver) keeps one database per
 table partition and stores in each the changelog offset it holds up to, so a restarted worker
 reads only the changelog's tail. As it stands it cannot hold our tables: every write asserts a
-current stream event (``_set``), which the batch consumer (``stream.consumer``) and the timers
+current stream event (``_set``), which the batch consumer (``stream.worker.consumer``) and the
+timers
 never have, and files the key under that event's partition — while our keys name their own
-(``stream.records``; ``KeyedTable.partition_for_key`` sends them to that changelog partition).
+(``stream.store.records``; ``KeyedTable.partition_for_key`` sends them to that changelog partition).
 On main the first event crashed the worker.
 
 `KeyedRocksDBStore` is that store with the partition taken from the key, and nothing else of
@@ -17,7 +18,7 @@ its layout changed (same paths, same offset key, so databases written by either 
 * a changelog batch (recovery, standbys) is written per partition as one RocksDB write batch
   together with its newest offset, so a crash never leaves an offset ahead of the records;
 * the worker's own writes move the stored offset once the changelog acknowledges them, as in
-  Faust, but only while they follow it without a gap (as ``stream.standby`` does for memory):
+  Faust, but only while they follow it without a gap (as ``stream.store.standby`` does for memory):
   records of another writer in between (a zombie) are not in this database, so the offset must
   stay before them. A lagging offset only means records are read again (their writes are
   idempotent: the last write of a key wins);
@@ -42,9 +43,9 @@ import rocksdict
 from faust.stores.rocksdb import Store as FaustRocksDBStore
 from faust.types import TP, CollectionT, EventT
 
-from stream import records
+from stream.store import records
 
-log = logging.getLogger("stream.rocksdb_store")
+log = logging.getLogger("stream.store.rocksdb")
 
 
 class KeyedRocksDBStore(FaustRocksDBStore):

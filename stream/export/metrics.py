@@ -137,7 +137,7 @@ class SnapshotErrorsCollector(Collector):
 
 
 class ProgressCollector(Collector):
-    """Event-time progress (``stream.progress``): why windows close when they do.
+    """Event-time progress (``stream.core.progress``): why windows close when they do.
 
     ``contact_centre_watermark_timestamp_seconds``: the lowest watermark of the partitions here
     (absent before any has one); ``contact_centre_source_partitions_behind``: source

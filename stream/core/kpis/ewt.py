@@ -4,9 +4,9 @@ Owns one stored value per queue (``EwtState``, kept in the queue record), pure: 
 an event time or the watermark, never a clock, so a backlog read after downtime gives the same
 numbers as the live run.
 
-Inputs, per 15-minute event-time window (epoch-aligned, like ``stream.windows``'s ``15m``):
+Inputs, per 15-minute event-time window (epoch-aligned, like ``stream.core.windows``'s ``15m``):
 offered calls, handled calls and their handle time, answered and abandoned calls and the waits
-of both, booked unless the watermark has passed the window (late, as ``stream.aggregator``
+of both, booked unless the watermark has passed the window (late, as ``stream.stages.aggregate``
 counts it). The estimates at instant t use the *last full window at t* (the 15 minutes before
 the window containing t): arrival rate λ = offered / 900 s, AHT = handle seconds / handled,
 mean patience = (answered waits + abandoned waits) / abandoned (the maximum-likelihood estimate
@@ -18,7 +18,7 @@ Erlang C).
 Two methods (``METHODS``):
 
 * ``recent``: the mean wait of the last ``n`` calls answered at or before t (by answer time);
-* ``erlang_c``: the Erlang C mean wait C(m, A)·AHT/(m − A) of ``stream.kpis.erlang`` with m the
+* ``erlang_c``: the Erlang C mean wait C(m, A)·AHT/(m − A) of ``stream.core.kpis.erlang`` with m the
   agents on queue at t (available, busy or in after-call work) and A = λ·AHT of the last full
   window; none when m ≤ A (the queue cannot keep up: no finite estimate).
 
@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Final
 
-from stream.kpis.erlang import mean_wait_c
-from stream.kpis.histogram import Histogram, observe
+from stream.core.kpis.erlang import mean_wait_c
+from stream.core.kpis.histogram import Histogram, observe
 
 METHODS: Final = ("recent", "erlang_c")
 WINDOW_SECONDS: Final = 900.0
@@ -104,7 +104,8 @@ def window_of(t: float) -> float:
 def book(state: EwtState, facts: Iterable[tuple[str, str, float, bool]], t: float,
          mark: float | None) -> bool:  # fmt: skip
     """Book a call's facts at event time ``t`` into its 15-minute tally, unless that window is
-    already final under ``mark`` (late, as ``stream.aggregator`` counts it). Answers are kept for
+    already final under ``mark`` (late, as ``stream.stages.aggregate`` counts it). Answers are kept
+    for
     the ``recent`` method and to be settled. True when something changed."""
     start = window_of(t)
     late = mark is not None and start + WINDOW_SECONDS <= mark

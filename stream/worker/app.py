@@ -1,10 +1,11 @@
 """Faust wiring only: the app, its topics, the two tables, the two agents, timers and /metrics.
 
 Stage 1 (``route``) consumes the contract's input topics, stage 2 (``aggregate``) the internal
-queue-keyed topic; both hand whole batches to ``stream.pipeline`` and then perform what it asks,
+queue-keyed topic; both hand whole batches to ``stream.stages.pipeline`` and then perform what it
+asks,
 in order: table writes (queue records before contact records), then messages. Events are acked
 only after their batch's effects are queued, and Faust flushes the producer before it commits
-offsets, so delivery is at-least-once and every effect is idempotent (see stream.aggregator).
+offsets, so delivery is at-least-once and every effect is idempotent (see stream.stages.aggregate).
 """
 
 from __future__ import annotations
@@ -22,35 +23,36 @@ from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from stream import heap, records
 from stream.broker import create_topics
 from stream.config import Settings, TargetBook, load_targets
-from stream.consumer import BatchConsumer
-from stream.delivery import GuardedTopic
-from stream.logs import logging_config
-from stream.metrics import (
+from stream.config.paths import writable_directory
+from stream.config.security import aiokafka_options, check_access, faust_credentials, redis_options
+from stream.core.progress import source_partition
+from stream.export.metrics import (
     KpiCollector,
     PipelineCollector,
     ProgressCollector,
     SnapshotErrorsCollector,
     render,
 )
-from stream.ownership import Ownership
-from stream.paths import writable_directory
-from stream.pipeline import Effects, Outgoing, Pipeline
-from stream.progress import source_partition
-from stream.read import ReadView
-from stream.router import Message
-from stream.security import aiokafka_options, check_access, faust_credentials, redis_options
-from stream.snapshots import (
+from stream.export.snapshots import (
     PUBLISH_INTERVAL_SECONDS,
     SnapshotPublisher,
     build_snapshots,
     key_prefix,
 )
-from stream.standby import WarmMemoryStore
+from stream.read import ReadView
+from stream.stages.pipeline import Effects, Outgoing, Pipeline
+from stream.stages.route import Message
+from stream.store import records
+from stream.store.ownership import Ownership
+from stream.store.standby import WarmMemoryStore
+from stream.worker import heap
+from stream.worker.consumer import BatchConsumer
+from stream.worker.delivery import GuardedTopic
+from stream.worker.logs import logging_config
 
-log = logging.getLogger("stream.app")
+log = logging.getLogger("stream.worker.app")
 
 PROGRESS_INTERVAL_SECONDS = 0.2
 """Most often the sources' progress is reported after routed batches (also every second)."""
@@ -61,7 +63,7 @@ def _names(tps: Iterable[TP]) -> list[str]:
 
 
 class KeyedTable(faust.Table):  # type: ignore[type-arg]
-    """A table whose keys start with their partition number (see ``stream.records``).
+    """A table whose keys start with their partition number (see ``stream.store.records``).
 
     Writing to the partition named in the key — not the current event's — lets one batch span
     partitions and lets timers write outside stream iteration.
@@ -82,7 +84,8 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
         super().apply_changelog_batch(events)
 
     def take_changed(self) -> set[int]:
-        """Partitions changelog records were read into since the last call (``stream.ownership``:
+        """Partitions changelog records were read into since the last call
+        (``stream.store.ownership``:
         the state of a partition kept through a rebalance is still the worker's own unless
         another writer's records arrived meanwhile)."""
         changed, self._changed = self._changed, set()
@@ -91,10 +94,10 @@ class KeyedTable(faust.Table):  # type: ignore[type-arg]
     def _new_store_by_url(self, url: Any) -> Any:
         scheme = str(url).partition(":")[0]
         store: Any
-        if scheme == "memory":  # warm standbys: see stream.standby
+        if scheme == "memory":  # warm standbys: see stream.store.standby
             store = WarmMemoryStore
-        elif scheme in ("rocksdb", "rocksdict"):  # the key's partition: see stream.rocksdb_store
-            from stream.rocksdb_store import KeyedRocksDBStore  # rocksdict: the rocksdb extra
+        elif scheme in ("rocksdb", "rocksdict"):  # the key's partition: see stream.store.rocksdb
+            from stream.store.rocksdb import KeyedRocksDBStore  # rocksdict: the rocksdb extra
 
             store = KeyedRocksDBStore
         else:
@@ -183,7 +186,7 @@ class Wiring:
         self.routes = self._table("routes")
         self.aggregates = self._table("aggregates")
         self.ownership = Ownership(self.pipeline)
-        # Event-time progress (stream.progress): per source "topic/partition", the offset after
+        # Event-time progress (stream.core.progress): per source "topic/partition", the offset after
         # the last record routed by this process; when it was last reported; partitions paused
         # to align. Not the router's stored RouterStats.offset: after a crash that one can name
         # records whose forwards were lost and will be forwarded again, later than a report
@@ -198,7 +201,7 @@ class Wiring:
         self.registry.register(ProgressCollector(self.view, lambda: len(self._aligned)))
         self.targets = targets
         self.publisher: SnapshotPublisher | None = None
-        if settings.redis_url:  # wallboard snapshots: see stream.snapshots
+        if settings.redis_url:  # wallboard snapshots: see stream.export.snapshots
             publisher = self.publisher = SnapshotPublisher(
                 settings.redis_url,
                 prefix=key_prefix(settings.app_id),
@@ -283,7 +286,7 @@ class Wiring:
         async def metrics(web: Any, request: Any) -> Any:
             names = request.query.getall("name[]", [])  # as prometheus_client's own handler
             registry = self.registry.restricted_registry(names) if names else self.registry
-            body = render(registry)  # generate_latest's bytes, faster (stream.metrics)
+            body = render(registry)  # generate_latest's bytes, faster (stream.export.metrics)
             return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         @app.page("/ready")
@@ -298,15 +301,16 @@ class Wiring:
         self.aggregates.on_recover(self._on_recovered)
 
     async def on_batch(self, records: Mapping[TP, Sequence[Any]]) -> None:
-        """A whole fetch of the pipeline's topics (``stream.consumer``): route, then aggregate."""
-        inputs: list[Any] = []  # aiokafka ConsumerRecords: stream.router.InputMessage
+        """A whole fetch of the pipeline's topics (``stream.worker.consumer``): route, then
+        aggregate."""
+        inputs: list[Any] = []  # aiokafka ConsumerRecords: stream.stages.route.InputMessage
         by_queue: dict[int, list[bytes]] = {}
         for tp, recs in records.items():
             if tp.topic == self.by_queue_name:
                 by_queue.setdefault(tp.partition, []).extend(r.value for r in recs)
             else:
                 inputs += recs
-        with heap.collector_paused():  # see stream.heap
+        with heap.collector_paused():  # see stream.worker.heap
             if inputs:
                 self.enqueue(self.pipeline.route(inputs))
                 self._note_routed(inputs)
@@ -316,7 +320,7 @@ class Wiring:
                 self.enqueue(self.pipeline.aggregate(partition, payloads))
         await self.app.producer.buffer.wait_until_ebb()
 
-    # --- event-time progress (stream.progress) ----------------------------------------------
+    # --- event-time progress (stream.core.progress) ----------------------------------------------
 
     def _note_routed(self, messages: Sequence[Any]) -> None:
         routed = self._routed_next
@@ -326,7 +330,7 @@ class Wiring:
                 routed[source] = m.offset + 1
 
     def report_progress(self) -> Effects:
-        """Progress reports of the source partitions assigned here (``stream.progress``).
+        """Progress reports of the source partitions assigned here (``stream.core.progress``).
 
         A partition's position is the offset after the last record *routed* here (not the
         consumer's position, which runs ahead by the records fetched and not yet handled), or,
@@ -345,7 +349,7 @@ class Wiring:
                 routed = consumer._committed_offset.get(tp) or 0
             positions[source] = (routed, end)
         # A paused partition's end offset is not fetched any more: what arrived since is not
-        # known, so its report carries no stamp (stream.progress.Report).
+        # known, so its report carries no stamp (stream.core.progress.Report).
         paused = {f"{tp.topic}/{tp.partition}" for tp in self._aligned}
         return self.pipeline.progress(positions, unstamped=paused)
 
@@ -409,7 +413,7 @@ class Wiring:
                     table[key] = value
 
     def _on_refused(self, topic: str, fut: Any, error: BaseException) -> None:
-        """A message the producer refused for itself (``stream.delivery``): its dead letters
+        """A message the producer refused for itself (``stream.worker.delivery``): its dead letters
         instead (``Pipeline.refused``), queued like any message."""
         roles = {t.get_topic_name(): role for role, t in self.topics.items()}
         m = fut.message
@@ -420,7 +424,8 @@ class Wiring:
             Effects(messages=self.pipeline.refused(refused.role, topic, refused, error_text))
         )
 
-    # --- ownership (stream.ownership): Faust's rebalance hooks --------------------------------
+    # --- ownership (stream.store.ownership): Faust's rebalance hooks
+    # --------------------------------
 
     def _owned(self) -> set[int]:
         names = {*self.settings.input_topics, self.by_queue_name}
@@ -525,7 +530,7 @@ def run_worker(settings: Settings) -> None:
     ensure_output_topics(settings)
     counts = partition_counts(settings, settings.input_topics)
     wiring = Wiring(settings, load_targets(settings.targets_file), counts)
-    heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.heap
+    heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.worker.heap
     worker = faust.Worker(
         wiring.app,
         loglevel=settings.log_level,

@@ -14,7 +14,7 @@ of its time, and smaller; the in-memory table holds every live value, so this is
 changelog's share of the worker's memory). Values of earlier versions — zlib-compressed or
 uncompressed — still decode.
 
-Keys (all start with the partition, see ``stream.records``): ``p|x|GEN|SEQ`` deltas,
+Keys (all start with the partition, see ``stream.store.records``): ``p|x|GEN|SEQ`` deltas,
 ``p|k|GEN|INDEX`` snapshot chunks, ``p|m`` the manifest. Recovery reads the manifest's
 generation: its chunks, then its deltas in sequence order. A crash while snapshotting leaves the
 old manifest in force; leftovers of other generations are ignored and removed at the next

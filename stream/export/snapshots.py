@@ -7,7 +7,7 @@ imports redis.
   owns (``stream.read``) plus the clock give one ``QueueSnapshot`` per queue. Its numbers are
   the view's readings, the ones ``/metrics`` exports, so a tile always equals its metric; the
   agent tiles and the bounded agent list come through the view from ``stream.read.agent_board``,
-  the colours from ``stream.thresholds`` with the targets file's ``wallboard_thresholds``.
+  the colours from ``stream.core.thresholds`` with the targets file's ``wallboard_thresholds``.
 * ``SnapshotPublisher`` (worker side) writes them, throttled: a changed snapshot at most once per
   publishing tick, an unchanged one every ``HEARTBEAT_SECONDS`` so the wallboard can tell a quiet
   queue from a dead worker. A failed write is logged and counted (``errors``) and retried on the
@@ -47,9 +47,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from stream.config import TargetBook
+from stream.core.thresholds import TILE_FIELDS, Threshold, colour
 from stream.read import ReadView
 from stream.read.agent_board import AGENTS_SHOWN
-from stream.thresholds import TILE_FIELDS, Threshold, colour
 
 __all__ = [
     "ABANDON_BAD",
@@ -246,7 +246,7 @@ def thresholds_of(
 
 
 def statuses(s: QueueSnapshot, thresholds: Mapping[str, Threshold] | None = None) -> dict[str, str]:
-    """The colour of each tile field (``stream.thresholds.colour``) with ``thresholds``
+    """The colour of each tile field (``stream.core.thresholds.colour``) with ``thresholds``
     (default: ``thresholds_of(s)``, the built-in ones); ``none`` where a field has none."""
     limits = thresholds_of(s) if thresholds is None else thresholds
     return {
@@ -302,7 +302,7 @@ return 1
 
 def _client(url: str, options: Mapping[str, Any] | None) -> aioredis.Redis:
     # Short timeouts: a Redis outage costs one tick, never the worker's event loop. ``options``:
-    # password and TLS CA (``stream.security.redis_options``).
+    # password and TLS CA (``stream.config.security.redis_options``).
     return aioredis.Redis.from_url(
         url,
         socket_timeout=2.0,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from stream.events import Rejection, TopicKind, decode, epoch_seconds
+from stream.contract.events import Rejection, TopicKind, decode, epoch_seconds
 
 if TYPE_CHECKING:
     from stream.config import Settings

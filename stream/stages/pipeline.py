@@ -20,9 +20,18 @@ from dataclasses import dataclass, field
 import msgspec
 from aiokafka.partitioner import murmur2
 
-from stream import records
-from stream.admission import UNLIMITED, Admission, Refusals
-from stream.aggregator import (
+from stream.contract.events import Rejection
+from stream.core.admission import UNLIMITED, Admission, Refusals
+from stream.core.kpis import customers, sla
+from stream.core.kpis.agents import AgentRecord, AgentSlot
+from stream.core.kpis.customers import Contact, CustomerRecord, CustomerTotals
+from stream.core.kpis.ewt import DEFAULT_RECENT_CALLS
+from stream.core.kpis.histogram import Histogram
+from stream.core.latency import observe_booked
+from stream.core.lifecycle import CallRecord, TicketRecord
+from stream.core.progress import Progress, Report, slowest, source_partition
+from stream.core.segments import RecordWrite, SegmentLog, TableWrite, is_segment
+from stream.stages.aggregate import (
     Aggregator,
     BatchOutput,
     ClosedWindow,
@@ -30,8 +39,7 @@ from stream.aggregator import (
     QueueRecord,
     TargetSource,
 )
-from stream.events import Rejection
-from stream.forward import (
+from stream.stages.forward import (
     AgentEventsWire,
     CustomerFactWire,
     Item,
@@ -40,14 +48,7 @@ from stream.forward import (
     original_value,
     wire_size,
 )
-from stream.kpis import customers, sla
-from stream.kpis.agents import AgentRecord, AgentSlot
-from stream.kpis.customers import Contact, CustomerRecord, CustomerTotals
-from stream.kpis.ewt import DEFAULT_RECENT_CALLS
-from stream.kpis.histogram import Histogram
-from stream.latency import observe_booked
-from stream.progress import Progress, Report, slowest, source_partition
-from stream.router import (
+from stream.stages.route import (
     AgentUpdate,
     CustomerFact,
     InputMessage,
@@ -60,8 +61,7 @@ from stream.router import (
     finished_route,
     open_route,
 )
-from stream.segments import RecordWrite, SegmentLog, TableWrite, is_segment
-from stream.state import CallRecord, TicketRecord
+from stream.store import records
 
 Write = TableWrite  # table key, stored bytes (None deletes)
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ by the producer's default partitioner (murmur2), as customers are."""
 
 @dataclass(slots=True)
 class CustomerPartition:
-    """Customer records (``stream.kpis.customers``) of one partition of the forward topic."""
+    """Customer records (``stream.core.kpis.customers``) of one partition of the forward topic."""
 
     records: dict[str, bytes] = field(default_factory=dict)
     """Customer id → its stored bytes (``records.encode_customer``), decoded for each fact."""
@@ -155,7 +155,8 @@ class Pipeline:
         self.route_logs: dict[int, SegmentLog] = {}
         self.agg_logs: dict[int, SegmentLog] = {}
         self.source_highs: dict[str, float] = {}
-        """Newest event time routed here from each source topic-partition (``stream.progress``)."""
+        """Newest event time routed here from each source topic-partition
+        (``stream.core.progress``)."""
         self._queue_partitions: dict[str, int] = {}
         """Queue → its forward-topic partition (``queue_partition``), computed once a queue."""
         self.produce_failures: dict[str, int] = {}
@@ -163,7 +164,7 @@ class Pipeline:
         (``refused``; ``contact_centre_produce_failures_total``)."""
         self.latency = Histogram()
         """Publish → booked latency of the items applied here since this process started
-        (``stream.latency``; ``contact_centre_event_latency_seconds``)."""
+        (``stream.core.latency``; ``contact_centre_event_latency_seconds``)."""
         self.wall: Callable[[], float] = time.time
         """The real clock the latency is read on (``clock`` may be frozen in tests)."""
 
@@ -187,7 +188,7 @@ class Pipeline:
         placement: Callable[[str, int], int] | None = None,
     ) -> Pipeline:
         """``max_queues`` (``STREAM_MAX_QUEUES``, None: no limit) bounds the queues outside
-        ``listed_queues`` (the targets file's): see ``stream.admission``."""
+        ``listed_queues`` (the targets file's): see ``stream.core.admission``."""
         place = queue_partition if placement is None else placement
         router = Router(
             topic_kinds, max_event_bytes=max_event_bytes, future_skew_seconds=future_skew_seconds
@@ -227,7 +228,7 @@ class Pipeline:
             by_partition.setdefault(msg.partition, []).append(msg)
         now = self.clock()
         # Forwards go out one message per destination partition (chunked), not one per queue:
-        # each item and agent entry names its queue (stream.forward, version 3).
+        # each item and agent entry names its queue (stream.stages.forward, version 3).
         items_to: dict[int, list[tuple[Item, int]]] = {}
         agents_to: dict[int, list[AgentUpdate]] = {}
         facts_to: dict[int, list[CustomerFactWire]] = {}
@@ -286,7 +287,7 @@ class Pipeline:
         self, positions: Mapping[str, tuple[int, int]], *, unstamped: Collection[str] = ()
     ) -> Effects:
         """Progress reports of the source partitions routed here, one message to every partition
-        of the forward topic (``stream.progress``): ``positions`` maps ``"topic/partition"`` to
+        of the forward topic (``stream.core.progress``): ``positions`` maps ``"topic/partition"`` to
         (offset after the last record routed, the partition's end offset); the ``unstamped``
         sources (paused: their end offset may be old) get no stamp. Queued after the forwards
         of the records they cover, they reach each partition after them."""
@@ -294,7 +295,7 @@ class Pipeline:
         if not positions:
             return effects
         # The stamp: the newest event time routed here, from records fetched before the end
-        # offsets reported (see stream.progress.Report).
+        # offsets reported (see stream.core.progress.Report).
         stamp = max(self.source_highs.values(), default=None)
         marks: list[Report] = [
             (
@@ -348,7 +349,7 @@ class Pipeline:
         return effects
 
     def _customers(self, partition: int, facts: list[CustomerFact]) -> list[TableWrite]:
-        """Apply customer facts (``stream.kpis.customers``): idempotent, any order."""
+        """Apply customer facts (``stream.core.kpis.customers``): idempotent, any order."""
         cp = self.customer_parts.get(partition)
         if cp is None:
             cp = self.customer_parts[partition] = CustomerPartition()
@@ -441,7 +442,7 @@ class Pipeline:
         effects = Effects()
         writes: list[RecordWrite] = [
             (f"q|{name}", records.encode(ps.queues[name])) for name in sorted(out.queues)
-        ]  # queue records first: see stream.aggregator
+        ]  # queue records first: see stream.stages.aggregate
         writes += [(ckey, records.encode(ps.contacts[ckey])) for ckey in out.contacts]
         writes += [(ckey, None) for ckey in out.deleted_contacts]
         writes += [
@@ -531,7 +532,8 @@ class Pipeline:
         error: str,
     ) -> list[Outgoing]:
         """What to send instead of ``message`` (sent as ``role`` to ``topic``), which the producer
-        refused for itself (``stream.delivery``: too large, corrupt; not a broker outage): the
+        refused for itself (``stream.worker.delivery``: too large, corrupt; not a broker outage):
+        the
         dead letters, reason ``produce_failed`` and ``error`` as the detail. Counted by role.
 
         Everything built here fits the producer's request by construction (``_dead_letter``), so

@@ -7,7 +7,7 @@ quarter-hour offset); ``today`` starts at local midnight in the queue's time zon
 
 A window is final (closed) once the watermark reaches its end, and an event whose window is
 already closed is *late* for that window. The watermark itself — the event time every source
-partition has reached, minus the grace period — is ``stream.progress``'s.
+partition has reached, minus the grace period — is ``stream.core.progress``'s.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ The worker's own writes move the offset as well, once the changelog has acknowle
 partition kept across a rebalance is not read again.
 Keys written by the worker itself (``table[key] = value``) are tracked too, so a partition that
 moves away takes them with it instead of staying in memory. Partitions are read from the key
-(``stream.records``), as ``KeyedTable`` does.
+(``stream.store.records``), as ``KeyedTable`` does.
 
 Which partitions changelog records changed (what the pipeline must load again after a
 rebalance) is the table's to tell, with any store: ``KeyedTable.take_changed``.
@@ -34,7 +34,7 @@ from typing import Any
 from faust.stores.memory import Store as MemoryStore
 from faust.types import TP, EventT
 
-from stream import records
+from stream.store import records
 
 
 class WarmMemoryStore(MemoryStore):  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ from the event), and the encoding of forwarded batches on ``<app_id>-kpi-by-queu
   destination partition per batch (chunked under a size limit), not one per queue, so a fetch
   touching 400 queues is a handful of produce records, not 400. Each item names its queue (as in
   version 2); each agent entry is ``[queue, agent id, events]``. The partition is the one the
-  producer's key hash gave the queue before (``stream.pipeline.queue_partition``), so queues
+  producer's key hash gave the queue before (``stream.stages.pipeline.queue_partition``), so queues
   stay where their stored state is. Items keep their order (per queue, the order routed).
 * **version 2** (read only): ``[2, queue, items, customers, agent_events, marks]``, one queue a
   message (``agent_events`` without their queue: the message's); each item an array (its last
@@ -20,7 +20,8 @@ from the event), and the encoding of forwarded batches on ``<app_id>-kpi-by-queu
   contract fields in the struct's order, ``occurred_at`` as a msgpack timestamp). The router
   decoded and validated the JSON once; the aggregator books from the decoded ``Item`` without
   parsing JSON again. An item carries the record's value bytes only when re-encoding the event
-  (``stream.events.encode``) would not give them back byte for byte (another producer's spacing
+  (``stream.contract.events.encode``) would not give them back byte for byte (another producer's
+  spacing
   or key order, unknown fields, a non-UTC offset): the contract's own publishers send exactly
   that encoding, so their events cross the internal topic once, typed. A value over
   ``TYPED_MAX_VALUE_BYTES`` that cannot be reproduced travels as its bytes alone (decoded by the
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Union
 
 import msgspec
 
-from stream.events import (
+from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
@@ -71,8 +72,8 @@ from stream.events import (
     decode_trusted,
     encode,
 )
-from stream.kpis.productivity import QueueEvent
-from stream.progress import Report, source_partition
+from stream.core.kpis.productivity import QueueEvent
+from stream.core.progress import Report, source_partition
 
 __all__ = [
     "EVENT_TYPES",
@@ -162,7 +163,8 @@ class Item(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
     ``event`` is None only for an item read from a version-1 batch or one too large to travel
     typed (``TYPED_MAX_VALUE_BYTES``): ``event_of`` decodes its ``raw`` then. ``raw`` is the
-    record's value when ``stream.events.encode(event)`` would not reproduce it, else None."""
+    record's value when ``stream.contract.events.encode(event)`` would not reproduce it, else
+    None."""
 
     queue: str
     channel: str
@@ -174,7 +176,7 @@ class Item(msgspec.Struct, array_like=True, frozen=True, gc=False):
     raw: bytes | None = None
     published_ms: int | None = None
     """The source record's Kafka timestamp (ms since the epoch: its producer's create time, or
-    the broker's append time), for the publish → booked latency (``stream.latency``); None in
+    the broker's append time), for the publish → booked latency (``stream.core.latency``); None in
     items written before it travelled."""
 
     @property

@@ -12,13 +12,14 @@ broken by the event-id hash, so the outcome never depends on arrival order):
 A late, older event therefore never overwrites a newer state, yet its queue list still counts if
 it is the newest list seen. A duplicate (same event, same time and hash) changes nothing.
 
-Stage 1 keeps per agent its recent events (``AgentRecord.history``, ``stream.kpis.productivity``)
+Stage 1 keeps per agent its recent events (``AgentRecord.history``,
+``stream.core.kpis.productivity``)
 and ``told``: every queue any of its events named. Each event goes to every told queue, *seen
 from* it (is the queue in the event's list?); a queue told for the first time gets the whole
 history. Stage 2 keeps them per (queue, agent) as a set (``AgentSlot``) and derives the agent's
 state in the queue from them (``current_state``, ``None``: not in it) — the same value stage 1's
 events give, whatever the order, and idempotent, so replays and redelivered forwards change
-nothing. The same events give the time in state (``stream.kpis.productivity``).
+nothing. The same events give the time in state (``stream.core.kpis.productivity``).
 
 The gauge ``contact_centre_agents{queue,state}`` counts slots by state; ``offline`` is not
 exported (``kpis.md``).
@@ -30,14 +31,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from stream.kpis.productivity import (
+from stream.core.kpis.productivity import (
     HistoryEvent,
     QueueEvent,
     TimelinePoint,
     insert_event,
     timeline,
 )
-from stream.kpis.reasons import base_state
+from stream.core.kpis.reasons import base_state
 
 EXPORTED_STATES: Final = ("available", "busy", "after_call_work", "away")
 """States exported per queue, in this order; ``offline`` agents are not counted."""
@@ -50,7 +51,7 @@ class AgentRecord:
     told: list[str] = field(default_factory=list)
     """Every queue any event of this agent named, sorted: each gets the agent's events."""
     history: list[HistoryEvent] = field(default_factory=list)
-    """Recent events, time-ordered (``stream.kpis.productivity``); stored one record per event,
+    """Recent events, time-ordered (``stream.core.kpis.productivity``); stored one record per event,
     not in the agent's record."""
 
 
@@ -90,7 +91,7 @@ class AgentSlot:
     def on_queue_steps(self) -> tuple[list[float], list[bool]]:
         """The timeline as two lists, derived once per change: each change's instant, and
         whether the agent is on queue (``ON_QUEUE_STATES``) from it (the staffing at an instant
-        of ``stream.kpis.staffing.on_queue_at`` is one binary search per agent)."""
+        of ``stream.core.kpis.staffing.on_queue_at`` is one binary search per agent)."""
         if self.cached_on_queue is None:
             points = self.timeline()
             self.cached_on_queue = (
@@ -142,7 +143,7 @@ def count_states(counts: dict[str, int], before: str | None, after: str | None) 
 
 def agents_by_state(counts: dict[str, int]) -> dict[str, int]:
     """The exported gauge values: every state of ``EXPORTED_STATES``, 0 when none; an away
-    state with a reason (``stream.kpis.reasons``) counts as ``away``."""
+    state with a reason (``stream.core.kpis.reasons``) counts as ``away``."""
     out = dict.fromkeys(EXPORTED_STATES, 0)
     for stored, n in counts.items():
         state = base_state(stored)
