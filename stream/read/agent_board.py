@@ -27,7 +27,8 @@ from stream.core.kpis.agents import AgentSlot, agents_by_state, staffing
 from stream.core.kpis.productivity import HANDLING_STATES
 from stream.core.kpis.reasons import AWAY, base_state, by_state_and_reason, reason_of
 from stream.core.kpis.totals import WindowTotals
-from stream.stages.aggregate import QueueLive, QueueRecord
+from stream.stages.aggregate import QueueRecord
+from stream.stages.live import QueueLive
 
 __all__ = ["AGENTS_SHOWN", "AgentRow", "AgentTiles", "agent_rows", "agent_tiles"]
 

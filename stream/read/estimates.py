@@ -21,7 +21,8 @@ from stream.core.kpis import ewt
 from stream.core.kpis.agents import agents_by_state, staffing
 from stream.core.kpis.histogram import Histogram
 from stream.core.kpis.staffing import agents_required
-from stream.stages.aggregate import Aggregator, QueueLive, QueueRecord
+from stream.stages.aggregate import Aggregator, QueueRecord
+from stream.stages.live import QueueLive
 
 DEFAULT_SERVICE_LEVEL_GOAL = 0.8
 """Goal used with a targets source that has none (a test double); the targets file's default."""

@@ -18,7 +18,8 @@ from stream.core.kpis.agents import agents_by_state
 from stream.core.kpis.totals import WindowTotals
 from stream.core.lifecycle import BACKLOG_STATUSES
 from stream.core.windows import WINDOW_KINDS
-from stream.stages.aggregate import Aggregator, QueueLive, QueueRecord
+from stream.stages.aggregate import Aggregator, QueueRecord
+from stream.stages.live import QueueLive
 
 __all__ = [
     "LiveReading",

@@ -29,7 +29,8 @@ from stream.read.estimates import EstimateReading, estimate_reading
 from stream.read.productivity import ProductivityReading, productivity_readings
 from stream.read.readings import LiveReading, live_reading, window_readings
 from stream.read.worker import PipelineCounts, ProgressReading, pipeline_counts, progress_reading
-from stream.stages.aggregate import Aggregator, QueueLive, QueueRecord
+from stream.stages.aggregate import Aggregator, QueueRecord
+from stream.stages.live import QueueLive
 from stream.stages.pipeline import Pipeline
 
 _NO_AGENTS: Final[Mapping[str, AgentSlot]] = {}

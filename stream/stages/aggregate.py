@@ -20,11 +20,9 @@ Exactness under at-least-once delivery, record by record:
 from __future__ import annotations
 
 import logging
-import math
-from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -37,28 +35,16 @@ from stream.contract.events import (
 )
 from stream.core.admission import Admission, Refusals, unlimited
 from stream.core.dedup import coordinates, event_hash, find_seen
-from stream.core.kpis import ewt, flows, sla
-from stream.core.kpis.agents import AgentSlot, add_events, count_states, current_state
-from stream.core.kpis.business_hours import BusinessCalendar, business_seconds
+from stream.core.kpis import ewt, flows
+from stream.core.kpis.agents import AgentSlot, add_events, count_states
+from stream.core.kpis.business_hours import BusinessCalendar
 from stream.core.kpis.ewt import EwtState
-from stream.core.kpis.flows import FlowsLive
-from stream.core.kpis.histogram import (
-    ANSWER_WAIT_BOUNDS,
-    FIRST_RESPONSE_BOUNDS,
-    HANDLE_TIME_BOUNDS,
-    RESOLUTION_BOUNDS,
-    observe,
-)
 from stream.core.kpis.productivity import QueueEvent
-from stream.core.kpis.staffing import QueueStaffing
-from stream.core.kpis.surveys import is_csat_positive, nps_class
 from stream.core.kpis.totals import QueueTotals, WindowTotals
 from stream.core.lifecycle import (
-    NOT_LIVE,
     CallRecord,
     ContactRecord,
     Fact,
-    LiveView,
     TargetsLike,
     TicketRecord,
     apply_call,
@@ -67,9 +53,11 @@ from stream.core.lifecycle import (
     live_view,
     survey_fact,
 )
-from stream.core.progress import Progress, Report, advance, merge
-from stream.core.windows import WINDOW_KINDS, is_closed, window_end, window_start
+from stream.core.progress import Progress, Report, merge
+from stream.stages.book import FactBooking
+from stream.stages.closing import ClosedWindow, WindowClosing
 from stream.stages.forward import Item, event_of, type_name
+from stream.stages.live import LiveIndex, QueueLive, set_rings
 from stream.stages.route import AgentUpdate
 
 log = logging.getLogger(__name__)
@@ -94,33 +82,6 @@ class QueueRecord:
     last_closed: dict[str, WindowTotals] = field(default_factory=dict)
     ewt: EwtState = field(default_factory=EwtState)
     """Estimated wait time inputs and its measured error (``stream.core.kpis.ewt``)."""
-
-
-@dataclass(slots=True)
-class QueueLive:
-    """Derived from contact records (never stored): what the live gauges read."""
-
-    waiting: dict[str, float] = field(default_factory=dict)  # "c:<id>" → queued at
-    backlog: dict[str, int] = field(default_factory=dict)  # status → tickets
-    awaiting: dict[str, float] = field(default_factory=dict)  # "t:<id>" → created at
-    agents: dict[str, int] | None = None  # state → agents in the queue; None: never had one
-    # SLA timers (``stream.core.kpis.sla``): kind → sorted deadlines of items still pending it.
-    deadlines: dict[str, array[float]] = field(default_factory=dict)
-    open_created: array[float] = field(default_factory=sla.instants)  # created at, unsolved
-    ringing: dict[str, int] = field(default_factory=dict)  # "c:<id>" → rings open (call.offered)
-    flows: FlowsLive = field(default_factory=FlowsLive)  # callbacks waiting, by priority
-    staffing: QueueStaffing = field(default_factory=QueueStaffing)  # agents on queue by instant
-
-
-@dataclass(frozen=True, slots=True)
-class ClosedWindow:
-    """A window that became final: published once, keyed by (queue, window, start)."""
-
-    queue: str
-    kind: str
-    start: float
-    end: float
-    totals: WindowTotals
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +144,7 @@ class TargetSource(Protocol):
     def agent_reasons(self) -> tuple[str, ...]: ...
 
 
-class Aggregator:
+class Aggregator(FactBooking, WindowClosing, LiveIndex):
     """Applies forwarded events to partition state; all clocks are arguments."""
 
     def __init__(
@@ -209,18 +170,6 @@ class Aggregator:
         self._calendars: dict[str, BusinessCalendar] = {}
         # Per queue, the (start, end, key) of the window of each kind last booked into.
         self._spans: dict[str, list[tuple[float, float, str]]] = {}
-
-    def zone(self, queue: str) -> ZoneInfo:
-        z = self._zones.get(queue)
-        if z is None:
-            z = self._zones[queue] = self.targets.zone(queue)
-        return z
-
-    def calendar(self, queue: str) -> BusinessCalendar:
-        c = self._calendars.get(queue)
-        if c is None:
-            c = self._calendars[queue] = self.targets.calendar(queue)
-        return c
 
     # --- applying events --------------------------------------------------------------------
 
@@ -359,7 +308,7 @@ class Aggregator:
             flows.move(ps.live[item.queue].flows, ckey, before, after, new_rec)
         rings = new_rec.rings if type(new_rec) is CallRecord else 0
         if rings != rings_before:
-            _set_rings(ps.live[item.queue].ringing, ckey, rings)
+            set_rings(ps.live[item.queue].ringing, ckey, rings)
         if not queue_done:
             self._book(q, facts, t, item.queue, mark)
             self._count(q, item.queue, source, item.offset, type_, out)
@@ -405,196 +354,6 @@ class Aggregator:
         q.applied[source] = offset
         out.queues.add(queue)
 
-    def _book(
-        self, q: QueueRecord, facts: list[Fact], t: float, queue: str, mark: float | None
-    ) -> None:
-        """Book facts into all-time totals and every window still open for time ``t`` under
-        the watermark ``mark``; an event whose window the watermark has passed is late."""
-        if q.max_event_time is None or t > q.max_event_time:
-            q.max_event_time = t
-        if not facts:
-            return
-        ewt.book(q.ewt, facts, t, mark)
-        windows: list[WindowTotals] = []
-        if mark is None:
-            mark = -math.inf
-        late = False
-        spans = self._spans.get(queue)
-        if spans is None:
-            spans = self._spans[queue] = [(0.0, 0.0, "")] * len(WINDOW_KINDS)
-        closed_through = q.closed_through
-        for i, kind in enumerate(WINDOW_KINDS):
-            start, end, wkey = spans[i]
-            if not start <= t < end:  # most events fall in the windows of the previous one
-                zone = self.zone(queue)
-                start = window_start(kind, t, zone)
-                end = window_end(kind, start, zone)
-                wkey = f"{kind}@{int(start)}"
-                spans[i] = (start, end, wkey)
-            if end <= mark or end <= closed_through.get(kind, -1.0):
-                late = True
-                continue
-            w = q.windows.get(wkey)
-            if w is None:
-                w = q.windows[wkey] = WindowTotals()
-            windows.append(w)
-        if late:
-            q.late += 1
-        totals = q.totals
-        for kind_, channel, value, flag in facts:
-            if kind_ == "one_touch_reopened":
-                # Windows final by the reopen's own time (end + grace <= t) keep the solve, as
-                # they would had the events come in time order: the result cannot depend on
-                # how far a slower source partition holds the watermark back.
-                self._unbook_one_touch(q, channel, value, max(mark, t - self.grace_seconds))
-                continue
-            _book_fact(totals, windows, kind_, channel, value, flag)
-            business = _BUSINESS_HISTOGRAMS.get(kind_)
-            if business is not None:
-                # The same duration in business time: from creation (t − value; exact in
-                # floating point) to t, under the queue's hours, holidays and time zone.
-                seconds = business_seconds(t - value, t, self.calendar(queue))
-                observe(totals.histogram(business[0], channel), business[1], seconds)
-
-    def _unbook_one_touch(
-        self, q: QueueRecord, channel: str, solved_at: float, mark: float
-    ) -> None:
-        """A one-touch solve at ``solved_at`` was reopened within 7 days: it leaves the
-        first-contact resolutions of the windows holding the solve that end after ``mark`` (the
-        watermark, or the reopen's time minus the grace when later: a closed window is final)
-        and is counted in the all-time ``one_touch_reopened``."""
-        q.totals.bump("one_touch_reopened", channel)
-        zone = self.zone(q.queue)
-        # Past the watermark a window is final even before close_windows pops it at the end of
-        # the batch: leaving it alone keeps the result independent of batch boundaries.
-        for kind in WINDOW_KINDS:
-            start = window_start(kind, solved_at, zone)
-            w = q.windows.get(f"{kind}@{int(start)}")
-            if w is None or window_end(kind, start, zone) <= mark:
-                continue
-            if w.first_contact_resolved > 0:
-                w.first_contact_resolved -= 1
-
-    @staticmethod
-    def _update_live(
-        live: QueueLive,
-        ckey: str,
-        before: LiveView,
-        after: LiveView,
-    ) -> None:
-        """Move one contact in the live index. ``ckey`` is its contact key: the same string
-        object as in ``PartitionState.contacts`` (an assignment to a present key keeps the key
-        it has), so the index costs no string of its own."""
-        if before == after:
-            return
-        w0, b0, a0 = before
-        w1, b1, a1 = after
-        if w0 != w1:
-            if w1 is None:
-                live.waiting.pop(ckey, None)
-            else:
-                live.waiting[ckey] = w1
-        if b0 != b1:
-            if b0 is not None:
-                live.backlog[b0] = live.backlog.get(b0, 0) - 1
-            if b1 is not None:
-                live.backlog[b1] = live.backlog.get(b1, 0) + 1
-        if a0 != a1:
-            if a1 is None:
-                live.awaiting.pop(ckey, None)
-            else:
-                live.awaiting[ckey] = a1
-
-    def _update_timers(
-        self,
-        live: QueueLive,
-        rec: ContactRecord,
-        before: LiveView,
-        after: LiveView,
-        *,
-        bulk: bool = False,
-    ) -> None:
-        """Move one contact's SLA deadlines and backlog creation time (``stream.core.kpis.sla``).
-
-        Deadlines are recomputed from the record and the targets on the way out as on the way
-        in (a ticket's ``created_at`` never changes), so removal finds the value it inserted.
-        ``bulk`` (a rebuild, entries only) appends; the caller sorts the lists afterwards."""
-        add = array.append if bulk else sla.add
-        w0, b0, a0 = before
-        w1, b1, a1 = after
-        if w0 == w1 and (b0 is None) == (b1 is None) and a0 == a1:
-            return
-        targets = self.targets.for_queue(rec.queue, rec.channel)
-        dl = live.deadlines
-        if w0 != w1:
-            answer = dl.setdefault("answer", sla.instants())
-            if w0 is not None:
-                sla.remove(answer, w0 + targets.answer_target_seconds)
-            if w1 is not None:
-                add(answer, w1 + targets.answer_target_seconds)
-        if a0 != a1:
-            first = dl.setdefault("first_response", sla.instants())
-            if a0 is not None:
-                sla.remove(first, a0 + targets.first_response_seconds)
-            if a1 is not None:
-                add(first, a1 + targets.first_response_seconds)
-        if (b0 is None) != (b1 is None) and isinstance(rec, TicketRecord):
-            resolution = dl.setdefault("resolution", sla.instants())
-            deadline = rec.created_at + targets.resolution_seconds
-            if b1 is None:
-                sla.remove(resolution, deadline)
-                sla.remove(live.open_created, rec.created_at)
-            else:
-                add(resolution, deadline)
-                add(live.open_created, rec.created_at)
-
-    # --- windows ----------------------------------------------------------------------------
-
-    def close_windows(self, ps: PartitionState, wall_now: float, out: BatchOutput) -> None:
-        """Move the watermark to what the sources allow (``stream.core.progress``), then close every
-        window whose end it has passed; they are published once."""
-        if advance(
-            ps.progress,
-            self.expected_sources,
-            grace_seconds=self.grace_seconds,
-            wall_now=wall_now,
-            last_event_wall=ps.last_event_wall,
-            idle_seconds=self.idle_seconds,
-        ):
-            out.progress_changed = True
-        mark = ps.progress.watermark
-        if mark is None:
-            return
-        for name, q in ps.queues.items():
-            zone = self.zone(name)
-            for wkey in list(q.windows):
-                kind, _, start_s = wkey.partition("@")
-                start = float(start_s)
-                end = window_end(kind, start, zone)
-                if is_closed(end, mark):
-                    totals = q.windows.pop(wkey)
-                    out.closed.append(ClosedWindow(name, kind, start, end, totals))
-                    q.closed_through[kind] = max(q.closed_through.get(kind, end), end)
-                    _keep_last_closed(q.last_closed, kind, start, wkey, totals)
-                    out.queues.add(name)
-
-    def current_window(
-        self, q: QueueRecord, kind: str, now: float
-    ) -> tuple[float, WindowTotals | None]:
-        """The window of ``kind`` containing ``now`` and its totals (None: no events in it)."""
-        start = window_start(kind, now, self.zone(q.queue))
-        return start, q.windows.get(f"{kind}@{int(start)}")
-
-    def previous_window(self, q: QueueRecord, kind: str, start: float) -> WindowTotals | None:
-        """Totals of the window of ``kind`` just before the one starting at ``start`` (still
-        open within the grace period, or the last closed one); None: no events in it."""
-        prev = window_start(kind, start - 1.0, self.zone(q.queue))
-        wkey = f"{kind}@{int(prev)}"
-        found = q.windows.get(wkey)
-        return found if found is not None else q.last_closed.get(wkey)
-
-    # --- lifecycle of records ---------------------------------------------------------------
-
     def expire(self, ps: PartitionState, retention_seconds: float, out: BatchOutput) -> None:
         """Forget finished contacts older than the retention (ends their de-duplication too)."""
         newest = max((q.max_event_time or 0.0 for q in ps.queues.values()), default=0.0)
@@ -604,66 +363,6 @@ class Aggregator:
             out.deleted_contacts.add(ckey)
             out.contacts.discard(ckey)
 
-    def rebuild_live(self, ps: PartitionState) -> None:
-        """Recompute the live index from contact records (after recovery or a rebalance)."""
-        ps.live = {name: QueueLive() for name in ps.queues}
-        for ckey, rec in ps.contacts.items():
-            live = ps.live.get(rec.queue)
-            if live is None:
-                live = ps.live[rec.queue] = QueueLive()
-            view = live_view(rec)
-            self._update_live(live, ckey, NOT_LIVE, view)
-            flows.move(live.flows, ckey, NOT_LIVE, view, rec)
-            if type(rec) is CallRecord and rec.rings:
-                live.ringing[ckey] = rec.rings
-            self._update_timers(live, rec, NOT_LIVE, view, bulk=True)
-        for live in ps.live.values():
-            live.open_created = sla.instants(live.open_created)
-            for kind, deadlines in live.deadlines.items():
-                live.deadlines[kind] = sla.instants(deadlines)
-        for queue, slots in ps.agents.items():
-            live = ps.live.get(queue)
-            if live is None:
-                live = ps.live[queue] = QueueLive()
-            live.agents = {}
-            for slot in slots.values():
-                slot.events.sort(key=lambda e: (e[0], e[1]))  # stored one record per event
-                slot.cached_timeline = slot.cached_on_queue = None
-                slot.state = current_state(slot.events)
-                count_states(live.agents, None, slot.state)
-            live.staffing = QueueStaffing.build(slot.on_queue_steps() for slot in slots.values())
-
-
-def _set_rings(ringing: dict[str, int], ckey: str, rings: int) -> None:
-    """A call's open rings in the live index (absent: none)."""
-    if rings:
-        ringing[ckey] = rings
-    else:
-        ringing.pop(ckey, None)
-
-
-def _keep_last_closed(
-    last: dict[str, WindowTotals], kind: str, start: float, wkey: str, totals: WindowTotals
-) -> None:
-    """Keep ``totals`` as the newest closed window of ``kind`` unless a newer one is kept."""
-    for key in [k for k in last if k.partition("@")[0] == kind]:
-        if float(key.partition("@")[2]) > start:
-            return
-        del last[key]
-    last[wkey] = totals
-
-
-# Facts whose duration is also booked in business time: fact kind → (histogram, bounds).
-_BUSINESS_HISTOGRAMS: Final = {
-    "first_response": ("first_response_business", FIRST_RESPONSE_BOUNDS),
-    "first_resolution": ("resolution_business", RESOLUTION_BOUNDS),
-}
-
-
-# Facts counted with a label of their own (``<counter>:<label>``; ``stream.export.metrics`` exports
-# them).
-_LABELLED: Final = ("exited:", "offer_missed:")
-
 
 def _as_call(rec: ContactRecord | None) -> CallRecord | None:
     return rec if isinstance(rec, CallRecord) else None
@@ -671,113 +370,6 @@ def _as_call(rec: ContactRecord | None) -> CallRecord | None:
 
 def _as_ticket(rec: ContactRecord | None) -> TicketRecord | None:
     return rec if isinstance(rec, TicketRecord) else None
-
-
-def _book_fact(
-    totals: QueueTotals,
-    windows: list[WindowTotals],
-    kind: str,
-    channel: str,
-    value: float,
-    flag: bool,
-) -> None:
-    """One fact into the all-time totals and the open windows."""
-    if kind == "offered":
-        totals.bump("offered", channel)
-        for w in windows:
-            w.offered += 1
-    elif kind == "answered":
-        totals.bump("answered", channel)
-        observe(totals.histogram("answer_wait", channel), ANSWER_WAIT_BOUNDS, value)
-        if flag:
-            totals.bump("answered_within_target", channel)
-        for w in windows:
-            w.answered += 1
-            w.answered_within += flag
-            w.wait_seconds += value
-    elif kind == "abandoned":
-        totals.bump("abandoned", channel)
-        if flag:
-            totals.bump("short_abandoned", channel)
-        for w in windows:
-            w.abandoned += 1
-            w.short_abandoned += flag
-    elif kind == "offer":
-        totals.bump("agent_offers", channel)
-        for w in windows:
-            w.agent_offers += 1
-    elif kind == "offer_answered":
-        totals.bump("agent_offers_answered", channel)
-        for w in windows:
-            w.agent_offers_answered += 1
-    elif kind.startswith(_LABELLED):
-        # exited:<reason>, offer_missed:<reason>: all-time counters only
-        totals.bump(kind, channel)
-    elif kind == "handled":
-        totals.bump("handled", channel)
-        observe(totals.histogram("handle_time", channel), HANDLE_TIME_BOUNDS, value)
-        if flag:
-            totals.bump("handled_within_target", channel)
-        for w in windows:
-            w.handled += 1
-            w.handle_seconds += value
-            w.handled_within += flag
-    elif kind == "created":
-        totals.bump("tickets_created", channel)
-        if flag:  # category complaint
-            totals.bump("complaints", channel)
-        for w in windows:
-            w.tickets_created += 1
-            w.complaints += flag
-    elif kind == "first_response":
-        totals.bump("first_responses", channel)
-        observe(totals.histogram("first_response", channel), FIRST_RESPONSE_BOUNDS, value)
-        if flag:
-            totals.bump("first_responses_within_target", channel)
-        for w in windows:
-            w.first_responses += 1
-            w.first_responses_within += flag
-            w.first_response_seconds += value
-    elif kind == "first_resolution":
-        observe(totals.histogram("resolution", channel), RESOLUTION_BOUNDS, value)
-        if flag:
-            totals.bump("solved_within_target", channel)
-        for w in windows:
-            w.solved_within += flag
-            w.first_resolutions += 1
-            w.first_resolution_seconds += value
-    elif kind == "full_resolution":
-        observe(totals.histogram("full_resolution", channel), RESOLUTION_BOUNDS, value)
-    elif kind == "solved":
-        totals.bump("solved", channel)
-        if flag:  # one touch: a first-contact resolution unless reopened within 7 days
-            totals.bump("solved_one_touch", channel)
-        for w in windows:
-            w.solved += 1
-            w.first_contact_resolved += flag
-    elif kind == "reopened":
-        totals.bump("reopened", channel)
-        for w in windows:
-            w.reopened += 1
-    elif kind == "escalated":
-        totals.bump("escalated", channel)
-        for w in windows:
-            w.escalated += 1
-    elif kind == "survey":
-        score = int(value)
-        totals.surveys[channel] = totals.surveys.get(channel, 0) + 1
-        for w in windows:
-            if channel == "csat":
-                w.csat_responses += 1
-                w.csat_positive += is_csat_positive(score)
-                w.csat_score_sum += score
-            else:
-                w.nps_responses += 1
-                cls = nps_class(score)
-                w.nps_promoters += cls == 1
-                w.nps_detractors += cls == -1
-    elif flows.books(kind):  # transfers, abandons on hold, callbacks (last: the rarest facts)
-        flows.book(totals, windows, kind, channel)
 
 
 def iter_records(ps: PartitionState) -> Iterator[tuple[str, QueueRecord]]:

@@ -34,11 +34,11 @@ from stream.core.segments import RecordWrite, SegmentLog, TableWrite, is_segment
 from stream.stages.aggregate import (
     Aggregator,
     BatchOutput,
-    ClosedWindow,
     PartitionState,
     QueueRecord,
     TargetSource,
 )
+from stream.stages.closing import ClosedWindow
 from stream.stages.forward import (
     AgentEventsWire,
     CustomerFactWire,

@@ -27,6 +27,7 @@ from stream.contract.events import (
     decode,
     encode,
 )
+from stream.core.kpis.booking import book_fact
 from stream.core.lifecycle import (
     EXITED,
     WRAPUP,
@@ -36,7 +37,7 @@ from stream.core.lifecycle import (
 from stream.export.metrics import CHANNELS, build
 from stream.export.totals import TOTALS_FAMILIES
 from stream.read import QueueAt, WorkerAt
-from stream.stages.aggregate import Aggregator, QueueRecord, _book_fact
+from stream.stages.aggregate import Aggregator, QueueRecord
 from tests.factories import CallEvents
 from tests.factories import run_calls as run
 
@@ -188,7 +189,7 @@ def test_export_zero_starts_every_reason_and_counts_exactly() -> None:
     q = QueueRecord("billing")
     for kind in ("exited:timeout", "exited:timeout", "exited:key", "transferred:blind",
                  "offer_missed:canceled"):  # fmt: skip
-        _book_fact(q.totals, [], kind, "phone", 0.0, False)
+        book_fact(q.totals, [], kind, "phone", 0.0, False)
     # Only the totals are read: the queue's view needs no aggregator for them.
     known = QueueAt(cast(Aggregator, None), q, None, None, 0.0)
     at = cast(WorkerAt, SimpleNamespace(known=[known]))

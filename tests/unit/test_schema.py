@@ -25,7 +25,7 @@ from stream.contract import schema
 from stream.contract.events import REASONS, Rejection, SurveyResponded, decode
 from stream.core.kpis.totals import WindowTotals
 from stream.dev.simulate import Simulation
-from stream.stages.aggregate import ClosedWindow
+from stream.stages.closing import ClosedWindow
 from stream.stages.pipeline import _closed_window
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,10 +1,12 @@
 """Call flows and priorities of a queue: transfers out / in, abandons on hold, callbacks
 requested / waiting / completed, and waiting calls and open tickets by priority.
 
-The lifecycle (``stream.core.lifecycle``) yields the facts; this module books them into the queue's
-all-time counters and open windows (``book``) and keeps the live part (``FlowsLive``: callbacks
-waiting, waiting calls and unsolved tickets by priority), which is derived from contact records
-like the rest of ``QueueLive`` and never stored. Definitions:
+The lifecycle (``stream.core.lifecycle``) yields the facts, booked like every other fact from their
+declaration (``stream.core.kpis.facts``: ``transferred_in``, ``abandoned_on_hold``,
+``callback_requested``, ``transferred:<kind>``, ``callback_completed:<outcome>``); this module
+keeps the live part (``FlowsLive``: callbacks waiting, waiting calls and unsolved tickets by
+priority), which is derived from contact records like the rest of ``QueueLive`` and never
+stored, and reads the windows' flow counts. Definitions:
 
 * **transfer out**: a ``call.transferred`` of a call of the queue (to an agent, an extension or
   a queue alike); **transfer in**: a ``call.queued`` carrying ``transferred_from`` (the new leg
@@ -21,50 +23,16 @@ Pure: time is an argument, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, get_args
 
-from stream.contract.events import CallbackOutcome, Priority
-from stream.core.kpis.totals import QueueTotals, WindowTotals
+from stream.contract.events import Priority
+from stream.core.kpis.totals import WindowTotals
 from stream.core.lifecycle import CALLBACK, CallRecord, ContactRecord, LiveView
 
 NO_PRIORITY: Final = "none"
 PRIORITIES: Final[tuple[str, ...]] = (*get_args(Priority), NO_PRIORITY)
 """Every ``priority`` label value, each exported (0 when none) for a queue with live state."""
-CALLBACK_OUTCOMES: Final[tuple[str, ...]] = get_args(CallbackOutcome)
-
-# Fact kind → (all-time counter in QueueTotals, WindowTotals field).
-_PLAIN: Final = {
-    "transferred_in": ("transferred_in", "transfers_in"),
-    "abandoned_on_hold": ("abandoned_on_hold", "abandoned_on_hold"),
-    "callback_requested": ("callback_requested", "callbacks_requested"),
-}
-# Labelled facts (``<prefix><value>``, counted under the fact's own name) → WindowTotals field.
-_LABELLED: Final = {
-    "transferred:": "transfers_out",
-    "callback_completed:": "callbacks_completed",
-}
-LABELLED_PREFIXES: Final = tuple(_LABELLED)
-FACTS: Final = frozenset(_PLAIN)
-"""The plain fact kinds ``book`` takes; and every kind starting with ``LABELLED_PREFIXES``."""
-
-
-def books(kind: str) -> bool:
-    """Whether ``kind`` is a flow fact (``book`` books it)."""
-    return kind in FACTS or kind.startswith(LABELLED_PREFIXES)
-
-
-def book(totals: QueueTotals, windows: Iterable[WindowTotals], kind: str, channel: str) -> None:
-    """One flow fact into the all-time counters (by channel) and every open window."""
-    plain = _PLAIN.get(kind)
-    if plain is not None:
-        counter, attr = plain
-    else:
-        counter, attr = kind, _LABELLED[kind[: kind.index(":") + 1]]
-    totals.bump(counter, channel)
-    for w in windows:
-        setattr(w, attr, getattr(w, attr) + 1)
 
 
 @dataclass(slots=True)

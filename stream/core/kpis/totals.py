@@ -2,13 +2,16 @@
 
 A window's totals (``WindowTotals``) feed the ratio gauges (service level, abandon rate, ASA,
 first response within target, CSAT, NPS); the all-time counters and histograms (``QueueTotals``)
-are exported as Prometheus counters and histograms and never reset.
+are exported as Prometheus counters and histograms and never reset; their names come from the
+fact kinds' declaration (``stream.core.kpis.facts``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Final
 
+from stream.core.kpis.facts import FACTS, ONE_TOUCH_REOPENED
 from stream.core.kpis.histogram import Histogram
 from stream.core.kpis.histogram import merge as merge_histograms
 
@@ -63,39 +66,16 @@ def merge_windows(a: WindowTotals, b: WindowTotals) -> WindowTotals:
     return WindowTotals(*(getattr(a, n) + getattr(b, n) for n in _WINDOW_FIELDS))
 
 
-COUNTERS = (
-    "offered",
-    "answered",
-    "answered_within_target",
-    "abandoned",
-    "short_abandoned",
-    "handled",
-    "handled_within_target",
-    "tickets_created",
-    "first_responses",
-    "first_responses_within_target",
-    "solved",
-    "solved_within_target",
-    "reopened",
-    "escalated",
-    "complaints",
-    "solved_one_touch",
-    "one_touch_reopened",
-    "agent_offers",
-    "agent_offers_answered",
-    "transferred_in",
-    "abandoned_on_hold",
-    "callback_requested",
+COUNTERS: Final[tuple[str, ...]] = (
+    *(name for spec in FACTS for name in (spec.counter, spec.flag_counter) if name is not None),
+    ONE_TOUCH_REOPENED,
 )
-HISTOGRAMS = (
-    "answer_wait",
-    "handle_time",
-    "first_response",
-    "resolution",
-    "first_response_business",  # the same durations counted in business hours only
-    "resolution_business",
-    "full_resolution",
+"""The all-time counters of the plain fact kinds (``stream.core.kpis.facts``); the labelled kinds
+count under their own names."""
+HISTOGRAMS: Final[tuple[str, ...]] = tuple(
+    name for spec in FACTS for name in (spec.histogram, spec.business_histogram) if name is not None
 )
+"""The all-time histograms of the fact kinds, business-time twins included."""
 
 
 @dataclass(slots=True)
