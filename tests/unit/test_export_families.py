@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
 from stream.config import parse_targets
+from stream.core.kpis import facts
+from stream.export import totals
 from stream.export.families import ALL_FAMILIES, PREFIX, Family
 from stream.export.metrics import (
     KpiCollector,
@@ -336,6 +338,26 @@ def test_the_readme_table_documents_exactly_the_declared_families() -> None:
             assert tuple(m.group(2).split(",")) == family.labels, code
         documented.add(m.group(1))
     assert sorted(set(declared) - documented) == [], "declared families missing from the README"
+
+
+def test_every_declared_fact_kind_is_exported_and_documented() -> None:
+    counters = {
+        name
+        for spec in facts.FACTS
+        for name in (spec.counter if spec.exported else None, spec.flag_counter)
+        if name is not None
+    } | {facts.ONE_TOUCH_REOPENED}
+    histograms = {h for spec in facts.FACTS for h in (spec.histogram, spec.business_histogram)}
+    assert {c for _, c, _ in totals.COUNTERS} == counters
+    assert {h for _, h, _, _ in totals.HISTOGRAMS} == histograms - {None}
+    assert {s.prefix for _, s, _ in totals.LABELLED_COUNTERS} == {s.prefix for s in facts.LABELLED}
+    names = [row[0] for row in totals.COUNTERS] + [row[0] for row in totals.LABELLED_COUNTERS]
+    names += [row[0] for row in totals.HISTOGRAMS]
+    declared = {f.name: f for f in ALL_FAMILIES}
+    readme = set(_readme_metrics())
+    for name in names:
+        family = declared[name]
+        assert any(code.startswith(family.exported) for code in readme), name
 
 
 WRITE_SIDE = {
