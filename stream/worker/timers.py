@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stream.export.snapshots import PUBLISH_INTERVAL_SECONDS, build_snapshots
+from stream.export.queue_snapshot import build_snapshots
+from stream.export.snapshots import PUBLISH_INTERVAL_SECONDS
 from stream.worker import heap
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import pytest
 from stream.config import TargetBook
 from stream.core.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
 from stream.core.kpis.productivity import HistoryEvent, insert_event, seen_from
-from stream.export.snapshots import build_snapshots
+from stream.export.queue_snapshot import build_snapshots
 from stream.read import ReadView
 from stream.stages.forward import decode_batch
 from stream.stages.pipeline import FORWARD_CHUNK_BYTES
