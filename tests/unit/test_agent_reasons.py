@@ -23,7 +23,7 @@ from stream.core.kpis.productivity import contacts_per_staffed_hour, occupancy
 from stream.core.kpis.reasons import base_state, by_state_and_reason, label, reason_of, with_reason
 from stream.core.lifecycle import CallRecord
 from tests.factories import CallEvents, run_calls
-from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, call
+from tests.pipeline_harness import NOW, T0, Harness, Input, body, call
 
 # --- the stored state ----------------------------------------------------------------------
 

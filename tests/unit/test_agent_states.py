@@ -21,7 +21,7 @@ from stream.export.queue_snapshot import build_snapshots
 from stream.read import ReadView
 from stream.stages.forward import decode_batch
 from stream.stages.pipeline import FORWARD_CHUNK_BYTES
-from tests.unit.test_aggregator import NOW, Harness, Input, body, call
+from tests.pipeline_harness import NOW, Harness, Input, body, call
 
 Counts = dict[str, dict[str, int]]  # queue → state → agents (only the non-zero states)
 

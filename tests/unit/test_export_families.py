@@ -28,7 +28,7 @@ from stream.export.metrics import (
     SnapshotErrorsCollector,
 )
 from stream.read import ReadView
-from tests.unit.test_aggregator import T0, Harness, Input, body, call, ticket
+from tests.pipeline_harness import T0, Harness, Input, body, call, ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = parse_targets("agent_reasons: [lunch]\nqueues:\n  billing: {}\n", source="t.yaml")

@@ -43,7 +43,7 @@ from stream.export.metrics import CHANNELS
 from tests.factories import CallEvents
 from tests.factories import Targets as T
 from tests.factories import run_calls as run
-from tests.unit.test_aggregator import NOW, T0, Harness, Input, call, status, ticket
+from tests.pipeline_harness import NOW, T0, Harness, Input, call, status, ticket
 
 ev = CallEvents(T0)
 at = ev.at

@@ -27,7 +27,7 @@ from stream.stages.forward import (
     type_name,
     version,
 )
-from tests.unit.test_aggregator import T0, Harness, Input, call, ticket
+from tests.pipeline_harness import T0, Harness, Input, call, ticket
 
 AT = datetime.fromtimestamp(T0, UTC)
 

@@ -36,7 +36,7 @@ from stream.export.metrics import (
 from stream.export.queue_snapshot import build_snapshots
 from stream.read import ReadView
 from stream.stages.pipeline import queue_partition
-from tests.unit.test_aggregator import PARTITIONS, Clock, Harness, Input
+from tests.pipeline_harness import PARTITIONS, Clock, Harness, Input
 
 DATA = Path(__file__).parent / "data"
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
