@@ -341,7 +341,8 @@ def test_the_readme_table_documents_exactly_the_declared_families() -> None:
 WRITE_SIDE = {
     "stream.stages.pipeline", "stream.stages.aggregate", "stream.stages.route",
     "stream.store.records", "stream.core.lifecycle", "stream.core.segments",
-    "stream.worker.consumer", "stream.worker.app",
+    "stream.worker.consumer", "stream.worker.app", "stream.worker.agents",
+    "stream.worker.timers", "stream.worker.startup", "stream.worker.table",
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from stream.contract.decoder import Rejection, decode, encode
 from stream.contract.events import (
     CallAnswered,
     CallCallbackCompleted,
@@ -22,11 +23,8 @@ from stream.contract.events import (
     CallQueued,
     CallTransferred,
     Priority,
-    Rejection,
     TicketCreated,
     TicketStatusChanged,
-    decode,
-    encode,
 )
 from stream.core.kpis import flows
 from stream.core.kpis.totals import QueueTotals, WindowTotals, merge_windows

@@ -23,7 +23,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from stream.config import TargetBook, parse_targets
-from stream.contract.events import encode
+from stream.contract.decoder import encode
 from stream.core.admission import UNLIMITED, Admission
 from stream.dev.simulate import Simulation
 from stream.export.metrics import (
