@@ -14,7 +14,7 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 from stream.core.lifecycle import CallRecord, apply_call
 
 __all__ = ["DAY", "CallEvents", "Events", "Publishable", "Targets", "run_calls"]
