@@ -50,7 +50,7 @@ from stream.connectors.asterisk.queue_log import Line, parse
 from stream.connectors.asterisk.settings import AsteriskConfig, parse_config
 from stream.connectors.asterisk.translator import Translator
 from stream.connectors.publish import Prepared, prepare
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 from stream.dev.broker import EmbeddedBroker
 
 ROOT: Final = Path(__file__).resolve().parent.parent

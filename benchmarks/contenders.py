@@ -4,7 +4,7 @@ Owns the three out-of-tree implementations of ``benchmarks.rivals_job`` that
 ``benchmarks.rivals`` starts, one process each, reading one topic of the embedded broker from
 its beginning until it has read ``--total`` events, then writing its ``Outcome`` as JSON:
 
-- ``raw``: one aiokafka consumer (no group) and ``stream.contract.events.decode``, the job in plain
+- ``raw``: one aiokafka consumer (no group) and ``stream.contract.decoder.decode``, the job in plain
 dicts
   (``rivals_job.Job``): the ceiling, no framework at all;
 - ``bytewax``: a Bytewax dataflow as its documentation writes one: the Kafka input operator
@@ -45,7 +45,7 @@ from benchmarks.rivals_job import (
     step,
     window_start,
 )
-from stream.contract.events import Rejection, decode
+from stream.contract.decoder import Rejection, decode
 
 GRACE: Final = timedelta(hours=3)
 """How late an event may be for its window (event time): more than the set spans, so nothing

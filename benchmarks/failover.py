@@ -88,6 +88,22 @@ def stable(texts: Sequence[str]) -> dict[tuple[str, frozenset[tuple[str, str]]],
     return out
 
 
+def difference(
+    truth: dict[tuple[str, frozenset[tuple[str, str]]], float],
+    seen: dict[tuple[str, frozenset[tuple[str, str]]], float],
+    most: int = 10,
+) -> str:
+    """The series that differ (truth → seen), at most ``most`` of them, for the failure."""
+    keys = sorted(k for k in truth.keys() | seen.keys() if truth.get(k) != seen.get(k))
+    shown = [
+        f"{name}{{{','.join(f'{k}={v}' for k, v in sorted(labels))}}}: "
+        f"{truth.get((name, labels))} → {seen.get((name, labels))}"
+        for name, labels in keys[:most]
+    ]
+    families = sorted({name for name, _ in keys})
+    return f"{len(keys)} series of {families} differ: " + "; ".join(shown)
+
+
 async def _ready_doc(worker: parts.Worker, session: aiohttp.ClientSession) -> dict[str, object]:
     body = await worker.get(session, "/ready")
     if body is None:
@@ -131,10 +147,11 @@ async def takeover(
     killed = time.perf_counter()
     _kill(victim)
     detected = owned = None
+    last_diff = "the survivor never owned every partition"
     while True:
         now = time.perf_counter() - killed
         if now > timeout:
-            raise RuntimeError(f"no exact takeover within {timeout:.0f} s")
+            raise RuntimeError(f"no exact takeover within {timeout:.0f} s: {last_diff}")
         doc = await _ready_doc(survivor, session)
         if detected is None and not doc.get("ready"):
             detected = now
@@ -144,9 +161,33 @@ async def takeover(
                 owned = now
             body = await survivor.get(session, "/metrics")
             served = time.perf_counter() - killed  # not counting our own parsing of the answer
-            if body is not None and stable([body]) == truth:
-                return Takeover(detected if detected is not None else owned, owned, served)
+            if body is not None:
+                seen = stable([body])
+                if seen == truth:
+                    return Takeover(detected if detected is not None else owned, owned, served)
+                last_diff = difference(truth, seen)
         await asyncio.sleep(POLL_SECONDS)
+
+
+SETTLE_SECONDS: Final = 3.0
+"""Two readings this far apart must agree before the truth is taken: once every event is
+counted, the watermark still has to pass the last answers before their EWT errors are settled
+(``contact_centre_ewt_error_seconds``), which takes a progress report or two."""
+
+
+async def settled(
+    pair: Sequence[parts.Worker], session: aiohttp.ClientSession, timeout: float
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The pair's stable series once two readings ``SETTLE_SECONDS`` apart are equal."""
+    deadline = time.perf_counter() + timeout
+    before = stable([await w.get(session, "/metrics") or "" for w in pair])
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(SETTLE_SECONDS)
+        now = stable([await w.get(session, "/metrics") or "" for w in pair])
+        if now == before:
+            return now
+        before = now
+    raise RuntimeError(f"the pair's numbers did not settle within {timeout:.0f} s")
 
 
 async def failover(
@@ -175,8 +216,7 @@ async def failover(
                 return await _split(pair, session) and sum(c or 0 for c in counts) == total
 
             await parts.poll(counted, timeout, "two workers to split and count the set", 0.25)
-            texts = [await w.get(session, "/metrics") or "" for w in pair]
-            truth = stable(texts)
+            truth = await settled(pair, session, timeout)
             for k in range(kills):
                 victim, survivor = pair[k % 2], pair[1 - k % 2]
                 t = await takeover(survivor, victim, truth, session, timeout)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from stream.broker import create_topics
 from stream.config import Settings
-from stream.contract.events import Rejection, decode, encode
+from stream.contract.decoder import Rejection, decode, encode
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
 from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, Simulation, replay

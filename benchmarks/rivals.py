@@ -6,7 +6,7 @@ PNG plot). One recorded set of call events (``record_calls``: the bench simulati
 embedded broker (``PARTITIONS`` partitions, keyed by ``call_id``), and every contender reads that
 topic from its beginning on the same broker, one at a time, the repeats interleaved:
 
-- ``raw``: aiokafka + ``stream.contract.events.decode`` + the job in plain dicts (the ceiling);
+- ``raw``: aiokafka + ``stream.contract.decoder.decode`` + the job in plain dicts (the ceiling);
 - ``worker``: one ``python -m stream worker`` (its other input topics empty), counters read from
   its ``/metrics``;
 - ``bytewax`` and ``quix``: ``benchmarks.contenders`` (the ``bench`` extra; skipped, and said so
@@ -56,7 +56,7 @@ from benchmarks.rivals_job import (
     reference,
     window_differences,
 )
-from stream.contract.events import encode
+from stream.contract.decoder import encode
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.simulate import Simulation
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from stream.contract.events import CallAbandoned, CallAnswered, CallQueued, Rejection, decode
+from stream.contract.decoder import Rejection, decode
+from stream.contract.events import CallAbandoned, CallAnswered, CallQueued
 
 ANSWER_TARGET_SECONDS: Final = 20.0
 WINDOW_SECONDS: Final = 900

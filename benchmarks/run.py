@@ -4,7 +4,7 @@ Owns the benchmark: it starts the embedded broker, records one simulated event s
 JSON, calls and tickets over many queues) and publishes it with ``stream replay``'s code, then
 measures, each on the same broker:
 
-- ``ceiling``: a raw aiokafka consumer reading and validating (``stream.contract.events.decode``)
+- ``ceiling``: a raw aiokafka consumer reading and validating (``stream.contract.decoder.decode``)
 the set;
 - ``throughput``: one ``python -m stream worker`` from a cold start through the full KPI pipeline
   (events/s from its first to its last processed event, and the ratio to the ceiling);
@@ -73,7 +73,8 @@ from benchmarks.parts import (
 )
 from stream.broker import create_topics
 from stream.config import Settings
-from stream.contract.events import CallQueued, TicketCreated, encode
+from stream.contract.decoder import encode
+from stream.contract.events import CallQueued, TicketCreated
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.simulate import Simulation
 

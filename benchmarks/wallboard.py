@@ -39,13 +39,12 @@ from typing import Any, Final
 
 from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer, redis_server_binary
+from stream.export.queue_snapshot import QueueSnapshot, statuses
 from stream.export.snapshots import (
     HEARTBEAT_SECONDS,
     PUBLISH_INTERVAL_SECONDS,
-    QueueSnapshot,
     SnapshotPublisher,
     key_prefix,
-    statuses,
 )
 
 ROOT: Final = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from stream.config.security import AccessError, redis_options
 __all__ = ["Finding", "check_all", "run"]
 
 MIN_PYTHON = (3, 11)
-# What `import stream.worker.app` needs at run time (distribution import names).
+# What `import stream.worker.startup` needs at run time (distribution import names).
 RUNTIME_MODULES = (
     "faust",
     "aiokafka",

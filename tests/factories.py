@@ -19,11 +19,11 @@ from typing import Any
 import faust
 from faust.types import Message as KafkaMessage
 
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 from stream.core.lifecycle import CallRecord, apply_call
 from stream.store import records
 
-__all__ = ["DAY", "CallEvents", "Events", "Publishable", "Targets", "run_calls"]
+__all__ = ["DAY", "CallEvents", "Events", "Publishable", "Targets", "changelog_event", "run_calls"]
 
 Publishable = tuple[str, str | None, dict[str, Any] | bytes | None]
 """A message to publish: topic, key, the event document (or raw bytes; None: a tombstone)."""

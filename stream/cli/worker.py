@@ -1,4 +1,4 @@
-"""``python -m stream worker``: one Faust worker (the work is in ``stream.worker.app``)."""
+"""``python -m stream worker``: one Faust worker (the work is in ``stream.worker.startup``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def add_parsers(command: Command, epilog: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
-    from stream.worker.app import run_worker
+    from stream.worker.startup import run_worker
 
     run_worker(settings)
     return 0

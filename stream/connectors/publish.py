@@ -1,7 +1,7 @@
 """The one producer every connector publishes through, and the ingest dead-letter topic.
 
 ``Publisher.publish`` takes contract event dicts made by a translator, validates each with the
-contract's own decoder (``stream.contract.events.decode``: a translator bug is caught here, not in
+contract's own decoder (``stream.contract.decoder.decode``: a translator bug is caught here, not in
 the
 worker), routes it to its topic keyed by its contact id (``docs/events.md``), and returns only
 after the broker acknowledged every one of them: a transport commits its checkpoint or answers
@@ -34,7 +34,7 @@ import msgspec
 
 from stream.config import Settings
 from stream.connectors.metrics import ConnectorMetrics
-from stream.contract.events import Rejection, decode
+from stream.contract.decoder import Rejection, decode
 from stream.contract.topics import topic_name
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ this module makes now.
 
 msgspec's output is kept as it is except where it would mislead a publisher: a survey's rules
 that span fields (the score range of its ``kind``, exactly one of ``ticket_id`` and ``call_id``),
-which ``stream.contract.events.decode`` checks after msgspec, are added as JSON Schema conditions,
+which ``stream.contract.decoder.decode`` checks after msgspec, are added as JSON Schema conditions,
 and a
 description is its docstring's first paragraph (the rest is for maintainers). msgspec
 emits no ``additionalProperties``: unknown fields are accepted, and the schemas say so by leaving
@@ -32,13 +32,8 @@ import msgspec
 import yaml
 
 from stream.config import ENV_PREFIX, Settings
-from stream.contract.events import (
-    REASONS,
-    SCORE_RANGES,
-    Event,
-    SurveyResponded,
-    TopicKind,
-)
+from stream.contract.decoder import REASONS
+from stream.contract.events import SCORE_RANGES, Event, SurveyResponded, TopicKind
 from stream.core.kpis.totals import WindowTotals
 from stream.core.windows import WINDOW_KINDS
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from stream.contract.events import Rejection, TopicKind, decode, epoch_seconds
+from stream.contract.decoder import Rejection, decode
+from stream.contract.events import TopicKind, epoch_seconds
 
 if TYPE_CHECKING:
     from stream.config import Settings

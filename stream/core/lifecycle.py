@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Final, Protocol, get_args
 
+from stream.contract.decoder import Rejection
 from stream.contract.events import (
     CallAbandoned,
     CallAnswered,
@@ -34,7 +35,6 @@ from stream.contract.events import (
     CallTransferred,
     CallWrapupCompleted,
     Priority,
-    Rejection,
     SurveyResponded,
     TicketAssigned,
     TicketCreated,

@@ -29,12 +29,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from stream.contract.events import (
-    CallCallbackCompleted,
-    CallEvent,
-    Rejection,
-    SurveyResponded,
-)
+from stream.contract.decoder import Rejection
+from stream.contract.events import CallCallbackCompleted, CallEvent, SurveyResponded
 from stream.core.admission import Admission, Refusals, unlimited
 from stream.core.dedup import coordinates, event_hash, find_seen
 from stream.core.kpis import ewt, flows, sla

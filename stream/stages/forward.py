@@ -20,7 +20,7 @@ from the event), and the encoding of forwarded batches on ``<app_id>-kpi-by-queu
   contract fields in the struct's order, ``occurred_at`` as a msgpack timestamp). The router
   decoded and validated the JSON once; the aggregator books from the decoded ``Item`` without
   parsing JSON again. An item carries the record's value bytes only when re-encoding the event
-  (``stream.contract.events.encode``) would not give them back byte for byte (another producer's
+  (``stream.contract.decoder.encode``) would not give them back byte for byte (another producer's
   spacing
   or key order, unknown fields, a non-UTC offset): the contract's own publishers send exactly
   that encoding, so their events cross the internal topic once, typed. A value over
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Union
 
 import msgspec
 
+from stream.contract.decoder import decode_trusted, encode
 from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -69,8 +70,6 @@ from stream.contract.events import (
     TicketEscalated,
     TicketMessageAdded,
     TicketStatusChanged,
-    decode_trusted,
-    encode,
 )
 from stream.core.kpis.productivity import QueueEvent
 from stream.core.progress import Report, source_partition
@@ -163,7 +162,7 @@ class Item(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
     ``event`` is None only for an item read from a version-1 batch or one too large to travel
     typed (``TYPED_MAX_VALUE_BYTES``): ``event_of`` decodes its ``raw`` then. ``raw`` is the
-    record's value when ``stream.contract.events.encode(event)`` would not reproduce it, else
+    record's value when ``stream.contract.decoder.encode(event)`` would not reproduce it, else
     None."""
 
     queue: str

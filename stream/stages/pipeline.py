@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import msgspec
 from aiokafka.partitioner import murmur2
 
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 from stream.core.admission import UNLIMITED, Admission, Refusals
 from stream.core.kpis import customers, sla
 from stream.core.kpis.agents import AgentRecord, AgentSlot

@@ -27,6 +27,7 @@ from typing import Final, NamedTuple, Protocol
 
 import msgspec
 
+from stream.contract.decoder import Rejection, decode
 from stream.contract.events import (
     AgentEvent,
     AgentStateChanged,
@@ -40,12 +41,10 @@ from stream.contract.events import (
     CustomerEvent,
     Event,
     OrderPlaced,
-    Rejection,
     SurveyResponded,
     TicketCreated,
     TicketEvent,
     TicketStatusChanged,
-    decode,
 )
 from stream.core.dedup import ENTRY, coordinates, event_hash, find_seen
 from stream.core.kpis.agents import AgentRecord, tell

@@ -1,4 +1,4 @@
-"""Faust wiring only: the app, its topics, the two tables, the two agents, timers and /metrics.
+"""The worker's wiring: the Faust app, its topics, the two tables, and what runs on them.
 
 Stage 1 (``route``) consumes the contract's input topics, stage 2 (``aggregate``) the internal
 queue-keyed topic; both hand whole batches to ``stream.stages.pipeline`` and then perform what it
@@ -6,11 +6,15 @@ asks,
 in order: table writes (queue records before contact records), then messages. Events are acked
 only after their batch's effects are queued, and Faust flushes the producer before it commits
 offsets, so delivery is at-least-once and every effect is idempotent (see stream.stages.aggregate).
+
+``Wiring`` builds the app and holds what the agents (``stream.worker.agents``), the timers
+(``stream.worker.timers``) and the pages (``stream.worker.pages``) share: the batch handler of the
+batch consumer, performing effects, the sources' event-time progress and alignment, and the
+rebalance hooks. Starting a worker is ``stream.worker.startup``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -21,36 +25,25 @@ from typing import Any
 import faust
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
-from stream.broker import create_topics
-from stream.config import Settings, TargetBook, load_targets
-from stream.config.paths import writable_directory
-from stream.config.security import aiokafka_options, check_access, faust_credentials, redis_options
+from stream.config import Settings, TargetBook
+from stream.config.security import faust_credentials, redis_options
 from stream.core.progress import source_partition
 from stream.export.metrics import (
     KpiCollector,
     PipelineCollector,
     ProgressCollector,
     SnapshotErrorsCollector,
-    render,
 )
-from stream.export.snapshots import (
-    PUBLISH_INTERVAL_SECONDS,
-    SnapshotPublisher,
-    build_snapshots,
-    key_prefix,
-)
+from stream.export.snapshots import SnapshotPublisher, key_prefix
 from stream.read import ReadView
 from stream.stages.pipeline import Effects, Outgoing, Pipeline
-from stream.stages.route import Message
-from stream.store import records
 from stream.store.ownership import Ownership
-from stream.store.standby import WarmMemoryStore
-from stream.worker import heap
+from stream.worker import agents, heap, pages, timers
 from stream.worker.consumer import BatchConsumer
 from stream.worker.delivery import GuardedTopic
-from stream.worker.logs import logging_config
+from stream.worker.table import KeyedTable
 
 log = logging.getLogger("stream.worker.app")
 
@@ -60,53 +53,6 @@ PROGRESS_INTERVAL_SECONDS = 0.2
 
 def _names(tps: Iterable[TP]) -> list[str]:
     return sorted(f"{tp.topic}/{tp.partition}" for tp in tps)
-
-
-class KeyedTable(faust.Table):  # type: ignore[type-arg]
-    """A table whose keys start with their partition number (see ``stream.store.records``).
-
-    Writing to the partition named in the key — not the current event's — lets one batch span
-    partitions and lets timers write outside stream iteration.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._changed: set[int] = set()
-
-    def partition_for_key(self, key: Any) -> int:
-        return records.partition_of(key)
-
-    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
-        """Changelog records read into the store (recovery, standbys): their partitions are
-        remembered for `take_changed`."""
-        events = list(batch)
-        self._changed.update(event.message.partition for event in events)
-        super().apply_changelog_batch(events)
-
-    def take_changed(self) -> set[int]:
-        """Partitions changelog records were read into since the last call
-        (``stream.store.ownership``:
-        the state of a partition kept through a rebalance is still the worker's own unless
-        another writer's records arrived meanwhile)."""
-        changed, self._changed = self._changed, set()
-        return changed
-
-    def _new_store_by_url(self, url: Any) -> Any:
-        scheme = str(url).partition(":")[0]
-        store: Any
-        if scheme == "memory":  # warm standbys: see stream.store.standby
-            store = WarmMemoryStore
-        elif scheme in ("rocksdb", "rocksdict"):  # the key's partition: see stream.store.rocksdb
-            from stream.store.rocksdb import KeyedRocksDBStore  # rocksdict: the rocksdb extra
-
-            store = KeyedRocksDBStore
-        else:
-            return super()._new_store_by_url(url)
-        return store(
-            url, self.app, self, table_name=self.name, key_type=self.key_type,
-            key_serializer=self.key_serializer, value_serializer=self.value_serializer,
-            value_type=self.value_type, loop=self.loop, options=self.options,
-        )  # fmt: skip
 
 
 class Wiring:
@@ -223,81 +169,10 @@ class Wiring:
         return self.app.tables.add(table)
 
     def _wire(self) -> None:
-        app, s = self.app, self.settings
-
-        @app.agent(self.inputs, name="route")
-        async def route(stream: Any) -> None:
-            async for events in stream.take_events(s.batch_max, s.batch_within_seconds):
-                batch = [
-                    Message(m.topic, m.partition, m.offset, m.key, m.value)
-                    for m in (e.message for e in events)
-                ]
-                with heap.collector_paused():
-                    effects = self.pipeline.route(batch)
-                self._note_routed(batch)
-                await self.perform(effects)
-                if time.monotonic() - self._reported_at >= PROGRESS_INTERVAL_SECONDS:
-                    await self.perform(self.report_progress())
-
-        @app.agent(self.by_queue, name="aggregate")
-        async def aggregate(stream: Any) -> None:
-            async for events in stream.take_events(s.batch_max, s.batch_within_seconds):
-                by_partition: dict[int, list[bytes]] = {}
-                for e in events:
-                    by_partition.setdefault(e.message.partition, []).append(e.message.value)
-                for partition, payloads in by_partition.items():
-                    with heap.collector_paused():
-                        effects = self.pipeline.aggregate(partition, payloads)
-                    await self.perform(effects)
-
-        @app.timer(1.0)  # type: ignore[untyped-decorator]
-        async def close_windows() -> None:
-            if not app.rebalancing:
-                self.enqueue(self.report_progress())
-                await self.perform(self.pipeline.tick())
-
-        if s.heap_trim_seconds > 0:
-
-            @app.timer(s.heap_trim_seconds)  # type: ignore[untyped-decorator]
-            async def trim_heap() -> None:
-                heap.trim()
-
-        @app.timer(60.0)  # type: ignore[untyped-decorator]
-        async def expire() -> None:
-            if not app.rebalancing:
-                await self.perform(self.pipeline.expire())
-
-        publisher = self.publisher
-        if publisher is not None:
-
-            @app.timer(PUBLISH_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
-            async def publish_snapshots() -> None:
-                if not app.rebalancing:
-                    await publisher.tick(
-                        build_snapshots(
-                            self.view,
-                            self.targets,
-                            self.clock(),
-                            agents_shown=self.settings.wallboard_agents,
-                        )
-                    )
-
-        @app.page("/metrics")
-        async def metrics(web: Any, request: Any) -> Any:
-            names = request.query.getall("name[]", [])  # as prometheus_client's own handler
-            registry = self.registry.restricted_registry(names) if names else self.registry
-            body = render(registry)  # generate_latest's bytes, faster (stream.export.metrics)
-            return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-        @app.page("/ready")
-        async def ready(web: Any, request: Any) -> Any:
-            held = self.ownership.held
-            ok = self.ownership.recoveries > 0 and not app.rebalancing and self._owned() == held
-            loads = {str(p): n for p, n in sorted(self.ownership.loads.items())}
-            doc = {"ready": ok, "partitions": sorted(held), "loads": loads}
-            return web.json(doc, status=200 if ok else 503)
-
-        app.on_partitions_assigned.connect(self._on_assigned)
+        agents.install(self)
+        timers.install(self)
+        pages.install(self)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
         self.aggregates.on_recover(self._on_recovered)
 
     async def on_batch(self, records: Mapping[TP, Sequence[Any]]) -> None:
@@ -313,8 +188,8 @@ class Wiring:
         with heap.collector_paused():  # see stream.worker.heap
             if inputs:
                 self.enqueue(self.pipeline.route(inputs))
-                self._note_routed(inputs)
-                if time.monotonic() - self._reported_at >= PROGRESS_INTERVAL_SECONDS:
+                self.note_routed(inputs)
+                if self.progress_due():
                     self.enqueue(self.report_progress())
             for partition, payloads in by_queue.items():
                 self.enqueue(self.pipeline.aggregate(partition, payloads))
@@ -322,12 +197,17 @@ class Wiring:
 
     # --- event-time progress (stream.core.progress) ----------------------------------------------
 
-    def _note_routed(self, messages: Sequence[Any]) -> None:
+    def note_routed(self, messages: Sequence[Any]) -> None:
         routed = self._routed_next
         for m in messages:  # in offset order per partition
             source = f"{m.topic}/{m.partition}"
             if m.offset >= routed.get(source, 0):
                 routed[source] = m.offset + 1
+
+    def progress_due(self) -> bool:
+        """Whether the sources' progress is due after a routed batch (``PROGRESS_INTERVAL_SECONDS``
+        since the last report)."""
+        return time.monotonic() - self._reported_at >= PROGRESS_INTERVAL_SECONDS
 
     def report_progress(self) -> Effects:
         """Progress reports of the source partitions assigned here (``stream.core.progress``).
@@ -427,7 +307,7 @@ class Wiring:
     # --- ownership (stream.store.ownership): Faust's rebalance hooks
     # --------------------------------
 
-    def _owned(self) -> set[int]:
+    def owned(self) -> set[int]:
         names = {*self.settings.input_topics, self.by_queue_name}
         actives: Iterable[TP] = self.app.assignor.assigned_actives()
         return {tp.partition for tp in actives if tp.topic in names}
@@ -435,11 +315,11 @@ class Wiring:
     async def _on_assigned(self, app: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """The group agreed on an assignment (before recovery): partitions that moved away are
         dropped at once."""
-        self.ownership.assigned(self._owned())
+        self.ownership.assigned(self.owned())
 
     async def _on_recovered(self) -> None:
         """The tables are recovered for the current assignment: load what is new here."""
-        owned = self._owned()
+        owned = self.owned()
         changed = self.routes.take_changed() | self.aggregates.take_changed()
         self.ownership.recovered(
             owned, self.routes.data.items(), self.aggregates.data.items(), changed
@@ -458,83 +338,3 @@ class Wiring:
             count = self.app.consumer.topic_partitions(topic) or self.input_partitions.get(topic)
             sources.update(f"{topic}/{p}" for p in range(count or 0))
         self.pipeline.aggregator.expected_sources = frozenset(sources)
-
-
-def partition_counts(
-    settings: Settings, topics: Iterable[str], timeout: float = 10.0
-) -> dict[str, int]:
-    """Partition counts of ``topics`` from the broker's metadata (missing topics: absent;
-    an unreachable broker: empty, logged — the consumer's metadata is used later)."""
-
-    async def read() -> dict[str, int]:
-        from aiokafka import AIOKafkaClient
-
-        client = AIOKafkaClient(
-            bootstrap_servers=settings.bootstrap_servers, **aiokafka_options(settings)
-        )
-        try:
-            await asyncio.wait_for(client.bootstrap(), timeout)
-            cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
-            found = {t: len(cluster.partitions_for_topic(t) or ()) for t in topics}
-            return {t: n for t, n in found.items() if n}
-        finally:
-            await client.close()
-
-    try:
-        return asyncio.run(read())
-    except Exception as exc:  # not fatal: see the docstring
-        log.warning("could not read the input topics' partition counts: %s", exc)
-        return {}
-
-
-def ensure_output_topics(settings: Settings, timeout: float = 10.0) -> bool:
-    """Create the topics the worker writes to besides its own (dead letters, closed windows)
-    when they are missing, with the worker's partition count; False when that failed.
-
-    Faust creates only its internal topics. Left to the broker's auto-creation, the first message
-    to a missing topic waits for metadata while every message behind it in Faust's producer
-    buffer waits too; on the embedded Tansu broker a run of the benchmark stalled that way
-    (the worker sent nothing for minutes, then could not even stop). A failure here — no right
-    to create topics, broker not up yet — is logged, not fatal: the topics may well exist."""
-    names = [settings.topic_dead_letter, settings.topic_windows]
-    try:
-        asyncio.run(
-            create_topics(
-                settings.bootstrap_servers,
-                names,
-                settings.partitions,
-                timeout=timeout,
-                security=aiokafka_options(settings),
-            )
-        )
-    except Exception as exc:  # any failure: carry on, see the docstring
-        log.warning(
-            "could not create the output topics (they must exist): %s",
-            exc,
-            extra={"topics": names, "error": f"{type(exc).__name__}: {exc}"},
-        )
-        return False
-    return True
-
-
-def run_worker(settings: Settings) -> None:
-    """Run one worker until stopped (SIGINT/SIGTERM)."""
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        pass
-    writable_directory(settings.data_dir, "data_dir")  # Faust makes it without its parents
-    check_access(settings)  # refused credentials or TLS: one clear error, not a retry loop
-    ensure_output_topics(settings)
-    counts = partition_counts(settings, settings.input_topics)
-    wiring = Wiring(settings, load_targets(settings.targets_file), counts)
-    heap.tune_collector(settings.gc_young_threshold)  # after the imports: see stream.worker.heap
-    worker = faust.Worker(
-        wiring.app,
-        loglevel=settings.log_level,
-        logging_config=logging_config(settings.log_level, settings.log_format),
-        quiet=True,
-    )
-    worker.execute_from_commandline()

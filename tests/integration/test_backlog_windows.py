@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from stream.broker import create_topics
-from stream.contract.events import encode
+from stream.contract.decoder import encode
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.simulate import Simulation
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory

@@ -16,7 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from stream.broker import create_topics
 from stream.config import Settings
-from stream.contract.events import Rejection, TopicKind, decode
+from stream.contract.decoder import Rejection, decode
+from stream.contract.events import TopicKind
 from stream.dev.broker import BrokerStartError, EmbeddedBroker
 from stream.dev.simulate import PublishStats, publish, replay, write_ndjson
 

@@ -9,7 +9,7 @@ from stream.broker import create_topics
 from stream.config import Settings
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
-from stream.worker.app import ensure_output_topics
+from stream.worker.startup import ensure_output_topics
 from tests.integration.test_broker import partition_counts
 
 
@@ -57,7 +57,7 @@ def test_an_unreachable_broker_is_reported_not_fatal() -> None:
 
 def test_input_partition_counts_are_read_before_the_start(broker: EmbeddedBroker) -> None:
     """What the watermark expects (stream.core.progress): every partition of every input topic."""
-    from stream.worker.app import partition_counts as read_counts
+    from stream.worker.startup import partition_counts as read_counts
 
     prefix = f"in-{uuid.uuid4().hex[:8]}"
     asyncio.run(create_topics(broker.bootstrap, [f"{prefix}-calls"], 3))

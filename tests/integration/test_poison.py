@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stream.contract.events import MAX_JSON_DEPTH
+from stream.contract.decoder import MAX_JSON_DEPTH
 from stream.dev.broker import EmbeddedBroker
 from tests.factories import Events
 from tests.integration.conftest import INPUT_TOPICS, WorkerFactory

@@ -30,13 +30,8 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.processes import find_free_port
 from stream.dev.redis_server import RedisServer, redis_server_binary
-from stream.export.snapshots import (
-    QueueSnapshot,
-    SnapshotPublisher,
-    SnapshotReader,
-    key_prefix,
-    statuses,
-)
+from stream.export.queue_snapshot import QueueSnapshot, statuses
+from stream.export.snapshots import SnapshotPublisher, SnapshotReader, key_prefix
 from stream.web.server import STATIC_DIR
 from tests.integration.conftest import WorkerFactory
 from tests.integration.harness import Samples, accounted, publish, total, value, wait_until

@@ -17,8 +17,7 @@ from stream.core.admission import Admission, Refusals, share
 from stream.export.metrics import KpiCollector, ProgressCollector, SnapshotErrorsCollector, render
 from stream.read import ReadView
 from stream.stages.pipeline import Effects, Pipeline, queue_partition
-from tests.unit.test_aggregator import (
-    CHANNELS,
+from tests.pipeline_harness import (
     PARTITIONS,
     TOPIC_KINDS,
     Harness,
@@ -26,6 +25,7 @@ from tests.unit.test_aggregator import (
     body,
     call,
 )
+from tests.pipeline_scenario import CHANNELS
 
 MAX_QUEUES = 4  # two partitions: a share of 2 each
 LISTED = ("vip", "billing")  # the targets file's queues

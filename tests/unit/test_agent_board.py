@@ -15,7 +15,7 @@ import pytest
 from stream.config import parse_targets
 from stream.core.kpis.agents import AgentSlot
 from stream.core.thresholds import TILE_FIELDS, Threshold, colour
-from stream.export.snapshots import QueueSnapshot, build_snapshots, statuses, thresholds_of
+from stream.export.queue_snapshot import QueueSnapshot, build_snapshots, statuses, thresholds_of
 from stream.read import ReadView
 from stream.read.agent_board import AgentRow, agent_rows
 from tests.unit.test_snapshots import NOW, T0, Wiring, metric, samples

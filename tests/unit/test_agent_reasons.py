@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from stream.config import TargetsError, parse_targets
-from stream.contract.events import CallAnswered, CallOffered, CallOfferMissed, CallQueued, Rejection
+from stream.contract.decoder import Rejection
+from stream.contract.events import CallAnswered, CallOffered, CallOfferMissed, CallQueued
 from stream.core.kpis.agents import agents_by_state, staffing
 from stream.core.kpis.productivity import contacts_per_staffed_hour, occupancy
 from stream.core.kpis.reasons import base_state, by_state_and_reason, label, reason_of, with_reason
 from stream.core.lifecycle import CallRecord
 from tests.factories import CallEvents, run_calls
-from tests.unit.test_aggregator import NOW, T0, Harness, Input, body, call
+from tests.pipeline_harness import NOW, T0, Harness, Input, body, call
 
 # --- the stored state ----------------------------------------------------------------------
 

@@ -17,11 +17,11 @@ import pytest
 from stream.config import TargetBook
 from stream.core.kpis.agents import AgentRecord, AgentSlot, add_events, agents_by_state, tell
 from stream.core.kpis.productivity import HistoryEvent, insert_event, seen_from
-from stream.export.snapshots import build_snapshots
+from stream.export.queue_snapshot import build_snapshots
 from stream.read import ReadView
 from stream.stages.forward import decode_batch
 from stream.stages.pipeline import FORWARD_CHUNK_BYTES
-from tests.unit.test_aggregator import NOW, Harness, Input, body, call
+from tests.pipeline_harness import NOW, Harness, Input, body, call
 
 Counts = dict[str, dict[str, int]]  # queue → state → agents (only the non-zero states)
 

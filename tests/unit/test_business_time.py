@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from stream.config import parse_targets
 from stream.core.kpis.histogram import FIRST_RESPONSE_BOUNDS, RESOLUTION_BOUNDS
 from stream.stages.route import Message
-from tests.unit.test_aggregator import Clock, Harness, Input
+from tests.pipeline_harness import Clock, Harness, Input
 
 LATER = datetime(2027, 1, 1, tzinfo=UTC).timestamp()  # the wall clock: after every event
 P = "contact_centre_"

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 
+from stream.contract.decoder import Rejection, decode, encode
 from stream.contract.events import (
     AgentStateChanged,
     CallAnswered,
@@ -23,9 +24,6 @@ from stream.contract.events import (
     CallQueued,
     CallTransferred,
     CallWrapupCompleted,
-    Rejection,
-    decode,
-    encode,
 )
 from stream.core.lifecycle import (
     EXITED,

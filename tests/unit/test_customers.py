@@ -36,7 +36,7 @@ from stream.core.kpis.customers import (
 from stream.core.segments import SegmentLog
 from stream.stages.pipeline import CustomerPartition, customer_partition
 from stream.store import records
-from tests.unit.test_aggregator import NOW, PARTITIONS, T0, Harness, Input, body, ticket
+from tests.pipeline_harness import NOW, PARTITIONS, T0, Harness, Input, body, ticket
 
 DAY = 86400.0
 

@@ -25,9 +25,9 @@ import pytest
 from pyworkforce.queuing import ErlangC  # type: ignore[import-untyped]
 
 from stream.core.kpis import erlang
-from stream.export.snapshots import build_snapshots, statuses
+from stream.export.queue_snapshot import build_snapshots, statuses
 from stream.read import ReadView
-from tests.unit.test_aggregator import T0, Clock, Harness, Input, body, call
+from tests.pipeline_harness import T0, Clock, Harness, Input, body, call
 from tests.unit.test_snapshots import snapshot
 
 B = ["billing"]

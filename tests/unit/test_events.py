@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from stream.contract.events import (
+from stream.contract.decoder import (
     MAX_JSON_DEPTH,
     REASONS,
+    Rejection,
+    decode,
+    decode_trusted,
+    encode,
+    json_depth,
+)
+from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
@@ -21,18 +28,13 @@ from stream.contract.events import (
     CustomerChurned,
     Event,
     OrderPlaced,
-    Rejection,
     SurveyResponded,
     TicketAssigned,
     TicketCreated,
     TicketEscalated,
     TicketMessageAdded,
     TicketStatusChanged,
-    decode,
-    decode_trusted,
-    encode,
     epoch_seconds,
-    json_depth,
 )
 
 OCCURRED_AT_TEXT = "2026-11-22T14:03:12.345Z"

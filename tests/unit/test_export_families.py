@@ -28,7 +28,7 @@ from stream.export.metrics import (
     SnapshotErrorsCollector,
 )
 from stream.read import ReadView
-from tests.unit.test_aggregator import T0, Harness, Input, body, call, ticket
+from tests.pipeline_harness import T0, Harness, Input, body, call, ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = parse_targets("agent_reasons: [lunch]\nqueues:\n  billing: {}\n", source="t.yaml")
@@ -341,7 +341,8 @@ def test_the_readme_table_documents_exactly_the_declared_families() -> None:
 WRITE_SIDE = {
     "stream.stages.pipeline", "stream.stages.aggregate", "stream.stages.route",
     "stream.store.records", "stream.core.lifecycle", "stream.core.segments",
-    "stream.worker.consumer", "stream.worker.app",
+    "stream.worker.consumer", "stream.worker.app", "stream.worker.agents",
+    "stream.worker.timers", "stream.worker.startup", "stream.worker.table",
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from stream.contract.decoder import Rejection, decode, encode
 from stream.contract.events import (
     CallAnswered,
     CallCallbackCompleted,
@@ -22,11 +23,8 @@ from stream.contract.events import (
     CallQueued,
     CallTransferred,
     Priority,
-    Rejection,
     TicketCreated,
     TicketStatusChanged,
-    decode,
-    encode,
 )
 from stream.core.kpis import flows
 from stream.core.kpis.totals import QueueTotals, WindowTotals, merge_windows
@@ -45,7 +43,7 @@ from stream.export.metrics import CHANNELS
 from tests.factories import CallEvents
 from tests.factories import Targets as T
 from tests.factories import run_calls as run
-from tests.unit.test_aggregator import NOW, T0, Harness, Input, call, status, ticket
+from tests.pipeline_harness import NOW, T0, Harness, Input, call, status, ticket
 
 ev = CallEvents(T0)
 at = ev.at

@@ -10,13 +10,8 @@ from typing import Any, get_args
 import msgspec
 import pytest
 
-from stream.contract import events
-from stream.contract.events import (
-    CallAnswered,
-    CallQueued,
-    Event,
-    TicketCreated,
-)
+from stream.contract import decoder, events
+from stream.contract.events import CallAnswered, CallQueued, Event, TicketCreated
 from stream.stages.forward import (
     EVENT_TYPES,
     TYPED_MAX_VALUE_BYTES,
@@ -32,7 +27,7 @@ from stream.stages.forward import (
     type_name,
     version,
 )
-from tests.unit.test_aggregator import T0, Harness, Input, call, ticket
+from tests.pipeline_harness import T0, Harness, Input, call, ticket
 
 AT = datetime.fromtimestamp(T0, UTC)
 
@@ -80,7 +75,7 @@ def test_every_contract_type_has_one_wire_number() -> None:
 
 def test_events_in_the_contracts_own_encoding_travel_typed_without_their_bytes() -> None:
     sent = one_of_each()
-    values = [events.encode(e) for e in sent]
+    values = [decoder.encode(e) for e in sent]
     items = [
         item("q", "phone", "calls", 3, i, b"k", e, v)
         for i, (e, v) in enumerate(zip(sent, values, strict=True))
@@ -122,7 +117,7 @@ def test_events_in_the_contracts_own_encoding_travel_typed_without_their_bytes()
     ],
 )
 def test_bytes_that_re_encoding_would_not_give_back_travel_with_the_event(value: bytes) -> None:
-    ev = events.decode(value)
+    ev = decoder.decode(value)
     assert isinstance(ev, CallAnswered)
     (got,) = decode_batch(encode_batch([item("q", "phone", "calls", 0, 7, None, ev, value)])).items
     assert got.raw == value
@@ -137,7 +132,7 @@ def test_a_large_value_re_encoding_would_not_give_back_travels_as_its_bytes_alon
         b'{"type":"call.queued","event_id":"e","occurred_at":"2026-11-22T10:00:00Z",'
         b'"call_id":"c1","queue":"q","pad":"' + pad + b'"}'
     )
-    ev = events.decode(value, max_bytes=2 * TYPED_MAX_VALUE_BYTES)
+    ev = decoder.decode(value, max_bytes=2 * TYPED_MAX_VALUE_BYTES)
     assert isinstance(ev, CallQueued)
     it = item("q", "phone", "calls", 0, 7, None, ev, value)
     assert (it.event, it.raw) == (None, value)  # at most its own size on the internal topic
@@ -147,12 +142,12 @@ def test_a_large_value_re_encoding_would_not_give_back_travels_as_its_bytes_alon
     assert original_value(got) == value
     # a value as long that re-encoding gives back still travels typed
     same = events.CallQueued(event_id="e", occurred_at=AT, call_id="c1", queue="q" * 64)
-    big = events.encode(same)
+    big = decoder.encode(same)
     assert item("q", "phone", "calls", 0, 8, None, same, big).raw is None
 
 
 def test_a_version_1_batch_reads_as_items_with_their_json() -> None:
-    value = events.encode(events.CallAnswered(event_id="e", occurred_at=AT, call_id="c1",
+    value = decoder.encode(events.CallAnswered(event_id="e", occurred_at=AT, call_id="c1",
                                               agent_id="a1"))  # fmt: skip
     old = msgspec.msgpack.encode(
         ForwardBatch("billing", [("chat", "calls/5", 42, b"c1", value)], customers=[])
@@ -161,7 +156,7 @@ def test_a_version_1_batch_reads_as_items_with_their_json() -> None:
     batch = decode_batch(old)
     assert batch.queue == "billing"
     assert batch.items == [Item("billing", "chat", "calls", 5, 42, b"c1", None, value)]
-    assert event_of(batch.items[0]) == events.decode(value)
+    assert event_of(batch.items[0]) == decoder.decode(value)
     assert not is_version_2(msgspec.msgpack.encode(ForwardBatch("", [], marks=[])))
     assert not is_version_2(b"")
 
@@ -209,12 +204,12 @@ OLDER = {1: _as_version_1, 2: _as_version_2}
 
 
 def _canonical(inp: Input) -> Input:
-    """The same input in the contract's own encoding (``stream.contract.events.encode``)."""
+    """The same input in the contract's own encoding (``stream.contract.decoder.encode``)."""
     topic, key, value = inp
     assert value is not None
-    ev = events.decode(value)
-    assert not isinstance(ev, events.Rejection)
-    return topic, key, events.encode(ev)
+    ev = decoder.decode(value)
+    assert not isinstance(ev, decoder.Rejection)
+    return topic, key, decoder.encode(ev)
 
 
 def scenario() -> list[Input]:
@@ -297,7 +292,7 @@ def test_a_non_utc_offset_is_kept_in_the_bytes_and_booked_at_the_same_instant() 
     plus_one = timezone(timedelta(hours=1))
     ev = TicketCreated(event_id="e", occurred_at=AT.astimezone(plus_one), ticket_id="t1",
                        queue="support", channel="email")  # fmt: skip
-    value = events.encode(ev)
+    value = decoder.encode(ev)
     assert b"+01:00" in value
     (got,) = decode_batch(encode_batch([item("support", "email", "tickets", 0, 0,
                                                          None, ev, value)])).items  # fmt: skip

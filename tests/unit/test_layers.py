@@ -15,7 +15,7 @@ CORE = sorted((ROOT / "stream" / "core").rglob("*.py"))
 CORE_MODULES = {
     "stream." + ".".join(p.relative_to(ROOT / "stream").with_suffix("").parts) for p in CORE
 } | {"stream.core", "stream.core.kpis"}
-CONTRACT = {"stream.contract.events"}
+CONTRACT = {"stream.contract.events", "stream.contract.decoder"}
 THIRD_PARTY_ALLOWED = {"msgspec", "zstandard"}
 FRAMEWORKS = {"faust", "mode", "aiokafka", "redis", "aiohttp", "prometheus_client", "yaml"}
 

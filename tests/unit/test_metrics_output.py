@@ -5,7 +5,7 @@ tickets, surveys, agents with away reasons, customers) go through the in-memory 
 ``test_aggregator``; a targets file lists one queue that gets no traffic (zero-started series)
 and two away reasons. At a frozen clock the exposition of every collector a worker registers
 (``stream.export.metrics.render``), the family names ``describe`` announces and the snapshots
-(``stream.export.snapshots.build_snapshots``) must equal the files under ``tests/unit/data/``,
+(``stream.export.queue_snapshot.build_snapshots``) must equal the files under ``tests/unit/data/``,
 written
 from the code before the exporters were generated from one family table. Regenerate them only
 for an intended change of output: ``STREAM_WRITE_GOLDEN=1 pytest`` on this file.
@@ -23,7 +23,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from stream.config import TargetBook, parse_targets
-from stream.contract.events import encode
+from stream.contract.decoder import encode
 from stream.core.admission import UNLIMITED, Admission
 from stream.dev.simulate import Simulation
 from stream.export.metrics import (
@@ -33,10 +33,10 @@ from stream.export.metrics import (
     SnapshotErrorsCollector,
     render,
 )
-from stream.export.snapshots import build_snapshots
+from stream.export.queue_snapshot import build_snapshots
 from stream.read import ReadView
 from stream.stages.pipeline import queue_partition
-from tests.unit.test_aggregator import PARTITIONS, Clock, Harness, Input
+from tests.pipeline_harness import PARTITIONS, Clock, Harness, Input
 
 DATA = Path(__file__).parent / "data"
 START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ did not change; the numbers stay those of a worker that never rebalanced."""
 from __future__ import annotations
 
 from stream.store.ownership import Ownership
-from tests.unit.test_aggregator import PARTITIONS, SCENARIO, Harness
+from tests.pipeline_harness import PARTITIONS, Harness
+from tests.pipeline_scenario import SCENARIO
 
 
 def recovered(h: Harness, own: Ownership, actives: set[int], changed: set[int]) -> set[int]:

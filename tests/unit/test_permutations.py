@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_aggregator import Harness, Input, P, Samples, call, status, survey, ticket
+from tests.pipeline_harness import Harness, Input, P, Samples, call, status, survey, ticket
 
 AGENT = ("agents", b"a7", b'{"type": "agent.state_changed", "event_id": "ag-1", '
          b'"occurred_at": "2026-11-22T10:01:00Z", "agent_id": "a7", "state": "busy"}')  # fmt: skip

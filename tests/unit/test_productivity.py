@@ -27,7 +27,7 @@ from stream.core.kpis.productivity import (
     timeline,
     total_seconds,
 )
-from tests.unit.test_aggregator import MIDNIGHT, NOW, T0, Harness, Input, body, status, ticket
+from tests.pipeline_harness import MIDNIGHT, NOW, T0, Harness, Input, body, status, ticket
 
 # --- pure --------------------------------------------------------------------------------------
 

@@ -171,7 +171,7 @@ def test_the_progress_families_read_the_partitions_and_can_be_asked_for_by_name(
     from prometheus_client import CollectorRegistry, generate_latest
 
     from stream.export.metrics import ProgressCollector
-    from tests.unit.test_aggregator import Harness, call
+    from tests.pipeline_harness import Harness, call
 
     h = Harness()
     h.feed(h.publish([call("q1", "call.queued", 300, "c1", queue="billing")]))

@@ -17,6 +17,7 @@ from benchmarks.rivals_job import (
     step,
     window_differences,
 )
+from stream.contract.decoder import encode
 from stream.contract.events import (
     CallAbandoned,
     CallAnswered,
@@ -24,7 +25,6 @@ from stream.contract.events import (
     CallQueued,
     Event,
     TicketCreated,
-    encode,
 )
 
 T0 = datetime(2026, 12, 7, 10, 14, 50, tzinfo=UTC)  # 10 s before the 10:15 window

@@ -22,7 +22,8 @@ import yaml
 
 from stream.cli.main import main
 from stream.contract import schema
-from stream.contract.events import REASONS, Rejection, SurveyResponded, decode
+from stream.contract.decoder import REASONS, Rejection, decode
+from stream.contract.events import SurveyResponded
 from stream.core.kpis.totals import WindowTotals
 from stream.dev.simulate import Simulation
 from stream.stages.aggregate import ClosedWindow
@@ -150,7 +151,7 @@ def test_every_rejection_reason_is_documented_and_raised_somewhere() -> None:
     for path in (ROOT / "stream").rglob("*.py"):
         raised |= set(re.findall(r"Rejection\(\s*\"(\w+)\"", path.read_text()))
         raised |= set(re.findall(r"Rejected\(\s*\"(\w+)\"", path.read_text()))
-    # The decoder's own reasons are stream.contract.events.REASONS; the rest are raised by name.
+    # The decoder's own reasons are stream.contract.decoder.REASONS; the rest are raised by name.
     assert raised - set(REASONS) == set(schema.PROCESSING_REASONS)
 
 
@@ -242,7 +243,7 @@ def test_the_schemas_accept_what_the_decoder_accepts(document: dict[str, object]
 
 
 def test_simulated_traffic_fits_the_union_schema() -> None:
-    """The simulator publishes contract JSON (``stream.contract.events.encode``) of every type."""
+    """The simulator publishes contract JSON (``stream.contract.decoder.encode``) of every type."""
     union = validator(schema.UNION_FILE)
     seen: Counter[str] = Counter()
     for sim in Simulation(seed=7, start=datetime(2026, 11, 22, tzinfo=UTC)).take(3000):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stream.contract.decoder import Rejection, decode, encode
 from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -24,15 +25,12 @@ from stream.contract.events import (
     CallWrapupCompleted,
     CustomerChurned,
     OrderPlaced,
-    Rejection,
     SurveyResponded,
     TicketAssigned,
     TicketCreated,
     TicketEscalated,
     TicketMessageAdded,
     TicketStatusChanged,
-    decode,
-    encode,
     epoch_seconds,
 )
 from stream.contract.topics import route

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.contract.events import encode
+from stream.contract.decoder import encode
 from stream.contract.topics import route
 from stream.dev.simulate import (
     DEFAULT_QUEUES,

@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stream.core.kpis import sla
-from tests.unit.test_aggregator import T0, Harness, Input, call, status, ticket
+from tests.pipeline_harness import T0, Harness, Input, call, status, ticket
 
 DAY = 86400.0
 

@@ -19,14 +19,8 @@ from prometheus_client import CollectorRegistry
 
 from stream.config import TargetBook, parse_targets
 from stream.export.metrics import KpiCollector, SnapshotErrorsCollector
-from stream.export.snapshots import (
-    QueueSnapshot,
-    SnapshotPublisher,
-    build_snapshots,
-    decode_hash,
-    encode_hash,
-    statuses,
-)
+from stream.export.queue_snapshot import QueueSnapshot, build_snapshots, statuses
+from stream.export.snapshots import SnapshotPublisher, decode_hash, encode_hash
 from stream.read import ReadView
 from stream.stages.pipeline import Pipeline
 from stream.stages.route import Message

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 
+from stream.contract.decoder import Rejection
 from stream.contract.events import (
     Author,
     CallAbandoned,
@@ -19,7 +20,6 @@ from stream.contract.events import (
     CallHoldStarted,
     CallQueued,
     CallWrapupCompleted,
-    Rejection,
     SurveyKind,
     SurveyResponded,
     TicketAssigned,

@@ -10,7 +10,7 @@ from stream.config import TargetBook, TargetsError, parse_targets
 from stream.core.kpis import surveys
 from stream.core.kpis.totals import WindowTotals
 from stream.read.readings import survey_gauges
-from tests.unit.test_aggregator import T0, Harness, Input, survey, ticket
+from tests.pipeline_harness import T0, Harness, Input, survey, ticket
 
 Z = surveys.WILSON_Z_95
 

@@ -10,7 +10,7 @@ import pytest
 from stream.core.kpis import tickets
 from stream.core.kpis.totals import WindowTotals
 from stream.read.readings import ticket_gauges
-from tests.unit.test_aggregator import T0, Harness, Input, status, ticket
+from tests.pipeline_harness import T0, Harness, Input, status, ticket
 
 
 @pytest.mark.parametrize(

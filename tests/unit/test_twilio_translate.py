@@ -14,7 +14,7 @@ from stream.connectors.publish import prepare
 from stream.connectors.twilio.order import TaskOrder, ready
 from stream.connectors.twilio.settings import TwilioConfig, load_config
 from stream.connectors.twilio.translate import Ignored, Translated, translate
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 
 TASK = "WT0f6bd0c8a4e83a2ba0a6d8b6b6c61b3e"
 RES = "WR5b3b0a8f1d2c4e6f8a0b2c4d6e8f0a1b"

@@ -16,16 +16,16 @@ PROBE = """
 import json, sys
 import faust
 import stream.cli.main as cli
-from stream.worker import app
+from stream.worker import startup
 
 def started(self):  # faust.Worker.execute_from_commandline: where the worker would connect
     broker = vars(sys.modules["stream.broker"])
     launcher = sorted(n for n in ("EmbeddedBroker", "BrokerStartError") if n in broker)
     print(json.dumps({"modules": sorted(sys.modules), "launcher": launcher}))
 
-app.ensure_output_topics = lambda settings, timeout=10.0: True  # these two talk to the broker
-app.partition_counts = lambda settings, topics, timeout=10.0: {}
-app.check_access = lambda settings: None
+startup.ensure_output_topics = lambda settings, timeout=10.0: True  # these two talk to the broker
+startup.partition_counts = lambda settings, topics, timeout=10.0: {}
+startup.check_access = lambda settings: None
 faust.Worker.execute_from_commandline = started
 sys.exit(cli.main(["worker"]))
 """

@@ -40,7 +40,7 @@ from stream.connectors.asterisk.settings import AsteriskConfig
 from stream.connectors.asterisk.translator import Event, Translator
 from stream.connectors.metrics import ConnectorMetrics
 from stream.connectors.publish import BrokerUnavailable, Publisher, prepare
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 
 __all__ = ["Batch", "Connector", "RunStats"]
 

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import msgspec
 
+from stream.contract.decoder import encode
 from stream.contract.events import (
     AgentStateChanged,
     CallAbandoned,
@@ -39,7 +40,6 @@ from stream.contract.events import (
     CallOfferMissed,
     CallQueued,
     CallWrapupCompleted,
-    encode,
 )
 from stream.dev.simulate import DEFAULT_QUEUES, QueueProfile, SimEvent, Simulation
 

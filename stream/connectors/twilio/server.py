@@ -30,7 +30,7 @@ from stream.connectors.publish import BrokerUnavailable, Publisher
 from stream.connectors.twilio.order import Closing, TaskOrder
 from stream.connectors.twilio.settings import TwilioConfig
 from stream.connectors.twilio.translate import Ignored, translate
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from stream.connectors.twilio.settings import TwilioConfig
-from stream.contract.events import Rejection
+from stream.contract.decoder import Rejection
 
 _MISSED: Final = {
     "reservation.rejected": "rejected",

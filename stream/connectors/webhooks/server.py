@@ -47,7 +47,7 @@ from stream.connectors.webhooks import openapi
 from stream.connectors.webhooks.config import GatewayConfig
 from stream.connectors.webhooks.order import Closing, ContactOrder
 from stream.connectors.webhooks.source import TranslationError, Verdict, WebhookSource
-from stream.contract.events import Rejection, decode
+from stream.contract.decoder import Rejection, decode
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stream.contract.events import encode
+from stream.contract.decoder import encode
 from stream.contract.topics import route
 from stream.dev.simulate.model import Simulation
 from stream.dev.simulate.profiles import DEFAULT_QUEUES, QueueProfile

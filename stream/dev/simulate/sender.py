@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from stream.contract.events import TopicKind, encode
+from stream.contract.decoder import encode
+from stream.contract.events import TopicKind
 from stream.contract.topics import topic_name
 from stream.dev.simulate.dirty import Contaminator
 from stream.dev.simulate.model import Simulation
