@@ -5,7 +5,9 @@
 * ``CallEvents``: typed call events (``stream.contract.events`` structs) at seconds after a start,
 for
   the pure lifecycle tests, and ``run_calls`` to apply them to one call record;
-* ``Targets``: the answer, abandon, response, resolution and handle-time targets those tests use.
+* ``Targets``: the answer, abandon, response, resolution and handle-time targets those tests use;
+* ``changelog_event``: a Faust changelog event of one stored record, the way Faust's recovery
+  hands it to a table's store (``apply_changelog_batch``), for the store tests.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+import faust
+from faust.types import Message as KafkaMessage
+
 from stream.contract.decoder import Rejection
 from stream.core.lifecycle import CallRecord, apply_call
+from stream.store import records
 
-__all__ = ["DAY", "CallEvents", "Events", "Publishable", "Targets", "run_calls"]
+__all__ = ["DAY", "CallEvents", "Events", "Publishable", "Targets", "changelog_event", "run_calls"]
 
 Publishable = tuple[str, str | None, dict[str, Any] | bytes | None]
 """A message to publish: topic, key, the event document (or raw bytes; None: a tombstone)."""
@@ -117,3 +123,23 @@ def run_calls(*events: Any) -> tuple[CallRecord | None, list[Any]]:
         rec, new = result
         facts += new
     return rec, facts
+
+
+def changelog_event(
+    app: Any, topic: str, partition: int, offset: int, name: str, value: bytes | None
+) -> Any:
+    """The changelog event at ``offset`` of ``topic``'s ``partition`` storing ``value`` (``None``:
+    a deletion) under the record key of ``name`` in that partition."""
+    key = records.key(partition, name)
+    message = KafkaMessage(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=0.0,
+        timestamp_type=0,
+        headers=[],
+        key=key,
+        value=value,
+        checksum=None,
+    )
+    return faust.Event(app, key, value, [], message)

@@ -8,6 +8,8 @@ This module owns:
 * ``read_secret`` (a secret given directly or the first line of its file) and ``redact_url``
   (a URL with its password masked);
 * ``KAFKA_PROTOCOLS`` and ``SASL_MECHANISMS``, the values the settings accept;
+* ``SecurityFields``: the security settings ``problems()`` reads, as a protocol that
+  ``Settings`` satisfies (so this module does not import the settings module that imports it);
 * ``problems()``: the checks across the security settings (a SASL protocol needs a user name and
   a password, files must be readable, ...), one message per problem naming its variable; called
   by ``Settings.__post_init__``.
@@ -18,16 +20,14 @@ The clients' side (the settings turned into client arguments, the access checks 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    from stream.config.settings import Settings
+from typing import Any, Final, Protocol
 
 __all__ = [
     "KAFKA_PROTOCOLS",
     "MASK",
     "SASL_MECHANISMS",
     "Secret",
+    "SecurityFields",
     "problems",
     "read_secret",
     "redact_url",
@@ -73,6 +73,37 @@ class Secret:
         return (Secret, (self._value,))
 
 
+class SecurityFields(Protocol):
+    """The security settings ``problems()`` reads (each a field of ``Settings``)."""
+
+    @property
+    def kafka_security_protocol(self) -> str: ...
+    @property
+    def kafka_sasl_username(self) -> str | None: ...
+    @property
+    def kafka_sasl_password(self) -> Secret | None: ...
+    @property
+    def kafka_sasl_password_file(self) -> str | None: ...
+    @property
+    def kafka_ssl_cafile(self) -> str | None: ...
+    @property
+    def kafka_ssl_certfile(self) -> str | None: ...
+    @property
+    def kafka_ssl_keyfile(self) -> str | None: ...
+    @property
+    def kafka_ssl_key_password(self) -> Secret | None: ...
+    @property
+    def kafka_ssl_key_password_file(self) -> str | None: ...
+    @property
+    def redis_url(self) -> str | None: ...
+    @property
+    def redis_password(self) -> Secret | None: ...
+    @property
+    def redis_password_file(self) -> str | None: ...
+    @property
+    def redis_ssl_cafile(self) -> str | None: ...
+
+
 def redact_url(url: str) -> str:
     """``url`` with its user info's password (``scheme://user:pass@host``) shown as ``********``
     (a lone ``scheme://secret@host`` is masked whole)."""
@@ -106,7 +137,7 @@ def _readable(variable: str, path: str | None, errors: list[str]) -> None:
         errors.append(f"{variable}={path!r}: cannot read the file ({error.strerror or error})")
 
 
-def problems(settings: Settings) -> list[str]:
+def problems(settings: SecurityFields) -> list[str]:
     """Every problem across the security settings, one message each, naming the variables."""
     s = settings
     errors: list[str] = []

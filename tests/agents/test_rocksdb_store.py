@@ -12,16 +12,15 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import faust
 import pytest
 from faust.types import TP
-from faust.types import Message as KafkaMessage
 from rocksdict import AccessType, Options, Rdict
 
 from stream.config import Settings, TargetBook
 from stream.store import records
 from stream.store.rocksdb import KeyedRocksDBStore
 from stream.worker.app import Wiring
+from tests.factories import changelog_event
 
 _app_ids = itertools.count()
 
@@ -46,24 +45,6 @@ def store(wiring: Wiring) -> KeyedRocksDBStore:
 
 def changelog_tp(data: KeyedRocksDBStore, partition: int) -> TP:
     return TP(data.table.changelog_topic.get_topic_name(), partition)
-
-
-def changelog(
-    app: Any, topic: str, partition: int, offset: int, name: str, value: bytes | None
-) -> Any:
-    key = records.key(partition, name)
-    message = KafkaMessage(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        timestamp=0.0,
-        timestamp_type=0,
-        headers=[],
-        key=key,
-        value=value,
-        checksum=None,
-    )
-    return faust.Event(app, key, value, [], message)
 
 
 def on_disk(data: KeyedRocksDBStore, partition: int) -> dict[bytes, Any]:
@@ -107,10 +88,10 @@ def test_a_changelog_batch_is_stored_with_its_offset_and_read_after_a_restart(
     wiring = wired(tmp_path, "rocksdb-restart")
     data = store(wiring)
     topic = changelog_tp(data, 0).topic
-    batch = [changelog(wiring.app, topic, 0, 7, "x|1", b"a"),
-             changelog(wiring.app, topic, 0, 9, "x|2", b"b"),
-             changelog(wiring.app, topic, 2, 3, "x|1", b"c"),
-             changelog(wiring.app, topic, 0, 8, "x|1", None)]  # fmt: skip
+    batch = [changelog_event(wiring.app, topic, 0, 7, "x|1", b"a"),
+             changelog_event(wiring.app, topic, 0, 9, "x|2", b"b"),
+             changelog_event(wiring.app, topic, 2, 3, "x|1", b"c"),
+             changelog_event(wiring.app, topic, 0, 8, "x|1", None)]  # fmt: skip
     data.apply_changelog_batch(batch, lambda k: k, lambda v: v)
     assert data.persisted_offset(changelog_tp(data, 0)) == 9
     assert data.persisted_offset(changelog_tp(data, 2)) == 3
@@ -132,7 +113,7 @@ def test_acknowledged_writes_move_the_offset_only_without_a_gap(tmp_path: Path) 
     data = store(wiring)
     tp = changelog_tp(data, 1)
     data.apply_changelog_batch(
-        [changelog(wiring.app, tp.topic, 1, 4, "x|1", b"a")], lambda k: k, lambda v: v
+        [changelog_event(wiring.app, tp.topic, 1, 4, "x|1", b"a")], lambda k: k, lambda v: v
     )
     data.set_persisted_offset(tp, 5)  # the worker's own write, right after: taken
     assert data.persisted_offset(tp) == 5

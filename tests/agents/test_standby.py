@@ -11,14 +11,13 @@ import asyncio
 import itertools
 from typing import Any
 
-import faust
 from faust.types import TP
-from faust.types import Message as KafkaMessage
 
 from stream.config import Settings, TargetBook
 from stream.store import records
 from stream.store.standby import WarmMemoryStore
 from stream.worker.app import Wiring
+from tests.factories import changelog_event
 
 _app_ids = itertools.count()
 CHANGELOG = "standby-aggregates-changelog"
@@ -39,19 +38,7 @@ def store() -> tuple[Any, WarmMemoryStore]:
 
 
 def changelog(app: Any, partition: int, offset: int, name: str, value: bytes | None) -> Any:
-    key = records.key(partition, name)
-    message = KafkaMessage(
-        topic=CHANGELOG,
-        partition=partition,
-        offset=offset,
-        timestamp=0.0,
-        timestamp_type=0,
-        headers=[],
-        key=key,
-        value=value,
-        checksum=None,
-    )
-    return faust.Event(app, key, value, [], message)
+    return changelog_event(app, CHANGELOG, partition, offset, name, value)
 
 
 def tps(*partitions: int) -> set[TP]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from stream.connectors.asterisk.call_state import State
 from stream.connectors.asterisk.follow import (
     Checkpoint,
     Follower,
     read_checkpoint,
     write_checkpoint,
 )
-from stream.connectors.asterisk.translator import State
 
 
 def _all(f: Follower) -> list[bytes]:

@@ -7,13 +7,14 @@ from typing import cast
 
 import pytest
 
+from stream.connectors.asterisk.call_state import dump, load
 from stream.connectors.asterisk.queue_log import Line, Malformed, parse
 from stream.connectors.asterisk.settings import (
     AsteriskConfig,
     AsteriskConfigError,
     parse_config,
 )
-from stream.connectors.asterisk.translator import Outcome, Translator, dump, load
+from stream.connectors.asterisk.translator import Outcome, Translator
 
 T0 = 1_796_000_000  # 2026-11-29T...Z
 U = "1796000000.42"  # an Asterisk uniqueid: epoch.sequence

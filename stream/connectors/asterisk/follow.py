@@ -26,8 +26,8 @@ from typing import Final
 
 import msgspec
 
+from stream.connectors.asterisk.call_state import State
 from stream.connectors.asterisk.queue_log import MAX_LINE_BYTES
-from stream.connectors.asterisk.translator import State
 
 __all__ = ["Checkpoint", "Chunk", "Follower", "Position", "read_checkpoint", "write_checkpoint"]
 

@@ -3,8 +3,8 @@
 The state is what the lines before need to be remembered: each open call (its call id, queue,
 enter time, agent) by ``uniqueid``, the recently closed calls (a ``RINGCANCELED`` can follow the
 ``CONNECT`` or the ``ABANDON``), and each agent's queues, pauses, current call and wrap-up. It
-is a msgspec struct, so the transport stores it with its checkpoint (``dump`` / ``load``) and a
-restart translates a ``CONNECT`` of a call queued before it.
+is ``stream.connectors.asterisk.call_state.State``, which the transport stores with its
+checkpoint, so a restart translates a ``CONNECT`` of a call queued before it.
 
 Agent states come from the calls as well as from the member events, because ``queue_log`` has
 no line for "the agent is talking" or "wrap-up is over": ``CONNECT`` makes the agent ``busy``,
@@ -30,8 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-import msgspec
-
+from stream.connectors.asterisk.call_state import Agent, Call, State, Wrapup
 from stream.connectors.asterisk.queue_log import Line, Malformed
 from stream.connectors.asterisk.settings import AsteriskConfig
 
@@ -39,10 +38,7 @@ __all__ = [
     "IGNORED_EVENTS",
     "TRANSLATED_EVENTS",
     "Outcome",
-    "State",
     "Translator",
-    "dump",
-    "load",
 ]
 
 Event = dict[str, object]
@@ -113,55 +109,6 @@ _MISSED_REASONS: Final = {"RINGNOANSWER": "no_answer", "RINGCANCELED": "canceled
 _CLOSED_KEPT: Final = 4096
 _MAX_ID: Final = 128
 _MAX_TEXT: Final = 64
-
-
-class Call(msgspec.Struct, kw_only=True):
-    call_id: str
-    queue: str
-    asterisk_queue: str
-    entered: int
-    talking: bool = False
-    agent: str | None = None
-
-
-class Wrapup(msgspec.Struct, kw_only=True):
-    due: int
-    uniqueid: str
-    call_id: str
-
-
-class Agent(msgspec.Struct, kw_only=True):
-    queues: list[str] = msgspec.field(default_factory=list)
-    paused: list[str] = msgspec.field(default_factory=list)
-    reason: str | None = None
-    call: str | None = None
-    wrapup: Wrapup | None = None
-    logged_off: bool = False
-    shown: list[object] | None = None
-    """The (state, queues, reason) last emitted; None: nothing emitted yet."""
-
-
-class State(msgspec.Struct, kw_only=True):
-    calls: dict[str, Call] = msgspec.field(default_factory=dict)
-    """Open calls by ``uniqueid``."""
-    closed: dict[str, str] = msgspec.field(default_factory=dict)
-    """Recently closed calls, ``uniqueid`` -> call id, oldest first (at most 4096)."""
-    agents: dict[str, Agent] = msgspec.field(default_factory=dict)
-    """By agent id (after renaming, so an agent's login name and member name can be one)."""
-    timers: list[list[object]] = msgspec.field(default_factory=list)
-    """Heap of ``[due, agent_id]`` wrap-up ends; an entry is stale once the agent's differs."""
-
-
-_ENCODER: Final = msgspec.json.Encoder()
-_DECODER: Final = msgspec.json.Decoder(State)
-
-
-def dump(state: State) -> bytes:
-    return _ENCODER.encode(state)
-
-
-def load(raw: bytes) -> State:
-    return _DECODER.decode(raw)
 
 
 @dataclass(slots=True)
