@@ -175,19 +175,26 @@ counted, the watermark still has to pass the last answers before their EWT error
 (``contact_centre_ewt_error_seconds``), which takes a progress report or two."""
 
 
+async def reading(
+    pair: Sequence[parts.Worker], session: aiohttp.ClientSession
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The pair's stable series now, added up (``stable``)."""
+    return stable([await w.get(session, "/metrics") or "" for w in pair])
+
+
 async def settled(
     pair: Sequence[parts.Worker], session: aiohttp.ClientSession, timeout: float
 ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """The pair's stable series once two readings ``SETTLE_SECONDS`` apart are equal."""
-    deadline = time.perf_counter() + timeout
-    before = stable([await w.get(session, "/metrics") or "" for w in pair])
-    while time.perf_counter() < deadline:
+    readings = [await reading(pair, session)]  # the last two
+
+    async def agree() -> bool:
         await asyncio.sleep(SETTLE_SECONDS)
-        now = stable([await w.get(session, "/metrics") or "" for w in pair])
-        if now == before:
-            return now
-        before = now
-    raise RuntimeError(f"the pair's numbers did not settle within {timeout:.0f} s")
+        readings[:] = [readings[-1], await reading(pair, session)]
+        return readings[-1] == readings[-2]
+
+    await parts.poll(agree, timeout, "the pair's numbers to settle", 0.0)
+    return readings[-1]
 
 
 async def failover(
@@ -231,8 +238,7 @@ async def failover(
                     async def split_and_exact() -> bool:
                         if not await _split(pair, session):
                             return False
-                        texts = [await w.get(session, "/metrics") or "" for w in pair]
-                        return stable(texts) == truth
+                        return await reading(pair, session) == truth
 
                     await parts.poll(split_and_exact, timeout, "the pair to split again", 0.25)
         finally:
